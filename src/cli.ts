@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+// Thin entry: wires commander to one module per verb (loaded lazily so
+// `--help`, `status` and `mark-done` stay fast) and owns the only exit point.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { createCtx, type Ctx } from './context.js';
+import { EXIT, renderError } from './errors.js';
+
+type Verb = (args: any, ctx: Ctx) => Promise<number | void>;
+type Loader = () => Promise<{ run: Verb }>;
+
+const program = new Command('dispatch');
+
+function int(name: string, min = 0) {
+  return (v: string) => {
+    if (!/^\d+$/.test(v) || Number(v) < min) throw new InvalidArgumentError(`${name} must be a whole number${min ? ` ≥ ${min}` : ''}, got '${v}'`);
+    return Number(v);
+  };
+}
+
+function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
+
+let exitCode: number = EXIT.ok;
+
+function action(load: Loader) {
+  return async (...params: any[]) => {
+    const cmd = params.at(-1) as Command;
+    const positional = params.slice(0, -2);
+    const ctx = createCtx(program.opts());
+    const { run } = await load();
+    const code = await run({ ...cmd.opts(), _: positional }, ctx);
+    exitCode = typeof code === 'number' ? code : EXIT.ok;
+  };
+}
+
+program
+  .description('Run coding agents (Codex CLI, Auto-Claude) over a project\'s specs, wave by wave.')
+  .option('--config <path>', 'use this specs.config.ts instead of searching upwards')
+  .option('--json', 'print results as JSON on stdout (list, plan, status, lock)')
+  .option('--no-color', 'no colours (also: NO_COLOR=1, or when not a terminal)')
+  .version(process.env.DISPATCH_VERSION ?? '0.1.0', '-V, --version')
+  .showSuggestionAfterError(true)
+  .addHelpText('after', examples('dispatch plan', 'dispatch status', 'dispatch run --wave 1 --yes', 'dispatch mark-done 011'));
+
+const waveOpt = () => new Option('--wave <n>', 'only this wave').argParser(int('--wave'));
+
+program
+  .command('list')
+  .description('table of all specs: id, name, wave, cost, agent, mode, state, plan')
+  .addOption(waveOpt())
+  .addHelpText('after', examples('dispatch list', 'dispatch list --wave 2', 'dispatch --json list | jq ".specs[].id"'))
+  .action(action(() => import('./commands/list.js')));
+
+program
+  .command('plan')
+  .description('the waves in order, each with its specs, agent and plan status')
+  .addOption(waveOpt())
+  .addHelpText('after', examples('dispatch plan', 'dispatch plan --wave 1'))
+  .action(action(() => import('./commands/plan.js')));
+
+program
+  .command('status')
+  .description('done / failed / pending / skipped / running counts, overall and per wave')
+  .addHelpText('after', examples('dispatch status', 'dispatch --json status'))
+  .action(action(() => import('./commands/status.js')));
+
+program
+  .command('review')
+  .description("print a spec's spec.md (or its plan.md)")
+  .argument('<id>', 'spec id, e.g. 011')
+  .option('--plan', 'print plan.md instead of spec.md')
+  .addHelpText('after', examples('dispatch review 011', 'dispatch review 011 --plan'))
+  .action(action(() => import('./commands/review.js')));
+
+for (const [verb, desc, extra] of [
+  ['mark-done', 'mark specs completed (writes the done signal file)', 'dispatch mark-done 011 012'],
+  ['mark-failed', 'mark specs failed (writes the failed signal file)', 'dispatch mark-failed 011 --reason "pane died"'],
+  ['skip', 'mark specs skipped (they count as complete for wave hand-off)', 'dispatch skip 015'],
+] as const) {
+  const c = program
+    .command(verb)
+    .description(desc)
+    .argument('<ids...>', 'spec ids')
+    .option('--reason <text>', 'why (kept in the state and the event journal)')
+    .addHelpText('after', examples(extra))
+    .action(action(() => import('./commands/mark.js').then((m) => ({ run: (a: any, ctx: Ctx) => m.run({ ...a, verb }, ctx) }))));
+  void c;
+}
+
+program
+  .command('reset')
+  .description('put one spec (--spec) or every spec back to pending')
+  .option('--spec <id>', 'reset only this spec')
+  .option('-y, --yes', 'do not ask for confirmation (needed when not on a terminal)')
+  .addHelpText('after', examples('dispatch reset --spec 011', 'dispatch reset --yes'))
+  .action(action(() => import('./commands/reset.js')));
+
+program
+  .command('retry')
+  .description('put failed specs back to pending')
+  .addOption(waveOpt())
+  .addHelpText('after', examples('dispatch retry', 'dispatch retry --wave 2'))
+  .action(action(() => import('./commands/retry.js')));
+
+program
+  .command('lock')
+  .description('show the run lock (pid, host, command, wave, started, alive)')
+  .option('--clear', 'remove a stale lock (its process is gone)')
+  .option('--force', 'with --clear: remove it even if its process is alive')
+  .addHelpText('after', examples('dispatch lock', 'dispatch lock --clear'))
+  .action(action(() => import('./commands/lock.js')));
+
+program
+  .command('init')
+  .description('bootstrap a project: write specs.config.ts and the state file')
+  .option('--project <name>', 'project name (default: the folder name)')
+  .option('--session <name>', 'multiplexer session (default: the project name)')
+  .option('--specs-dir <path>', 'spec folders', '.auto-claude/specs')
+  .option('--completed <ids>', 'comma-separated ids already done, e.g. 001,002')
+  .addHelpText('after', examples('dispatch init', 'dispatch init --project triz --session wise-xylophone --completed 001,002'))
+  .action(action(() => import('./commands/init.js')));
+
+async function main(): Promise<number> {
+  program.exitOverride();
+  program.configureOutput({ writeErr: () => {}, outputError: () => {} });
+  for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: () => {}, outputError: () => {} });
+  const onSignal = () => process.exit(EXIT.interrupted);
+  process.once('SIGINT', onSignal);
+  try {
+    await program.parseAsync(process.argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+      const msg = err.message.replace(/^error: /, '');
+      const sub = process.argv.slice(2).find((a) => program.commands.some((c) => c.name() === a));
+      process.stderr.write(`dispatch: ${msg} — see 'dispatch ${sub ? `${sub} ` : ''}--help'\n`);
+      return EXIT.usage;
+    }
+    return renderError(err, (s) => void process.stderr.write(s));
+  }
+}
+
+main().then((code) => {
+  process.exitCode = code;
+});

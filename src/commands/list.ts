@@ -1,0 +1,27 @@
+import type { Ctx } from '../context.js';
+import { buildOverview } from '../services/overview.js';
+import { readState } from '../state/store.js';
+import { paintState, palette } from '../ui/style.js';
+import { warnUnknownIds } from './shared.js';
+
+/** `dispatch list [--wave N]` */
+export async function run(args: { wave?: number }, ctx: Ctx): Promise<number> {
+  const config = await ctx.config();
+  const overview = buildOverview(config, readState(config.stateDir), { wave: args.wave });
+  warnUnknownIds(ctx, overview.unknownIds);
+  if (ctx.json) {
+    ctx.out(`${JSON.stringify({ project: overview.project, specs: overview.rows, unknownIds: overview.unknownIds }, null, 2)}\n`);
+    return 0;
+  }
+  if (!overview.rows.length) {
+    ctx.err(args.wave !== undefined ? `no specs in wave ${args.wave} (waves: ${config.waves.join(', ') || 'none'})\n` : 'the spec table is empty\n');
+    return 0;
+  }
+  const c = palette(ctx.color);
+  const { renderTable } = await import('../ui/table.js');
+  const rows = overview.rows.map((r) => [
+    r.id, r.name, String(r.wave), String(r.cost), r.agent, r.mode, paintState(c, r.state), r.plan === 'planned' ? c.green(r.plan) : r.plan === 'stale' ? c.yellow(r.plan) : c.gray(r.plan),
+  ]);
+  ctx.out(await renderTable(['id', 'name', 'wave', 'cost', 'agent', 'mode', 'state', 'plan'], rows, ctx.color));
+  return 0;
+}

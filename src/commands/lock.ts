@@ -1,0 +1,43 @@
+import { rmSync } from 'node:fs';
+import type { Ctx } from '../context.js';
+import { DispatchError } from '../errors.js';
+import { readRunLock } from '../state/run-lock.js';
+
+/** `dispatch lock [--clear] [--force]`: show or remove the run lock. */
+export async function run(args: { clear?: boolean; force?: boolean }, ctx: Ctx): Promise<number> {
+  const config = await ctx.config();
+  const view = readRunLock(config.stateDir);
+  const alive = view.alive === undefined ? (view.lock ? 'unknown (other host)' : undefined) : view.alive;
+  if (args.clear) {
+    if (!view.lock && !view.unreadable) {
+      ctx.out('no run lock\n');
+      return 0;
+    }
+    if (view.lock && view.alive !== false && !args.force) {
+      throw new DispatchError(`the run lock is held by a live process (pid ${view.lock.pid} on ${view.lock.host}, '${view.lock.command}')`, {
+        hint: 'stop that dispatch first, or pass --force to remove the lock anyway',
+      });
+    }
+    rmSync(view.path, { force: true });
+    ctx.out(`removed ${view.lock ? `the ${view.alive === false ? 'stale ' : ''}run lock of pid ${view.lock.pid}` : 'an unreadable run lock'} (${view.path})\n`);
+    return 0;
+  }
+  if (ctx.json) {
+    ctx.out(`${JSON.stringify({ path: view.path, held: !!view.lock, ...(view.lock ? { ...view.lock, alive: view.alive ?? null } : {}), ...(view.unreadable ? { unreadable: view.unreadable } : {}) }, null, 2)}\n`);
+    return 0;
+  }
+  if (view.unreadable) {
+    ctx.out(`run lock ${view.path} is unreadable (${view.unreadable}); remove it with 'dispatch lock --clear'\n`);
+    return 0;
+  }
+  if (!view.lock) {
+    ctx.out('no run lock: no dispatch run is active\n');
+    return 0;
+  }
+  const l = view.lock;
+  ctx.out(
+    `run lock ${view.path}\n  pid      ${l.pid}\n  host     ${l.host}\n  command  ${l.command}\n  wave     ${l.wave ?? 'all'}\n  started  ${l.started}\n  alive    ${alive}\n` +
+      (view.alive === false ? `the process is gone: remove the stale lock with 'dispatch lock --clear'\n` : ''),
+  );
+  return 0;
+}

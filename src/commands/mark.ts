@@ -1,0 +1,14 @@
+import type { Ctx } from '../context.js';
+import { markSpecs, type MarkVerb } from '../services/mark.js';
+import { palette, paintState } from '../ui/style.js';
+
+/** `dispatch mark-done|mark-failed|skip ID... [--reason TEXT]` */
+export async function run(args: { _: [string[]]; verb: MarkVerb; reason?: string }, ctx: Ctx): Promise<number> {
+  const config = await ctx.config();
+  const changes = await markSpecs(config, args.verb, args._[0], args.reason);
+  const c = palette(ctx.color);
+  for (const ch of changes) {
+    ctx.out(ch.changed ? `${ch.id}: ${ch.from} → ${paintState(c, ch.to)}\n` : `${ch.id}: already ${paintState(c, ch.to)}\n`);
+  }
+  return 0;
+}

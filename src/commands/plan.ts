@@ -1,0 +1,37 @@
+import type { Ctx } from '../context.js';
+import { buildOverview } from '../services/overview.js';
+import { groupWaves } from '../services/waves-view.js';
+import { readState } from '../state/store.js';
+import { paintState, palette, columns } from '../ui/style.js';
+import { warnUnknownIds } from './shared.js';
+
+/** `dispatch plan [--wave N]`: the waves in order with their specs. */
+export async function run(args: { wave?: number }, ctx: Ctx): Promise<number> {
+  const config = await ctx.config();
+  const overview = buildOverview(config, readState(config.stateDir), { wave: args.wave });
+  warnUnknownIds(ctx, overview.unknownIds);
+  const waves = groupWaves(overview.rows);
+  if (ctx.json) {
+    ctx.out(`${JSON.stringify({ project: config.project, waves }, null, 2)}\n`);
+    return 0;
+  }
+  if (!waves.length) {
+    ctx.err(args.wave !== undefined ? `no specs in wave ${args.wave} (waves: ${config.waves.join(', ') || 'none'})\n` : 'the spec table is empty\n');
+    return 0;
+  }
+  const c = palette(ctx.color);
+  let text = '';
+  for (const w of waves) {
+    const counts = Object.entries(w.counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ');
+    text += `${c.bold(`Wave ${w.wave}`)}  ${c.dim(`(${w.specs.length} spec${w.specs.length === 1 ? '' : 's'}: ${counts})`)}\n`;
+    text += columns(
+      w.specs.map((r) => [
+        `  ${r.id}`, r.name, r.agent, r.mode, `cost ${r.cost}`, paintState(c, r.state),
+        `plan ${r.plan === 'planned' ? c.green(r.plan) : r.plan === 'stale' ? c.yellow(r.plan) : c.gray(r.plan)}`,
+        r.dependsOn.length ? c.dim(`after ${r.dependsOn.join(', ')}`) : '',
+      ]),
+    );
+  }
+  ctx.out(text);
+  return 0;
+}

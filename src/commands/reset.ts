@@ -1,0 +1,40 @@
+import { renameSync } from 'node:fs';
+import type { Ctx } from '../context.js';
+import { UsageError } from '../errors.js';
+import { resetSpecs } from '../services/mark.js';
+import { emptyState } from '../state/doc.js';
+import { clearSignals } from '../state/signals.js';
+import { findSpec } from '../specs/lookup.js';
+import { confirm } from '../ui/prompt.js';
+
+/** `dispatch reset --spec ID` or `dispatch reset [--yes]` (everything back to pending). */
+export async function run(args: { spec?: string; yes?: boolean }, ctx: Ctx): Promise<number> {
+  const config = await ctx.config();
+  if (args.spec !== undefined) {
+    const spec = findSpec(config, args.spec);
+    const changes = await resetSpecs(config, 'reset', (id) => id === spec.id);
+    ctx.out(changes.length ? `${spec.id}: ${changes[0].from} → pending\n` : `${spec.id}: already pending\n`);
+    return 0;
+  }
+  if (!args.yes) {
+    if (!ctx.interactive) throw new UsageError('reset of every spec needs confirmation', "pass --yes (or reset one spec with --spec ID)");
+    if (!(await confirm(`Reset ALL ${config.specs.length} specs of ${config.project} to pending?`))) {
+      ctx.err('reset cancelled; nothing changed\n');
+      return 1;
+    }
+  }
+  let movedAside: string | undefined;
+  const changes = await resetSpecs(config, 'reset', () => true, {
+    reason: 'reset all',
+    // A corrupt file is never overwritten: it is moved aside, then we start fresh.
+    onCorrupt: (e) => {
+      movedAside = `${e.file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      renameSync(e.file, movedAside);
+      return emptyState();
+    },
+  });
+  for (const s of config.specs) clearSignals(config.signalDir, config.project, s.id);
+  if (movedAside) ctx.err(`dispatch: the corrupt state file was moved aside to ${movedAside}\n`);
+  ctx.out(`reset ${changes.length} spec${changes.length === 1 ? '' : 's'} to pending\n`);
+  return 0;
+}

@@ -1,0 +1,37 @@
+import type { Ctx } from '../context.js';
+import { summarizeStatus } from '../services/status.js';
+import { readState } from '../state/store.js';
+import { columns, palette } from '../ui/style.js';
+import { warnUnknownIds } from './shared.js';
+
+/** `dispatch status`: counts overall and per wave. Always exit 0 when it can read the state. */
+export async function run(_args: unknown, ctx: Ctx): Promise<number> {
+  const config = await ctx.config();
+  const s = summarizeStatus(config, readState(config.stateDir));
+  warnUnknownIds(ctx, s.unknownIds);
+  if (ctx.json) {
+    ctx.out(`${JSON.stringify(s, null, 2)}\n`);
+    return 0;
+  }
+  const c = palette(ctx.color);
+  const k = s.counts;
+  let text = `${c.bold(s.project)}: ${c.green(`${k.done} done`)} · ${k.failed ? c.red(`${k.failed} failed`) : '0 failed'} · ${k.running ? c.cyan(`${k.running} running`) : '0 running'} · ${k.pending} pending · ${k.skipped} skipped  ${c.dim(`(${s.total} specs)`)}\n\n`;
+  text += columns([
+    ['wave', 'done', 'failed', 'running', 'pending', 'skipped', 'total', ''].map((h) => c.bold(h)),
+    ...s.waves.map((w) => [
+      String(w.wave), String(w.counts.done), w.counts.failed ? c.red(String(w.counts.failed)) : '0', String(w.counts.running),
+      String(w.counts.pending), String(w.counts.skipped), String(w.total), w.complete ? c.green('complete') : '',
+    ]),
+  ]);
+  if (s.running.length) {
+    text += `\n${c.cyan('running:')}\n`;
+    text += columns(s.running.map((r) => [`  ${r.id}`, r.name, r.pid ? `pid ${r.pid}` : '', r.pane ?? '', r.startedAt ? `since ${r.startedAt}` : '']));
+  }
+  if (s.failed.length) {
+    text += `\n${c.red('failed:')}\n`;
+    text += columns(s.failed.map((f) => [`  ${f.id}`, f.name, `wave ${f.wave}`, f.reason ?? '']));
+    text += c.dim(`  retry them with 'dispatch retry', or one with 'dispatch reset --spec <id>'\n`);
+  }
+  ctx.out(text);
+  return 0;
+}

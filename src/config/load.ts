@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { findConfig } from './find.js';
+import type { Config, PlannerConfig } from './schema.js';
+import { computeWaves } from './waves.js';
+
+export interface ResolvedSpec {
+  id: string;
+  name: string;
+  wave: number;
+  cost: 1 | 2 | 3 | 4;
+  agent: string;
+  mode: 'direct' | 'isolated';
+  dependsOn: string[];
+  title?: string;
+}
+
+/** The config after defaults, validation and wave computation, with absolute paths. */
+export interface ResolvedConfig {
+  configPath: string;
+  rootDir: string;
+  project: string;
+  session: string;
+  specsDir: string;
+  stateDir: string;
+  signalDir: string;
+  planner: PlannerConfig;
+  specs: ResolvedSpec[];
+  /** Sorted distinct wave numbers. */
+  waves: number[];
+}
+
+export const BUILTIN_AGENTS = ['codex', 'ac'];
+
+/** Finds, imports, validates and resolves the config. Throws ConfigError (exit 2). */
+export async function loadConfig(opts: { cwd?: string; configPath?: string } = {}): Promise<ResolvedConfig> {
+  const configPath = findConfig(opts.cwd ?? process.cwd(), opts.configPath);
+  const raw = await readRaw(configPath);
+  return resolveConfig(raw, configPath);
+}
+
+async function readRaw(configPath: string): Promise<unknown> {
+  if (configPath.endsWith('.json')) {
+    const text = readFileSync(configPath, 'utf8');
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`${configPath} is not valid JSON (${jsonPosition(text, (err as Error).message)})`, {
+        hint: 'fix the syntax error at that position',
+      });
+    }
+  }
+  const { importConfigModule } = await import('./compile.js');
+  return importConfigModule(configPath);
+}
+
+function jsonPosition(text: string, message: string): string {
+  const m = /position (\d+)/.exec(message);
+  if (!m) return message;
+  const pos = Number(m[1]);
+  const before = text.slice(0, pos).split('\n');
+  return `line ${before.length}, column ${before.at(-1)!.length + 1}: ${message.replace(/ in JSON at position \d+.*$/, '')}`;
+}
+
+/** Validates a raw config object; every problem is reported at once. */
+export async function resolveConfig(raw: unknown, configPath: string): Promise<ResolvedConfig> {
+  const { configSchema } = await import('./schema.js');
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const { describeIssue } = await import('./issues.js');
+    const lines = parsed.error.issues.map((i) => describeIssue(i, raw));
+    throw invalid(configPath, lines);
+  }
+  const config: Config = parsed.data;
+  const problems: string[] = [];
+  const { waves, problems: waveProblems } = computeWaves(config.specs);
+  problems.push(...waveProblems);
+  const agents = new Set(BUILTIN_AGENTS);
+  config.specs.forEach((s, i) => {
+    if (!agents.has(s.agent)) {
+      problems.push(`specs[${i}].agent: unknown agent "${s.agent}" — expected one of ${[...agents].map((a) => `"${a}"`).join(', ')} or an agent defined under "agents"`);
+    }
+  });
+  if (problems.length) throw invalid(configPath, problems);
+
+  const rootDir = dirname(configPath);
+  const specs: ResolvedSpec[] = config.specs.map((s) => ({
+    id: s.id,
+    name: s.name,
+    wave: waves.get(s.id)!,
+    cost: s.cost as 1 | 2 | 3 | 4,
+    agent: s.agent,
+    mode: s.mode,
+    dependsOn: s.dependsOn,
+    ...(s.title !== undefined ? { title: s.title } : {}),
+  }));
+  return {
+    configPath,
+    rootDir,
+    project: config.project,
+    session: config.session ?? config.project,
+    specsDir: resolve(rootDir, config.specsDir),
+    stateDir: resolve(rootDir, config.stateDir),
+    signalDir: config.signalDir ? resolve(rootDir, config.signalDir) : tmpdir(),
+    planner: config.planner,
+    specs,
+    waves: [...new Set(specs.map((s) => s.wave))].sort((a, b) => a - b),
+  };
+}
+
+function invalid(configPath: string, lines: string[]): ConfigError {
+  return new ConfigError(`invalid config ${configPath} (${lines.length} problem${lines.length > 1 ? 's' : ''})`, {
+    hint: 'fix the fields below',
+    details: lines,
+  });
+}

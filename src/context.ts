@@ -1,0 +1,32 @@
+import type { ResolvedConfig } from './config/load.js';
+
+/** What every command gets: global flags, output streams and the lazily loaded config. */
+export interface Ctx {
+  cwd: string;
+  configPath?: string;
+  json: boolean;
+  color: boolean;
+  /** stdin and stdout are terminals: prompts and live views are allowed. */
+  interactive: boolean;
+  out(text: string): void;
+  err(text: string): void;
+  config(): Promise<ResolvedConfig>;
+}
+
+export function createCtx(opts: { config?: string; json?: boolean; color?: boolean }): Ctx {
+  let loaded: Promise<ResolvedConfig> | undefined;
+  const color = opts.color !== false && !process.env.NO_COLOR && (process.stdout.isTTY === true || !!process.env.FORCE_COLOR && process.env.FORCE_COLOR !== '0');
+  return {
+    cwd: process.cwd(),
+    configPath: opts.config,
+    json: !!opts.json,
+    color,
+    interactive: !!process.stdin.isTTY && !!process.stdout.isTTY,
+    out: (t) => void process.stdout.write(t),
+    err: (t) => void process.stderr.write(t),
+    config() {
+      loaded ??= import('./config/load.js').then((m) => m.loadConfig({ cwd: process.cwd(), configPath: opts.config }));
+      return loaded;
+    },
+  };
+}

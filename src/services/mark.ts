@@ -1,0 +1,56 @@
+import type { ResolvedConfig } from '../config/load.js';
+import { setState, stateOf, type SpecState } from '../state/doc.js';
+import { clearSignals, writeSignal } from '../state/signals.js';
+import { withState, type WithStateOptions } from '../state/store.js';
+import { findSpecs } from '../specs/lookup.js';
+
+export type MarkVerb = 'mark-done' | 'mark-failed' | 'skip';
+export interface Change {
+  id: string;
+  from: SpecState;
+  to: SpecState;
+  changed: boolean;
+}
+
+const TARGET: Record<MarkVerb, SpecState> = { 'mark-done': 'done', 'mark-failed': 'failed', skip: 'skipped' };
+
+/** Marks specs in one locked transaction, then writes the signal files the original tool wrote. */
+export async function markSpecs(config: ResolvedConfig, verb: MarkVerb, ids: string[], reason?: string): Promise<Change[]> {
+  const specs = findSpecs(config, ids);
+  const to = TARGET[verb];
+  const changes = await withState(config.stateDir, { command: verb, reason }, (doc) =>
+    specs.map((s) => {
+      const from = stateOf(doc, s.id);
+      const changed = setState(doc, s.id, to, reason ?? (to === 'failed' ? `marked failed by hand` : undefined));
+      return { id: s.id, from, to, changed };
+    }),
+  );
+  for (const ch of changes) {
+    if (to === 'done') writeSignal(config.signalDir, config.project, 'done', ch.id);
+    else if (to === 'failed') writeSignal(config.signalDir, config.project, 'failed', ch.id, reason ? `${reason}\n` : '');
+    else clearSignals(config.signalDir, config.project, ch.id);
+  }
+  return changes;
+}
+
+/** Specs back to pending: one (`--spec`), the failed ones (`retry`), or all. */
+export async function resetSpecs(
+  config: ResolvedConfig,
+  command: string,
+  pick: (id: string, state: SpecState) => boolean,
+  opts: { reason?: string; onCorrupt?: WithStateOptions['onCorrupt'] } = {},
+): Promise<Change[]> {
+  const changes = await withState(config.stateDir, { command, reason: opts.reason, onCorrupt: opts.onCorrupt }, (doc) => {
+    const ids = new Set([...config.specs.map((s) => s.id), ...doc.completed, ...doc.failed, ...doc.skipped, ...Object.keys(doc.dispatch?.running ?? {})]);
+    const out: Change[] = [];
+    for (const id of ids) {
+      const from = stateOf(doc, id);
+      if (from === 'pending' || !pick(id, from)) continue;
+      setState(doc, id, 'pending');
+      out.push({ id, from, to: 'pending', changed: true });
+    }
+    return out;
+  });
+  for (const ch of changes) clearSignals(config.signalDir, config.project, ch.id);
+  return changes;
+}

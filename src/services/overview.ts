@@ -1,0 +1,59 @@
+import { existsSync } from 'node:fs';
+import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import { stateIndex, type SpecState, type StateDoc } from '../state/doc.js';
+import { locateSpec, readSpecFolders } from '../specs/lookup.js';
+
+export type PlanStatus = 'planned' | 'stale' | 'missing';
+
+export interface SpecRow {
+  id: string;
+  name: string;
+  title?: string;
+  wave: number;
+  cost: number;
+  agent: string;
+  mode: 'direct' | 'isolated';
+  dependsOn: string[];
+  state: SpecState;
+  reason?: string;
+  plan: PlanStatus;
+  folder?: string;
+}
+
+export interface Overview {
+  project: string;
+  rows: SpecRow[];
+  /** Ids the state file lists that the table does not have (kept, never dropped). */
+  unknownIds: string[];
+}
+
+/** One row per spec, joined with its state and plan status. */
+export function buildOverview(config: ResolvedConfig, doc: StateDoc, opts: { wave?: number; plans?: boolean } = {}): Overview {
+  const state = stateIndex(doc);
+  const folders = opts.plans === false ? undefined : readSpecFolders(config.specsDir);
+  const specs = opts.wave === undefined ? config.specs : config.specs.filter((s) => s.wave === opts.wave);
+  const rows = specs.map((s) => row(config, s, state(s.id), doc, folders));
+  const known = new Set(config.specs.map((s) => s.id));
+  const listed = [...doc.completed, ...doc.failed, ...doc.skipped, ...Object.keys(doc.dispatch?.running ?? {})];
+  const unknownIds = [...new Set(listed.filter((id) => !known.has(id)))];
+  return { project: config.project, rows, unknownIds };
+}
+
+function row(config: ResolvedConfig, s: ResolvedSpec, state: SpecState, doc: StateDoc, folders?: Set<string>): SpecRow {
+  const r: SpecRow = { id: s.id, name: s.name, wave: s.wave, cost: s.cost, agent: s.agent, mode: s.mode, dependsOn: s.dependsOn, state, plan: 'missing' };
+  if (s.title) r.title = s.title;
+  const reason = doc.dispatch?.specs?.[s.id]?.reason;
+  if (reason && state !== 'done' && state !== 'pending') r.reason = reason;
+  if (folders) {
+    try {
+      const files = locateSpec(config.specsDir, s, folders);
+      if (files.found) {
+        r.folder = files.dir;
+        r.plan = existsSync(files.planFile) ? 'planned' : 'missing';
+      }
+    } catch {
+      // Ambiguous folders surface when the spec is reviewed or run; a listing still shows the row.
+    }
+  }
+  return r;
+}

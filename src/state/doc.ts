@@ -1,0 +1,118 @@
+/**
+ * The state document. The three arrays are the original Nushell tool's
+ * format and stay readable by it; everything dispatch adds lives under the
+ * `dispatch` key, and keys neither of us knows are carried through untouched.
+ */
+export interface StateDoc {
+  completed: string[];
+  failed: string[];
+  skipped: string[];
+  dispatch?: DispatchExtra;
+  [key: string]: unknown;
+}
+
+export interface RunnerInfo {
+  pid: number;
+  host: string;
+  startedAt: string;
+  pane?: string;
+  attempt?: number;
+}
+
+export interface SpecRecord {
+  reason?: string;
+  updatedAt?: string;
+  attempts?: number;
+  /** Done isolated specs whose branch is not merged yet. */
+  awaitingMerge?: boolean;
+  [key: string]: unknown;
+}
+
+export interface DispatchExtra {
+  version: 1;
+  running: Record<string, RunnerInfo>;
+  specs: Record<string, SpecRecord>;
+  [key: string]: unknown;
+}
+
+export type SpecState = 'done' | 'failed' | 'skipped' | 'running' | 'pending';
+
+export function emptyState(): StateDoc {
+  return { completed: [], failed: [], skipped: [] };
+}
+
+/** Returns why a parsed value is not a state document, or undefined when it is one. */
+export function shapeProblem(v: unknown): string | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'expected a JSON object';
+  const o = v as Record<string, unknown>;
+  for (const k of ['completed', 'failed', 'skipped']) {
+    if (o[k] === undefined) continue;
+    if (!Array.isArray(o[k]) || !(o[k] as unknown[]).every((x) => typeof x === 'string')) return `"${k}" must be an array of id strings`;
+  }
+  const d = o.dispatch;
+  if (d !== undefined) {
+    if (typeof d !== 'object' || d === null || Array.isArray(d)) return '"dispatch" must be an object';
+    const dd = d as Record<string, unknown>;
+    for (const k of ['running', 'specs']) {
+      if (dd[k] !== undefined && (typeof dd[k] !== 'object' || dd[k] === null || Array.isArray(dd[k]))) return `"dispatch.${k}" must be an object`;
+    }
+  }
+  return undefined;
+}
+
+/** Fills in missing arrays so the rest of the code can rely on them. */
+export function normalize(v: Record<string, unknown>): StateDoc {
+  const doc = v as StateDoc;
+  doc.completed ??= [];
+  doc.failed ??= [];
+  doc.skipped ??= [];
+  return doc;
+}
+
+export function extra(doc: StateDoc): DispatchExtra {
+  doc.dispatch ??= { version: 1, running: {}, specs: {} };
+  doc.dispatch.running ??= {};
+  doc.dispatch.specs ??= {};
+  return doc.dispatch;
+}
+
+export function stateOf(doc: StateDoc, id: string): SpecState {
+  if (doc.completed.includes(id)) return 'done';
+  if (doc.failed.includes(id)) return 'failed';
+  if (doc.skipped.includes(id)) return 'skipped';
+  if (doc.dispatch?.running?.[id]) return 'running';
+  return 'pending';
+}
+
+/** Fast lookups for listing many specs at once. */
+export function stateIndex(doc: StateDoc): (id: string) => SpecState {
+  const done = new Set(doc.completed);
+  const failed = new Set(doc.failed);
+  const skipped = new Set(doc.skipped);
+  const running = doc.dispatch?.running ?? {};
+  return (id) =>
+    done.has(id) ? 'done' : failed.has(id) ? 'failed' : skipped.has(id) ? 'skipped' : running[id] ? 'running' : 'pending';
+}
+
+/** Moves a spec to a state; returns true when something changed. */
+export function setState(doc: StateDoc, id: string, to: SpecState, reason?: string): boolean {
+  const from = stateOf(doc, id);
+  const x = extra(doc);
+  const rec = (x.specs[id] ??= {});
+  const reasonChanged = reason !== undefined && rec.reason !== reason;
+  if (from === to && !reasonChanged) return false;
+  doc.completed = doc.completed.filter((i) => i !== id);
+  doc.failed = doc.failed.filter((i) => i !== id);
+  doc.skipped = doc.skipped.filter((i) => i !== id);
+  if (to !== 'running') delete x.running[id];
+  if (to === 'done') doc.completed.push(id);
+  if (to === 'failed') doc.failed.push(id);
+  if (to === 'skipped') doc.skipped.push(id);
+  rec.updatedAt = new Date().toISOString();
+  if (to === 'pending') {
+    delete x.specs[id];
+  } else if (reason !== undefined) rec.reason = reason;
+  else delete rec.reason;
+  if (to !== 'done') delete rec.awaitingMerge;
+  return true;
+}

@@ -1,0 +1,85 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { DispatchError } from '../errors.js';
+
+export const RUN_LOCK_FILE = 'dispatch-lock.json';
+
+export interface RunLock {
+  pid: number;
+  host: string;
+  command: string;
+  wave?: number | null;
+  started: string;
+}
+
+export interface RunLockView {
+  path: string;
+  lock?: RunLock;
+  /** true/false on this host; undefined when held on another host (cannot tell). */
+  alive?: boolean;
+  /** The file exists but is not a lock we understand. */
+  unreadable?: string;
+}
+
+export const runLockPath = (stateDir: string) => join(stateDir, RUN_LOCK_FILE);
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function readRunLock(stateDir: string): RunLockView {
+  const path = runLockPath(stateDir);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return { path };
+  }
+  try {
+    const lock = JSON.parse(text) as RunLock;
+    if (typeof lock !== 'object' || lock === null || typeof lock.pid !== 'number') return { path, unreadable: 'no pid in it' };
+    const alive = lock.host && lock.host !== hostname() ? undefined : pidAlive(lock.pid);
+    return { path, lock, alive };
+  } catch (err) {
+    return { path, unreadable: (err as Error).message };
+  }
+}
+
+/**
+ * Takes the run lock. A live holder is refused (naming it); a dead one is
+ * taken over and reported through `onTakeover`. `wx` makes creation atomic.
+ */
+export function acquireRunLock(stateDir: string, info: Omit<RunLock, 'pid' | 'host' | 'started'>, onTakeover?: (old: RunLock) => void): RunLock {
+  const lock: RunLock = { pid: process.pid, host: hostname(), started: new Date().toISOString(), ...info };
+  const path = runLockPath(stateDir);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(path, `${JSON.stringify(lock, null, 2)}\n`, { flag: 'wx' });
+      return lock;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const view = readRunLock(stateDir);
+    if (view.lock && view.alive !== false) {
+      throw new DispatchError(
+        `another dispatch holds the run lock: pid ${view.lock.pid} on ${view.lock.host}, '${view.lock.command}'${view.lock.wave != null ? ` (wave ${view.lock.wave})` : ''}, since ${view.lock.started}`,
+        { hint: "wait for it to finish, or check it with 'dispatch lock'" },
+      );
+    }
+    if (view.lock) onTakeover?.(view.lock);
+    rmSync(path, { force: true });
+  }
+  throw new DispatchError(`could not take the run lock ${path}`, { hint: "check it with 'dispatch lock'" });
+}
+
+/** Removes the lock only if it is still ours: never clean up what we did not create. */
+export function releaseRunLock(stateDir: string, lock: RunLock): void {
+  const view = readRunLock(stateDir);
+  if (view.lock && view.lock.pid === lock.pid && view.lock.started === lock.started) rmSync(view.path, { force: true });
+}
