@@ -1,12 +1,17 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
 
+// A cache written by another build of dispatch may follow other rules.
+const BUILD = process.env.DISPATCH_BUILD ?? 'dev';
+
 interface CacheIndex {
+  build: string;
   config: string;
   output: string;
+  hash: string;
+  isStatic: boolean;
   inputs: { path: string; mtimeMs: number; size: number }[];
 }
 
@@ -19,19 +24,33 @@ export function cacheDirFor(configPath: string): string {
   return join(dirname(configPath), '.codex', 'cache');
 }
 
+export interface CompiledConfig {
+  /** The compiled ES module to import. */
+  file: string;
+  /** Content hash of the compiled code. */
+  hash: string;
+  /**
+   * The module only builds literals (no imports, no environment, no clock),
+   * so its validated result can be cached too.
+   */
+  isStatic: boolean;
+}
+
 /**
- * Imports a JS/TS config and returns its default export. TypeScript is
- * bundled once with esbuild and cached; later runs only stat the inputs, so
- * loading the config costs an import, not a compiler start.
+ * Bundles a JS/TS config once with esbuild and caches it; later runs only
+ * stat the inputs, so loading costs an import, not a compiler start.
  */
-export async function importConfigModule(configPath: string): Promise<unknown> {
+export async function compileConfig(configPath: string): Promise<CompiledConfig> {
   const cacheDir = cacheDirFor(configPath);
   const indexPath = join(cacheDir, `${basename(configPath)}.index.json`);
-  let outFile = freshCachedOutput(indexPath, configPath, cacheDir);
-  if (!outFile) outFile = await compile(configPath, cacheDir, indexPath);
+  return freshCachedOutput(indexPath, configPath, cacheDir) ?? (await compile(configPath, cacheDir, indexPath));
+}
+
+/** Imports the compiled module and returns the config object it exports. */
+export async function importCompiled(configPath: string, compiled: CompiledConfig): Promise<unknown> {
   let mod: any;
   try {
-    mod = await import(pathToFileURL(outFile).href);
+    mod = await import(pathToFileURL(compiled.file).href);
   } catch (err) {
     const e = err as Error;
     throw new ConfigError(`${configPath} failed to load: ${firstLine(e.message)}`, {
@@ -45,14 +64,24 @@ export async function importConfigModule(configPath: string): Promise<unknown> {
   return typeof value === 'function' ? await value() : value;
 }
 
-function freshCachedOutput(indexPath: string, configPath: string, cacheDir: string): string | undefined {
+// Identifiers through which a config could depend on more than its own text.
+const DYNAMIC = /\b(import|require|process|globalThis|global|Date|Math|eval|Function|fetch|performance|crypto|Reflect|Proxy|setTimeout|setInterval|await)\b/;
+
+/** True when the compiled code can only evaluate to the same value every time. */
+export function looksStatic(code: string): boolean {
+  // The virtual `dispatch` module is inlined as `defineConfig = (c) => c`; nothing else may reach outside.
+  const body = code.replace(/^\s*\/\/.*$/gm, '').replace(/\bexport\s*\{[^}]*\}\s*;?/g, '');
+  return !DYNAMIC.test(body);
+}
+
+function freshCachedOutput(indexPath: string, configPath: string, cacheDir: string): CompiledConfig | undefined {
   let index: CacheIndex;
   try {
     index = JSON.parse(readFileSync(indexPath, 'utf8'));
   } catch {
     return undefined;
   }
-  if (index.config !== configPath) return undefined;
+  if (index.config !== configPath || index.build !== BUILD) return undefined;
   for (const input of index.inputs) {
     try {
       const st = statSync(input.path);
@@ -61,10 +90,10 @@ function freshCachedOutput(indexPath: string, configPath: string, cacheDir: stri
       return undefined;
     }
   }
-  return join(cacheDir, index.output);
+  return { file: join(cacheDir, index.output), hash: index.hash, isStatic: index.isStatic };
 }
 
-async function compile(configPath: string, cacheDir: string, indexPath: string): Promise<string> {
+async function compile(configPath: string, cacheDir: string, indexPath: string): Promise<CompiledConfig> {
   const esbuild = await import('esbuild');
   let result;
   try {
@@ -103,7 +132,9 @@ async function compile(configPath: string, cacheDir: string, indexPath: string):
     throw err;
   }
   const code = result.outputFiles[0].text;
+  const { createHash } = await import('node:crypto');
   const hash = createHash('sha1').update(code).digest('hex').slice(0, 12);
+  const isStatic = looksStatic(code);
   const output = `${basename(configPath)}.${hash}.mjs`;
   const inputs = Object.keys(result.metafile.inputs)
     .filter((p) => !p.startsWith('dispatch-virtual:'))
@@ -116,14 +147,14 @@ async function compile(configPath: string, cacheDir: string, indexPath: string):
     mkdirSync(cacheDir, { recursive: true });
     const outPath = join(cacheDir, output);
     writeAtomic(outPath, code);
-    writeAtomic(indexPath, JSON.stringify({ config: configPath, output, inputs } satisfies CacheIndex));
+    writeAtomic(indexPath, JSON.stringify({ build: BUILD, config: configPath, output, hash, isStatic, inputs } satisfies CacheIndex));
     pruneOldOutputs(cacheDir, basename(configPath), output);
-    return outPath;
+    return { file: outPath, hash, isStatic };
   } catch {
     // Read-only project: fall back to a per-user temp copy (bare imports may then fail, but rarely matter).
     const tmp = join((await import('node:os')).tmpdir(), `dispatch-config-${hash}.mjs`);
     writeFileSync(tmp, code);
-    return tmp;
+    return { file: tmp, hash, isStatic: false };
   }
 }
 
@@ -131,7 +162,7 @@ async function compile(configPath: string, cacheDir: string, indexPath: string):
 function pruneOldOutputs(cacheDir: string, base: string, keep: string): void {
   const cutoff = Date.now() - 60_000;
   for (const f of readdirSync(cacheDir)) {
-    if (f === keep || !f.startsWith(`${base}.`) || !f.endsWith('.mjs')) continue;
+    if (f.startsWith(keep.replace(/\.mjs$/, '')) || !f.startsWith(`${base}.`) || !/\.(mjs|resolved\.json)$/.test(f)) continue;
     try {
       if (statSync(join(cacheDir, f)).mtimeMs < cutoff) rmSync(join(cacheDir, f), { force: true });
     } catch {
@@ -140,7 +171,7 @@ function pruneOldOutputs(cacheDir: string, base: string, keep: string): void {
   }
 }
 
-function writeAtomic(path: string, data: string): void {
+export function writeAtomic(path: string, data: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, data);
   renameSync(tmp, path);

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 
 /** `specs[3].cost` from a zod path. */
 export function formatPath(path: readonly PropertyKey[]): string {

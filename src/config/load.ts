@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { findConfig } from './find.js';
 import type { Config, PlannerConfig } from './schema.js';
@@ -32,28 +32,55 @@ export interface ResolvedConfig {
   waves: number[];
 }
 
+// Resolution rules change between builds: a cached result is only trusted from the same build.
+const BUILD = process.env.DISPATCH_BUILD ?? 'dev';
+
 export const BUILTIN_AGENTS = ['codex', 'ac'];
 
 /** Finds, imports, validates and resolves the config. Throws ConfigError (exit 2). */
 export async function loadConfig(opts: { cwd?: string; configPath?: string } = {}): Promise<ResolvedConfig> {
   const configPath = findConfig(opts.cwd ?? process.cwd(), opts.configPath);
-  const raw = await readRaw(configPath);
-  return resolveConfig(raw, configPath);
-}
-
-async function readRaw(configPath: string): Promise<unknown> {
-  if (configPath.endsWith('.json')) {
-    const text = readFileSync(configPath, 'utf8');
+  if (configPath.endsWith('.json')) return resolveConfig(readJson(configPath), configPath);
+  const { compileConfig, importCompiled, cacheDirFor, writeAtomic } = await import('./compile.js');
+  const compiled = await compileConfig(configPath);
+  // A config that only builds literals validates to the same result every
+  // time: reuse it, so a 1,000-spec table costs a JSON.parse, not a module
+  // compile plus validation.
+  const cached = compiled.isStatic ? join(cacheDirFor(configPath), `${basename(compiled.file, '.mjs')}.resolved.json`) : undefined;
+  if (cached) {
     try {
-      return JSON.parse(text);
-    } catch (err) {
-      throw new ConfigError(`${configPath} is not valid JSON (${jsonPosition(text, (err as Error).message)})`, {
-        hint: 'fix the syntax error at that position',
-      });
+      const r = JSON.parse(readFileSync(cached, 'utf8')) as ResolvedConfig & { build?: string };
+      if (r.configPath === configPath && r.build === BUILD) return withRuntimeDefaults(r);
+    } catch {
+      // not cached yet
     }
   }
-  const { importConfigModule } = await import('./compile.js');
-  return importConfigModule(configPath);
+  const resolved = await resolveConfig(await importCompiled(configPath, compiled), configPath);
+  if (cached) {
+    try {
+      writeAtomic(cached, JSON.stringify({ ...resolved, build: BUILD, signalDir: resolved.signalDir === tmpdir() ? undefined : resolved.signalDir }));
+    } catch {
+      // read-only project: fine, just slower
+    }
+  }
+  return resolved;
+}
+
+/** Values that depend on the environment, never cached. */
+function withRuntimeDefaults(r: ResolvedConfig): ResolvedConfig {
+  r.signalDir ??= tmpdir();
+  return r;
+}
+
+function readJson(configPath: string): unknown {
+  const text = readFileSync(configPath, 'utf8');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${configPath} is not valid JSON (${jsonPosition(text, (err as Error).message)})`, {
+      hint: 'fix the syntax error at that position',
+    });
+  }
 }
 
 function jsonPosition(text: string, message: string): string {
