@@ -1,0 +1,131 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { afterAll } from 'vitest';
+
+export const ROOT = resolve(__dirname, '..');
+export const BIN = join(ROOT, 'dist', 'cli.js');
+
+const made: string[] = [];
+afterAll(() => {
+  if (process.env.KEEP_TMP) return;
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+/** A temp folder removed after the test file finishes. */
+export function tempDir(prefix = 'dispatch-test-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
+
+export interface SpecRowInput {
+  id: string;
+  name: string;
+  wave?: number;
+  cost?: number;
+  agent?: string;
+  mode?: string;
+  dependsOn?: string[];
+  title?: string;
+}
+
+/**
+ * A project folder with a specs.config.ts (or other format), spec.md files
+ * for each spec, and optionally a state file. Returns its path.
+ */
+export function makeProject(opts: {
+  specs?: SpecRowInput[];
+  extra?: Record<string, unknown>;
+  state?: unknown;
+  format?: 'ts' | 'mjs' | 'json' | 'plain-ts';
+  configText?: string;
+  dir?: string;
+  writeSpecFiles?: boolean;
+} = {}): string {
+  const dir = opts.dir ?? tempDir();
+  const specs = opts.specs ?? [
+    { id: '001', name: 'alpha', wave: 0, cost: 1, agent: 'codex' },
+    { id: '002', name: 'beta', cost: 2, agent: 'ac', dependsOn: ['001'] },
+    { id: '003', name: 'gamma', cost: 3, agent: 'codex', mode: 'isolated', dependsOn: ['001'] },
+  ];
+  const body = { project: 'demo', signalDir: join(dir, 'signals'), ...opts.extra, specs: specs.map((s) => ({ cost: 1, agent: 'codex', ...s })) };
+  const format = opts.format ?? 'ts';
+  if (opts.configText !== undefined) {
+    writeFileSync(join(dir, format === 'json' ? 'specs.config.json' : `specs.config.${format === 'mjs' ? 'mjs' : 'ts'}`), opts.configText);
+  } else if (format === 'json') {
+    writeFileSync(join(dir, 'specs.config.json'), JSON.stringify(body, null, 2));
+  } else if (format === 'mjs') {
+    writeFileSync(join(dir, 'specs.config.mjs'), `export default ${JSON.stringify(body, null, 2)};\n`);
+  } else if (format === 'plain-ts') {
+    writeFileSync(join(dir, 'specs.config.ts'), `const config = ${JSON.stringify(body, null, 2)};\nexport default config;\n`);
+  } else {
+    writeFileSync(join(dir, 'specs.config.ts'), `import { defineConfig } from 'dispatch';\n\nexport default defineConfig(${JSON.stringify(body, null, 2)});\n`);
+  }
+  if (opts.writeSpecFiles !== false) {
+    for (const s of specs) {
+      const f = join(dir, '.auto-claude', 'specs', `${s.id}-${s.name}`, 'spec.md');
+      mkdirSync(dirname(f), { recursive: true });
+      writeFileSync(f, `# ${s.id} ${s.name}\n\nBuild ${s.name}.\n`);
+    }
+  }
+  if (opts.state !== undefined) {
+    mkdirSync(join(dir, '.codex'), { recursive: true });
+    writeFileSync(join(dir, '.codex', 'dispatch-state.json'), typeof opts.state === 'string' ? opts.state : JSON.stringify(opts.state));
+  }
+  return dir;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+const baseEnv = () => {
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), FORCE_COLOR: '0', NO_COLOR: '1' };
+  delete env.DISPATCH_DEBUG;
+  delete env.OLLAMA_HOST;
+  delete env.ZELLIJ;
+  delete env.TMUX;
+  return env;
+};
+
+/** Runs the built bin synchronously in `cwd`. */
+export function dispatch(cwd: string, args: string[], opts: { env?: Record<string, string | undefined>; input?: string; timeout?: number } = {}): RunResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { ...baseEnv(), ...opts.env } as NodeJS.ProcessEnv,
+    input: opts.input ?? '',
+    encoding: 'utf8',
+    timeout: opts.timeout ?? 60_000,
+  });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs the built bin asynchronously (for concurrency tests). */
+export function dispatchAsync(cwd: string, args: string[], opts: { env?: Record<string, string | undefined> } = {}): Promise<RunResult> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...baseEnv(), ...opts.env } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code, signal) => res({ code, signal, stdout, stderr }));
+  });
+}
+
+export function readJson(path: string): any {
+  return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+export function statePathOf(dir: string): string {
+  return join(dir, '.codex', 'dispatch-state.json');
+}
+
+export function readStateOf(dir: string): any {
+  const p = statePathOf(dir);
+  return existsSync(p) ? readJson(p) : undefined;
+}
