@@ -22,12 +22,15 @@ function examples(...lines: string[]): string {
 }
 
 let exitCode: number = EXIT.ok;
+// Ctrl-C aborts the running verb, which then cleans up and returns; a second
+// Ctrl-C (or a verb that does not return within 5 s) exits at once.
+const interrupt = new AbortController();
 
 function action(load: Loader) {
   return async (...params: any[]) => {
     const cmd = params.at(-1) as Command;
     const positional = params.slice(0, -2);
-    const ctx = createCtx(program.opts());
+    const ctx = createCtx(program.opts(), interrupt.signal);
     const { run } = await load();
     const code = await run({ ...cmd.opts(), _: positional }, ctx);
     exitCode = typeof code === 'number' ? code : EXIT.ok;
@@ -112,6 +115,17 @@ program
   .action(action(() => import('./commands/lock.js')));
 
 program
+  .command('pre-plan')
+  .description('write plan.md for every spec without an up-to-date plan, through an LLM on Ollama')
+  .option('--spec <ids...>', 'only these specs')
+  .addOption(waveOpt())
+  .option('--force', 're-plan even up-to-date plans')
+  .addOption(new Option('--concurrency <n>', 'specs planned at once (default: planner.concurrency, 4)').argParser(int('--concurrency', 1)))
+  .option('--model <name>', 'Ollama model (default: planner.model)')
+  .addHelpText('after', examples('dispatch pre-plan', 'dispatch pre-plan --wave 2 --concurrency 8', 'dispatch pre-plan --spec 011 --force', 'OLLAMA_HOST=10.0.0.5:11434 dispatch pre-plan'))
+  .action(action(() => import('./commands/pre-plan.js')));
+
+program
   .command('init')
   .description('bootstrap a project: write specs.config.ts and the state file')
   .option('--project <name>', 'project name (default: the folder name)')
@@ -125,11 +139,16 @@ async function main(): Promise<number> {
   program.exitOverride();
   program.configureOutput({ writeErr: () => {}, outputError: () => {} });
   for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: () => {}, outputError: () => {} });
-  const onSignal = () => process.exit(EXIT.interrupted);
-  process.once('SIGINT', onSignal);
+  const onSignal = () => {
+    if (interrupt.signal.aborted) process.exit(EXIT.interrupted);
+    interrupt.abort();
+    setTimeout(() => process.exit(EXIT.interrupted), 5000).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     await program.parseAsync(process.argv);
-    return exitCode;
+    return interrupt.signal.aborted ? EXIT.interrupted : exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
@@ -138,6 +157,7 @@ async function main(): Promise<number> {
       process.stderr.write(`dispatch: ${msg} — see 'dispatch ${sub ? `${sub} ` : ''}--help'\n`);
       return EXIT.usage;
     }
+    if (interrupt.signal.aborted) return EXIT.interrupted;
     return renderError(err, (s) => void process.stderr.write(s));
   }
 }

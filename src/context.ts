@@ -8,12 +8,14 @@ export interface Ctx {
   color: boolean;
   /** stdin and stdout are terminals: prompts and live views are allowed. */
   interactive: boolean;
+  /** Aborted on Ctrl-C / SIGTERM: long-running verbs stop their work and return. */
+  signal: AbortSignal;
   out(text: string): void;
   err(text: string): void;
   config(): Promise<ResolvedConfig>;
 }
 
-export function createCtx(opts: { config?: string; json?: boolean; color?: boolean }): Ctx {
+export function createCtx(opts: { config?: string; json?: boolean; color?: boolean }, signal: AbortSignal = new AbortController().signal): Ctx {
   let loaded: Promise<ResolvedConfig> | undefined;
   const color = opts.color !== false && !process.env.NO_COLOR && (process.stdout.isTTY === true || !!process.env.FORCE_COLOR && process.env.FORCE_COLOR !== '0');
   return {
@@ -22,6 +24,7 @@ export function createCtx(opts: { config?: string; json?: boolean; color?: boole
     json: !!opts.json,
     color,
     interactive: !!process.stdin.isTTY && !!process.stdout.isTTY,
+    signal,
     out: (t) => void process.stdout.write(t),
     err: (t) => void process.stderr.write(t),
     config() {

@@ -46,6 +46,8 @@ export const plannerSchema = z.strictObject({
   timeoutSeconds: z._default(z.number().check(z.positive()), 600),
   /** Retries on connection refused, 5xx and 429, with exponential backoff. */
   retries: z._default(z.int().check(z.minimum(0), z.maximum(10)), 3),
+  /** First retry delay in seconds; it doubles on each further retry. */
+  backoffSeconds: z._default(z.number().check(z.minimum(0)), 1),
   /** Options passed to Ollama (temperature, num_ctx, ...). */
   options: z._default(z.record(z.string(), z.unknown()), { temperature: 0.2 }),
 });

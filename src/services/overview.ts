@@ -1,9 +1,10 @@
-import { existsSync } from 'node:fs';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { stateIndex, type SpecState, type StateDoc } from '../state/doc.js';
 import { locateSpec, readSpecFolders } from '../specs/lookup.js';
 
-export type PlanStatus = 'planned' | 'stale' | 'missing';
+import { planStatus, type PlanStatus } from '../planner/status.js';
+
+export type { PlanStatus };
 
 export interface SpecRow {
   id: string;
@@ -49,7 +50,7 @@ function row(config: ResolvedConfig, s: ResolvedSpec, state: SpecState, doc: Sta
       const files = locateSpec(config.specsDir, s, folders);
       if (files.found) {
         r.folder = files.dir;
-        r.plan = existsSync(files.planFile) ? 'planned' : 'missing';
+        r.plan = planStatus(files.specFile, files.planFile);
       }
     } catch {
       // Ambiguous folders surface when the spec is reviewed or run; a listing still shows the row.

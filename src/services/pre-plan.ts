@@ -1,0 +1,194 @@
+import { readFileSync } from 'node:fs';
+import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import { DispatchError } from '../errors.js';
+import { chatOnce, effectiveHost, pingOllama, PlannerError, unreachableHint, type ChatMessage, type OllamaTarget } from '../planner/ollama.js';
+import { cleanAnswer, hashSpec, missingSections, readPlanHeader, renderPlan } from '../planner/plan-file.js';
+import { buildPrompt, correctiveMessage } from '../planner/prompt.js';
+import { findSpecs, locateSpec } from '../specs/lookup.js';
+import { writeFileAtomic } from '../state/store.js';
+
+export type PlanResultStatus = 'planned' | 'up-to-date' | 'failed' | 'interrupted';
+
+export interface PlanResult {
+  id: string;
+  name: string;
+  status: PlanResultStatus;
+  reason?: string;
+  file?: string;
+  /** Requests made for this spec (retries and the corrective one included). */
+  requests: number;
+  ms: number;
+}
+
+export type PrePlanEvent =
+  | { type: 'start'; total: number; toPlan: number }
+  | { type: 'begin'; id: string }
+  | { type: 'retry'; id: string; attempt: number; reason: string; delayMs: number }
+  | { type: 'done'; result: PlanResult };
+
+export interface PrePlanOptions {
+  ids?: string[];
+  wave?: number;
+  force?: boolean;
+  concurrency?: number;
+  model?: string;
+  signal: AbortSignal;
+  onEvent?: (e: PrePlanEvent) => void;
+}
+
+/** Which specs the options select, in table order. */
+export function selectSpecs(config: ResolvedConfig, opts: Pick<PrePlanOptions, 'ids' | 'wave'>): ResolvedSpec[] {
+  let specs = opts.ids?.length ? findSpecs(config, opts.ids) : config.specs;
+  if (opts.wave !== undefined) specs = specs.filter((s) => s.wave === opts.wave);
+  return specs;
+}
+
+interface Job {
+  spec: ResolvedSpec;
+  specFile: string;
+  planFile: string;
+  text: string;
+  hash: string;
+}
+
+/**
+ * Plans every selected spec without an up-to-date plan.md, N at once. Each
+ * result arrives through onEvent as it finishes; a failure is that spec's
+ * alone. Throws only when Ollama cannot be reached at all.
+ */
+export async function prePlan(config: ResolvedConfig, opts: PrePlanOptions): Promise<PlanResult[]> {
+  const specs = selectSpecs(config, opts);
+  const results: PlanResult[] = [];
+  const emit = (e: PrePlanEvent) => opts.onEvent?.(e);
+  const finish = (r: PlanResult) => {
+    results.push(r);
+    emit({ type: 'done', result: r });
+  };
+  const jobs: Job[] = [];
+  const early: PlanResult[] = [];
+  for (const spec of specs) {
+    const base = { id: spec.id, name: spec.name, requests: 0, ms: 0 };
+    let files;
+    try {
+      files = locateSpec(config.specsDir, spec);
+    } catch (err) {
+      early.push({ ...base, status: 'failed', reason: (err as Error).message });
+      continue;
+    }
+    let text = '';
+    try {
+      text = readFileSync(files.specFile, 'utf8');
+    } catch {
+      early.push({ ...base, status: 'failed', reason: `no spec.md at ${files.specFile}` });
+      continue;
+    }
+    if (!text.trim()) {
+      early.push({ ...base, status: 'failed', reason: `spec.md is empty: ${files.specFile}` });
+      continue;
+    }
+    const hash = hashSpec(text);
+    const header = readPlanHeader(files.planFile);
+    const upToDate = header === undefined || (header !== null && header.specSha256 === hash);
+    if (upToDate && !opts.force) {
+      early.push({ ...base, status: 'up-to-date', file: files.planFile });
+      continue;
+    }
+    jobs.push({ spec, specFile: files.specFile, planFile: files.planFile, text, hash });
+  }
+  emit({ type: 'start', total: specs.length, toPlan: jobs.length });
+  early.forEach(finish);
+  if (!jobs.length) return results;
+
+  const p = config.planner;
+  const target: OllamaTarget = {
+    host: effectiveHost(p.host),
+    model: opts.model ?? p.model,
+    options: p.options,
+    timeoutSeconds: p.timeoutSeconds,
+  };
+  await ensureReachable(target.host, p.retries, p.backoffSeconds, opts.signal);
+
+  const queue = [...jobs];
+  const worker = async () => {
+    for (let job = queue.shift(); job; job = queue.shift()) {
+      if (opts.signal.aborted) {
+        finish({ id: job.spec.id, name: job.spec.name, status: 'interrupted', requests: 0, ms: 0 });
+        continue;
+      }
+      emit({ type: 'begin', id: job.spec.id });
+      finish(await planOne(config, job, target, opts, emit));
+    }
+  };
+  const n = Math.max(1, Math.min(opts.concurrency ?? p.concurrency, jobs.length));
+  await Promise.all(Array.from({ length: n }, worker));
+  return results;
+}
+
+async function ensureReachable(host: string, retries: number, backoffSeconds: number, signal: AbortSignal): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const r = await pingOllama(host);
+    if (r.ok) return;
+    if (signal.aborted) return;
+    if (attempt >= retries) throw new DispatchError(`cannot reach Ollama at ${host}`, { hint: unreachableHint });
+    await sleep(backoffSeconds * 1000 * 2 ** attempt, signal);
+  }
+}
+
+async function planOne(config: ResolvedConfig, job: Job, target: OllamaTarget, opts: PrePlanOptions, emit: (e: PrePlanEvent) => void): Promise<PlanResult> {
+  const started = Date.now();
+  const res = (status: PlanResultStatus, extra: Partial<PlanResult> = {}): PlanResult => ({
+    id: job.spec.id, name: job.spec.name, status, requests, ms: Date.now() - started, ...extra,
+  });
+  let requests = 0;
+  const ask = async (messages: ChatMessage[]): Promise<string> => {
+    const p = config.planner;
+    for (let attempt = 0; ; attempt++) {
+      requests++;
+      try {
+        return await chatOnce(target, messages, opts.signal);
+      } catch (err) {
+        const e = err as PlannerError;
+        if (!(e instanceof PlannerError) || !e.retryable || attempt >= p.retries || opts.signal.aborted) throw err;
+        const delayMs = p.backoffSeconds * 1000 * 2 ** attempt;
+        emit({ type: 'retry', id: job.spec.id, attempt: attempt + 1, reason: e.message, delayMs });
+        await sleep(delayMs, opts.signal);
+      }
+    }
+  };
+  try {
+    const messages = buildPrompt(config, job.spec, job.text);
+    let answer = await ask(messages);
+    let missing = missingSections(cleanAnswer(answer));
+    if (missing.length) {
+      answer = await ask([...messages, { role: 'assistant', content: answer }, correctiveMessage(missing)]);
+      missing = missingSections(cleanAnswer(answer));
+      if (missing.length) {
+        return res('failed', { reason: `the model's answer lacks ${missing.map((m) => `"${m}"`).join(', ')} even after a corrective request; no plan.md written` });
+      }
+    }
+    if (opts.signal.aborted) return res('interrupted');
+    writeFileAtomic(job.planFile, renderPlan({ model: target.model, created: new Date().toISOString(), specSha256: job.hash }, job.spec, answer));
+    return res('planned', { file: job.planFile });
+  } catch (err) {
+    if (opts.signal.aborted) return res('interrupted');
+    const e = err as PlannerError;
+    if (e instanceof PlannerError) {
+      const tries = e.retryable && requests > 1 ? ` (after ${requests} attempts)` : '';
+      return res('failed', { reason: `${e.message}${tries}${e.hint ? ` — ${e.hint}` : ''}` });
+    }
+    throw err;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
