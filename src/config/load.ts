@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { findConfig } from './find.js';
-import type { Config, PlannerConfig } from './schema.js';
+import type { AgentsConfig, Config, PacingConfig, PlannerConfig } from './schema.js';
 import { computeWaves } from './waves.js';
 
 export interface ResolvedSpec {
@@ -27,6 +27,14 @@ export interface ResolvedConfig {
   stateDir: string;
   signalDir: string;
   planner: PlannerConfig;
+  agents: AgentsConfig;
+  multiplexer: 'auto' | 'zellij' | 'tmux' | 'headless';
+  tmuxSocket?: string;
+  pacing: PacingConfig;
+  /** Per-wave settings by wave number. */
+  waveOptions: Record<string, { sequential: boolean }>;
+  worktreesDir: string;
+  startTimeoutSeconds: number;
   specs: ResolvedSpec[];
   /** Sorted distinct wave numbers. */
   waves: number[];
@@ -98,19 +106,13 @@ export async function resolveConfig(raw: unknown, configPath: string): Promise<R
   if (!parsed.success) {
     const { describeIssue } = await import('./issues.js');
     const lines = parsed.error.issues.map((i) => describeIssue(i, raw));
-    throw invalid(configPath, lines);
+    // Every problem at once: a bad cost must not hide a cycle or an unknown agent elsewhere.
+    throw invalid(configPath, [...lines, ...tableProblems(wellFormedRows(raw), agentNames(raw))]);
   }
   const config: Config = parsed.data;
-  const problems: string[] = [];
-  const { waves, problems: waveProblems } = computeWaves(config.specs);
-  problems.push(...waveProblems);
-  const agents = new Set(BUILTIN_AGENTS);
-  config.specs.forEach((s, i) => {
-    if (!agents.has(s.agent)) {
-      problems.push(`specs[${i}].agent: unknown agent "${s.agent}" — expected one of ${[...agents].map((a) => `"${a}"`).join(', ')} or an agent defined under "agents"`);
-    }
-  });
+  const problems = tableProblems(config.specs.map((s, index) => ({ ...s, index })), agentNames(config));
   if (problems.length) throw invalid(configPath, problems);
+  const { waves } = computeWaves(config.specs);
 
   const rootDir = dirname(configPath);
   const specs: ResolvedSpec[] = config.specs.map((s) => ({
@@ -132,9 +134,56 @@ export async function resolveConfig(raw: unknown, configPath: string): Promise<R
     stateDir: resolve(rootDir, config.stateDir),
     signalDir: config.signalDir ? resolve(rootDir, config.signalDir) : tmpdir(),
     planner: config.planner,
+    agents: config.agents,
+    multiplexer: config.multiplexer,
+    ...(config.tmuxSocket ? { tmuxSocket: config.tmuxSocket } : {}),
+    pacing: config.pacing,
+    waveOptions: config.waves,
+    worktreesDir: resolve(rootDir, config.worktreesDir),
+    startTimeoutSeconds: config.startTimeoutSeconds,
     specs,
     waves: [...new Set(specs.map((s) => s.wave))].sort((a, b) => a - b),
   };
+}
+
+interface TableRow {
+  index: number;
+  id: string;
+  agent?: unknown;
+  dependsOn: string[];
+  wave?: number;
+}
+
+/** Problems that involve several specs (ids, dependencies, waves) or other config sections (agents). */
+function tableProblems(rows: TableRow[], agents: string[]): string[] {
+  const problems = [...computeWaves(rows).problems];
+  for (const r of rows) {
+    if (typeof r.agent === 'string' && r.agent && !agents.includes(r.agent)) {
+      problems.push(`specs[${r.index}].agent: unknown agent "${r.agent}" — expected one of ${agents.map((a) => `"${a}"`).join(', ')} or an agent defined under "agents"`);
+    }
+  }
+  return problems;
+}
+
+function agentNames(raw: unknown): string[] {
+  const agents = (raw as { agents?: unknown } | null)?.agents;
+  const custom = agents && typeof agents === 'object' ? Object.keys(agents) : [];
+  return [...new Set([...BUILTIN_AGENTS, ...custom])];
+}
+
+/** Rows of a config that failed validation which are still sound enough to check against each other. */
+function wellFormedRows(raw: unknown): TableRow[] {
+  const specs = (raw as { specs?: unknown } | null)?.specs;
+  if (!Array.isArray(specs)) return [];
+  const rows: TableRow[] = [];
+  specs.forEach((s: any, index) => {
+    if (!s || typeof s !== 'object' || typeof s.id !== 'string') return;
+    const deps = s.dependsOn ?? [];
+    if (!Array.isArray(deps) || !deps.every((d: unknown) => typeof d === 'string')) return;
+    if (s.wave !== undefined && !(Number.isInteger(s.wave) && s.wave >= 0)) return;
+    rows.push({ index, id: s.id, agent: s.agent, dependsOn: deps, ...(s.wave !== undefined ? { wave: s.wave } : {}) });
+  });
+  return rows;
 }
 
 function invalid(configPath: string, lines: string[]): ConfigError {

@@ -52,6 +52,81 @@ export const plannerSchema = z.strictObject({
   options: z._default(z.record(z.string(), z.unknown()), { temperature: 0.2 }),
 });
 
+const costMap = (d: [number, number, number, number]) =>
+  z._default(
+    z.strictObject({ 1: z.optional(z.number().check(z.minimum(0))), 2: z.optional(z.number().check(z.minimum(0))), 3: z.optional(z.number().check(z.minimum(0))), 4: z.optional(z.number().check(z.minimum(0))) }),
+    {},
+  ).check(z.overwrite((m) => ({ 1: m[1] ?? d[0], 2: m[2] ?? d[1], 3: m[3] ?? d[2], 4: m[4] ?? d[3] })));
+
+const effort = z.enum(['minimal', 'low', 'medium', 'high', 'xhigh']);
+const envSchema = z._default(z.record(z.string(), z.string()), {});
+const argsSchema = z._default(z.array(z.string()), []);
+
+/** The Codex CLI (`codex exec`). */
+export const codexSchema = z.strictObject({
+  /** Executable (default: `codex` on PATH). */
+  bin: z._default(z.string().check(z.minLength(1)), 'codex'),
+  /** Model passed with -m. */
+  model: z._default(z.string().check(z.minLength(1)), 'gpt-5.3-codex'),
+  /** Reasoning effort by spec cost (1 low, 2 medium, 3 high, 4 xhigh). */
+  effort: z._default(
+    z.strictObject({ 1: z.optional(effort), 2: z.optional(effort), 3: z.optional(effort), 4: z.optional(effort) }),
+    {},
+  ).check(z.overwrite((m) => ({ 1: m[1] ?? 'low', 2: m[2] ?? 'medium', 3: m[3] ?? 'high', 4: m[4] ?? 'xhigh' }))),
+  /** Sandbox (-s): workspace-write replaces the removed --full-auto. */
+  sandbox: z._default(z.enum(['read-only', 'workspace-write', 'danger-full-access']), 'workspace-write'),
+  /** Extra arguments before the prompt, e.g. ['-c', 'model_provider=...', '--profile', 'x']. */
+  extraArgs: argsSchema,
+  /** Extra environment variables. */
+  env: envSchema,
+});
+
+/** Auto-Claude (`apps/backend/run.py`). */
+export const acSchema = z.strictObject({
+  /** Python interpreter. */
+  python: z._default(z.string().check(z.minLength(1)), 'python3'),
+  /** Auto-Claude checkout (default: $AUTO_CLAUDE_DIR or ~/Auto-Claude). */
+  dir: z.optional(z.string().check(z.minLength(1))),
+  /** Extra arguments for run.py, e.g. ['--model', 'opus']. */
+  extraArgs: argsSchema,
+  /** Extra environment variables. */
+  env: envSchema,
+});
+
+/** Any other agent, as an argument array with placeholders. */
+export const customAgentSchema = z.strictObject({
+  /**
+   * Argument array; placeholders: {id} {name} {specDir} {specFile} {planFile}
+   * {promptFile} {model} {effort} {cwd} {project} {attempt}.
+   */
+  command: z.array(z.string()).check(z.minLength(1)),
+  /** 'stdin' pipes the prompt (spec.md + plan.md) in; 'none' gives /dev/null. */
+  prompt: z._default(z.enum(['stdin', 'none']), 'stdin'),
+  /** Model for {model}. */
+  model: z.optional(z.string()),
+  /** Extra environment variables. */
+  env: envSchema,
+  /** Output is Codex-style JSONL (turn.failed counts as failure). */
+  codexEvents: z._default(z.boolean(), false),
+});
+
+/** Launch pacing, as in the original: a cooldown by cost and a pause every few launches. */
+export const pacingSchema = z.strictObject({
+  /** Seconds to wait after launching a spec of each cost. */
+  cooldownSeconds: costMap([15, 30, 60, 90]),
+  /** Pause `pauseSeconds` after every `every` launches, on waves ≥ fromWave. */
+  batch: z._default(
+    z.strictObject({
+      every: z._default(z.int().check(z.minimum(1)), 4),
+      pauseSeconds: z._default(z.number().check(z.minimum(0)), 120),
+      fromWave: z._default(z.int().check(z.minimum(0)), 2),
+    }),
+    () => ({ every: 4, pauseSeconds: 120, fromWave: 2 }),
+  ),
+  /** At most this many specs running at once (unset: no cap). */
+  maxParallel: z.optional(z.int().check(z.minimum(1))),
+});
+
 /** The whole `specs.config.ts`. */
 export const configSchema = z.strictObject({
   /** Short project name: used in pane names and signal files. */
@@ -66,6 +141,27 @@ export const configSchema = z.strictObject({
   signalDir: z.optional(z.string().check(z.minLength(1))),
   /** Ollama pre-planning settings. */
   planner: z._default(plannerSchema, () => plannerSchema.parse({})),
+  /** Agents by name: `codex`, `ac`, or your own. */
+  // prefault: the empty default is parsed, so codex/ac get their own defaults.
+  agents: z.prefault(
+    z.catchall(
+      z.strictObject({ codex: z._default(codexSchema, () => codexSchema.parse({})), ac: z._default(acSchema, () => acSchema.parse({})) }),
+      customAgentSchema,
+    ),
+    {},
+  ),
+  /** Where panes open: zellij, tmux, headless, or auto (zellij if inside/installed, else tmux, else headless). */
+  multiplexer: z._default(z.enum(['auto', 'zellij', 'tmux', 'headless']), 'auto'),
+  /** tmux server socket name (tmux -L); default: the user's default server. */
+  tmuxSocket: z.optional(z.string().check(z.minLength(1))),
+  /** Launch pacing. */
+  pacing: z._default(pacingSchema, () => pacingSchema.parse({})),
+  /** Per-wave settings, e.g. { 1: { sequential: true } }. */
+  waves: z._default(z.record(z.string().check(z.regex(/^\d+$/)), z.strictObject({ sequential: z._default(z.boolean(), false) })), {}),
+  /** Where isolated specs get their git worktrees, relative to the config file. */
+  worktreesDir: z._default(z.string().check(z.minLength(1)), '.codex/worktrees'),
+  /** Seconds a launched runner may take to start before the spec counts as failed. */
+  startTimeoutSeconds: z._default(z.number().check(z.positive()), 60),
   /** The spec table. */
   specs: z.array(specSchema),
 });
@@ -74,3 +170,8 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type SpecInput = z.input<typeof specSchema>;
 export type PlannerConfig = z.output<typeof plannerSchema>;
+export type CodexConfig = z.output<typeof codexSchema>;
+export type AcConfig = z.output<typeof acSchema>;
+export type CustomAgentConfig = z.output<typeof customAgentSchema>;
+export type PacingConfig = z.output<typeof pacingSchema>;
+export type AgentsConfig = Config['agents'];

@@ -97,10 +97,11 @@ export function stateIndex(doc: StateDoc): (id: string) => SpecState {
 /** Moves a spec to a state; returns true when something changed. */
 export function setState(doc: StateDoc, id: string, to: SpecState, reason?: string): boolean {
   const from = stateOf(doc, id);
+  // Decide before touching the doc: a no-op must leave the original tool's file byte for byte.
+  const reasonChanged = reason !== undefined && doc.dispatch?.specs?.[id]?.reason !== reason;
+  if (from === to && !reasonChanged) return false;
   const x = extra(doc);
   const rec = (x.specs[id] ??= {});
-  const reasonChanged = reason !== undefined && rec.reason !== reason;
-  if (from === to && !reasonChanged) return false;
   doc.completed = doc.completed.filter((i) => i !== id);
   doc.failed = doc.failed.filter((i) => i !== id);
   doc.skipped = doc.skipped.filter((i) => i !== id);

@@ -1,0 +1,277 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { emptyState, extra, setState, stateIndex, stateOf, type StateDoc } from '../src/state/doc.js';
+import { CorruptStateError, EVENTS_FILE, readState, statePath, withState, writeFileAtomic } from '../src/state/store.js';
+import { tempDir } from './helpers.js';
+
+/** A state folder holding `text` as its state file (or nothing). */
+function stateDirWith(text?: string): string {
+  const dir = join(tempDir('dispatch-state-'), '.codex');
+  mkdirSync(dir, { recursive: true });
+  if (text !== undefined) writeFileSync(statePath(dir), text);
+  return dir;
+}
+
+const readDoc = (dir: string) => JSON.parse(readFileSync(statePath(dir), 'utf8'));
+const events = (dir: string) => {
+  const f = join(dir, EVENTS_FILE);
+  return existsSync(f) ? readFileSync(f, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l)) : [];
+};
+/** Content and mtime, to prove a file was not rewritten. */
+const fingerprint = (file: string) => ({ text: readFileSync(file, 'utf8'), mtimeMs: statSync(file).mtimeMs });
+
+const NUSHELL_STATE = '{"completed": ["001", "002"], "failed": [], "skipped": []}';
+
+describe('readState', () => {
+  it('reads a missing file as an empty state and creates nothing', () => {
+    const dir = stateDirWith();
+    expect(readState(dir)).toEqual({ completed: [], failed: [], skipped: [] });
+    expect(existsSync(statePath(dir))).toBe(false);
+  });
+
+  it("reads the original tool's file as is", () => {
+    expect(readState(stateDirWith(NUSHELL_STATE))).toEqual({ completed: ['001', '002'], failed: [], skipped: [] });
+  });
+
+  it('fills in arrays the file leaves out', () => {
+    expect(readState(stateDirWith('{"failed": ["003"]}'))).toEqual({ completed: [], failed: ['003'], skipped: [] });
+  });
+
+  const corrupt: [string, string, RegExp][] = [
+    ['bad JSON', '{"completed": ["001",', /bad JSON/],
+    ['an empty file', '', /empty file/],
+    ['only whitespace', '  \n', /empty file/],
+    ['an array', '["001"]', /expected a JSON object/],
+    ['null', 'null', /expected a JSON object/],
+    ['a string where an array belongs', '{"completed": "001"}', /"completed" must be an array of id strings/],
+    ['numbers in an array', '{"failed": [1, 2]}', /"failed" must be an array of id strings/],
+    ['a dispatch key that is not an object', '{"completed": [], "dispatch": []}', /"dispatch" must be an object/],
+    ['a running map that is not an object', '{"dispatch": {"running": 3}}', /"dispatch.running" must be an object/],
+  ];
+  for (const [what, text, why] of corrupt) {
+    it(`throws CorruptStateError for ${what}, naming the file and the way out`, () => {
+      const dir = stateDirWith(text);
+      let caught: unknown;
+      try {
+        readState(dir);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(CorruptStateError);
+      const e = caught as CorruptStateError;
+      expect(e.exitCode).toBe(1);
+      expect(e.file).toBe(statePath(dir));
+      expect(e.message).toContain(statePath(dir));
+      expect(e.message).toMatch(why);
+      expect(e.hint).toContain('dispatch reset --yes');
+    });
+  }
+});
+
+describe('withState', () => {
+  it('creates the state file with the three arrays on the first change', async () => {
+    const dir = join(tempDir(), 'nested', '.codex');
+    await withState(dir, { command: 'mark-done' }, (doc) => void setState(doc, '001', 'done'));
+    const doc = readDoc(dir);
+    expect(doc.completed).toEqual(['001']);
+    expect(doc.failed).toEqual([]);
+    expect(doc.skipped).toEqual([]);
+  });
+
+  it('keeps unknown keys everywhere in the document', async () => {
+    const original = {
+      completed: ['001'],
+      failed: [],
+      skipped: [],
+      owner: 'nushell',
+      history: [{ at: 1 }],
+      dispatch: { version: 1, running: {}, specs: { '001': { note: 'keep me' } }, future: { x: 1 } },
+    };
+    const dir = stateDirWith(JSON.stringify(original));
+    await withState(dir, { command: 'mark-failed', reason: 'pane died' }, (doc) => void setState(doc, '002', 'failed', 'pane died'));
+    const doc = readDoc(dir);
+    expect(doc.owner).toBe('nushell');
+    expect(doc.history).toEqual([{ at: 1 }]);
+    expect(doc.dispatch.future).toEqual({ x: 1 });
+    expect(doc.dispatch.specs['001']).toEqual({ note: 'keep me' });
+    expect(doc.completed).toEqual(['001']);
+    expect(doc.failed).toEqual(['002']);
+  });
+
+  it('keeps the three arrays even when every spec goes back to pending', async () => {
+    const dir = stateDirWith('{"completed": ["001"], "failed": ["002"], "skipped": ["003"]}');
+    await withState(dir, { command: 'reset' }, (doc) => {
+      for (const id of ['001', '002', '003']) setState(doc, id, 'pending');
+    });
+    const doc = readDoc(dir);
+    expect(doc).toMatchObject({ completed: [], failed: [], skipped: [] });
+  });
+
+  it('writes the arrays an old file left out once it changes', async () => {
+    const dir = stateDirWith('{"completed": ["001"]}');
+    await withState(dir, { command: 'skip' }, (doc) => void setState(doc, '002', 'skipped'));
+    expect(readDoc(dir)).toMatchObject({ completed: ['001'], failed: [], skipped: ['002'] });
+  });
+
+  it('moves a spec between arrays: it is never in two at once', async () => {
+    const dir = stateDirWith(NUSHELL_STATE);
+    await withState(dir, { command: 'mark-failed' }, (doc) => void setState(doc, '001', 'failed'));
+    await withState(dir, { command: 'skip' }, (doc) => void setState(doc, '001', 'skipped'));
+    expect(readDoc(dir)).toMatchObject({ completed: ['002'], failed: [], skipped: ['001'] });
+  });
+
+  it('journals each change: time, pid, command, spec, from → to and reason', async () => {
+    const dir = stateDirWith(NUSHELL_STATE);
+    const before = Date.now();
+    await withState(dir, { command: 'mark-failed', reason: 'pane died' }, (doc) => {
+      setState(doc, '003', 'failed', 'pane died');
+      setState(doc, '001', 'failed', 'pane died');
+    });
+    await withState(dir, { command: 'reset' }, (doc) => void setState(doc, '003', 'pending'));
+    const ev = events(dir);
+    expect(ev).toHaveLength(3);
+    expect(ev.map(({ time, pid, ...rest }) => rest)).toEqual([
+      { command: 'mark-failed', spec: '001', from: 'done', to: 'failed', reason: 'pane died' },
+      { command: 'mark-failed', spec: '003', from: 'pending', to: 'failed', reason: 'pane died' },
+      { command: 'reset', spec: '003', from: 'failed', to: 'pending' },
+    ]);
+    for (const e of ev) {
+      expect(e.pid).toBe(process.pid);
+      expect(Date.parse(e.time)).toBeGreaterThanOrEqual(before - 1000);
+    }
+  });
+
+  it('journals a new reason on a spec that stays failed', async () => {
+    const dir = stateDirWith(NUSHELL_STATE);
+    await withState(dir, { command: 'mark-failed' }, (doc) => void setState(doc, '003', 'failed', 'first'));
+    await withState(dir, { command: 'mark-failed' }, (doc) => void setState(doc, '003', 'failed', 'second'));
+    const last = events(dir).at(-1);
+    expect(last).toMatchObject({ spec: '003', from: 'failed', to: 'failed', reason: 'second' });
+    expect(readDoc(dir).dispatch.specs['003'].reason).toBe('second');
+  });
+
+  it('returns what the change returns', async () => {
+    const dir = stateDirWith(NUSHELL_STATE);
+    expect(await withState(dir, { command: 'status' }, (doc) => doc.completed.length)).toBe(2);
+  });
+
+  it('writes nothing and journals nothing when the change changes nothing', async () => {
+    const dir = stateDirWith(`${JSON.stringify({ completed: ['001'], failed: [], skipped: [], dispatch: { version: 1, running: {}, specs: {} } }, null, 2)}\n`);
+    const before = fingerprint(statePath(dir));
+    await new Promise((r) => setTimeout(r, 20));
+    await withState(dir, { command: 'noop' }, () => undefined);
+    expect(fingerprint(statePath(dir))).toEqual(before);
+    expect(existsSync(join(dir, EVENTS_FILE))).toBe(false);
+  });
+
+  it("writes nothing when a spec is set to the state it already has (the original tool's file)", async () => {
+    // `dispatch mark-done 001` on a spec already done must leave the Nushell file byte for byte
+    const dir = stateDirWith(NUSHELL_STATE);
+    const before = fingerprint(statePath(dir));
+    await new Promise((r) => setTimeout(r, 20));
+    const changed = await withState(dir, { command: 'mark-done' }, (doc) => setState(doc, '001', 'done'));
+    expect(changed).toBe(false);
+    expect(fingerprint(statePath(dir))).toEqual(before);
+    expect(existsSync(join(dir, EVENTS_FILE))).toBe(false);
+  });
+
+  it('refuses a corrupt file and leaves it untouched', async () => {
+    for (const text of ['{"completed": [', '', '{"skipped": {"a": 1}}']) {
+      const dir = stateDirWith(text);
+      const before = fingerprint(statePath(dir));
+      let ran = false;
+      await expect(withState(dir, { command: 'mark-done' }, () => void (ran = true))).rejects.toBeInstanceOf(CorruptStateError);
+      expect(ran).toBe(false);
+      expect(fingerprint(statePath(dir))).toEqual(before);
+      expect(existsSync(join(dir, EVENTS_FILE))).toBe(false);
+      // nothing left behind: no lock, no temp file
+      expect(readdirSync(dir)).toEqual(['dispatch-state.json']);
+    }
+  });
+
+  it('lets onCorrupt supply a fresh document', async () => {
+    const dir = stateDirWith('{oops');
+    let seen: CorruptStateError | undefined;
+    await withState(dir, { command: 'reset', onCorrupt: (e) => ((seen = e), emptyState()) }, () => undefined);
+    expect(seen?.file).toBe(statePath(dir));
+    expect(readDoc(dir)).toEqual({ completed: [], failed: [], skipped: [] });
+  });
+
+  it('releases the lock when the change throws, and writes nothing', async () => {
+    const dir = stateDirWith(NUSHELL_STATE);
+    const before = fingerprint(statePath(dir));
+    await expect(
+      withState(dir, { command: 'x' }, (doc) => {
+        setState(doc, '001', 'failed');
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(fingerprint(statePath(dir))).toEqual(before);
+    // the next writer gets the lock at once
+    await withState(dir, { command: 'mark-done' }, (doc) => void setState(doc, '003', 'done'));
+    expect(readDoc(dir).completed).toEqual(['001', '002', '003']);
+  });
+
+  it('serialises concurrent changes in one process', async () => {
+    const dir = stateDirWith(NUSHELL_STATE);
+    const ids = Array.from({ length: 20 }, (_, i) => `1${String(i).padStart(2, '0')}`);
+    await Promise.all(
+      ids.map((id) =>
+        withState(dir, { command: 'mark-done' }, async (doc) => {
+          await new Promise((r) => setTimeout(r, 2));
+          setState(doc, id, 'done');
+        }),
+      ),
+    );
+    expect(readDoc(dir).completed.sort()).toEqual(['001', '002', ...ids]);
+    expect(events(dir)).toHaveLength(20);
+  });
+});
+
+describe('state document', () => {
+  const doc = (): StateDoc => ({ completed: ['001'], failed: ['002'], skipped: ['003'], dispatch: { version: 1, running: { '004': { pid: 1, host: 'h', startedAt: 't' } }, specs: {} } });
+
+  it('tells each spec state from the arrays and the running map', () => {
+    const d = doc();
+    const idx = stateIndex(d);
+    for (const [id, s] of [['001', 'done'], ['002', 'failed'], ['003', 'skipped'], ['004', 'running'], ['005', 'pending']] as const) {
+      expect(stateOf(d, id)).toBe(s);
+      expect(idx(id)).toBe(s);
+    }
+  });
+
+  it('keeps the reason of a failure and drops it when the spec moves on', () => {
+    const d = doc();
+    expect(setState(d, '001', 'failed', 'tests red')).toBe(true);
+    expect(extra(d).specs['001'].reason).toBe('tests red');
+    expect(setState(d, '001', 'done')).toBe(true);
+    expect(extra(d).specs['001'].reason).toBeUndefined();
+    expect(d.completed).toEqual(['001']);
+    expect(d.failed).toEqual(['002']);
+  });
+
+  it('stops running when a spec gets a final state', () => {
+    const d = doc();
+    setState(d, '004', 'done');
+    expect(d.dispatch!.running['004']).toBeUndefined();
+    expect(stateOf(d, '004')).toBe('done');
+  });
+
+  it('reports no change when the state and reason stay the same', () => {
+    const d = doc();
+    expect(setState(d, '001', 'done')).toBe(false);
+    expect(setState(d, '005', 'pending')).toBe(false);
+  });
+});
+
+describe('writeFileAtomic', () => {
+  it('replaces the file and leaves no temp file behind', () => {
+    const dir = tempDir();
+    const f = join(dir, 'x.json');
+    writeFileSync(f, 'old');
+    writeFileAtomic(f, 'new');
+    expect(readFileSync(f, 'utf8')).toBe('new');
+    expect(readdirSync(dir)).toEqual(['x.json']);
+  });
+});
