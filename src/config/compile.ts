@@ -70,7 +70,10 @@ const DYNAMIC = /\b(import|require|process|globalThis|global|Date|Math|eval|Func
 /** True when the compiled code can only evaluate to the same value every time. */
 export function looksStatic(code: string): boolean {
   // The virtual `dispatch` module is inlined as `defineConfig = (c) => c`; nothing else may reach outside.
-  const body = code.replace(/^\s*\/\/.*$/gm, '').replace(/\bexport\s*\{[^}]*\}\s*;?/g, '');
+  // String literals are data ("eval-harness" is a name, not a call); template literals stay, they can interpolate.
+  const body = code
+    .replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, '""')
+    .replace(/^\s*\/\/.*$/gm, '').replace(/\bexport\s*\{[^}]*\}\s*;?/g, '');
   return !DYNAMIC.test(body);
 }
 
