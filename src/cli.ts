@@ -125,6 +125,66 @@ program
   .addHelpText('after', examples('dispatch pre-plan', 'dispatch pre-plan --wave 2 --concurrency 8', 'dispatch pre-plan --spec 011 --force', 'OLLAMA_HOST=10.0.0.5:11434 dispatch pre-plan'))
   .action(action(() => import('./commands/pre-plan.js')));
 
+const muxOpt = () => new Option('--mux <name>', 'where panes open (default: config multiplexer, auto)').choices(['auto', 'zellij', 'tmux', 'headless']);
+const runOptions = (c: Command) =>
+  c
+    .option('-y, --yes', 'launch without asking (needed when not on a terminal)')
+    .option('--dry-run', 'print every command and the pacing schedule; launch nothing, change nothing')
+    .option('--no-wait', 'return after the last launch instead of waiting for the wave to finish')
+    .option('--no-plan', 'do not pre-plan specs that have no up-to-date plan')
+    .option('--require-plan', 'stop if a plan cannot be made (default: warn and launch without it)')
+    .addOption(muxOpt())
+    .option('--create-session', 'create the zellij session (detached) when it is not running');
+
+runOptions(
+  program
+    .command('run')
+    .description('launch the pending specs of a wave (or of every wave, in order) as agents in named panes, paced by cost')
+    .addOption(waveOpt())
+    .option('--spec <ids...>', 'launch just these specs'),
+)
+  .addHelpText('after', examples('dispatch run --wave 1 --yes', 'dispatch run --yes', 'dispatch run --wave 2 --dry-run', 'dispatch run --spec 011 --yes --mux tmux', 'dispatch run --wave 3 --yes --no-wait'))
+  .action(action(() => import('./commands/run.js')));
+
+runOptions(
+  program
+    .command('watch-handoff')
+    .description('wait until one wave is complete, then run the next (the two-pane pattern)')
+    .requiredOption('--from-wave <n>', 'the wave to wait for', int('--from-wave'))
+    .requiredOption('--to-wave <n>', 'the wave to start then', int('--to-wave'))
+    .option('--stop-on-failure', 'exit 1 when a spec of the first wave fails, instead of waiting for a retry'),
+)
+  .addHelpText('after', examples('dispatch watch-handoff --from-wave 1 --to-wave 2 --yes'))
+  .action(action(() => import('./commands/watch-handoff.js')));
+
+program
+  .command('merge')
+  .description("merge an isolated spec's branch into the current branch (--no-ff), then remove its worktree and branch")
+  .argument('<id>', 'spec id')
+  .addHelpText('after', examples('dispatch merge 012'))
+  .action(action(() => import('./commands/merge.js')));
+
+program
+  .command('logs')
+  .description("print a spec's agent output (.codex/logs/<id>.log)")
+  .argument('<id>', 'spec id')
+  .option('-f, --follow', 'keep printing while the spec runs')
+  .addHelpText('after', examples('dispatch logs 011', 'dispatch logs 011 --follow'))
+  .action(action(() => import('./commands/logs.js')));
+
+program
+  .command('doctor')
+  .description('check node, the multiplexer and session, the agents, and Ollama; one line each with the fix')
+  .addOption(muxOpt())
+  .addHelpText('after', examples('dispatch doctor', 'dispatch doctor --mux tmux'))
+  .action(action(() => import('./commands/doctor.js')));
+
+// What runs inside each pane; not for people.
+program
+  .command('exec-spec', { hidden: true })
+  .argument('<id>')
+  .action(action(() => import('./commands/exec-spec.js')));
+
 program
   .command('init')
   .description('bootstrap a project: write specs.config.ts and the state file')
@@ -139,13 +199,15 @@ async function main(): Promise<number> {
   program.exitOverride();
   program.configureOutput({ writeErr: () => {}, outputError: () => {} });
   for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: () => {}, outputError: () => {} });
-  const onSignal = () => {
+  const onSignal = (sig: NodeJS.Signals) => {
     if (interrupt.signal.aborted) process.exit(EXIT.interrupted);
-    interrupt.abort();
+    interrupt.abort(sig);
     setTimeout(() => process.exit(EXIT.interrupted), 5000).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A closed pane hangs up on its runner, which must still record the verdict.
+  process.on('SIGHUP', onSignal);
   try {
     await program.parseAsync(process.argv);
     return interrupt.signal.aborted ? EXIT.interrupted : exitCode;

@@ -12,6 +12,7 @@ export interface StateDoc {
 }
 
 export interface RunnerInfo {
+  /** 0 while launching: the pane is opening and the runner has not reported in yet. */
   pid: number;
   host: string;
   startedAt: string;
@@ -116,4 +117,17 @@ export function setState(doc: StateDoc, id: string, to: SpecState, reason?: stri
   else delete rec.reason;
   if (to !== 'done') delete rec.awaitingMerge;
   return true;
+}
+
+/** Records a spec as running (launching: pid 0 until the runner reports in). */
+export function markRunning(doc: StateDoc, id: string, info: RunnerInfo): void {
+  doc.completed = doc.completed.filter((i) => i !== id);
+  doc.failed = doc.failed.filter((i) => i !== id);
+  doc.skipped = doc.skipped.filter((i) => i !== id);
+  const x = extra(doc);
+  x.running[id] = info;
+  const rec = (x.specs[id] ??= {});
+  rec.updatedAt = info.startedAt;
+  delete rec.reason;
+  delete rec.awaitingMerge;
 }

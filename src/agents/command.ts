@@ -1,0 +1,107 @@
+// Builds the exact command line each agent gets. Pure: the runner executes
+// it, `run --dry-run` prints it, tests compare it with the real tools' grammar.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { CustomAgentConfig } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+import type { Argv } from '../proc/launch.js';
+
+export interface AgentPaths {
+  specDir: string;
+  specFile: string;
+  planFile: string;
+  /** Folder of this run's files (prompt, last message). */
+  runDir: string;
+  /** Where the agent works: the project, or the spec's worktree. */
+  cwd: string;
+}
+
+export interface AgentCommand {
+  argv: Argv;
+  cwd: string;
+  /** Added to the runner's environment. */
+  env: Record<string, string>;
+  /** The prompt goes on stdin; otherwise stdin is /dev/null. */
+  promptOnStdin: boolean;
+  /** stdout is Codex JSONL: a `turn.failed` event fails the run even on exit 0. */
+  codexEvents: boolean;
+}
+
+export const EFFORT_BY_COST = { 1: 'low', 2: 'medium', 3: 'high', 4: 'xhigh' } as const;
+
+export function autoClaudeDir(config: ResolvedConfig): string {
+  return config.agents.ac.dir ?? process.env.AUTO_CLAUDE_DIR ?? join(homedir(), 'Auto-Claude');
+}
+
+/** Isolation by git worktree is dispatch's job for every agent except Auto-Claude, which isolates itself. */
+export function usesDispatchWorktree(spec: ResolvedSpec): boolean {
+  return spec.mode === 'isolated' && spec.agent !== 'ac';
+}
+
+export function agentCommand(config: ResolvedConfig, spec: ResolvedSpec, paths: AgentPaths, attempt = 1): AgentCommand {
+  if (spec.agent === 'codex') {
+    const c = config.agents.codex;
+    return {
+      argv: [
+        c.bin, 'exec',
+        '-s', c.sandbox,
+        '-m', c.model,
+        '-c', `model_reasoning_effort=${c.effort[spec.cost] ?? EFFORT_BY_COST[spec.cost]}`,
+        '--json',
+        '-o', join(paths.runDir, 'last-message.md'),
+        ...c.extraArgs,
+        '-',
+      ],
+      cwd: paths.cwd,
+      env: c.env,
+      promptOnStdin: true,
+      codexEvents: true,
+    };
+  }
+  if (spec.agent === 'ac') {
+    const a = config.agents.ac;
+    return {
+      argv: [
+        a.python, join(autoClaudeDir(config), 'apps', 'backend', 'run.py'),
+        '--spec', spec.id,
+        '--project-dir', config.rootDir,
+        '--auto-continue',
+        spec.mode === 'isolated' ? '--isolated' : '--direct',
+        ...a.extraArgs,
+      ],
+      cwd: config.rootDir,
+      env: a.env,
+      // run.py may stop at input(): it must see end-of-file at once.
+      promptOnStdin: false,
+      codexEvents: false,
+    };
+  }
+  const custom = (config.agents as Record<string, unknown>)[spec.agent] as CustomAgentConfig | undefined;
+  if (!custom || !Array.isArray(custom.command)) {
+    throw new ConfigError(`spec ${spec.id}: agent "${spec.agent}" is not defined`, { hint: `add agents.${spec.agent} = { command: [...] } to the config` });
+  }
+  const values: Record<string, string> = {
+    id: spec.id,
+    name: spec.name,
+    specDir: paths.specDir,
+    specFile: paths.specFile,
+    planFile: paths.planFile,
+    promptFile: join(paths.runDir, 'prompt.md'),
+    model: custom.model ?? '',
+    effort: config.agents.codex.effort[spec.cost] ?? EFFORT_BY_COST[spec.cost],
+    cwd: paths.cwd,
+    project: config.project,
+    attempt: String(attempt),
+  };
+  // Placeholders are substituted inside each argument; the array is never re-split.
+  const argv = custom.command.map((arg) => arg.replace(/\{(\w+)\}/g, (m, k: string) => values[k] ?? m)) as Argv;
+  return { argv, cwd: paths.cwd, env: custom.env, promptOnStdin: custom.prompt === 'stdin', codexEvents: custom.codexEvents };
+}
+
+/** The prompt an agent gets: the spec, then its pre-made plan when there is one. */
+export function buildPrompt(spec: ResolvedSpec, specText: string, planText: string | undefined): string {
+  let p = `# Spec ${spec.id}: ${spec.title ?? spec.name}\n\n${specText.trim()}\n`;
+  if (planText?.trim()) p += `\n---\n\n# Implementation plan (made before you started; verify it as you go)\n\n${planText.trim()}\n`;
+  return p;
+}

@@ -1,0 +1,16 @@
+import type { Ctx } from '../context.js';
+import { palette } from '../ui/style.js';
+
+/** `dispatch doctor [--mux M]`: one line per check with the fix; exit 1 if any check fails. */
+export async function run(args: { mux?: 'auto' | 'zellij' | 'tmux' | 'headless' }, ctx: Ctx): Promise<number> {
+  const config = await ctx.config();
+  const { runChecks } = await import('../services/doctor.js');
+  const checks = await runChecks(config, args.mux ?? config.multiplexer);
+  if (ctx.json) ctx.out(`${JSON.stringify(checks, null, 2)}\n`);
+  else {
+    const c = palette(ctx.color);
+    const mark = { ok: c.green('ok  '), warn: c.yellow('warn'), fail: c.red('FAIL') };
+    for (const k of checks) ctx.out(`${mark[k.status]}  ${k.name.padEnd(12)} ${k.detail}${k.fix ? c.dim(` — ${k.fix}`) : ''}\n`);
+  }
+  return checks.some((k) => k.status === 'fail') ? 1 : 0;
+}

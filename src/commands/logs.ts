@@ -1,0 +1,44 @@
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import type { Ctx } from '../context.js';
+import { DispatchError } from '../errors.js';
+
+/** `dispatch logs <id> [--follow]` */
+export async function run(args: { _: [string]; follow?: boolean }, ctx: Ctx): Promise<number> {
+  const config = await ctx.config();
+  const { findSpec } = await import('../specs/lookup.js');
+  const { logPath } = await import('../run/paths.js');
+  const spec = findSpec(config, args._[0]);
+  const file = logPath(config, spec.id);
+  if (!existsSync(file) && !args.follow) throw new DispatchError(`no log for spec ${spec.id} yet (${file})`, { hint: 'it is written once the spec has been launched' });
+  let pos = 0;
+  const copy = async () => {
+    if (!existsSync(file)) return;
+    const size = statSync(file).size;
+    if (size < pos) pos = 0; // a new attempt started the log again
+    if (size === pos) return;
+    await new Promise<void>((res, rej) => {
+      const s = createReadStream(file, { start: pos, end: size - 1 });
+      s.on('data', (d) => process.stdout.write(d));
+      s.on('end', res);
+      s.on('error', rej);
+    });
+    pos = size;
+  };
+  await copy();
+  if (!args.follow) return 0;
+  const { readState } = await import('../state/store.js');
+  const { stateOf } = await import('../state/doc.js');
+  // Follow until the spec stops running (or Ctrl-C).
+  let seenRunning = false;
+  while (!ctx.signal.aborted) {
+    await new Promise((r) => setTimeout(r, 200));
+    await copy();
+    const running = stateOf(readState(config.stateDir), spec.id) === 'running';
+    if (running) seenRunning = true;
+    else if (seenRunning || existsSync(file)) {
+      await copy();
+      return 0;
+    }
+  }
+  return 130;
+}

@@ -1,0 +1,46 @@
+import type { Ctx } from '../context.js';
+import { DispatchError, UsageError } from '../errors.js';
+
+/** `dispatch merge <id>`: merge an isolated spec's work into the current branch. */
+export async function run(args: { _: [string] }, ctx: Ctx): Promise<number> {
+  const config = await ctx.config();
+  const { findSpec } = await import('../specs/lookup.js');
+  const { readState, withState } = await import('../state/store.js');
+  const { stateOf } = await import('../state/doc.js');
+  const spec = findSpec(config, args._[0]);
+  if (spec.mode !== 'isolated') throw new UsageError(`spec ${spec.id} is not isolated (mode: ${spec.mode}): its work is already in the project`);
+  const doc = readState(config.stateDir);
+  const state = stateOf(doc, spec.id);
+  if (state !== 'done') throw new DispatchError(`spec ${spec.id} is ${state}, not done: nothing to merge yet`, { hint: "see 'dispatch status'" });
+
+  if (spec.agent === 'ac') {
+    // Auto-Claude made the worktree: its own --merge merges it (--no-ff, aborts on conflicts).
+    const { capture } = await import('../proc/launch.js');
+    const { autoClaudeDir } = await import('../agents/command.js');
+    const { join } = await import('node:path');
+    const a = config.agents.ac;
+    const r = await capture([a.python, join(autoClaudeDir(config), 'apps', 'backend', 'run.py'), '--spec', spec.id, '--project-dir', config.rootDir, '--merge'], { cwd: config.rootDir, timeoutMs: 600_000 });
+    ctx.err(r.stdout + r.stderr);
+    if (r.exitCode !== 0) throw new DispatchError(`Auto-Claude could not merge spec ${spec.id}${r.failedToStart ? `: ${r.failedToStart}` : ` (exit ${r.exitCode})`}`, { hint: 'see its output above; nothing was removed' });
+  } else {
+    const wt = doc.dispatch?.specs[spec.id]?.worktree as import('../run/worktree.js').WorktreeRecord | undefined;
+    if (!wt || wt.createdBy !== 'dispatch') throw new DispatchError(`spec ${spec.id} has no worktree made by dispatch`, { hint: 'merge its branch by hand' });
+    const { mergeWorktree } = await import('../run/worktree.js');
+    const m = await mergeWorktree(config, spec, wt);
+    if (!m.merged) {
+      throw new DispatchError(`merging ${wt.branch} conflicts in ${m.conflicts.join(', ')}; the merge was aborted and the worktree and branch are kept`, {
+        hint: `resolve by hand: 'git merge --no-ff ${wt.branch}', fix, commit, then 'dispatch merge ${spec.id}' again`,
+      });
+    }
+    if (m.committed) ctx.err(`committed the changes the agent left in ${wt.path}\n`);
+    ctx.out(`merged ${wt.branch} into the current branch${m.removed ? `; removed ${wt.path} and the branch` : ''}\n`);
+  }
+  await withState(config.stateDir, { command: 'merge' }, (d) => {
+    const rec = d.dispatch?.specs[spec.id];
+    if (rec) {
+      delete rec.awaitingMerge;
+      delete rec.worktree;
+    }
+  });
+  return 0;
+}

@@ -1,0 +1,198 @@
+import type { Ctx } from '../context.js';
+import { DispatchError, UsageError } from '../errors.js';
+import type { RunEvent, RunOutcome } from '../run/engine.js';
+import type { WavePlan } from '../run/launch-plan.js';
+import { showArgv } from '../proc/launch.js';
+import { palette, type Palette } from '../ui/style.js';
+
+export interface RunArgs {
+  wave?: number;
+  spec?: string[];
+  yes?: boolean;
+  plan?: boolean;
+  requirePlan?: boolean;
+  mux?: 'auto' | 'zellij' | 'tmux' | 'headless';
+  createSession?: boolean;
+  dryRun?: boolean;
+  wait?: boolean;
+  /** watch-handoff: wait this long for the previous run to release the lock. */
+  lockWaitSeconds?: number;
+}
+
+const secs = (n: number) => (n < 120 ? `${n} s` : `${Math.floor(n / 60)} min${n % 60 ? ` ${n % 60} s` : ''}`);
+
+/** `dispatch run [--wave N] [--spec ID...] [--yes] [--dry-run] [--no-wait] [--no-plan] [--mux M]` */
+export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
+  const config = await ctx.config();
+  const { findSpecs } = await import('../specs/lookup.js');
+  const { resolveMuxKind, createMux } = await import('../mux/choose.js');
+  const { readState } = await import('../state/store.js');
+  const { planWave } = await import('../run/launch-plan.js');
+  const c = palette(ctx.color);
+
+  if (args.wave !== undefined && !config.waves.includes(args.wave)) {
+    throw new UsageError(`there is no wave ${args.wave} — the waves are ${config.waves.join(', ')}`, "see 'dispatch plan'");
+  }
+  const only = args.spec?.length ? new Set(findSpecs(config, args.spec).map((s) => s.id)) : undefined;
+  const waves = only ? [...new Set(config.specs.filter((s) => only.has(s.id)).map((s) => s.wave))].sort((a, b) => a - b) : args.wave !== undefined ? [args.wave] : ('all' as const);
+  const mux = await createMux(config, resolveMuxKind(args.mux ?? config.multiplexer));
+
+  // What would launch now, wave by wave (later waves as if earlier ones completed).
+  const doc = readState(config.stateDir);
+  const previews = (waves === 'all' ? config.waves : waves).map((w) => planWave(config, doc, mux, w, { only })).filter((p) => p.items.length);
+
+  if (args.dryRun) {
+    printDryRun(ctx, c, mux.kind, mux.session, previews);
+    return 0;
+  }
+  if (!previews.length && !hasRunning(config, doc, waves)) {
+    ctx.err(`nothing to launch: ${waves === 'all' ? 'every wave is complete or waiting on a retry' : `no pending specs in ${only ? 'the given specs' : `wave ${args.wave}`}`} (see 'dispatch status')\n`);
+    return 0;
+  }
+  if (!args.yes) {
+    if (!ctx.interactive) throw new UsageError('refusing to launch agents without --yes when not on a terminal', 'add --yes, or look first with --dry-run');
+    printSummary(ctx, c, mux.kind, mux.session, previews);
+    const { confirm } = await import('../ui/prompt.js');
+    if (!(await confirm('launch?'))) {
+      ctx.err('nothing launched\n');
+      return 0;
+    }
+  }
+
+  const { acquireRunLock, releaseRunLock } = await import('../state/run-lock.js');
+  const deadline = Date.now() + (args.lockWaitSeconds ?? 0) * 1000;
+  let lock;
+  for (;;) {
+    try {
+      lock = acquireRunLock(config.stateDir, { command: `run${args.wave !== undefined ? ` --wave ${args.wave}` : ''}`, wave: args.wave ?? null }, (old) =>
+        ctx.err(`dispatch: taking over a stale run lock (pid ${old.pid} is gone, '${old.command}' since ${old.started})\n`),
+      );
+      break;
+    } catch (err) {
+      if (Date.now() > deadline || ctx.signal.aborted) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    const session = await mux.ensureSession(!!args.createSession);
+    if (session.created) ctx.err(`created ${mux.kind} session '${mux.session}' (detached)\n`);
+    const outcome = await execute(ctx, c, config, mux, waves, only, args);
+    return report(ctx, c, outcome, args.wait !== false);
+  } finally {
+    releaseRunLock(config.stateDir, lock);
+  }
+}
+
+function hasRunning(config: Awaited<ReturnType<Ctx['config']>>, doc: import('../state/doc.js').StateDoc, waves: number[] | 'all'): boolean {
+  return config.specs.some((s) => (waves === 'all' || waves.includes(s.wave)) && doc.dispatch?.running[s.id]);
+}
+
+async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['config']>>, mux: import('../mux/types.js').Mux, waves: number[] | 'all', only: Set<string> | undefined, args: RunArgs): Promise<RunOutcome> {
+  const { runWaves } = await import('../run/engine.js');
+  const { renderLive, InPlace } = await import('../ui/live-table.js');
+  const live = process.stderr.isTTY && !ctx.json;
+  const screen = new InPlace((s) => void process.stderr.write(s));
+  let lastDraw = 0;
+  const log = (line: string) => {
+    if (live) screen.done();
+    ctx.err(`${line}\n`);
+  };
+  const onEvent = (e: RunEvent) => {
+    switch (e.type) {
+      case 'wave-start':
+        log(c.bold(`wave ${e.plan.wave}: launching ${e.plan.items.length} spec${e.plan.items.length === 1 ? '' : 's'} in ${mux.kind}${e.plan.sequential ? ' (sequential)' : ''}`));
+        break;
+      case 'launched':
+        if (!live) log(`launched ${e.id} (${e.pane})`);
+        break;
+      case 'launch-failed':
+        log(`${c.red('launch failed')} ${e.id}: ${e.reason}`);
+        break;
+      case 'lost':
+        for (const l of e.lost) log(`${c.red('lost')} ${l.id}: ${l.reason}`);
+        break;
+      case 'finished':
+        if (!live) log(`${e.state} ${e.id}${e.reason ? `: ${e.reason}` : ''}`);
+        break;
+      case 'wave-done':
+        if (live) screen.done();
+        break;
+      case 'tick': {
+        if (!live || Date.now() - lastDraw < 250) break;
+        lastDraw = Date.now();
+        const footer = e.nextLaunchAt ? `next launch in ${Math.max(0, Math.ceil((e.nextLaunchAt - Date.now()) / 1000))} s${e.waitingFor ? ` (${e.waitingFor})` : ''}` : e.waitingFor ? `waiting for ${e.waitingFor}` : '';
+        screen.draw(renderLive(c, e.wave, e.rows, footer));
+        break;
+      }
+    }
+  };
+  const beforeWave = async (plan: WavePlan) => {
+    if (args.plan === false) return;
+    const { planBeforeLaunch } = await import('../run/plan-step.js');
+    const r = await planBeforeLaunch(config, plan.items.map((i) => i.spec), { require: !!args.requirePlan, signal: ctx.signal });
+    if (r.skipped) log(c.yellow(`warning: ${r.skipped} — launching without plans for ${r.needed.join(', ')} (--require-plan to stop instead)`));
+    else if (r.needed.length) log(`planned ${r.planned.length} of ${r.needed.length} spec${r.needed.length === 1 ? '' : 's'} first`);
+    for (const f of r.failed) log(c.yellow(`warning: no plan for ${f.id}: ${f.reason}`));
+  };
+  return runWaves(config, { mux, waves, only, wait: args.wait !== false, signal: ctx.signal, onEvent, beforeWave });
+}
+
+function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean): number {
+  if (ctx.json) {
+    ctx.out(`${JSON.stringify(o, null, 2)}\n`);
+  } else {
+    const parts = [`${o.launched.length} launched`, c.green(`${o.done.length} done`), o.failed.length ? c.red(`${o.failed.length} failed`) : '0 failed'];
+    if (o.stillRunning.length) parts.push(c.cyan(`${o.stillRunning.length} still running`));
+    ctx.out(`${parts.join(' · ')}\n`);
+    for (const f of o.failed) ctx.out(`  ${c.red('failed')} ${f.id}: ${f.reason ?? ''}\n`);
+    if (o.stillRunning.length) ctx.err(c.dim(`${waited ? 'stopped waiting' : 'not waiting'}: ${o.stillRunning.join(', ')} still run in their panes; follow them with 'dispatch status' or 'dispatch logs <id>'\n`));
+  }
+  if (o.blocked) {
+    const b = o.blocked;
+    const list = b.blockers.map((x) => `${x.id} (wave ${x.wave}: ${x.state}${x.reason ? ` — ${x.reason}` : ''})`).join(', ');
+    throw new DispatchError(`wave ${b.wave} cannot start: ${list}`, {
+      hint: b.blockers.some((x) => x.state === 'awaiting merge')
+        ? "merge isolated specs with 'dispatch merge <id>'; failed ones: 'dispatch retry'"
+        : "retry failed specs with 'dispatch retry', skip them with 'dispatch skip <id>', or wait for running ones",
+    });
+  }
+  if (o.interrupted) return 130;
+  if (o.failed.length) return 1;
+  return 0;
+}
+
+function schedule(p: WavePlan): string[] {
+  let t = 0;
+  return p.items.map((i) => {
+    const line = `t+${secs(t)}  ${i.spec.id}-${i.spec.name} (cost ${i.spec.cost}, ${i.spec.agent}${i.spec.mode === 'isolated' ? ', isolated' : ''})${i.waitAfter ? ` → wait ${secs(i.waitAfter)}${i.batchPause ? ' incl. batch pause' : ''}` : ''}`;
+    t += i.waitAfter;
+    return line;
+  });
+}
+
+function printDryRun(ctx: Ctx, c: Palette, kind: string, session: string, previews: WavePlan[]): void {
+  if (ctx.json) {
+    ctx.out(`${JSON.stringify({ multiplexer: kind, session, waves: previews.map((p) => ({ wave: p.wave, sequential: p.sequential, pacingSeconds: p.pacingSeconds, launches: p.items.map((i) => ({ id: i.spec.id, pane: i.paneName, cwd: i.cwd, mux: i.muxCommands, agent: i.agentArgv, waitAfter: i.waitAfter, worktree: i.worktree })) })) }, null, 2)}\n`);
+    return;
+  }
+  if (!previews.length) ctx.out('nothing to launch\n');
+  for (const p of previews) {
+    ctx.out(`${c.bold(`wave ${p.wave}`)}${p.sequential ? ' (sequential)' : ''} — ${p.items.length} launch${p.items.length === 1 ? '' : 'es'}, pacing ${secs(p.pacingSeconds)}\n`);
+    for (const [n, i] of p.items.entries()) {
+      ctx.out(`  ${schedule(p)[n]}\n`);
+      if (i.worktree) ctx.out(`    ${c.dim('worktree:')} git worktree add -b ${i.worktree.branch} ${i.worktree.path} HEAD\n`);
+      for (const m of i.muxCommands) ctx.out(`    ${c.dim(`${kind}:`)} ${showArgv(m)}\n`);
+      ctx.out(`    ${c.dim('agent:')} ${showArgv(i.agentArgv)}\n`);
+    }
+  }
+  ctx.err(c.dim('dry run: nothing launched, no state changed\n'));
+}
+
+function printSummary(ctx: Ctx, c: Palette, kind: string, session: string, previews: WavePlan[]): void {
+  ctx.err(`${c.bold('about to launch')} in ${kind} session '${session}':\n`);
+  for (const p of previews) {
+    ctx.err(`wave ${p.wave}: ${p.items.length} spec${p.items.length === 1 ? '' : 's'}, pacing about ${secs(p.pacingSeconds)}\n`);
+    for (const line of schedule(p)) ctx.err(`  ${line}\n`);
+    for (const i of p.items) ctx.err(`    ${c.dim(showArgv(i.agentArgv))}\n`);
+  }
+}

@@ -1,0 +1,31 @@
+import type { Ctx } from '../context.js';
+import { DispatchError, UsageError } from '../errors.js';
+import type { RunArgs } from './run.js';
+
+/** `dispatch watch-handoff --from-wave A --to-wave B [--yes] [--stop-on-failure]` and run's options. */
+export async function run(args: RunArgs & { fromWave: number; toWave: number; stopOnFailure?: boolean }, ctx: Ctx): Promise<number> {
+  const config = await ctx.config();
+  for (const [flag, w] of [['--from-wave', args.fromWave], ['--to-wave', args.toWave]] as const) {
+    if (!config.waves.includes(w)) throw new UsageError(`${flag}: there is no wave ${w} — the waves are ${config.waves.join(', ')}`, "see 'dispatch plan'");
+  }
+  if (args.toWave <= args.fromWave) throw new UsageError(`--to-wave (${args.toWave}) must come after --from-wave (${args.fromWave})`);
+  // Ask now, not hours later when nobody is watching.
+  if (!args.yes && !args.dryRun) {
+    if (!ctx.interactive) throw new UsageError('refusing to hand off without --yes when not on a terminal', 'add --yes');
+    const { confirm } = await import('../ui/prompt.js');
+    if (!(await confirm(`launch wave ${args.toWave} as soon as wave ${args.fromWave} is complete?`))) return 0;
+  }
+  const { waitForWave } = await import('../run/handoff.js');
+  const verdict = await waitForWave(config, args.fromWave, {
+    signal: ctx.signal,
+    stopOnFailure: !!args.stopOnFailure,
+    onFailed: (ids) => ctx.err(`wave ${args.fromWave}: ${ids.map((f) => `${f.id} failed${f.reason ? ` (${f.reason})` : ''}`).join(', ')} — still waiting (rescue: 'dispatch retry', then 'dispatch run --wave ${args.fromWave} --yes')\n`),
+    onLost: (ids) => ctx.err(`lost runners marked failed: ${ids.join(', ')}\n`),
+  });
+  if (verdict === 'interrupted') return 130;
+  if (verdict === 'failed') throw new DispatchError(`wave ${args.fromWave} has failed specs; not starting wave ${args.toWave}`, { hint: "retry them with 'dispatch retry', then run the watch again" });
+  ctx.err(`wave ${args.fromWave} is complete: starting wave ${args.toWave}\n`);
+  const { run: runWave } = await import('./run.js');
+  // The run of wave A may still be releasing its lock: give it a moment.
+  return runWave({ ...args, wave: args.toWave, yes: true, lockWaitSeconds: 30 }, ctx);
+}

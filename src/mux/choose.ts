@@ -1,0 +1,33 @@
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import type { ResolvedConfig } from '../config/load.js';
+import type { Mux, MuxKind } from './types.js';
+
+/** Looks an executable up on PATH without starting a process. */
+export function onPath(name: string, path = process.env.PATH ?? ''): string | undefined {
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue;
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** auto: zellij inside zellij or when installed, else tmux, else headless. */
+export function resolveMuxKind(wanted: ResolvedConfig['multiplexer']): MuxKind {
+  if (wanted !== 'auto') return wanted;
+  if (process.env.ZELLIJ !== undefined || onPath('zellij')) return 'zellij';
+  if (onPath('tmux')) return 'tmux';
+  return 'headless';
+}
+
+export async function createMux(config: ResolvedConfig, kind: MuxKind): Promise<Mux> {
+  if (kind === 'zellij') return (await import('./zellij.js')).zellijMux(config.session);
+  if (kind === 'tmux') return (await import('./tmux.js')).tmuxMux(config.session, { socket: config.tmuxSocket, rootDir: config.rootDir });
+  return (await import('./headless.js')).headlessMux(config.session);
+}

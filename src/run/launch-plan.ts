@@ -1,0 +1,91 @@
+// What `run` will do, computed before anything happens: which specs, the
+// exact commands, the pacing. `--dry-run` prints it; the engine executes it.
+import { realpathSync } from 'node:fs';
+import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import { agentCommand, usesDispatchWorktree } from '../agents/command.js';
+import type { Mux } from '../mux/types.js';
+import type { Argv } from '../proc/launch.js';
+import { locateSpec } from '../specs/lookup.js';
+import { stateOf, type SpecState, type StateDoc } from '../state/doc.js';
+import { runDirOf, workDirOf } from './paths.js';
+
+export interface LaunchItem {
+  spec: ResolvedSpec;
+  paneName: string;
+  cwd: string;
+  runnerArgv: Argv;
+  /** What the multiplexer is asked to run (the runner inside). */
+  muxCommands: Argv[];
+  /** What the runner will start in the pane. */
+  agentArgv: Argv;
+  /** Seconds to wait after this launch (cooldown by cost, plus a batch pause). */
+  waitAfter: number;
+  batchPause: boolean;
+  worktree?: { path: string; branch: string };
+}
+
+export interface WavePlan {
+  wave: number;
+  sequential: boolean;
+  items: LaunchItem[];
+  /** Specs of the wave not launched, with why. */
+  held: { id: string; state: SpecState }[];
+  /** Seconds from the first launch to the last, by the pacing alone. */
+  pacingSeconds: number;
+}
+
+/** The runner command: this very dispatch, by absolute paths (not whatever `dispatch` is on PATH). */
+export function runnerArgv(config: ResolvedConfig, id: string): Argv {
+  let script = process.argv[1]!;
+  try {
+    script = realpathSync(script);
+  } catch {
+    // keep as given
+  }
+  return [process.execPath, script, '--config', config.configPath, 'exec-spec', id];
+}
+
+export function isComplete(doc: StateDoc, id: string): boolean {
+  const s = stateOf(doc, id);
+  return (s === 'done' && !doc.dispatch?.specs[id]?.awaitingMerge) || s === 'skipped';
+}
+
+export function planWave(config: ResolvedConfig, doc: StateDoc, mux: Mux, wave: number, opts: { only?: Set<string> } = {}): WavePlan {
+  const specs = config.specs.filter((s) => s.wave === wave && (!opts.only || opts.only.has(s.id)));
+  const held: WavePlan['held'] = [];
+  const toLaunch: ResolvedSpec[] = [];
+  for (const s of specs) {
+    const st = stateOf(doc, s.id);
+    // An explicitly named failed spec is relaunched; otherwise failed ones wait for `retry`.
+    if (st === 'pending' || (st === 'failed' && opts.only)) toLaunch.push(s);
+    else held.push({ id: s.id, state: st });
+  }
+  const p = config.pacing;
+  const batchOn = wave >= p.batch.fromWave;
+  let pacingSeconds = 0;
+  const folders = undefined;
+  const items = toLaunch.map((spec, i): LaunchItem => {
+    const last = i === toLaunch.length - 1;
+    const batchPause = batchOn && !last && (i + 1) % p.batch.every === 0;
+    // No wait after the last launch: nothing else of this wave is waiting on the rate limit.
+    const waitAfter = last ? 0 : (p.cooldownSeconds[spec.cost] ?? 0) + (batchPause ? p.batch.pauseSeconds : 0);
+    pacingSeconds += waitAfter;
+    const cwd = workDirOf(config, spec);
+    const argv = runnerArgv(config, spec.id);
+    const paneName = `${config.project}-${spec.id}`;
+    const files = locateSpec(config.specsDir, spec, folders);
+    const agent = agentCommand(config, spec, { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir: runDirOf(config, spec.id), cwd });
+    return {
+      spec,
+      paneName,
+      cwd,
+      runnerArgv: argv,
+      muxCommands: mux.openCommands({ name: paneName, cwd, argv }),
+      agentArgv: agent.argv,
+      waitAfter,
+      batchPause,
+      ...(usesDispatchWorktree(spec) ? { worktree: { path: cwd, branch: `dispatch/${spec.id}` } } : {}),
+    };
+  });
+  return { wave, sequential: !!config.waveOptions[String(wave)]?.sequential, items, held, pacingSeconds };
+}

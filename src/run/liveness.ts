@@ -1,0 +1,42 @@
+// A spec left "running" whose runner is gone (killed, machine rebooted) is
+// marked failed — the rescue the original tool needed `mark-failed` for.
+import { hostname } from 'node:os';
+import type { ResolvedConfig } from '../config/load.js';
+import { setState, type StateDoc } from '../state/doc.js';
+import { writeSignal } from '../state/signals.js';
+import { pidAlive } from '../state/run-lock.js';
+import { withState } from '../state/store.js';
+
+export interface Lost {
+  id: string;
+  reason: string;
+}
+
+/** Running entries on this host whose runner is dead, or that never reported in. */
+export function findLost(doc: StateDoc, startTimeoutSeconds: number, now = Date.now()): Lost[] {
+  const lost: Lost[] = [];
+  const host = hostname();
+  for (const [id, r] of Object.entries(doc.dispatch?.running ?? {})) {
+    // Another machine's runner cannot be checked from here.
+    if (r.host && r.host !== host) continue;
+    if (r.pid > 0) {
+      if (!pidAlive(r.pid)) lost.push({ id, reason: 'lost (runner died)' });
+    } else if (now - Date.parse(r.startedAt) > startTimeoutSeconds * 1000) {
+      lost.push({ id, reason: `lost (runner never started within ${startTimeoutSeconds} s${r.pane ? ` in ${r.pane}` : ''})` });
+    }
+  }
+  return lost;
+}
+
+/** Marks lost specs failed. Takes the state lock only when there is something to mark. */
+export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: string): Promise<Lost[]> {
+  if (!findLost(doc, config.startTimeoutSeconds).length) return [];
+  const lost = await withState(config.stateDir, { command }, (fresh) => {
+    // Re-check under the lock: a runner may have finished in between.
+    const now = findLost(fresh, config.startTimeoutSeconds);
+    for (const l of now) setState(fresh, l.id, 'failed', l.reason);
+    return now;
+  });
+  for (const l of lost) writeSignal(config.signalDir, config.project, 'failed', l.id, `${l.reason}\n`);
+  return lost;
+}

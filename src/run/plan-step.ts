@@ -1,0 +1,44 @@
+// Before a wave launches: plan what has no up-to-date plan. Planning helps
+// the agent but must not hold a wave hostage: an unreachable Ollama is a
+// warning unless the user asked for --require-plan.
+import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import { DispatchError } from '../errors.js';
+import { locateSpec } from '../specs/lookup.js';
+
+export interface PlanStepResult {
+  needed: string[];
+  planned: string[];
+  failed: { id: string; reason: string }[];
+  /** Set when planning was skipped as a whole (Ollama unreachable). */
+  skipped?: string;
+}
+
+export async function planBeforeLaunch(config: ResolvedConfig, specs: ResolvedSpec[], opts: { require: boolean; signal: AbortSignal }): Promise<PlanStepResult> {
+  const { planStatus } = await import('../planner/status.js');
+  const needed = specs.filter((s) => {
+    const f = locateSpec(config.specsDir, s);
+    return planStatus(f.specFile, f.planFile) !== 'planned';
+  });
+  const result: PlanStepResult = { needed: needed.map((s) => s.id), planned: [], failed: [] };
+  if (!needed.length) return result;
+  const { pingOllama, effectiveHost, unreachableHint } = await import('../planner/ollama.js');
+  const host = effectiveHost(config.planner.host);
+  const ping = await pingOllama(host);
+  if (!ping.ok) {
+    if (opts.require) throw new DispatchError(`cannot reach Ollama at ${host} and --require-plan is set`, { hint: unreachableHint });
+    result.skipped = `cannot reach Ollama at ${host}`;
+    return result;
+  }
+  const { prePlan } = await import('../services/pre-plan.js');
+  const results = await prePlan(config, { ids: result.needed, signal: opts.signal });
+  for (const r of results) {
+    if (r.status === 'planned' || r.status === 'up-to-date') result.planned.push(r.id);
+    else result.failed.push({ id: r.id, reason: r.reason ?? r.status });
+  }
+  if (opts.require && result.failed.length) {
+    throw new DispatchError(`planning failed for ${result.failed.map((f) => `${f.id} (${f.reason})`).join(', ')} and --require-plan is set`, {
+      hint: "fix the cause, or run without --require-plan; 'dispatch pre-plan' retries just the planning",
+    });
+  }
+  return result;
+}

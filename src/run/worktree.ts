@@ -1,0 +1,79 @@
+// Git worktrees for isolated specs. dispatch records what it created and
+// only ever removes that: never a worktree or branch it did not make.
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import { DispatchError } from '../errors.js';
+import { capture, type Argv } from '../proc/launch.js';
+import { branchOf, worktreePath } from './paths.js';
+
+export interface WorktreeRecord {
+  path: string;
+  branch: string;
+  createdBy: 'dispatch';
+}
+
+const git = (root: string, ...args: string[]): Argv => ['git', '-C', root, ...args];
+
+async function gitOk(root: string, ...args: string[]) {
+  const r = await capture(git(root, ...args));
+  if (r.failedToStart) throw new DispatchError(`cannot run git: ${r.failedToStart}`, { hint: 'install git' });
+  return r;
+}
+
+/** Creates `<worktreesDir>/<id>` on a new branch `dispatch/<id>` from HEAD; reuses one dispatch made before. */
+export async function ensureWorktree(config: ResolvedConfig, spec: ResolvedSpec, existing?: WorktreeRecord): Promise<WorktreeRecord> {
+  const path = worktreePath(config, spec.id);
+  const branch = branchOf(spec.id);
+  if (existing?.createdBy === 'dispatch' && existing.path === path && existsSync(path)) return existing;
+  const inRepo = await gitOk(config.rootDir, 'rev-parse', '--verify', 'HEAD');
+  if (inRepo.exitCode !== 0) {
+    throw new DispatchError(`spec ${spec.id} is isolated but ${config.rootDir} is not a git repository with a commit`, {
+      hint: "run 'git init' and commit once, or set mode: 'direct'",
+    });
+  }
+  if (existsSync(path)) throw new DispatchError(`spec ${spec.id}: ${path} already exists and dispatch did not create it`, { hint: 'move it away, or set worktreesDir elsewhere' });
+  const br = await gitOk(config.rootDir, 'rev-parse', '--verify', '--quiet', `refs/heads/${branch}`);
+  if (br.exitCode === 0) throw new DispatchError(`spec ${spec.id}: branch ${branch} already exists and dispatch did not create it`, { hint: `delete or rename it ('git branch -m ${branch} other-name')` });
+  mkdirSync(dirname(path), { recursive: true });
+  const r = await gitOk(config.rootDir, 'worktree', 'add', '-b', branch, path, 'HEAD');
+  if (r.exitCode !== 0) throw new DispatchError(`git worktree add failed for spec ${spec.id}: ${r.stderr.trim()}`);
+  return { path, branch, createdBy: 'dispatch' };
+}
+
+export interface MergeResult {
+  merged: boolean;
+  committed: boolean;
+  conflicts: string[];
+  removed: boolean;
+}
+
+/** Commits what the agent left in the worktree, merges --no-ff, removes the worktree and branch it created. */
+export async function mergeWorktree(config: ResolvedConfig, spec: ResolvedSpec, wt: WorktreeRecord): Promise<MergeResult> {
+  let committed = false;
+  if (existsSync(wt.path)) {
+    const dirty = await gitOk(wt.path, 'status', '--porcelain');
+    if (dirty.stdout.trim()) {
+      await gitOk(wt.path, 'add', '-A');
+      const c = await gitOk(wt.path, 'commit', '-q', '-m', `dispatch: ${spec.id}-${spec.name}`);
+      if (c.exitCode !== 0) throw new DispatchError(`could not commit the work left in ${wt.path}: ${(c.stderr || c.stdout).trim()}`);
+      committed = true;
+    }
+  }
+  const m = await gitOk(config.rootDir, 'merge', '--no-ff', '-m', `Merge ${wt.branch} (${spec.id}-${spec.name})`, wt.branch);
+  if (m.exitCode !== 0) {
+    const u = await gitOk(config.rootDir, 'diff', '--name-only', '--diff-filter=U');
+    const conflicts = u.stdout.split('\n').filter(Boolean);
+    // Only abort a merge we started: with no conflicts git may have refused before starting (dirty tree).
+    if (conflicts.length) await gitOk(config.rootDir, 'merge', '--abort');
+    if (!conflicts.length) throw new DispatchError(`git merge of ${wt.branch} failed: ${(m.stderr || m.stdout).trim()}`, { hint: 'commit or stash your changes, then merge again' });
+    return { merged: false, committed, conflicts, removed: false };
+  }
+  let removed = false;
+  if (existsSync(wt.path)) {
+    const rm = await gitOk(config.rootDir, 'worktree', 'remove', wt.path);
+    removed = rm.exitCode === 0;
+  }
+  await gitOk(config.rootDir, 'branch', '-d', wt.branch);
+  return { merged: true, committed, conflicts: [], removed };
+}

@@ -1,0 +1,33 @@
+// The live view while a wave runs. On a terminal it redraws a small table in
+// place; elsewhere the run command prints one line per event instead.
+import type { LiveRow } from '../run/engine.js';
+import { columns, paintState, type Palette } from './style.js';
+
+export function elapsed(fromIso: string | undefined, now = Date.now()): string {
+  if (!fromIso) return '';
+  const s = Math.max(0, Math.round((now - Date.parse(fromIso)) / 1000));
+  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+export function renderLive(c: Palette, wave: number, rows: LiveRow[], footer: string): string {
+  const body = columns([
+    ['spec', 'agent', 'state', 'elapsed', ''].map((h) => c.bold(h)),
+    ...rows.map((r) => [`${r.id}-${r.name}`, r.agent, paintState(c, r.state), r.state === 'running' ? elapsed(r.startedAt) : '', r.reason ? c.dim(r.reason.slice(0, 60)) : '']),
+  ]);
+  return `${c.bold(`wave ${wave}`)}\n${body}${footer ? `${c.dim(footer)}\n` : ''}`;
+}
+
+/** Redraws a block of text in place on a terminal stream. */
+export class InPlace {
+  private lines = 0;
+  constructor(private write: (s: string) => void) {}
+  draw(text: string): void {
+    const up = this.lines ? `\x1b[${this.lines}F\x1b[J` : '';
+    this.write(up + text);
+    this.lines = text.split('\n').length - 1;
+  }
+  /** Leaves the last drawing on screen; the next output starts below it. */
+  done(): void {
+    this.lines = 0;
+  }
+}
