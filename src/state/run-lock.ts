@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DispatchError } from '../errors.js';
@@ -58,6 +58,7 @@ export function readRunLock(stateDir: string): RunLockView {
 export function acquireRunLock(stateDir: string, info: Omit<RunLock, 'pid' | 'host' | 'started'>, onTakeover?: (old: RunLock) => void): RunLock {
   const lock: RunLock = { pid: process.pid, host: hostname(), started: new Date().toISOString(), ...info };
   const path = runLockPath(stateDir);
+  mkdirSync(stateDir, { recursive: true });
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       writeFileSync(path, `${JSON.stringify(lock, null, 2)}\n`, { flag: 'wx' });
