@@ -93,6 +93,7 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
   const live = process.stderr.isTTY && !ctx.json;
   const screen = new InPlace((s) => void process.stderr.write(s));
   let lastDraw = 0;
+  let lastTick: Extract<RunEvent, { type: 'tick' }> | undefined;
   const log = (line: string) => {
     if (live) screen.done();
     ctx.err(`${line}\n`);
@@ -115,9 +116,12 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
         if (!live) log(`${e.state} ${e.id}${e.reason ? `: ${e.reason}` : ''}`);
         break;
       case 'wave-done':
+        // The final picture of the wave stays on screen, whatever the throttle skipped.
+        if (live && lastTick) screen.draw(renderLive(c, lastTick.wave, lastTick.rows, ''));
         if (live) screen.done();
         break;
       case 'tick': {
+        lastTick = e;
         if (!live || Date.now() - lastDraw < 250) break;
         lastDraw = Date.now();
         const footer = e.nextLaunchAt ? `next launch in ${Math.max(0, Math.ceil((e.nextLaunchAt - Date.now()) / 1000))} s${e.waitingFor ? ` (${e.waitingFor})` : ''}` : e.waitingFor ? `waiting for ${e.waitingFor}` : '';
