@@ -214,7 +214,8 @@ async function main(): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
-      const msg = err.message.replace(/^error: /, '');
+      // commander puts its suggestion on a second line: keep the error to one.
+      const msg = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
       const sub = process.argv.slice(2).find((a) => program.commands.some((c) => c.name() === a));
       process.stderr.write(`dispatch: ${msg} — see 'dispatch ${sub ? `${sub} ` : ''}--help'\n`);
       return EXIT.usage;
