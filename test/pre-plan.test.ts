@@ -569,9 +569,7 @@ describe('dispatch pre-plan: bad flags', () => {
     [['--spec', '999'], /unknown spec id '999'.*dispatch list/],
     [['--spec', '02'], /unknown spec id '02' \(did you mean '002'/],
     [['--spec', '001', '998', '999'], /unknown spec ids '998'.*'999'/],
-    // BUG: src/cli.ts passes commander's message through verbatim, and for an
-    // unknown option it holds a newline ("unknown option '--forse'\n(Did you
-    // mean --force?)"), so this prints two lines instead of one.
+    // commander's own message holds a newline before "(Did you mean --force?)".
     [['--forse'], /unknown option '--forse'.*--force/],
   ])('pre-plan %j: exit 2, one line on stderr, nothing planned', async (args, message) => {
     const f = await fake();
