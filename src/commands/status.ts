@@ -7,7 +7,15 @@ import { warnUnknownIds } from './shared.js';
 /** `dispatch status`: counts overall and per wave. Always exit 0 when it can read the state. */
 export async function run(_args: unknown, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
-  const s = summarizeStatus(config, readState(config.stateDir));
+  let doc = readState(config.stateDir);
+  if (Object.keys(doc.dispatch?.running ?? {}).length) {
+    // A runner that died (killed, reboot) leaves "running" behind: say so, and record it as failed.
+    const { reapLost } = await import('../run/liveness.js');
+    const lost = await reapLost(config, doc, 'status');
+    for (const l of lost) ctx.err(`dispatch: ${l.id} was running but ${l.reason.replace(/^lost \((.*)\)$/, '$1')}: marked failed\n`);
+    if (lost.length) doc = readState(config.stateDir);
+  }
+  const s = summarizeStatus(config, doc);
   warnUnknownIds(ctx, s.unknownIds);
   if (ctx.json) {
     ctx.out(`${JSON.stringify(s, null, 2)}\n`);
@@ -25,7 +33,12 @@ export async function run(_args: unknown, ctx: Ctx): Promise<number> {
   ]);
   if (s.running.length) {
     text += `\n${c.cyan('running:')}\n`;
-    text += columns(s.running.map((r) => [`  ${r.id}`, r.name, r.pid ? `pid ${r.pid}` : '', r.pane ?? '', r.startedAt ? `since ${r.startedAt}` : '']));
+    text += columns(s.running.map((r) => [`  ${r.id}`, r.name, r.pid ? `pid ${r.pid}` : 'launching', r.pane ?? '', r.startedAt ? `since ${r.startedAt}` : '', r.attempt && r.attempt > 1 ? `attempt ${r.attempt}` : '']));
+  }
+  if (s.awaitingMerge.length) {
+    text += `\n${c.yellow('awaiting merge:')}\n`;
+    text += columns(s.awaitingMerge.map((m) => [`  ${m.id}`, m.name, `wave ${m.wave}`]));
+    text += c.dim(`  merge each with 'dispatch merge <id>' before the next wave can start\n`);
   }
   if (s.failed.length) {
     text += `\n${c.red('failed:')}\n`;

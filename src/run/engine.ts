@@ -201,14 +201,11 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, emi
     }
     await withState(config.stateDir, { command: 'run' }, (doc) => {
       const attempts = doc.dispatch?.specs[id]?.attempts ?? 0;
-      markRunning(doc, id, { pid: 0, host: hostname(), startedAt: new Date().toISOString(), pane: 'launching', attempt: attempts + 1 });
+      markRunning(doc, id, { pid: 0, host: hostname(), startedAt: new Date().toISOString(), pane: item.paneName, attempt: attempts + 1 });
       if (worktree) extra(doc).specs[id]!.worktree = worktree;
     });
+    // The runner records its own pane id ($ZELLIJ_PANE_ID, $TMUX_PANE, its pid): no second write here.
     const pane = await mux.open({ name: item.paneName, cwd: item.cwd, argv: item.runnerArgv });
-    await withState(config.stateDir, { command: 'run' }, (doc) => {
-      const r = doc.dispatch?.running[id];
-      if (r && r.pane === 'launching') r.pane = pane;
-    });
     emit({ type: 'launched', id, pane, at: Date.now() });
     return true;
   } catch (err) {

@@ -1,6 +1,8 @@
 // A spec left "running" whose runner is gone (killed, machine rebooted) is
 // marked failed — the rescue the original tool needed `mark-failed` for.
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { ResolvedConfig } from '../config/load.js';
 import { setState, type StateDoc } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
@@ -12,8 +14,20 @@ export interface Lost {
   reason: string;
 }
 
+/** The pid a runner writes at its very start, before it waits for the state lock. */
+export const runnerPidFile = (stateDir: string, id: string) => join(stateDir, 'runs', id, 'runner.pid');
+
+function startedRunner(stateDir: string, id: string, since: number): number | undefined {
+  try {
+    const [pid, at] = readFileSync(runnerPidFile(stateDir, id), 'utf8').trim().split(' ');
+    return Date.parse(at!) >= since - 1000 ? Number(pid) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Running entries on this host whose runner is dead, or that never reported in. */
-export function findLost(doc: StateDoc, startTimeoutSeconds: number, now = Date.now()): Lost[] {
+export function findLost(doc: StateDoc, stateDir: string, startTimeoutSeconds: number, now = Date.now()): Lost[] {
   const lost: Lost[] = [];
   const host = hostname();
   for (const [id, r] of Object.entries(doc.dispatch?.running ?? {})) {
@@ -22,6 +36,9 @@ export function findLost(doc: StateDoc, startTimeoutSeconds: number, now = Date.
     if (r.pid > 0) {
       if (!pidAlive(r.pid)) lost.push({ id, reason: 'lost (runner died)' });
     } else if (now - Date.parse(r.startedAt) > startTimeoutSeconds * 1000) {
+      // Started but still queued for the state lock (a busy machine): not lost while it lives.
+      const pid = startedRunner(stateDir, id, Date.parse(r.startedAt));
+      if (pid && pidAlive(pid)) continue;
       lost.push({ id, reason: `lost (runner never started within ${startTimeoutSeconds} s${r.pane ? ` in ${r.pane}` : ''})` });
     }
   }
@@ -30,10 +47,10 @@ export function findLost(doc: StateDoc, startTimeoutSeconds: number, now = Date.
 
 /** Marks lost specs failed. Takes the state lock only when there is something to mark. */
 export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: string): Promise<Lost[]> {
-  if (!findLost(doc, config.startTimeoutSeconds).length) return [];
+  if (!findLost(doc, config.stateDir, config.startTimeoutSeconds).length) return [];
   const lost = await withState(config.stateDir, { command }, (fresh) => {
     // Re-check under the lock: a runner may have finished in between.
-    const now = findLost(fresh, config.startTimeoutSeconds);
+    const now = findLost(fresh, config.stateDir, config.startTimeoutSeconds);
     for (const l of now) setState(fresh, l.id, 'failed', l.reason);
     return now;
   });

@@ -12,6 +12,7 @@ import { findSpec, locateSpec } from '../specs/lookup.js';
 import { extra, markRunning, setState, stateOf } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { withState } from '../state/store.js';
+import { runnerPidFile } from './liveness.js';
 import { logPath, runDirOf, workDirOf } from './paths.js';
 
 export interface RunnerResult {
@@ -64,6 +65,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   const log = logPath(config, id);
   mkdirSync(runDir, { recursive: true });
   mkdirSync(dirname(log), { recursive: true });
+  writeFileSync(runnerPidFile(config.stateDir, id), `${process.pid} ${new Date().toISOString()}\n`);
   const pane = opts.pane ?? process.env.ZELLIJ_PANE_ID ?? process.env.TMUX_PANE ?? `pid:${process.pid}`;
 
   const attempt = await withState(config.stateDir, { command: 'exec-spec' }, (doc) => {

@@ -10,7 +10,9 @@ export interface StatusSummary {
   waves: { wave: number; total: number; counts: StateCounts; complete: boolean }[];
   /** Specs needing attention, with the recorded reason. */
   failed: { id: string; name: string; wave: number; reason?: string }[];
-  running: { id: string; name: string; wave: number; pid?: number; pane?: string; startedAt?: string }[];
+  running: { id: string; name: string; wave: number; pid?: number; pane?: string; startedAt?: string; attempt?: number }[];
+  /** Isolated specs done in their worktree, waiting for `dispatch merge`. */
+  awaitingMerge: { id: string; name: string; wave: number }[];
   unknownIds: string[];
 }
 
@@ -25,7 +27,8 @@ export function summarizeStatus(config: ResolvedConfig, doc: StateDoc): StatusSu
     failed: rows.filter((r) => r.state === 'failed').map((r) => ({ id: r.id, name: r.name, wave: r.wave, ...(r.reason ? { reason: r.reason } : {}) })),
     running: rows
       .filter((r) => r.state === 'running')
-      .map((r) => ({ id: r.id, name: r.name, wave: r.wave, pid: running[r.id]?.pid, pane: running[r.id]?.pane, startedAt: running[r.id]?.startedAt })),
+      .map((r) => ({ id: r.id, name: r.name, wave: r.wave, pid: running[r.id]?.pid, pane: running[r.id]?.pane, startedAt: running[r.id]?.startedAt, attempt: running[r.id]?.attempt })),
+    awaitingMerge: rows.filter((r) => r.state === 'done' && doc.dispatch?.specs[r.id]?.awaitingMerge).map((r) => ({ id: r.id, name: r.name, wave: r.wave })),
     unknownIds,
   };
 }

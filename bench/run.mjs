@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+// `npm run bench`: dispatch's speed as ratios measured side by side in one
+// run, against `node -e 0` (the floor for any Node CLI) or the ideal time.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startFakeOllama } from '../test/fixtures/fake-ollama.mjs';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(root, 'dist', 'cli.js');
+const NODE = process.execPath;
+const env = { ...process.env, NO_COLOR: '1' };
+delete env.OLLAMA_HOST;
+const dirs = [];
+
+function run(argv, cwd) {
+  return new Promise((res) => {
+    const t = performance.now();
+    const c = spawn(argv[0], argv.slice(1), { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr.on('data', (d) => (err += d));
+    c.on('close', (code) => res({ ms: performance.now() - t, code, err }));
+  });
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const f = (ms) => `${ms.toFixed(0)} ms`;
+const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
+
+function project(n, extra = {}, { specFiles = true } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'dispatch-bench-'));
+  dirs.push(dir);
+  const specs = Array.from({ length: n }, (_, i) => ({ id: String(i + 1).padStart(4, '0'), name: `spec-${i + 1}`, wave: Math.floor(i / 100), cost: (i % 4) + 1, agent: 'codex' }));
+  writeFileSync(join(dir, 'specs.config.ts'), `import { defineConfig } from 'dispatch';\nexport default defineConfig(${JSON.stringify({ project: 'bench', signalDir: join(dir, 'signals'), ...extra, specs: specs.map((s) => ({ ...s, ...(extra.specDefaults ?? {}) })) }, null, 1).replace(/"specDefaults":\s*\{[^}]*\},?/, '')});\n`);
+  if (specFiles) {
+    for (const s of specs) {
+      mkdirSync(join(dir, '.auto-claude', 'specs', `${s.id}-${s.name}`), { recursive: true });
+      writeFileSync(join(dir, '.auto-claude', 'specs', `${s.id}-${s.name}`, 'spec.md'), `# ${s.name}\n\nBuild ${s.name}.\n`);
+    }
+  }
+  return { dir, specs };
+}
+
+async function alternate(label, a, b, rounds) {
+  const ta = [];
+  const tb = [];
+  for (let i = 0; i < rounds; i++) {
+    ta.push(await a());
+    tb.push(await b());
+  }
+  return { a: median(ta), b: median(tb) };
+}
+
+async function main() {
+  const lines = [];
+  const out = (s) => {
+    lines.push(s);
+    process.stdout.write(`${s}\n`);
+  };
+  out(`dispatch bench — node ${process.version}, ${new Date().toISOString()}`);
+
+  // 1. status on a 1,000-spec table.
+  {
+    const { dir } = project(1000, {}, { specFiles: false });
+    await run([NODE, BIN, 'status'], dir); // first run compiles and caches the config
+    const r = await alternate('status', () => run([NODE, BIN, 'status'], dir).then((x) => x.ms), () => run([NODE, '-e', '0'], dir).then((x) => x.ms), 15);
+    out(`status, 1,000 specs:        ${f(r.a)} vs node -e 0 ${f(r.b)}  → ${ratio(r.a, r.b)}  (aim ≤ 1.5×)`);
+  }
+
+  // 2. 100 concurrent mark-done (distinct ids) vs 100 concurrent node -e 0.
+  {
+    const { dir, specs } = project(100, {}, { specFiles: false });
+    await run([NODE, BIN, 'status'], dir);
+    const ids = specs.map((s) => s.id);
+    const burst = async (argvOf) => {
+      const t = performance.now();
+      const rs = await Promise.all(ids.map((id) => run(argvOf(id), dir)));
+      return { ms: performance.now() - t, failed: rs.filter((x) => x.code !== 0).length };
+    };
+    const tm = [];
+    const tn = [];
+    let recorded = 0;
+    let failures = 0;
+    for (let i = 0; i < 3; i++) {
+      rmSync(join(dir, '.codex', 'dispatch-state.json'), { force: true });
+      const m = await burst((id) => [NODE, BIN, 'mark-done', id]);
+      failures += m.failed;
+      tm.push(m.ms);
+      recorded = JSON.parse(readFileSync(join(dir, '.codex', 'dispatch-state.json'), 'utf8')).completed.length;
+      tn.push((await burst(() => [NODE, '-e', '0'])).ms);
+    }
+    out(`100 concurrent mark-done:   ${f(median(tm))} vs 100 node -e 0 ${f(median(tn))}  → ${ratio(median(tm), median(tn))}  (aim ≤ 2×); ${recorded}/100 recorded, ${failures} failed processes`);
+  }
+
+  // 3. pre-plan 100 specs against a local Ollama-protocol server answering after 200 ms, concurrency 8.
+  {
+    const server = await startFakeOllama({ behave: () => ({ delayMs: 200 }) });
+    const { dir } = project(100, { planner: { host: server.host } });
+    const r = await run([NODE, BIN, 'pre-plan', '--concurrency', '8'], dir);
+    await server.close();
+    const ideal = (100 / 8) * 200;
+    out(`pre-plan 100 @200 ms, c=8:  ${f(r.ms)} vs ideal ${f(ideal)}  → ${ratio(r.ms, ideal)}  (aim ≤ 1.15; exit ${r.code}, max in flight ${server.state.maxInFlight})`);
+  }
+
+  // 4. run 100 specs headless, an agent that exits at once, zero cooldown.
+  {
+    const zero = { 1: 0, 2: 0, 3: 0, 4: 0 };
+    const { dir } = project(100, { multiplexer: 'headless', pacing: { cooldownSeconds: zero }, agents: { now: { command: ['true'], prompt: 'none' } }, specDefaults: { agent: 'now', wave: 0 } });
+    const r = await run([NODE, BIN, 'run', '--yes', '--no-plan'], dir);
+    // What each spec needs at the least: its runner (a node process) and its agent, 100 at once.
+    const t = performance.now();
+    await Promise.all(Array.from({ length: 100 }, () => run([NODE, '-e', '0'], dir).then(() => run(['true'], dir))));
+    const floor = performance.now() - t;
+    const done = JSON.parse(readFileSync(join(dir, '.codex', 'dispatch-state.json'), 'utf8')).completed.length;
+    out(`run 100 specs headless:     ${f(r.ms)} vs the spawns alone ${f(floor)}  → ${ratio(r.ms, floor)}; overhead ${((r.ms - floor) / 100).toFixed(1)} ms per spec (exit ${r.code}, ${done}/100 done)`);
+  }
+
+  // 5. Pacing accuracy: 12 launches with a 0.5 s cooldown; launch times from the event journal.
+  {
+    const cd = 0.5;
+    const { dir } = project(12, { multiplexer: 'headless', pacing: { cooldownSeconds: { 1: cd, 2: cd, 3: cd, 4: cd }, batch: { every: 4, pauseSeconds: 1, fromWave: 0 } }, agents: { now: { command: ['true'], prompt: 'none' } }, specDefaults: { agent: 'now', wave: 0 } });
+    await run([NODE, BIN, 'run', '--yes', '--no-plan'], dir);
+    const events = readFileSync(join(dir, '.codex', 'dispatch-events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const launches = events.filter((e) => e.command === 'run' && e.to === 'running').map((e) => Date.parse(e.time));
+    const gaps = launches.slice(1).map((t, i) => t - launches[i]);
+    const expected = gaps.map((_, i) => (cd + ((i + 1) % 4 === 0 ? 1 : 0)) * 1000);
+    const err = gaps.map((g, i) => Math.abs(g - expected[i]) / expected[i]);
+    const total = (launches.at(-1) - launches[0]) / expected.reduce((a, b) => a + b, 0) - 1;
+    out(`pacing, 12 launches @0.5 s: mean launch-time error ${(100 * err.reduce((a, b) => a + b, 0) / err.length).toFixed(1)}%, worst ${(100 * Math.max(...err)).toFixed(1)}%, whole schedule ${(100 * total).toFixed(1)}% late  (aim < 5%)`);
+  }
+  return lines;
+}
+
+main()
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
