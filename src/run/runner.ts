@@ -108,7 +108,11 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
       throw new DispatchError(`cannot start '${cmd.argv[0]}': ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (err as Error).message}`);
     }
     const events = cmd.codexEvents ? new CodexEvents() : undefined;
+    // The line that says why: CLIs (clap, argparse) end with "try --help" after their `error:` line.
     let lastStderr = '';
+    let errorLine = '';
+    // clap-style CLIs (codex) end with usage lines; the `error:` line says what went wrong.
+    let lastErrorLine = '';
     child.stdout!.on('data', (c: Buffer) => {
       out.write(c);
       echo(c);
@@ -117,8 +121,10 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     child.stderr!.on('data', (c: Buffer) => {
       out.write(c);
       echo(c);
-      const t = c.toString('utf8').trim();
-      if (t) lastStderr = t.split('\n').at(-1)!;
+      const lines = c.toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+      if (lines.length) lastStderr = lines.at(-1)!;
+      const errLine = lines.filter((l) => /^(error|fatal)\b/i.test(l)).at(-1);
+      if (errLine) lastErrorLine = errLine;
     });
     // The pane closed (SIGHUP) or someone stopped us: stop the agent, then record it.
     const stop = () => {
@@ -134,7 +140,10 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     else if (events?.failure) reason = `turn.failed: ${events.failure}`;
     else if (code === 0) ok = true;
     else if (sig) reason = `agent killed by ${sig}`;
-    else reason = `agent exited with code ${code}${lastStderr ? `: ${lastStderr.slice(0, 300)}` : ''}`;
+    else {
+      const why = lastErrorLine || lastStderr;
+      reason = `agent exited with code ${code}${why ? `: ${why.slice(0, 300)}` : ''}`;
+    }
   } catch (err) {
     reason = (err as Error).message;
   }

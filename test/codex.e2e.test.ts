@@ -1,0 +1,197 @@
+// End to end against the REAL Codex CLI (npm @openai/codex, installed on demand
+// into .cache/codex by scripts/install-codex.mjs): `dispatch run` launches the
+// real `codex exec` in headless panes, pointed by `-c model_provider=...` at a
+// local fake of the OpenAI Responses API (test/fixtures/fake-responses.mjs).
+// Opt-in, as the binary is ~420 MB: `npm run test:codex`, or
+// DISPATCH_E2E_CODEX=1 npx vitest run test/codex.e2e.test.ts
+// (DISPATCH_CODEX_BIN=/path/to/codex skips the install step).
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codexProviderArgs, startFakeResponses, userText, type FakeResponses } from './fixtures/fake-responses.mjs';
+import { dispatch, dispatchAsync, makeProject, readStateOf, ROOT, tempDir, type SpecRowInput } from './helpers.js';
+
+const E2E = process.env.DISPATCH_E2E_CODEX === '1';
+const MODEL = 'gpt-5.3-codex'; // dispatch's default model: not configured below on purpose.
+
+/** The installed codex (installs it the first time: a few seconds to minutes, by the network). */
+function codexBin(): string {
+  if (process.env.DISPATCH_CODEX_BIN) return process.env.DISPATCH_CODEX_BIN;
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'install-codex.mjs')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`scripts/install-codex.mjs failed (exit ${r.status})`);
+  return r.stdout.trim().split('\n').at(-1)!;
+}
+
+const git = (cwd: string, ...args: string[]) => {
+  const r = spawnSync('git', ['-c', 'user.name=dispatch-test', '-c', 'user.email=test@example.invalid', '-c', 'commit.gpgsign=false', ...args], { cwd, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+};
+
+describe.skipIf(!E2E)('dispatch runs the real Codex CLI (against a fake Responses API)', () => {
+  let bin = '';
+  let version = '';
+  let fake: FakeResponses;
+
+  beforeAll(async () => {
+    bin = codexBin();
+    const v = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+    expect(v.status, v.stderr).toBe(0);
+    version = v.stdout.trim();
+    fake = await startFakeResponses();
+  }, 15 * 60_000);
+  afterAll(async () => {
+    await fake?.close();
+  });
+
+  /**
+   * A project whose specs run on the real codex, their spec.md texts given
+   * (markers in them drive the fake server), in a git repository (codex exec
+   * refuses to run outside one without --skip-git-repo-check) unless `git: false`.
+   */
+  function project(specs: SpecRowInput[], texts: Record<string, string>, opts: { git?: boolean; commit?: boolean } = {}): string {
+    const dir = makeProject({
+      specs,
+      extra: {
+        multiplexer: 'headless',
+        pacing: { cooldownSeconds: { 1: 0, 2: 0, 3: 0, 4: 0 } },
+        agents: {
+          codex: {
+            bin,
+            // No retries: a failing server fails the turn at once (the default is 5 retries with backoff).
+            extraArgs: codexProviderArgs(fake.baseUrl),
+            // Its own config, sessions and logs; no API key needed (the fake provider has no env_key).
+            env: { CODEX_HOME: tempDir('dispatch-codex-home-') },
+          },
+        },
+      },
+    });
+    for (const s of specs) writeFileSync(join(dir, '.auto-claude', 'specs', `${s.id}-${s.name}`, 'spec.md'), texts[s.id] ?? `# ${s.id} ${s.name}\n\nBuild ${s.name}.\n`);
+    if (opts.git !== false) {
+      git(dir, 'init', '-q');
+      if (opts.commit) {
+        git(dir, 'add', '-A');
+        git(dir, 'commit', '-q', '-m', 'specs');
+      }
+    }
+    return dir;
+  }
+
+  const requestsFor = (marker: string) => fake.state.requests.filter((r) => userText(r.body).includes(marker));
+  const stateOf = (dir: string, id: string): 'done' | 'failed' | 'other' => {
+    const s = readStateOf(dir);
+    return s?.completed.includes(id) ? 'done' : s?.failed.includes(id) ? 'failed' : 'other';
+  };
+  const status = (dir: string) => {
+    const r = dispatch(dir, ['status', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as { counts: Record<string, number>; failed: { id: string; reason?: string }[] };
+  };
+
+  it('runs one codex spec to done: last-message.md has the answer, the server got the spec', async () => {
+    const dir = project([{ id: '001', name: 'alpha', wave: 1, cost: 1, title: 'Alpha feature' }], {
+      '001': '# Alpha\n\nBuild the alpha feature (marker alpha-7d1f).\n',
+    });
+    const t0 = Date.now();
+    const r = await dispatchAsync(dir, ['run', '--yes', '--no-plan']);
+    const ms = Date.now() - t0;
+    expect(r.code, `${r.stdout}\n${r.stderr}\n${readLog(dir, '001')}`).toBe(0);
+    expect(r.stdout).toMatch(/1 launched · 1 done · 0 failed/);
+    expect(stateOf(dir, '001')).toBe('done');
+    expect(readStateOf(dir).dispatch.specs['001'].reason).toBeUndefined();
+    expect(status(dir).counts.done).toBe(1);
+
+    // codex wrote its last message where dispatch told it to (-o <runDir>/last-message.md).
+    expect(readFileSync(join(dir, '.codex', 'runs', '001', 'last-message.md'), 'utf8').trim()).toBe('Done: Spec 001: Alpha feature');
+
+    // The request the real codex made: dispatch's prompt (from stdin), model and effort by cost.
+    const reqs = requestsFor('alpha-7d1f');
+    expect(reqs).toHaveLength(1);
+    const [req] = reqs;
+    expect(userText(req!.body)).toContain('# Spec 001: Alpha feature\n\n# Alpha\n\nBuild the alpha feature (marker alpha-7d1f).');
+    expect(req!.body.model).toBe(MODEL);
+    expect(req!.body.stream).toBe(true);
+    expect(req!.body.reasoning?.effort).toBe('low');
+    expect(req!.headers['user-agent']).toMatch(/^codex_exec\//);
+
+    // The pane's output went to the log: codex's JSONL events, then dispatch's verdict.
+    const log = readLog(dir, '001');
+    expect(log).toContain('"type":"turn.completed"');
+    expect(log).toMatch(/── dispatch: 001 done\n$/);
+    console.log(`codex e2e: ${version}, one spec in ${ms} ms`);
+  }, 120_000);
+
+  it('lets codex run commands that write into the working folder, and into an isolated worktree', async () => {
+    const cmd = (id: string) => `FAKE_RESPONSES_EXEC: printf 'written by codex in %s\\n' "$PWD" > made-by-${id}.txt && cat made-by-${id}.txt`;
+    const dir = project(
+      [
+        { id: '010', name: 'direct', wave: 1, cost: 2 },
+        { id: '011', name: 'isolated', wave: 1, cost: 4, mode: 'isolated' },
+      ],
+      { '010': `Write the file.\n${cmd('010')}\n`, '011': `Write the file.\n${cmd('011')}\n` },
+      { commit: true },
+    );
+    const r = await dispatchAsync(dir, ['run', '--yes', '--no-plan']);
+    expect(r.code, `${r.stdout}\n${r.stderr}\n${readLog(dir, '010')}\n${readLog(dir, '011')}`).toBe(0);
+    expect(stateOf(dir, '010')).toBe('done');
+    expect(stateOf(dir, '011')).toBe('done');
+
+    // workspace-write: the command ran in the sandbox with the spec's folder writable.
+    expect(readFileSync(join(dir, 'made-by-010.txt'), 'utf8')).toMatch(/^written by codex in .*\n$/);
+    const wt = join(dir, '.codex', 'worktrees', '011');
+    expect(readFileSync(join(wt, 'made-by-011.txt'), 'utf8')).toMatch(/^written by codex in .*\.codex\/worktrees\/011\n$/);
+    expect(existsSync(join(dir, 'made-by-011.txt'))).toBe(false);
+    expect(readStateOf(dir).dispatch.specs['011'].awaitingMerge).toBe(true);
+
+    // codex sent the command's output back and answered with it; effort followed cost (2 medium, 4 xhigh).
+    expect(readFileSync(join(dir, '.codex', 'runs', '011', 'last-message.md'), 'utf8')).toMatch(/^Ran: [\s\S]*written by codex in .*worktrees\/011/);
+    const effort = (id: string) => requestsFor(`made-by-${id}.txt`).map((q) => q.body.reasoning?.effort);
+    expect(effort('010')).toEqual(['medium', 'medium']);
+    expect(effort('011')).toEqual(['xhigh', 'xhigh']);
+  }, 120_000);
+
+  it('marks specs failed with codex’s own message when the server answers 500 or 400', async () => {
+    const dir = project(
+      [
+        { id: '020', name: 'overloaded', wave: 1, cost: 1 },
+        { id: '021', name: 'nomodel', wave: 1, cost: 1 },
+      ],
+      { '020': 'Build it.\nFAKE_RESPONSES=500\n', '021': 'Build it.\nFAKE_RESPONSES=400\n' },
+    );
+    const r = await dispatchAsync(dir, ['run', '--yes', '--no-plan']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(1);
+    const overloaded = 'turn.failed: We’re currently experiencing high demand, which may cause temporary errors.';
+    const noModel = `turn.failed: The model ${MODEL} does not exist`;
+    expect(r.stdout).toMatch(/2 launched · 0 done · 2 failed/);
+    expect(r.stdout).toContain(`failed 020: ${overloaded}`);
+    expect(r.stdout).toContain(`failed 021: ${noModel}`);
+
+    expect(stateOf(dir, '020')).toBe('failed');
+    expect(stateOf(dir, '021')).toBe('failed');
+    const st = readStateOf(dir);
+    expect(st.dispatch.specs['020'].reason).toBe(overloaded);
+    expect(st.dispatch.specs['021'].reason).toBe(noModel);
+    const s = status(dir);
+    expect(s.counts.failed).toBe(2);
+    expect(Object.fromEntries(s.failed.map((f) => [f.id, f.reason]))).toEqual({ '020': overloaded, '021': noModel });
+    // No retries configured: one request each.
+    expect(requestsFor('FAKE_RESPONSES=500')).toHaveLength(1);
+    expect(requestsFor('FAKE_RESPONSES=400')).toHaveLength(1);
+    expect(readLog(dir, '020')).toContain('"type":"turn.failed"');
+  }, 120_000);
+
+  it('reports codex refusing a project that is not a git repository', async () => {
+    const dir = project([{ id: '030', name: 'nogit', wave: 1, cost: 1 }], { '030': 'Build it (marker nogit-5c2e).\n' }, { git: false });
+    const r = await dispatchAsync(dir, ['run', '--yes', '--no-plan']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(1);
+    expect(stateOf(dir, '030')).toBe('failed');
+    expect(readStateOf(dir).dispatch.specs['030'].reason).toBe('agent exited with code 1: Not inside a trusted directory and --skip-git-repo-check was not specified.');
+    expect(requestsFor('nogit-5c2e')).toHaveLength(0);
+  }, 120_000);
+});
+
+function readLog(dir: string, id: string): string {
+  const p = join(dir, '.codex', 'logs', `${id}.log`);
+  return existsSync(p) ? readFileSync(p, 'utf8') : '(no log)';
+}
