@@ -26,7 +26,7 @@ export async function run(args: { wave?: number }, ctx: Ctx): Promise<number> {
     text += `${c.bold(`Wave ${w.wave}`)}  ${c.dim(`(${w.specs.length} spec${w.specs.length === 1 ? '' : 's'}: ${counts})`)}\n`;
     text += columns(
       w.specs.map((r) => [
-        `  ${r.id}`, r.name, r.agent, r.mode, `cost ${r.cost}`, paintState(c, r.state),
+        `  ${r.id}`, r.name, r.agent, r.mode, `cost ${r.cost}`, paintState(c, r.awaitingMerge ? 'awaiting-merge' : r.state),
         `plan ${r.plan === 'planned' ? c.green(r.plan) : r.plan === 'stale' ? c.yellow(r.plan) : c.gray(r.plan)}`,
         r.dependsOn.length ? c.dim(`after ${r.dependsOn.join(', ')}`) : '',
       ]),

@@ -16,6 +16,8 @@ export interface SpecRow {
   mode: 'direct' | 'isolated';
   dependsOn: string[];
   state: SpecState;
+  /** Done in its worktree; `dispatch merge` brings it in. */
+  awaitingMerge?: true;
   reason?: string;
   plan: PlanStatus;
   folder?: string;
@@ -43,6 +45,7 @@ export function buildOverview(config: ResolvedConfig, doc: StateDoc, opts: { wav
 function row(config: ResolvedConfig, s: ResolvedSpec, state: SpecState, doc: StateDoc, folders?: Set<string>): SpecRow {
   const r: SpecRow = { id: s.id, name: s.name, wave: s.wave, cost: s.cost, agent: s.agent, mode: s.mode, dependsOn: s.dependsOn, state, plan: 'missing' };
   if (s.title) r.title = s.title;
+  if (state === 'done' && doc.dispatch?.specs?.[s.id]?.awaitingMerge) r.awaitingMerge = true;
   const reason = doc.dispatch?.specs?.[s.id]?.reason;
   if (reason && state !== 'done' && state !== 'pending') r.reason = reason;
   if (folders) {

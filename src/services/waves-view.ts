@@ -31,6 +31,6 @@ export function groupWaves(rows: SpecRow[]): WaveGroup[] {
     .sort((a, b) => a[0] - b[0])
     .map(([wave, specs]) => {
       const counts = countStates(specs);
-      return { wave, specs, counts, complete: counts.done + counts.skipped === specs.length };
+      return { wave, specs, counts, complete: counts.done + counts.skipped === specs.length && !specs.some((r) => r.awaitingMerge) };
     });
 }
