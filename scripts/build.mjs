@@ -39,8 +39,11 @@ const common = {
   logLevel: 'warning',
   minify: true,
   legalComments: 'none',
-  // esbuild is a native binary, loaded only to compile a changed TS config.
-  external: ['esbuild'],
+  // Loaded from node_modules, on first use only: esbuild (a native binary,
+  // to compile a changed TS config) and the dependencies of the verbs that
+  // launch, plan or draw tables. Bundled, their ~180 KB cost every command
+  // ~10 ms of compile time at start-up (measured: status 1.59× → 1.43× node -e 0).
+  external: ['esbuild', 'execa', 'ollama', 'cli-table3'],
   define: { 'process.env.DISPATCH_VERSION': JSON.stringify(pkg.version), 'process.env.DISPATCH_BUILD': JSON.stringify(`${pkg.version}-${Date.now().toString(36)}`) },
   // CJS dependencies bundled into ESM need a real `require`.
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },

@@ -1,5 +1,9 @@
-import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+// crypto costs ~5 ms to load; `status` and `list --json` never hash, so load it on first use.
+const load = createRequire(import.meta.url);
+let crypto: typeof import('node:crypto') | undefined;
 
 /** The four sections of the original tool's plan.md, in order (the "Crate audit" heading is kept as it was). */
 export const SECTIONS = ['Risk register', 'File order', 'Crate audit', 'Gotchas'] as const;
@@ -13,7 +17,8 @@ export interface PlanHeader {
 const HEADER_RE = /^<!-- dispatch-plan model="([^"]*)" created="([^"]*)" spec-sha256="([0-9a-f]{64})" -->/;
 
 export function hashSpec(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  crypto ??= load('node:crypto') as typeof import('node:crypto');
+  return crypto.createHash('sha256').update(text).digest('hex');
 }
 
 export function renderHeader(h: PlanHeader): string {
