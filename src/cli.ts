@@ -225,6 +225,15 @@ async function main(): Promise<number> {
   }
 }
 
+// `dispatch list | head` closes the pipe early: stop quietly, as other CLIs do.
+// Not the runner: a vanished pane must not stop it before it records the verdict.
+if (!process.argv.includes('exec-spec')) {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 main().then((code) => {
   process.exitCode = code;
 });

@@ -124,9 +124,11 @@ async function compile(configPath: string, cacheDir: string, indexPath: string):
   } catch (err) {
     const errors = (err as { errors?: { text: string; location?: { file: string; line: number; column: number } }[] }).errors;
     if (errors?.length) {
-      const details = errors.map((m) =>
-        m.location ? `${resolve(dirname(configPath), m.location.file)}:${m.location.line}:${m.location.column + 1}: ${m.text}` : m.text,
-      );
+      const details = errors.map((m) => {
+        // `id: 011` is an octal literal to esbuild: say what the user meant.
+        const text = /octal/i.test(m.text) ? `${m.text} — write ids as strings in quotes ('011'); a number loses its leading zeros` : m.text;
+        return m.location ? `${resolve(dirname(configPath), m.location.file)}:${m.location.line}:${m.location.column + 1}: ${text}` : text;
+      });
       throw new ConfigError(`${configPath} failed to compile (${details[0]})`, {
         hint: 'fix the syntax error at that position',
         details: details.slice(1),

@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { DispatchError, EXIT } from '../errors.js';
 import { emptyState, normalize, shapeProblem, stateOf, type SpecState, type StateDoc } from './doc.js';
@@ -73,7 +73,8 @@ export interface WithStateOptions {
 
 /**
  * The only way to change state: lock, read, validate, change, write
- * atomically, journal, unlock. `change` mutates the document in place.
+ * atomically, journal, unlock. `change` mutates the document in place; it may
+ * run again on a fresher document, so it must not touch anything but `doc`.
  */
 export async function withState<T>(stateDir: string, opts: WithStateOptions, change: (doc: StateDoc) => T | Promise<T>): Promise<T> {
   mkdirSync(stateDir, { recursive: true });
@@ -96,26 +97,38 @@ export async function withState<T>(stateDir: string, opts: WithStateOptions, cha
     });
   }
   try {
-    let doc: StateDoc;
-    let raw: string | undefined;
-    try {
-      doc = readState(stateDir);
-      raw = existsSync(file) ? JSON.stringify(doc) : undefined;
-    } catch (err) {
-      if (err instanceof CorruptStateError && opts.onCorrupt) doc = opts.onCorrupt(err);
-      else throw err;
+    for (let attempt = 1; ; attempt++) {
+      const seen = stamp(file);
+      let doc: StateDoc;
+      let raw: string | undefined;
+      try {
+        doc = readState(stateDir);
+        raw = existsSync(file) ? JSON.stringify(doc) : undefined;
+      } catch (err) {
+        if (err instanceof CorruptStateError && opts.onCorrupt) doc = opts.onCorrupt(err);
+        else throw err;
+      }
+      const before = snapshot(doc);
+      const result = await change(doc);
+      const after = JSON.stringify(doc);
+      if (after !== raw) {
+        // proper-lockfile lets two waiters take over the same stale lock (stat, rmdir, mkdir are not atomic):
+        // if someone replaced the file since we read it, redo the change on their version instead of overwriting it.
+        if (stamp(file) !== seen && attempt < 5) continue;
+        writeFileAtomic(file, `${JSON.stringify(doc, null, 2)}\n`);
+        journal(stateDir, opts, before, doc);
+      }
+      return result;
     }
-    const before = snapshot(doc);
-    const result = await change(doc);
-    const after = JSON.stringify(doc);
-    if (after !== raw) {
-      writeFileAtomic(file, `${JSON.stringify(doc, null, 2)}\n`);
-      journal(stateDir, opts, before, doc);
-    }
-    return result;
   } finally {
     await release().catch(() => {});
   }
+}
+
+/** Identity of the file's current version: every atomic write renames a new inode into place. */
+function stamp(file: string): string {
+  const st = statSync(file, { throwIfNoEntry: false });
+  return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'none';
 }
 
 function snapshot(doc: StateDoc): Map<string, { state: SpecState; reason?: string }> {
