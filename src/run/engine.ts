@@ -95,6 +95,8 @@ function dependencyBlockers(config: ResolvedConfig, doc: StateDoc, only: Set<str
 export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Promise<RunOutcome> {
   const emit = (e: RunEvent) => opts.onEvent?.(e);
   const outcome: RunOutcome = { launched: [], done: [], failed: [], stillRunning: [], interrupted: false };
+  // Specs this run tried to launch, launched or not: one that failed to launch failed the run.
+  const attempted: string[] = [];
   const waves = opts.waves === 'all' ? config.waves : opts.waves;
   for (const wave of waves) {
     if (opts.signal.aborted) break;
@@ -117,6 +119,8 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
     if (plan.items.length) await opts.beforeWave?.(plan);
     const launched = await launchWave(config, plan, adopted, opts, emit);
     outcome.launched.push(...launched);
+    const afterLaunch = readState(config.stateDir);
+    attempted.push(...plan.items.map((i) => i.spec.id).filter((id) => launched.includes(id) || stateOf(afterLaunch, id) === 'failed'));
     if (!opts.wait) {
       outcome.stillRunning.push(...launched);
       break;
@@ -128,7 +132,7 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
     if (opts.only) break;
   }
   const finalDoc = readState(config.stateDir);
-  for (const id of outcome.launched) {
+  for (const id of attempted) {
     const st = stateOf(finalDoc, id);
     if (st === 'done') outcome.done.push(id);
     else if (st === 'running') {

@@ -66,7 +66,9 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   mkdirSync(runDir, { recursive: true });
   mkdirSync(dirname(log), { recursive: true });
   writeFileSync(runnerPidFile(config.stateDir, id), `${process.pid} ${new Date().toISOString()}\n`);
-  const pane = opts.pane ?? process.env.ZELLIJ_PANE_ID ?? process.env.TMUX_PANE ?? `pid:${process.pid}`;
+  // Zellij names panes terminal_N (what `zellij run` printed and `close-pane -p` takes); its env has only N.
+  const zellijPane = process.env.ZELLIJ_PANE_ID ? `terminal_${process.env.ZELLIJ_PANE_ID}` : undefined;
+  const pane = opts.pane ?? zellijPane ?? process.env.TMUX_PANE ?? `pid:${process.pid}`;
 
   const attempt = await withState(config.stateDir, { command: 'exec-spec' }, (doc) => {
     const prev = doc.dispatch?.running[id];
@@ -154,7 +156,8 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     // Another runner took this spec over (relaunched after we were given up for lost): its verdict counts.
     if (running && running.pid !== process.pid && running.pid !== 0 && stateOf(doc, id) === 'running') return;
     setState(doc, id, state, reason);
-    if (ok && usesDispatchWorktree(spec)) extra(doc).specs[id]!.awaitingMerge = true;
+    // Auto-Claude's --isolated builds in its own worktree: that work waits for `dispatch merge` just the same.
+    if (ok && spec.mode === 'isolated') extra(doc).specs[id]!.awaitingMerge = true;
   });
   writeSignal(config.signalDir, config.project, state, id, reason ? `${reason}\n` : '');
   say(`── dispatch: ${id} ${state}${reason ? `: ${reason}` : ''}\n`);

@@ -1,0 +1,210 @@
+// Isolated specs with real git: a worktree per spec on its own branch, the
+// "awaiting merge" gate between waves, `dispatch merge` (--no-ff, then
+// cleanup), conflicts, and never touching what dispatch did not create.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dispatch, readStateOf, tempDir } from './helpers.js';
+import { FAKE_CODEX, engineProject, snapshotTree, starts, type EngineSpec } from './fixtures/engine.js';
+
+const gitHome = tempDir('git-home-');
+writeFileSync(join(gitHome, 'gitconfig'), '');
+const GIT_ENV = {
+  GIT_AUTHOR_NAME: 'Dispatch Test',
+  GIT_AUTHOR_EMAIL: 'test@dispatch.invalid',
+  GIT_COMMITTER_NAME: 'Dispatch Test',
+  GIT_COMMITTER_EMAIL: 'test@dispatch.invalid',
+  // The user's own git config (merge.ff, hooks, signing...) must not change the outcome.
+  GIT_CONFIG_GLOBAL: join(gitHome, 'gitconfig'),
+  GIT_CONFIG_NOSYSTEM: '1',
+};
+
+function git(dir: string, ...args: string[]): string {
+  const r = spawnSync('git', ['-C', dir, ...args], { env: { ...process.env, ...GIT_ENV }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+const gitOk = (dir: string, ...args: string[]) => spawnSync('git', ['-C', dir, ...args], { env: { ...process.env, ...GIT_ENV }, encoding: 'utf8' }).status === 0;
+const run = (dir: string, ...args: string[]) => dispatch(dir, args, { env: GIT_ENV });
+const errLines = (s: string) => s.trimEnd().split('\n');
+const codexTrace = (dir: string): any[] =>
+  existsSync(join(dir, 'codex.jsonl')) ? readFileSync(join(dir, 'codex.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+
+/** A committed git repo holding the project; dispatch's own files are ignored. */
+function repoProject(specs: EngineSpec[]): string {
+  const dir = engineProject({ specs, agents: { codex: { bin: FAKE_CODEX, env: { CODEX_FAKE_TRACE: '' } } } });
+  const cfgFile = join(dir, 'specs.config.json');
+  const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
+  cfg.agents.codex.env.CODEX_FAKE_TRACE = join(dir, 'codex.jsonl');
+  writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
+  writeFileSync(join(dir, '.gitignore'), '.codex/\nsignals/\ntrace.jsonl\ncodex.jsonl\n');
+  writeFileSync(join(dir, 'README.md'), 'project\n');
+  git(dir, 'init', '-q', '-b', 'main');
+  git(dir, 'add', '-A');
+  git(dir, 'commit', '-q', '-m', 'initial');
+  return dir;
+}
+
+const wtOf = (dir: string, id: string) => join(dir, '.codex', 'worktrees', id);
+const branchExists = (dir: string, b: string) => gitOk(dir, 'rev-parse', '--verify', '--quiet', `refs/heads/${b}`);
+const worktrees = (dir: string) => git(dir, 'worktree', 'list', '--porcelain').split('\n').filter((l) => l.startsWith('worktree ')).map((l) => l.slice(9));
+
+describe('isolated specs in git worktrees', () => {
+  it('get <worktreesDir>/<id> on dispatch/<id>, block the next wave until merged, and merge --no-ff with cleanup', () => {
+    const dir = repoProject([
+      { id: '001', name: 'feature', wave: 1, agent: 'codex', mode: 'isolated', body: 'write feature.txt from codex\n' },
+      { id: '003', name: 'docs', wave: 1, agent: 'ok', mode: 'isolated', body: 'write docs.txt from a custom agent\n' },
+      { id: '002', name: 'after', wave: 2, dependsOn: ['001', '003'], body: 'need feature.txt\nneed docs.txt\nwrite after.txt saw both\n' },
+    ]);
+    const head = git(dir, 'rev-parse', 'HEAD').trim();
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('2 launched · 2 done · 0 failed\n');
+    expect(errLines(r.stderr).at(-1)).toBe(
+      "dispatch: wave 2 cannot start: 001 (wave 1: awaiting merge), 003 (wave 1: awaiting merge) — merge isolated specs with 'dispatch merge <id>'; failed ones: 'dispatch retry'",
+    );
+    expect(starts(dir).map((e) => e.id)).toEqual(['003']); // 002 never started
+
+    // The agents worked in their worktrees, on their branches, from HEAD; the project is untouched.
+    for (const id of ['001', '003']) {
+      const wt = wtOf(dir, id);
+      expect(git(wt, 'rev-parse', '--abbrev-ref', 'HEAD').trim()).toBe(`dispatch/${id}`);
+      expect(git(dir, 'merge-base', 'HEAD', `dispatch/${id}`).trim()).toBe(head);
+    }
+    expect(codexTrace(dir)[0].cwd).toBe(wtOf(dir, '001'));
+    expect(starts(dir)[0].cwd).toBe(wtOf(dir, '003'));
+    expect(readFileSync(join(wtOf(dir, '001'), 'feature.txt'), 'utf8')).toBe('from codex\n');
+    expect(existsSync(join(dir, 'feature.txt'))).toBe(false);
+    expect(git(dir, 'status', '--porcelain')).toBe('');
+
+    // status says what waits for a merge.
+    const st = run(dir, 'status');
+    expect(st.stdout).toMatch(/awaiting merge:\n\s+001\s+feature\s+wave 1\n\s+003\s+docs\s+wave 1\n/);
+    expect(readStateOf(dir).dispatch.specs['001']).toMatchObject({ awaitingMerge: true, worktree: { path: wtOf(dir, '001'), branch: 'dispatch/001', createdBy: 'dispatch' } });
+
+    const m = run(dir, 'merge', '001');
+    expect(m.code, m.stderr).toBe(0);
+    expect(m.stdout).toBe(`merged dispatch/001 into the current branch; removed ${wtOf(dir, '001')} and the branch\n`);
+    expect(m.stderr).toBe(`committed the changes the agent left in ${wtOf(dir, '001')}\n`);
+    expect(readFileSync(join(dir, 'feature.txt'), 'utf8')).toBe('from codex\n');
+    // --no-ff: a merge commit with two parents, on main.
+    expect(git(dir, 'log', '-1', '--format=%P').trim().split(' ')).toHaveLength(2);
+    expect(git(dir, 'log', '-1', '--format=%s').trim()).toBe('Merge dispatch/001 (001-feature)');
+    expect(git(dir, 'rev-parse', '--abbrev-ref', 'HEAD').trim()).toBe('main');
+    expect(existsSync(wtOf(dir, '001'))).toBe(false);
+    expect(worktrees(dir)).not.toContain(wtOf(dir, '001'));
+    expect(branchExists(dir, 'dispatch/001')).toBe(false);
+    const rec = readStateOf(dir).dispatch.specs['001'];
+    expect(rec.awaitingMerge).toBeUndefined();
+    expect(rec.worktree).toBeUndefined();
+
+    // One still waits: wave 2 stays blocked, naming only it.
+    const still = run(dir, 'run', '--yes', '--no-plan');
+    expect(still.code).toBe(1);
+    expect(errLines(still.stderr).at(-1)).toMatch(/^dispatch: wave 2 cannot start: 003 \(wave 1: awaiting merge\) — /);
+
+    expect(run(dir, 'merge', '003').code).toBe(0);
+    const after = run(dir, 'run', '--yes', '--no-plan');
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stdout).toBe('1 launched · 1 done · 0 failed\n');
+    expect(readFileSync(join(dir, 'after.txt'), 'utf8')).toBe('saw both\n');
+    expect(worktrees(dir)).toEqual([dir]);
+  });
+
+  it('a conflicting merge exits 1 naming the file, aborts, and keeps the worktree and branch', () => {
+    const dir = repoProject([
+      { id: '001', name: 'clash', wave: 1, agent: 'codex', mode: 'isolated', body: 'write shared.txt from the agent\n' },
+      { id: '002', name: 'next', wave: 2, dependsOn: ['001'] },
+    ]);
+    expect(run(dir, 'run', '--wave', '1', '--yes', '--no-plan').code).toBe(0);
+    // Meanwhile, someone commits the same file on main.
+    writeFileSync(join(dir, 'shared.txt'), 'from main\n');
+    git(dir, 'add', 'shared.txt');
+    git(dir, 'commit', '-q', '-m', 'main side');
+    const mainHead = git(dir, 'rev-parse', 'HEAD').trim();
+
+    const m = run(dir, 'merge', '001');
+    expect(m.code).toBe(1);
+    expect(errLines(m.stderr).at(-1)).toMatch(/^dispatch: merging dispatch\/001 conflicts in shared\.txt; the merge was aborted and the worktree and branch are kept — resolve by hand: 'git merge --no-ff dispatch\/001'/);
+    expect(m.stderr).not.toMatch(/^\s+at /m);
+    expect(m.stdout).toBe('');
+    // Aborted: main as it was, no merge in progress; everything dispatch made is still there.
+    expect(git(dir, 'rev-parse', 'HEAD').trim()).toBe(mainHead);
+    expect(git(dir, 'status', '--porcelain')).toBe('');
+    expect(existsSync(join(dir, '.git', 'MERGE_HEAD'))).toBe(false);
+    expect(readFileSync(join(dir, 'shared.txt'), 'utf8')).toBe('from main\n');
+    expect(existsSync(wtOf(dir, '001'))).toBe(true);
+    expect(branchExists(dir, 'dispatch/001')).toBe(true);
+    expect(readStateOf(dir).dispatch.specs['001']).toMatchObject({ awaitingMerge: true });
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code).toBe(1);
+    expect(errLines(r.stderr).at(-1)).toMatch(/001 \(wave 1: awaiting merge\)/);
+  });
+
+  it('a branch dispatch/<id> that dispatch did not create is never used or deleted', () => {
+    const dir = repoProject([{ id: '001', name: 'mine', wave: 1, agent: 'codex', mode: 'isolated', body: 'write x.txt x\n' }]);
+    git(dir, 'switch', '-q', '-c', 'dispatch/001');
+    writeFileSync(join(dir, 'user-work.txt'), 'precious\n');
+    git(dir, 'add', 'user-work.txt');
+    git(dir, 'commit', '-q', '-m', 'the user\'s own work');
+    const userTip = git(dir, 'rev-parse', 'HEAD').trim();
+    git(dir, 'switch', '-q', 'main');
+
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.stderr).toMatch(/^launch failed 001: launch failed: spec 001: branch dispatch\/001 already exists and dispatch did not create it$/m);
+    // A spec that could not be launched failed the run.
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('0 launched · 0 done · 1 failed\n  failed 001: launch failed: spec 001: branch dispatch/001 already exists and dispatch did not create it\n');
+    expect(readStateOf(dir).failed).toEqual(['001']);
+    expect(existsSync(wtOf(dir, '001'))).toBe(false);
+    expect(codexTrace(dir)).toEqual([]);
+
+    const m = run(dir, 'merge', '001');
+    expect(m.code).toBe(1);
+    expect(m.stderr).toMatch(/^dispatch: spec 001 is failed, not done: nothing to merge yet/);
+    expect(git(dir, 'rev-parse', 'dispatch/001').trim()).toBe(userTip);
+    expect(worktrees(dir)).toEqual([dir]);
+  });
+
+  it('a folder already at the worktree path is refused and left as it was', () => {
+    const dir = repoProject([{ id: '001', name: 'a', wave: 1, agent: 'codex', mode: 'isolated' }]);
+    mkdirSync(wtOf(dir, '001'), { recursive: true });
+    writeFileSync(join(wtOf(dir, '001'), 'keep.txt'), 'mine\n');
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`launch failed 001: launch failed: spec 001: ${wtOf(dir, '001')} already exists and dispatch did not create it\n`);
+    expect(readFileSync(join(wtOf(dir, '001'), 'keep.txt'), 'utf8')).toBe('mine\n');
+    expect(branchExists(dir, 'dispatch/001')).toBe(false);
+    expect(readStateOf(dir).dispatch.specs['001'].reason).toMatch(/already exists/);
+  });
+
+  it('an isolated spec outside a git repository fails to launch, saying how to fix it', () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1, agent: 'codex', mode: 'isolated' }], agents: { codex: { bin: FAKE_CODEX } } });
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^launch failed 001: launch failed: spec 001 is isolated but .* is not a git repository with a commit$/m);
+    expect(readStateOf(dir).failed).toEqual(['001']);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('--dry-run shows the worktree it would make, and makes none', () => {
+    const dir = repoProject([{ id: '001', name: 'a', wave: 1, agent: 'codex', mode: 'isolated' }]);
+    const before = snapshotTree(dir, ['.git']);
+    const r = run(dir, 'run', '--dry-run');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`    worktree: git worktree add -b dispatch/001 ${wtOf(dir, '001')} HEAD\n`);
+    expect(r.stdout).toMatch(/agent: \S+codex\.mjs exec -s workspace-write -m gpt-5\.3-codex -c model_reasoning_effort=low --json -o \S+\/\.codex\/runs\/001\/last-message\.md -\n/);
+    expect(snapshotTree(dir, ['.git'])).toEqual(before);
+    expect(branchExists(dir, 'dispatch/001')).toBe(false);
+    expect(worktrees(dir)).toEqual([dir]);
+  });
+
+  it('merge of an isolated spec that is not done yet changes nothing', () => {
+    const dir = repoProject([{ id: '001', name: 'a', wave: 1, agent: 'codex', mode: 'isolated' }]);
+    const r = run(dir, 'merge', '001');
+    expect(r.code).toBe(1);
+    expect(errLines(r.stderr)).toEqual([/* one line */ expect.stringMatching(/^dispatch: spec 001 is pending, not done: nothing to merge yet — /)]);
+    expect(readStateOf(dir)).toBeUndefined();
+  });
+});
