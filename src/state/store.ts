@@ -1,6 +1,7 @@
 import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { DispatchError, EXIT } from '../errors.js';
+import { lockState } from './lock.js';
 import { emptyState, normalize, shapeProblem, stateOf, type SpecState, type StateDoc } from './doc.js';
 
 export const STATE_FILE = 'dispatch-state.json';
@@ -79,19 +80,11 @@ export interface WithStateOptions {
 export async function withState<T>(stateDir: string, opts: WithStateOptions, change: (doc: StateDoc) => T | Promise<T>): Promise<T> {
   mkdirSync(stateDir, { recursive: true });
   const file = statePath(stateDir);
-  const lockfile = await import('proper-lockfile');
   let release: () => Promise<void>;
   try {
-    release = await lockfile.lock(file, {
-      realpath: false,
-      lockfilePath: `${file}.lock`,
-      // Holders keep the lock for milliseconds; poll fast but long enough for 100+ waiters.
-      retries: { retries: 1000, minTimeout: 3, maxTimeout: 40, factor: 1.2, randomize: true },
-      stale: 5000,
-      update: 2500,
-      onCompromised: () => {},
-    });
+    release = await lockState(file);
   } catch (err) {
+    if (err instanceof DispatchError) throw err;
     throw new DispatchError(`could not lock ${file}: ${(err as Error).message}`, {
       hint: `another dispatch may be stuck; if none runs, remove ${file}.lock`,
     });
@@ -112,8 +105,8 @@ export async function withState<T>(stateDir: string, opts: WithStateOptions, cha
       const result = await change(doc);
       const after = JSON.stringify(doc);
       if (after !== raw) {
-        // proper-lockfile lets two waiters take over the same stale lock (stat, rmdir, mkdir are not atomic):
-        // if someone replaced the file since we read it, redo the change on their version instead of overwriting it.
+        // Belt and braces: a holder frozen for longer than the stale limit loses its lock; if someone
+        // replaced the file since we read it, redo the change on their version instead of overwriting it.
         if (stamp(file) !== seen && attempt < 5) continue;
         writeFileAtomic(file, `${JSON.stringify(doc, null, 2)}\n`);
         journal(stateDir, opts, before, doc);
