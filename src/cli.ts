@@ -64,8 +64,9 @@ program
 
 program
   .command('status')
-  .description('done / failed / pending / skipped / running counts, overall and per wave')
-  .addHelpText('after', examples('dispatch status', 'dispatch --json status'))
+  .description('done / failed / running / rate-limited / pending / skipped counts, overall and per wave')
+  .option('--usage', 'token usage per spec, wave and run')
+  .addHelpText('after', examples('dispatch status', 'dispatch status --usage', 'dispatch --json status'))
   .action(action(() => import('./commands/status.js')));
 
 program
@@ -134,7 +135,8 @@ const runOptions = (c: Command) =>
     .option('--no-plan', 'do not pre-plan specs that have no up-to-date plan')
     .option('--require-plan', 'stop if a plan cannot be made (default: warn and launch without it)')
     .addOption(muxOpt())
-    .option('--create-session', 'create the zellij session (detached) when it is not running');
+    .option('--create-session', 'create the zellij session (detached) when it is not running')
+    .addOption(new Option('--budget <tokens>', 'token budget for this run (overrides budget.tokensPerRun once)').argParser(int('--budget', 1)));
 
 runOptions(
   program

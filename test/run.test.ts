@@ -103,7 +103,11 @@ describe('run: a whole project', () => {
     expect(state.completed).toEqual(['001']);
     expect(state.failed).toEqual(['002']);
     expect(state.dispatch.specs['002'].reason).toBe('agent exited with code 3: fail: cannot build 002');
-    expect(starts(dir).map((e) => e.id).sort()).toEqual(['001', '002']);
+    // The retry policy (retry.maxAttempts, default 2) relaunched it once, telling the agent why.
+    expect(starts(dir).map((e) => e.id).sort()).toEqual(['001', '002', '002']);
+    expect(r.stderr).toMatch(/^relaunching 002: attempt 2 of 2 after: agent exited with code 3/m);
+    expect(starts(dir).filter((e) => e.id === '002')[1].stdin).toContain('The previous attempt failed because: agent exited with code 3: fail: cannot build 002');
+    expect(state.dispatch.specs['002'].attempts).toBe(2);
     expect(existsSync(join(dir, 'out', 'later.txt'))).toBe(false);
     expect(readFileSync(join(dir, 'signals', 'demo-failed-002'), 'utf8')).toContain('code 3');
     expect(readFileSync(logOf(dir, '002'), 'utf8')).toContain('fail: cannot build 002\n');
@@ -113,10 +117,10 @@ describe('run: a whole project', () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'tf', wave: 1, agent: 'tf' }] });
     const r = run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('  failed 001: turn.failed: model overloaded: retry later\n');
+    expect(r.stdout).toContain('  failed 001: turn.failed: stream disconnected before completion\n');
     const state = readStateOf(dir);
     expect(state.failed).toEqual(['001']);
-    expect(state.dispatch.specs['001'].reason).toBe('turn.failed: model overloaded: retry later');
+    expect(state.dispatch.specs['001'].reason).toBe('turn.failed: stream disconnected before completion');
     expect(trace(dir).find((e) => e.event === 'end')!.code).toBe(0);
   });
 
@@ -522,7 +526,8 @@ describe('the runner dies or is stopped', () => {
   });
 
   it('`dispatch run` finds a lost runner, marks it failed and does not start the next wave', async () => {
-    const dir = engineProject({ specs: [{ id: '001', name: 'h', wave: 1, agent: 'hang' }, { id: '002', name: 'n', wave: 2 }] });
+    // maxAttempts 1: a lost runner is not relaunched (the retry policy is tested on its own).
+    const dir = engineProject({ specs: [{ id: '001', name: 'h', wave: 1, agent: 'hang' }, { id: '002', name: 'n', wave: 2 }], extra: { retry: { maxAttempts: 1 } } });
     expect(run(dir, 'run', '--wave', '1', '--yes', '--no-wait', '--no-plan').code).toBe(0);
     const runner = await waitFor('the runner pid', () => readStateOf(dir)?.dispatch?.running['001']?.pid);
     await waitFor('the agent to start', () => starts(dir).length > 0);

@@ -60,7 +60,7 @@ describe('isolated specs in git worktrees', () => {
     const head = git(dir, 'rev-parse', 'HEAD').trim();
     const r = run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe('2 launched · 2 done · 0 failed\n');
+    expect(r.stdout).toBe('2 launched · 2 done · 0 failed · 15 tokens\n');
     expect(errLines(r.stderr).at(-1)).toBe(
       "dispatch: wave 2 cannot start: 001 (wave 1: awaiting merge), 003 (wave 1: awaiting merge) — merge isolated specs with 'dispatch merge <id>'; failed ones: 'dispatch retry'",
     );

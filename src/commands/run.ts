@@ -15,6 +15,8 @@ export interface RunArgs {
   createSession?: boolean;
   dryRun?: boolean;
   wait?: boolean;
+  /** Token budget for this run (overrides budget.tokensPerRun once). */
+  budget?: number;
   /** watch-handoff: wait this long for the previous run to release the lock. */
   lockWaitSeconds?: number;
 }
@@ -104,7 +106,22 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
         log(c.bold(`wave ${e.plan.wave}: launching ${e.plan.items.length} spec${e.plan.items.length === 1 ? '' : 's'} in ${mux.kind}${e.plan.sequential ? ' (sequential)' : ''}`));
         break;
       case 'launched':
-        if (!live) log(`launched ${e.id} (${e.pane})`);
+        if (!live) log(`launched ${e.id} (${e.pane})${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}`);
+        break;
+      case 'rate-limited':
+        log(`${c.yellow('rate-limited')} ${e.id}: ${e.reason ?? ''} — ${e.agent} paused, relaunch at ${new Date(e.until).toLocaleTimeString()}`);
+        break;
+      case 'relaunch':
+        log(`${c.cyan('relaunching')} ${e.id}: ${e.why}`);
+        break;
+      case 'stalled':
+        log(`${c.yellow('stalled')} ${e.id}: no output for ${e.quietSeconds} s${e.action === 'warn' ? '' : e.action === 'restart' ? ' — restarting it' : ' — stopping it'}`);
+        break;
+      case 'budget':
+        log(`${c.red('budget')}: ${e.message} — no new specs launch; running ones finish`);
+        break;
+      case 'hook-failed':
+        log(`${c.yellow('hook')} ${e.hook} failed: ${e.error}`);
         break;
       case 'launch-failed':
         log(`${c.red('launch failed')} ${e.id}: ${e.reason}`);
@@ -138,7 +155,7 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
     else if (r.needed.length) log(`planned ${r.planned.length} of ${r.needed.length} spec${r.needed.length === 1 ? '' : 's'} first`);
     for (const f of r.failed) log(c.yellow(`warning: no plan for ${f.id}: ${f.reason}`));
   };
-  return runWaves(config, { mux, waves, only, wait: args.wait !== false, signal: ctx.signal, onEvent, beforeWave });
+  return runWaves(config, { mux, waves, only, wait: args.wait !== false, signal: ctx.signal, onEvent, beforeWave, ...(args.budget ? { tokensPerRun: args.budget } : {}) });
 }
 
 function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean): number {
@@ -147,8 +164,11 @@ function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean): number {
   } else {
     const parts = [`${o.launched.length} launched`, c.green(`${o.done.length} done`), o.failed.length ? c.red(`${o.failed.length} failed`) : '0 failed'];
     if (o.stillRunning.length) parts.push(c.cyan(`${o.stillRunning.length} still running`));
+    if (o.rateLimited.length) parts.push(c.yellow(`${o.rateLimited.length} rate-limited`));
+    if (o.tokens) parts.push(`${o.tokens} tokens`);
     ctx.out(`${parts.join(' · ')}\n`);
     for (const f of o.failed) ctx.out(`  ${c.red('failed')} ${f.id}: ${f.reason ?? ''}\n`);
+    if (o.rateLimited.length) ctx.err(c.dim(`rate-limited, not relaunched yet: ${o.rateLimited.join(', ')}; 'dispatch run' again relaunches them when their limit resets\n`));
     if (o.stillRunning.length) ctx.err(c.dim(`${waited ? 'stopped waiting' : 'not waiting'}: ${o.stillRunning.join(', ')} still run in their panes; follow them with 'dispatch status' or 'dispatch logs <id>'\n`));
   }
   if (o.blocked) {
@@ -161,7 +181,8 @@ function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean): number {
     });
   }
   if (o.interrupted) return 130;
-  if (o.failed.length) return 1;
+  if (o.budgetStop) throw new DispatchError(o.budgetStop, { hint: 'raise budget.tokensPerRun / tokensPerWave, or pass --budget <tokens> to allow more this once' });
+  if (o.failed.length || o.rateLimited.length) return 1;
   return 0;
 }
 

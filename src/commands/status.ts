@@ -5,7 +5,7 @@ import { columns, palette } from '../ui/style.js';
 import { warnUnknownIds } from './shared.js';
 
 /** `dispatch status`: counts overall and per wave. Always exit 0 when it can read the state. */
-export async function run(_args: unknown, ctx: Ctx): Promise<number> {
+export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
   let doc = readState(config.stateDir);
   if (Object.keys(doc.dispatch?.running ?? {}).length) {
@@ -23,7 +23,7 @@ export async function run(_args: unknown, ctx: Ctx): Promise<number> {
   }
   const c = palette(ctx.color);
   const k = s.counts;
-  let text = `${c.bold(s.project)}: ${c.green(`${k.done} done`)} · ${k.failed ? c.red(`${k.failed} failed`) : '0 failed'} · ${k.running ? c.cyan(`${k.running} running`) : '0 running'} · ${k.pending} pending · ${k.skipped} skipped  ${c.dim(`(${s.total} specs)`)}\n\n`;
+  let text = `${c.bold(s.project)}: ${c.green(`${k.done} done`)} · ${k.failed ? c.red(`${k.failed} failed`) : '0 failed'} · ${k.running ? c.cyan(`${k.running} running`) : '0 running'}${k['rate-limited'] ? ` · ${c.yellow(`${k['rate-limited']} rate-limited`)}` : ''} · ${k.pending} pending · ${k.skipped} skipped  ${c.dim(`(${s.total} specs)`)}\n\n`;
   text += columns([
     ['wave', 'done', 'failed', 'running', 'pending', 'skipped', 'total', ''].map((h) => c.bold(h)),
     ...s.waves.map((w) => [
@@ -33,7 +33,12 @@ export async function run(_args: unknown, ctx: Ctx): Promise<number> {
   ]);
   if (s.running.length) {
     text += `\n${c.cyan('running:')}\n`;
-    text += columns(s.running.map((r) => [`  ${r.id}`, r.name, r.pid ? `pid ${r.pid}` : 'launching', r.pane ?? '', r.startedAt ? `since ${r.startedAt}` : '', r.attempt && r.attempt > 1 ? `attempt ${r.attempt}` : '']));
+    text += columns(s.running.map((r) => [`  ${r.id}`, r.name, r.pid ? `pid ${r.pid}` : 'launching', r.pane ?? '', r.startedAt ? `since ${r.startedAt}` : '', r.attempt && r.attempt > 1 ? `attempt ${r.attempt}` : '', r.stalled ? c.yellow(`stalled: no output for ${r.quietSeconds} s`) : '']));
+  }
+  if (s.rateLimited.length) {
+    text += `\n${c.yellow('rate-limited:')}\n`;
+    text += columns(s.rateLimited.map((r) => [`  ${r.id}`, r.name, r.agent ?? '', r.until ? `relaunch at ${new Date(r.until).toLocaleString()}` : '', r.reason ?? '']));
+    text += c.dim(`  'dispatch run' (or a running one) relaunches them then\n`);
   }
   if (s.awaitingMerge.length) {
     text += `\n${c.yellow('awaiting merge:')}\n`;
@@ -45,6 +50,17 @@ export async function run(_args: unknown, ctx: Ctx): Promise<number> {
     text += columns(s.failed.map((f) => [`  ${f.id}`, f.name, `wave ${f.wave}`, f.reason ?? '']));
     text += c.dim(`  retry them with 'dispatch retry', or one with 'dispatch reset --spec <id>'\n`);
   }
+  if (args.usage) text += usageText(s, c);
   ctx.out(text);
   return 0;
+}
+
+function usageText(s: ReturnType<typeof summarizeStatus>, c: ReturnType<typeof palette>): string {
+  const u = s.usage;
+  let t = `\n${c.bold('token usage')}: ${u.total} in total\n`;
+  if (!u.total) return `${t}${c.dim('  no agent reported tokens yet (Codex reports them; Auto-Claude does not)\n')}`;
+  t += columns([['  spec', 'tokens'].map((h) => c.bold(h)), ...Object.entries(u.bySpec).sort((a, b) => b[1] - a[1]).map(([id, n]) => [`  ${id}`, String(n)])]);
+  t += columns([['  wave', 'tokens'].map((h) => c.bold(h)), ...Object.entries(u.byWave).map(([w, n]) => [`  ${w}`, String(n)])]);
+  t += columns([['  run', 'started', 'tokens'].map((h) => c.bold(h)), ...u.byRun.map((r) => [`  ${r.runId}`, r.startedAt, String(r.tokens)])]);
+  return t;
 }

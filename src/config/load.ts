@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { findConfig } from './find.js';
-import type { AgentsConfig, Config, PacingConfig, PlannerConfig } from './schema.js';
+import type { AgentsConfig, BudgetConfig, Config, HooksConfig, PacingConfig, PlannerConfig, RetryConfig, StallConfig } from './schema.js';
 import { computeWaves } from './waves.js';
 
 export interface ResolvedSpec {
@@ -35,6 +35,10 @@ export interface ResolvedConfig {
   waveOptions: Record<string, { sequential: boolean }>;
   worktreesDir: string;
   startTimeoutSeconds: number;
+  retry: RetryConfig;
+  stall: StallConfig;
+  budget: BudgetConfig;
+  hooks: HooksConfig;
   specs: ResolvedSpec[];
   /** Sorted distinct wave numbers. */
   waves: number[];
@@ -141,6 +145,10 @@ export async function resolveConfig(raw: unknown, configPath: string): Promise<R
     waveOptions: config.waves,
     worktreesDir: resolve(rootDir, config.worktreesDir),
     startTimeoutSeconds: config.startTimeoutSeconds,
+    retry: config.retry,
+    stall: config.stall,
+    budget: config.budget,
+    hooks: config.hooks,
     specs,
     waves: [...new Set(specs.map((s) => s.wave))].sort((a, b) => a - b),
   };

@@ -79,6 +79,8 @@ export const codexSchema = z.strictObject({
   extraArgs: argsSchema,
   /** Extra environment variables. */
   env: envSchema,
+  /** More output patterns (regular expressions) that mean "rate limited", besides the built-in ones. */
+  rateLimitPatterns: argsSchema,
 });
 
 /** Auto-Claude (`apps/backend/run.py`). */
@@ -91,6 +93,8 @@ export const acSchema = z.strictObject({
   extraArgs: argsSchema,
   /** Extra environment variables. */
   env: envSchema,
+  /** More output patterns (regular expressions) that mean "rate limited", besides the built-in ones. */
+  rateLimitPatterns: argsSchema,
 });
 
 /** Any other agent, as an argument array with placeholders. */
@@ -108,6 +112,48 @@ export const customAgentSchema = z.strictObject({
   env: envSchema,
   /** Output is Codex-style JSONL (turn.failed counts as failure). */
   codexEvents: z._default(z.boolean(), false),
+  /** Output patterns (regular expressions) that mean "rate limited", besides the built-in ones. */
+  rateLimitPatterns: argsSchema,
+});
+
+/** What happens after a failure, a rate limit or a lost runner. */
+export const retrySchema = z.strictObject({
+  /** Launches per spec when attempts fail (1 = never relaunch automatically). */
+  maxAttempts: z._default(z.int().check(z.minimum(1)), 2),
+  /** Launches per spec when attempts are rate-limited. */
+  maxRateLimitAttempts: z._default(z.int().check(z.minimum(1)), 6),
+  /** First wait after a rate limit without a reset time; doubles each time. */
+  backoffSeconds: z._default(z.number().check(z.minimum(0)), 60),
+  /** Longest wait after a rate limit. */
+  maxBackoffSeconds: z._default(z.number().check(z.minimum(0)), 3600),
+  /** Cooldowns of an agent are multiplied by this after a rate limit (and narrow back after clean launches). */
+  cooldownFactor: z._default(z.number().check(z.minimum(1)), 2),
+});
+
+/** A running spec whose log does not grow is stalled. */
+export const stallSchema = z.strictObject({
+  /** Minutes without output, by cost. */
+  minutes: costMap([10, 15, 20, 30]),
+  /** warn: show it; restart: stop it and relaunch as a new attempt; fail: stop it and mark it failed. */
+  action: z._default(z.enum(['warn', 'restart', 'fail']), 'warn'),
+});
+
+/** Token budgets (Codex reports usage); when crossed, no new spec launches. */
+export const budgetSchema = z.strictObject({
+  tokensPerRun: z.optional(z.int().check(z.minimum(1))),
+  tokensPerWave: z.optional(z.int().check(z.minimum(1))),
+});
+
+const hookCommand = z.optional(z.array(z.string()).check(z.minLength(1)));
+/** Commands (argument arrays) run on events, with details in DISPATCH_* environment variables. */
+export const hooksSchema = z.strictObject({
+  onSpecDone: hookCommand,
+  onSpecFailed: hookCommand,
+  onRateLimited: hookCommand,
+  onWaveComplete: hookCommand,
+  onRunComplete: hookCommand,
+  /** A hook still running after this is stopped (and reported). */
+  timeoutSeconds: z._default(z.number().check(z.positive()), 30),
 });
 
 /** Launch pacing, as in the original: a cooldown by cost and a pause every few launches. */
@@ -160,6 +206,14 @@ export const configSchema = z.strictObject({
   waves: z._default(z.record(z.string().check(z.regex(/^\d+$/)), z.strictObject({ sequential: z._default(z.boolean(), false) })), {}),
   /** Where isolated specs get their git worktrees, relative to the config file. */
   worktreesDir: z._default(z.string().check(z.minLength(1)), '.codex/worktrees'),
+  /** Automatic relaunches after failures and rate limits. */
+  retry: z.prefault(retrySchema, {}),
+  /** Stalled agents (no output for a while). */
+  stall: z.prefault(stallSchema, {}),
+  /** Token budgets. */
+  budget: z.prefault(budgetSchema, {}),
+  /** Commands run on spec, wave and run events. */
+  hooks: z.prefault(hooksSchema, {}),
   /** Seconds a launched runner may take to start before the spec counts as failed. */
   startTimeoutSeconds: z._default(z.number().check(z.positive()), 60),
   /** The spec table. */
@@ -174,4 +228,8 @@ export type CodexConfig = z.output<typeof codexSchema>;
 export type AcConfig = z.output<typeof acSchema>;
 export type CustomAgentConfig = z.output<typeof customAgentSchema>;
 export type PacingConfig = z.output<typeof pacingSchema>;
+export type RetryConfig = z.output<typeof retrySchema>;
+export type StallConfig = z.output<typeof stallSchema>;
+export type BudgetConfig = z.output<typeof budgetSchema>;
+export type HooksConfig = z.output<typeof hooksSchema>;
 export type AgentsConfig = Config['agents'];

@@ -1,14 +1,18 @@
 // The dispatch engine: launches a wave's specs in panes, paced by cost,
-// waits for their runners' verdicts, and hands off to the next wave only
-// when the previous one is complete.
+// follows their runners' verdicts — relaunching rate-limited and retryable
+// failures, stopping stalled agents, keeping to token budgets — and hands
+// off to the next wave only when the previous one is complete.
 import { hostname } from 'node:os';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Mux } from '../mux/types.js';
 import { extra, markRunning, setState, stateOf, type StateDoc } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
-import { isComplete, planWave, type LaunchItem, type WavePlan } from './launch-plan.js';
+import { runHook, type HookResult } from './hooks.js';
+import { isComplete, launchItem, planWave, type LaunchItem, type WavePlan } from './launch-plan.js';
 import { reapLost, type Lost } from './liveness.js';
+import { quietSeconds, stallSeconds } from './stall.js';
+import { canRelaunch } from './policy.js';
 import { ensureWorktree, type WorktreeRecord } from './worktree.js';
 
 export interface LiveRow {
@@ -18,14 +22,22 @@ export interface LiveRow {
   state: string;
   startedAt?: string;
   reason?: string;
+  /** Rate-limited: when it will be relaunched. */
+  until?: string;
+  attempt?: number;
 }
 
 export type RunEvent =
   | { type: 'wave-start'; plan: WavePlan }
-  | { type: 'launched'; id: string; pane: string; at: number }
+  | { type: 'launched'; id: string; pane: string; at: number; attempt: number }
   | { type: 'launch-failed'; id: string; reason: string }
   | { type: 'lost'; lost: Lost[] }
   | { type: 'finished'; id: string; state: string; reason?: string }
+  | { type: 'rate-limited'; id: string; agent: string; until: string; reason?: string }
+  | { type: 'relaunch'; id: string; why: string }
+  | { type: 'stalled'; id: string; quietSeconds: number; action: 'warn' | 'restart' | 'fail' }
+  | { type: 'budget'; message: string }
+  | { type: 'hook-failed'; hook: string; error: string }
   | { type: 'tick'; wave: number; rows: LiveRow[]; nextLaunchAt?: number; waitingFor?: string }
   | { type: 'wave-done'; wave: number };
 
@@ -37,6 +49,7 @@ export interface Blocker {
 }
 
 export interface RunOutcome {
+  runId: string;
   launched: string[];
   done: string[];
   failed: { id: string; reason?: string }[];
@@ -44,6 +57,11 @@ export interface RunOutcome {
   blocked?: { wave: number; blockers: Blocker[] };
   /** Launched specs still running when we stopped waiting (--no-wait, Ctrl-C). */
   stillRunning: string[];
+  /** Rate-limited specs still waiting to be relaunched when we stopped. */
+  rateLimited: string[];
+  /** Set when a token budget stopped new launches. */
+  budgetStop?: string;
+  tokens: number;
   interrupted: boolean;
 }
 
@@ -57,11 +75,13 @@ export interface EngineOptions {
   onEvent?: (e: RunEvent) => void;
   /** Called before each wave's launches with the specs about to launch (pre-planning). */
   beforeWave?: (plan: WavePlan) => Promise<void>;
+  /** Overrides budget.tokensPerRun for this run. */
+  tokensPerRun?: number;
   pollMs?: number;
 }
 
 const POLL_MS = 150;
-const REAP_EVERY_MS = 1000;
+const CHECK_EVERY_MS = 1000;
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((res) => {
@@ -76,7 +96,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Specs of earlier waves (or this one, for hand-off) that are not complete. */
+/** Specs of earlier waves that are not complete (done and merged, or skipped). */
 export function blockersBefore(config: ResolvedConfig, doc: StateDoc, wave: number): Blocker[] {
   return config.specs
     .filter((s) => s.wave < wave && !isComplete(doc, s.id))
@@ -92,14 +112,52 @@ function dependencyBlockers(config: ResolvedConfig, doc: StateDoc, only: Set<str
   return blockersBefore(config, doc, wave).filter((b) => deps.has(b.id));
 }
 
+/** Tokens agents reported for this run (and this wave). */
+export function tokensUsed(doc: StateDoc, runId: string, wave?: number): number {
+  let sum = 0;
+  for (const rec of Object.values(doc.dispatch?.specs ?? {})) {
+    for (const h of rec.history ?? []) if (h.runId === runId && (wave === undefined || h.wave === wave)) sum += h.tokens?.total ?? 0;
+  }
+  return sum;
+}
+
+/** Per-agent pacing: a rate limit pauses the agent and widens its cooldowns; clean runs narrow them back. */
+class AgentPacing {
+  private paused = new Map<string, number>();
+  private factor = new Map<string, number>();
+  constructor(private widen: number) {}
+  pausedUntil(agent: string): number {
+    return this.paused.get(agent) ?? 0;
+  }
+  factorOf(agent: string): number {
+    return this.factor.get(agent) ?? 1;
+  }
+  rateLimited(agent: string, until: number): void {
+    this.paused.set(agent, Math.max(this.pausedUntil(agent), until));
+    this.factor.set(agent, Math.min(16, this.factorOf(agent) * this.widen));
+  }
+  clean(agent: string): void {
+    this.factor.set(agent, Math.max(1, this.factorOf(agent) / this.widen));
+  }
+}
+
+interface RunCtx {
+  runId: string;
+  pacing: AgentPacing;
+  budgetStop?: string;
+  tokensPerRun?: number;
+}
+
 export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Promise<RunOutcome> {
   const emit = (e: RunEvent) => opts.onEvent?.(e);
-  const outcome: RunOutcome = { launched: [], done: [], failed: [], stillRunning: [], interrupted: false };
+  const rc: RunCtx = { runId: `run-${Date.now().toString(36)}-${process.pid}`, pacing: new AgentPacing(config.retry.cooldownFactor), tokensPerRun: opts.tokensPerRun ?? config.budget.tokensPerRun };
+  const outcome: RunOutcome = { runId: rc.runId, launched: [], done: [], failed: [], stillRunning: [], rateLimited: [], tokens: 0, interrupted: false };
   // Specs this run tried to launch, launched or not: one that failed to launch failed the run.
-  const attempted: string[] = [];
+  const attempted = new Set<string>();
   const waves = opts.waves === 'all' ? config.waves : opts.waves;
+  const hookFailed = (h: HookResult | undefined) => h && !h.ok && emit({ type: 'hook-failed', hook: h.hook, error: h.error ?? '' });
   for (const wave of waves) {
-    if (opts.signal.aborted) break;
+    if (opts.signal.aborted || rc.budgetStop) break;
     let doc = readState(config.stateDir);
     const lost = await reapLost(config, doc, 'run');
     if (lost.length) {
@@ -113,90 +171,227 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
       break;
     }
     const plan = planWave(config, doc, opts.mux, wave, { only: opts.only });
-    const adopted = config.specs.filter((s) => s.wave === wave && stateOf(doc, s.id) === 'running').map((s) => s.id);
+    // Runners still alive from a dispatcher that died, and rate-limited specs: adopted, not relaunched.
+    const adopted = config.specs
+      .filter((s) => s.wave === wave && (!opts.only || opts.only.has(s.id)))
+      .filter((s) => ['running', 'rate-limited'].includes(stateOf(doc, s.id)))
+      .map((s) => s.id);
     if (!plan.items.length && !adopted.length) continue;
     emit({ type: 'wave-start', plan });
     if (plan.items.length) await opts.beforeWave?.(plan);
-    const launched = await launchWave(config, plan, adopted, opts, emit);
-    outcome.launched.push(...launched);
-    const afterLaunch = readState(config.stateDir);
-    attempted.push(...plan.items.map((i) => i.spec.id).filter((id) => launched.includes(id) || stateOf(afterLaunch, id) === 'failed'));
-    if (!opts.wait) {
-      outcome.stillRunning.push(...launched);
-      break;
-    }
-    await waitForSpecs(config, wave, [...launched, ...adopted], opts, emit);
-    if (opts.signal.aborted) break;
+    const watched = new Set(adopted);
+    const launched = await driveWave(config, plan, watched, opts, rc, emit);
+    for (const id of launched) attempted.add(id);
+    for (const it of plan.items) if (stateOf(readState(config.stateDir), it.spec.id) === 'failed') attempted.add(it.spec.id);
+    outcome.launched.push(...launched.filter((id) => !outcome.launched.includes(id)));
+    if (!opts.wait || opts.signal.aborted) break;
     emit({ type: 'wave-done', wave });
-    // --spec runs just those; a single --wave stops here too.
+    const after = readState(config.stateDir);
+    const ids = config.specs.filter((s) => s.wave === wave).map((s) => s.id);
+    hookFailed(await runHook(config, 'onWaveComplete', {
+      WAVE: wave, RUN_ID: rc.runId,
+      STATE: ids.every((id) => isComplete(after, id)) ? 'complete' : 'incomplete',
+      DONE: ids.filter((id) => stateOf(after, id) === 'done').join(','),
+      FAILED: ids.filter((id) => stateOf(after, id) === 'failed').join(','),
+      TOKENS: tokensUsed(after, rc.runId, wave),
+    }));
+    // --spec runs just those.
     if (opts.only) break;
   }
   const finalDoc = readState(config.stateDir);
   for (const id of attempted) {
     const st = stateOf(finalDoc, id);
     if (st === 'done') outcome.done.push(id);
-    else if (st === 'running') {
-      if (!outcome.stillRunning.includes(id)) outcome.stillRunning.push(id);
-    } else outcome.failed.push({ id, reason: finalDoc.dispatch?.specs[id]?.reason ?? st });
+    else if (st === 'running') outcome.stillRunning.push(id);
+    else if (st === 'rate-limited') outcome.rateLimited.push(id);
+    else outcome.failed.push({ id, reason: finalDoc.dispatch?.specs[id]?.reason ?? st });
   }
+  outcome.tokens = tokensUsed(finalDoc, rc.runId);
+  if (rc.budgetStop) outcome.budgetStop = rc.budgetStop;
   outcome.interrupted = opts.signal.aborted;
+  if (attempted.size) {
+    hookFailed(await runHook(config, 'onRunComplete', {
+      RUN_ID: rc.runId,
+      STATE: outcome.interrupted ? 'interrupted' : outcome.blocked || outcome.failed.length || rc.budgetStop ? 'failed' : 'done',
+      DONE: outcome.done.join(','), FAILED: outcome.failed.map((f) => f.id).join(','), TOKENS: outcome.tokens,
+      REASON: rc.budgetStop ?? (outcome.blocked ? `wave ${outcome.blocked.wave} blocked` : undefined),
+    }));
+  }
   return outcome;
 }
 
-function rowsFor(config: ResolvedConfig, doc: StateDoc, ids: string[]): LiveRow[] {
-  return ids.map((id) => {
+function rowsFor(config: ResolvedConfig, doc: StateDoc, ids: Iterable<string>, now = Date.now()): LiveRow[] {
+  return [...ids].map((id) => {
     const s = config.specs.find((x) => x.id === id)!;
     const st = stateOf(doc, id);
     const rec = doc.dispatch?.specs[id];
     const run = doc.dispatch?.running[id];
+    let state: string = st;
+    if (st === 'running' && run?.pid === 0) state = 'launching';
+    else if (st === 'running' && quietSeconds(config, s, run?.startedAt, now) > stallSeconds(config, s)) state = 'stalled';
+    else if (st === 'done' && rec?.awaitingMerge) state = 'awaiting merge';
     return {
       id,
       name: s.name,
       agent: s.agent,
-      state: st === 'running' && run?.pid === 0 ? 'launching' : st === 'done' && rec?.awaitingMerge ? 'awaiting merge' : st,
+      state,
       ...(run?.startedAt ? { startedAt: run.startedAt } : {}),
-      ...(rec?.reason && st === 'failed' ? { reason: rec.reason } : {}),
+      ...(rec?.reason && (st === 'failed' || st === 'rate-limited') ? { reason: rec.reason } : {}),
+      ...(st === 'rate-limited' ? { until: doc.dispatch?.waiting?.[id]?.until } : {}),
+      ...(rec?.attempts ? { attempt: rec.attempts } : {}),
     };
   });
 }
 
-async function launchWave(config: ResolvedConfig, plan: WavePlan, adopted: string[], opts: EngineOptions, emit: (e: RunEvent) => void): Promise<string[]> {
+/**
+ * One wave: a queue of launches, paced by cost (widened per agent after a
+ * rate limit), capped by maxParallel or a sequential wave; watches every
+ * launched spec until it ends, relaunching what the retry policy allows.
+ */
+async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<string>, opts: EngineOptions, rc: RunCtx, emit: (e: RunEvent) => void): Promise<string[]> {
   const launched: string[] = [];
+  const queue: LaunchItem[] = [...plan.items];
   const cap = plan.sequential ? 1 : config.pacing.maxParallel ?? Infinity;
-  const watched = () => [...adopted, ...launched, ...plan.items.map((i) => i.spec.id).filter((id) => !launched.includes(id))];
-  const tick = (nextLaunchAt?: number, waitingFor?: string) => {
-    emit({ type: 'tick', wave: plan.wave, rows: rowsFor(config, readState(config.stateDir), watched()), nextLaunchAt, waitingFor });
-  };
-  for (const [i, item] of plan.items.entries()) {
-    if (opts.signal.aborted) break;
-    // Room to launch: at most `cap` specs of this run at once (sequential waves: one).
-    if (cap !== Infinity) {
-      while (!opts.signal.aborted) {
-        const doc = readState(config.stateDir);
-        const busy = [...adopted, ...launched].filter((id) => stateOf(doc, id) === 'running').length;
-        if (busy < cap) break;
-        tick(undefined, plan.sequential ? 'the previous spec to finish (sequential wave)' : `a free slot (maxParallel ${cap})`);
-        await sleep(opts.pollMs ?? POLL_MS, opts.signal);
+  const b = config.pacing.batch;
+  const batchOn = plan.wave >= b.fromWave;
+  const last = new Map<string, string>();
+  const stalled = new Set<string>();
+  let launches = 0;
+  let nextLaunchAt = 0;
+  let lastCheck = 0;
+  let waitingFor: string | undefined;
+  const specOf = (id: string) => config.specs.find((s) => s.id === id)!;
+  const queued = (id: string) => queue.some((q) => q.spec.id === id);
+
+  while (!opts.signal.aborted) {
+    const now = Date.now();
+    let doc = readState(config.stateDir);
+    if (now - lastCheck > CHECK_EVERY_MS) {
+      lastCheck = now;
+      const lost = await reapLost(config, doc, 'run');
+      if (lost.length) {
+        emit({ type: 'lost', lost });
+        doc = readState(config.stateDir);
       }
-      if (opts.signal.aborted) break;
+      await checkStalls(config, doc, watched, stalled, emit);
     }
-    const ok = await launchOne(config, item, opts.mux, emit);
-    if (ok) launched.push(item.spec.id);
-    if (i < plan.items.length - 1 && item.waitAfter > 0) {
-      const until = Date.now() + item.waitAfter * 1000;
-      while (!opts.signal.aborted && Date.now() < until) {
-        tick(until, item.batchPause ? 'batch pause' : undefined);
-        await sleep(Math.min(until - Date.now(), 500), opts.signal);
+
+    // What happened to the specs we follow.
+    for (const id of watched) {
+      const st = stateOf(doc, id);
+      const prev = last.get(id);
+      if (st === prev) continue;
+      last.set(id, st);
+      const spec = specOf(id);
+      const reason = doc.dispatch?.specs[id]?.reason;
+      if (st === 'rate-limited') {
+        const w = doc.dispatch?.waiting?.[id];
+        const until = w ? Date.parse(w.until) : now;
+        rc.pacing.rateLimited(spec.agent, until);
+        emit({ type: 'rate-limited', id, agent: spec.agent, until: w?.until ?? new Date(until).toISOString(), reason });
+      } else if (st === 'done' || st === 'failed' || st === 'skipped') {
+        if (prev === undefined && !launched.includes(id)) continue; // adopted in a final state: nothing new
+        if (st === 'done') rc.pacing.clean(spec.agent);
+        emit({ type: 'finished', id, state: st, reason });
+        if (st === 'failed' && canRelaunch(config, doc, id) && !queued(id)) {
+          queue.push(launchItem(config, opts.mux, spec));
+          emit({ type: 'relaunch', id, why: `attempt ${(doc.dispatch?.specs[id]?.attempts ?? 0) + 1} of ${config.retry.maxAttempts} after: ${reason ?? 'failure'}` });
+        }
       }
     }
+    // Rate-limited specs whose wait is over go first.
+    for (const id of watched) {
+      const w = doc.dispatch?.waiting?.[id];
+      if (w && Date.parse(w.until) <= now && !queued(id)) {
+        queue.unshift(launchItem(config, opts.mux, specOf(id)));
+        emit({ type: 'relaunch', id, why: 'the rate limit has reset' });
+      }
+    }
+
+    // Budgets: once crossed, nothing new launches; what runs finishes.
+    if (!rc.budgetStop) {
+      const perRun = rc.tokensPerRun;
+      const perWave = config.budget.tokensPerWave;
+      const usedRun = perRun ? tokensUsed(doc, rc.runId) : 0;
+      const usedWave = perWave ? tokensUsed(doc, rc.runId, plan.wave) : 0;
+      if (perRun && usedRun >= perRun) rc.budgetStop = `token budget reached: ${usedRun} tokens used of ${perRun} per run`;
+      else if (perWave && usedWave >= perWave) rc.budgetStop = `token budget reached: ${usedWave} tokens used of ${perWave} for wave ${plan.wave}`;
+      if (rc.budgetStop) emit({ type: 'budget', message: rc.budgetStop });
+    }
+
+    // Launch the next spec when its time has come and there is room.
+    waitingFor = undefined;
+    if (queue.length && !rc.budgetStop && now >= nextLaunchAt) {
+      const busy = [...watched].filter((id) => stateOf(doc, id) === 'running').length;
+      const idx = queue.findIndex((q) => rc.pacing.pausedUntil(q.spec.agent) <= now);
+      if (busy >= cap) waitingFor = plan.sequential ? 'the previous spec to finish (sequential wave)' : `a free slot (maxParallel ${cap})`;
+      else if (idx < 0) waitingFor = `${queue[0]!.spec.agent} to come off its rate limit`;
+      else {
+        const [item] = queue.splice(idx, 1);
+        const ok = await launchOne(config, item!, opts.mux, rc, emit);
+        watched.add(item!.spec.id);
+        last.set(item!.spec.id, ok ? 'running' : 'failed');
+        if (ok && !launched.includes(item!.spec.id)) launched.push(item!.spec.id);
+        launches++;
+        const cooldown = (config.pacing.cooldownSeconds[item!.spec.cost] ?? 0) * rc.pacing.factorOf(item!.spec.agent);
+        const pause = batchOn && launches % b.every === 0 ? b.pauseSeconds : 0;
+        nextLaunchAt = Date.now() + (cooldown + pause) * 1000;
+        if (pause) waitingFor = 'batch pause';
+        continue;
+      }
+    }
+
+    const active = [...watched].filter((id) => ['running', 'rate-limited'].includes(stateOf(doc, id)));
+    const stillRunning = active.filter((id) => stateOf(doc, id) === 'running');
+    if (!opts.wait && !queue.length) break;
+    if (!queue.length && !active.length) break;
+    // A budget stop leaves the queue and the rate-limited specs; wait only for what runs.
+    if (rc.budgetStop && !stillRunning.length) break;
+    emit({
+      type: 'tick', wave: plan.wave, rows: rowsFor(config, doc, new Set([...watched, ...queue.map((q) => q.spec.id)])),
+      ...(queue.length && !rc.budgetStop ? { nextLaunchAt: Math.max(nextLaunchAt, now) } : {}),
+      ...(waitingFor ? { waitingFor } : {}),
+    });
+    await sleep(opts.pollMs ?? POLL_MS, opts.signal);
   }
-  tick();
+  const doc = readState(config.stateDir);
+  emit({ type: 'tick', wave: plan.wave, rows: rowsFor(config, doc, watched) });
   return launched;
 }
 
+/** Warns about, stops or restarts agents whose log has not grown for stall.minutes. */
+async function checkStalls(config: ResolvedConfig, doc: StateDoc, watched: Set<string>, seen: Set<string>, emit: (e: RunEvent) => void): Promise<void> {
+  const action = config.stall.action;
+  for (const id of watched) {
+    const r = doc.dispatch?.running[id];
+    if (!r || r.pid <= 0) continue;
+    const key = `${id}:${r.pid}`;
+    if (seen.has(key)) continue;
+    const spec = config.specs.find((s) => s.id === id)!;
+    const quiet = quietSeconds(config, spec, r.startedAt);
+    if (quiet <= stallSeconds(config, spec)) continue;
+    seen.add(key);
+    emit({ type: 'stalled', id, quietSeconds: Math.round(quiet), action });
+    if (action === 'warn' || (r.host && r.host !== hostname())) continue;
+    const mins = quiet >= 120 ? `${Math.round(quiet / 60)} min` : `${Math.round(quiet)} s`;
+    const stopReason = `stalled: no output for ${mins}${action === 'restart' ? ' (restarting)' : ''}`;
+    await withState(config.stateDir, { command: 'run' }, (d) => {
+      const rec = d.dispatch?.specs[id];
+      if (rec && d.dispatch?.running[id]?.pid === r.pid) rec.stopReason = stopReason;
+    });
+    // The runner (a process dispatch started) stops its agent and records the reason.
+    try {
+      process.kill(r.pid, 'SIGTERM');
+    } catch {
+      // already gone: the lost-runner check takes it from here
+    }
+  }
+}
+
 /** Marks the spec launching, makes its worktree, opens its pane. A failure marks it failed with why. */
-async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, emit: (e: RunEvent) => void): Promise<boolean> {
+async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, rc: RunCtx, emit: (e: RunEvent) => void): Promise<boolean> {
   const id = item.spec.id;
+  let attempt = 1;
   try {
     let worktree: WorktreeRecord | undefined;
     if (item.worktree) {
@@ -204,13 +399,13 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, emi
       worktree = await ensureWorktree(config, item.spec, doc.dispatch?.specs[id]?.worktree as WorktreeRecord | undefined);
     }
     await withState(config.stateDir, { command: 'run' }, (doc) => {
-      const attempts = doc.dispatch?.specs[id]?.attempts ?? 0;
-      markRunning(doc, id, { pid: 0, host: hostname(), startedAt: new Date().toISOString(), pane: item.paneName, attempt: attempts + 1 });
+      attempt = (doc.dispatch?.specs[id]?.attempts ?? 0) + 1;
+      markRunning(doc, id, { pid: 0, host: hostname(), startedAt: new Date().toISOString(), pane: item.paneName, attempt, runId: rc.runId });
       if (worktree) extra(doc).specs[id]!.worktree = worktree;
     });
     // The runner records its own pane id ($ZELLIJ_PANE_ID, $TMUX_PANE, its pid): no second write here.
     const pane = await mux.open({ name: item.paneName, cwd: item.cwd, argv: item.runnerArgv });
-    emit({ type: 'launched', id, pane, at: Date.now() });
+    emit({ type: 'launched', id, pane, at: Date.now(), attempt });
     return true;
   } catch (err) {
     const reason = `launch failed: ${(err as Error).message}`;
@@ -218,32 +413,5 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, emi
     writeSignal(config.signalDir, config.project, 'failed', id, `${reason}\n`);
     emit({ type: 'launch-failed', id, reason });
     return false;
-  }
-}
-
-/** Waits until none of `ids` is running, re-checking for lost runners as it goes. */
-async function waitForSpecs(config: ResolvedConfig, wave: number, ids: string[], opts: EngineOptions, emit: (e: RunEvent) => void): Promise<void> {
-  const seen = new Map<string, string>();
-  let lastReap = 0;
-  while (!opts.signal.aborted) {
-    let doc = readState(config.stateDir);
-    if (Date.now() - lastReap > REAP_EVERY_MS) {
-      lastReap = Date.now();
-      const lost = await reapLost(config, doc, 'run');
-      if (lost.length) {
-        emit({ type: 'lost', lost });
-        doc = readState(config.stateDir);
-      }
-    }
-    const rows = rowsFor(config, doc, ids);
-    for (const r of rows) {
-      if (r.state !== 'running' && r.state !== 'launching' && seen.get(r.id) !== r.state) {
-        seen.set(r.id, r.state);
-        emit({ type: 'finished', id: r.id, state: r.state, reason: r.reason });
-      }
-    }
-    emit({ type: 'tick', wave, rows });
-    if (rows.every((r) => r.state !== 'running' && r.state !== 'launching')) return;
-    await sleep(opts.pollMs ?? POLL_MS, opts.signal);
   }
 }

@@ -8,6 +8,7 @@ import type { Argv } from '../proc/launch.js';
 import { locateSpec } from '../specs/lookup.js';
 import { stateOf, type SpecState, type StateDoc } from '../state/doc.js';
 import { runDirOf, workDirOf } from './paths.js';
+import { canRelaunch } from './policy.js';
 
 export interface LaunchItem {
   spec: ResolvedSpec;
@@ -56,36 +57,40 @@ export function planWave(config: ResolvedConfig, doc: StateDoc, mux: Mux, wave: 
   const toLaunch: ResolvedSpec[] = [];
   for (const s of specs) {
     const st = stateOf(doc, s.id);
-    // An explicitly named failed spec is relaunched; otherwise failed ones wait for `retry`.
-    if (st === 'pending' || (st === 'failed' && opts.only)) toLaunch.push(s);
+    // An explicitly named failed spec is relaunched; other failed ones when the retry policy allows.
+    if (st === 'pending' || (st === 'failed' && (opts.only || canRelaunch(config, doc, s.id)))) toLaunch.push(s);
     else held.push({ id: s.id, state: st });
   }
   const p = config.pacing;
   const batchOn = wave >= p.batch.fromWave;
   let pacingSeconds = 0;
-  const folders = undefined;
   const items = toLaunch.map((spec, i): LaunchItem => {
     const last = i === toLaunch.length - 1;
     const batchPause = batchOn && !last && (i + 1) % p.batch.every === 0;
     // No wait after the last launch: nothing else of this wave is waiting on the rate limit.
     const waitAfter = last ? 0 : (p.cooldownSeconds[spec.cost] ?? 0) + (batchPause ? p.batch.pauseSeconds : 0);
     pacingSeconds += waitAfter;
-    const cwd = workDirOf(config, spec);
-    const argv = runnerArgv(config, spec.id);
-    const paneName = `${config.project}-${spec.id}`;
-    const files = locateSpec(config.specsDir, spec, folders);
-    const agent = agentCommand(config, spec, { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir: runDirOf(config, spec.id), cwd });
-    return {
-      spec,
-      paneName,
-      cwd,
-      runnerArgv: argv,
-      muxCommands: mux.openCommands({ name: paneName, cwd, argv }),
-      agentArgv: agent.argv,
-      waitAfter,
-      batchPause,
-      ...(usesDispatchWorktree(spec) ? { worktree: { path: cwd, branch: `dispatch/${spec.id}` } } : {}),
-    };
+    return launchItem(config, mux, spec, waitAfter, batchPause);
   });
   return { wave, sequential: !!config.waveOptions[String(wave)]?.sequential, items, held, pacingSeconds };
+}
+
+/** One launch: the pane, the runner inside it and the agent the runner starts. */
+export function launchItem(config: ResolvedConfig, mux: Mux, spec: ResolvedSpec, waitAfter = 0, batchPause = false): LaunchItem {
+  const cwd = workDirOf(config, spec);
+  const argv = runnerArgv(config, spec.id);
+  const paneName = `${config.project}-${spec.id}`;
+  const files = locateSpec(config.specsDir, spec);
+  const agent = agentCommand(config, spec, { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir: runDirOf(config, spec.id), cwd });
+  return {
+    spec,
+    paneName,
+    cwd,
+    runnerArgv: argv,
+    muxCommands: mux.openCommands({ name: paneName, cwd, argv }),
+    agentArgv: agent.argv,
+    waitAfter,
+    batchPause,
+    ...(usesDispatchWorktree(spec) ? { worktree: { path: cwd, branch: `dispatch/${spec.id}` } } : {}),
+  };
 }

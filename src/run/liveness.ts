@@ -51,7 +51,13 @@ export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: s
   const lost = await withState(config.stateDir, { command }, (fresh) => {
     // Re-check under the lock: a runner may have finished in between.
     const now = findLost(fresh, config.stateDir, config.startTimeoutSeconds);
-    for (const l of now) setState(fresh, l.id, 'failed', l.reason);
+    const at = new Date().toISOString();
+    for (const l of now) {
+      setState(fresh, l.id, 'failed', l.reason);
+      // Close the attempt the dead runner had opened.
+      const rec = fresh.dispatch?.specs[l.id];
+      if (rec?.history?.length && !rec.history.at(-1)!.endedAt) rec.history[rec.history.length - 1] = { ...rec.history.at(-1)!, endedAt: at, state: 'failed', reason: l.reason };
+    }
     return now;
   });
   for (const l of lost) writeSignal(config.signalDir, config.project, 'failed', l.id, `${l.reason}\n`);

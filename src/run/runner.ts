@@ -1,23 +1,28 @@
 // What runs inside a pane: `dispatch exec-spec <id>`. It owns the verdict,
 // so a pane that dies still leaves the truth in the state (never a shell
 // one-liner `agent && mark-done || mark-failed`).
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { agentCommand, buildPrompt, usesDispatchWorktree } from '../agents/command.js';
-import type { ResolvedConfig } from '../config/load.js';
+import { agentCommand, buildPrompt } from '../agents/command.js';
+import { backoffSeconds, detectRateLimit } from '../agents/rate-limit.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { DispatchError } from '../errors.js';
 import { spawnAgent } from '../proc/launch.js';
 import { findSpec, locateSpec } from '../specs/lookup.js';
-import { extra, markRunning, setState, stateOf } from '../state/doc.js';
+import { extra, markRateLimited, markRunning, setState, stateOf, type AttemptRecord } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { withState } from '../state/store.js';
+import { runHook } from './hooks.js';
 import { runnerPidFile } from './liveness.js';
-import { logPath, runDirOf, workDirOf } from './paths.js';
+import { attemptLogPath, logPath, runDirOf, workDirOf } from './paths.js';
+import { usesDispatchWorktree } from '../agents/command.js';
+
+export type Verdict = 'done' | 'failed' | 'rate-limited';
 
 export interface RunnerResult {
   id: string;
-  state: 'done' | 'failed';
+  state: Verdict;
   reason?: string;
   exitCode: number | null;
 }
@@ -30,10 +35,18 @@ export interface RunnerOptions {
   echo?: (chunk: Buffer | string) => void;
 }
 
-/** Codex JSONL: `turn.failed` makes a run fail even when the process exits 0. */
+export interface Tokens {
+  input: number;
+  cachedInput: number;
+  output: number;
+  total: number;
+}
+
+/** Codex JSONL: `turn.failed` fails a run even on exit 0; `turn.completed.usage` counts tokens. */
 export class CodexEvents {
   failure?: string;
   lastError?: string;
+  tokens?: Tokens;
   private rest = '';
   push(chunk: string): void {
     const lines = (this.rest + chunk).split('\n');
@@ -54,7 +67,46 @@ export class CodexEvents {
     }
     if (ev?.type === 'turn.failed') this.failure = String(ev.error?.message ?? 'turn failed');
     else if (ev?.type === 'error' && ev.message) this.lastError = String(ev.message);
+    else if (ev?.type === 'turn.completed' && ev.usage) {
+      const u = ev.usage;
+      const t = (this.tokens ??= { input: 0, cachedInput: 0, output: 0, total: 0 });
+      t.input += Number(u.input_tokens) || 0;
+      t.cachedInput += Number(u.cached_input_tokens) || 0;
+      t.output += Number(u.output_tokens) || 0;
+      t.total = t.input + t.output;
+    }
   }
+}
+
+/** Keeps the last `max` characters of a stream of text. */
+class Tail {
+  text = '';
+  constructor(private max = 64 * 1024) {}
+  push(s: string): void {
+    this.text += s;
+    if (this.text.length > this.max * 2) this.text = this.text.slice(-this.max);
+  }
+  lines(n: number): string {
+    return this.text.slice(-this.max).split('\n').slice(-n).join('\n');
+  }
+}
+
+function rateLimitPatterns(config: ResolvedConfig, spec: ResolvedSpec): string[] {
+  const a = (config.agents as Record<string, { rateLimitPatterns?: string[] }>)[spec.agent];
+  return a?.rateLimitPatterns ?? [];
+}
+
+/** What the previous attempt left, for the prompt of an automatic relaunch. */
+function previousFailure(config: ResolvedConfig, id: string, history: AttemptRecord[]): { reason: string; logTail: string } | undefined {
+  const prev = history.at(-1);
+  if (!prev || prev.state === 'done' || !prev.reason) return undefined;
+  let logTail = '';
+  try {
+    logTail = readFileSync(attemptLogPath(config, id, prev.n), 'utf8').trim().split('\n').slice(-40).join('\n');
+  } catch {
+    // no log kept
+  }
+  return { reason: prev.reason, logTail };
 }
 
 export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerOptions): Promise<RunnerResult> {
@@ -62,39 +114,65 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   const files = locateSpec(config.specsDir, spec);
   const cwd = workDirOf(config, spec);
   const runDir = runDirOf(config, id);
-  const log = logPath(config, id);
   mkdirSync(runDir, { recursive: true });
-  mkdirSync(dirname(log), { recursive: true });
+  mkdirSync(dirname(logPath(config, id)), { recursive: true });
   writeFileSync(runnerPidFile(config.stateDir, id), `${process.pid} ${new Date().toISOString()}\n`);
   // Zellij names panes terminal_N (what `zellij run` printed and `close-pane -p` takes); its env has only N.
   const zellijPane = process.env.ZELLIJ_PANE_ID ? `terminal_${process.env.ZELLIJ_PANE_ID}` : undefined;
   const pane = opts.pane ?? zellijPane ?? process.env.TMUX_PANE ?? `pid:${process.pid}`;
+  const startedAt = new Date().toISOString();
 
-  const attempt = await withState(config.stateDir, { command: 'exec-spec' }, (doc) => {
+  const start = await withState(config.stateDir, { command: 'exec-spec' }, (doc) => {
     const prev = doc.dispatch?.running[id];
-    const n = opts.attempt ?? prev?.attempt ?? (doc.dispatch?.specs[id]?.attempts ?? 0) + 1;
-    markRunning(doc, id, { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), pane, attempt: n });
-    extra(doc).specs[id]!.attempts = n;
-    return n;
+    const x = extra(doc);
+    const history = [...(x.specs[id]?.history ?? [])];
+    const before = previousFailure(config, id, history);
+    const attempt = opts.attempt ?? prev?.attempt ?? (x.specs[id]?.attempts ?? 0) + 1;
+    markRunning(doc, id, { pid: process.pid, host: hostname(), startedAt, pane, attempt, ...(prev?.runId ? { runId: prev.runId } : {}) });
+    const rec = x.specs[id]!;
+    rec.attempts = attempt;
+    const n = history.length + 1;
+    rec.history = [...history, { n, startedAt, ...(prev?.runId ? { runId: prev.runId } : {}), wave: spec.wave }];
+    return { attempt, n, before, rateLimits: history.filter((h) => h.state === 'rate-limited').length };
   });
+  const { attempt, n } = start;
 
-  const out = createWriteStream(log, { flags: 'w' });
+  // Every attempt keeps its own log; <id>.log is the latest (a hard link, so `logs` follows it live).
+  const attemptLog = attemptLogPath(config, id, n);
+  const out = createWriteStream(attemptLog, { flags: 'w' });
+  await new Promise((res) => out.once('open', res));
+  try {
+    const tmp = `${logPath(config, id)}.${process.pid}.tmp`;
+    rmSync(tmp, { force: true });
+    linkSync(attemptLog, tmp);
+    renameSync(tmp, logPath(config, id));
+  } catch {
+    // a file system without hard links: the attempt log is still there
+  }
   const echo = opts.echo ?? ((c) => void process.stdout.write(c));
   const say = (text: string) => {
     out.write(text);
     echo(text);
   };
-  say(`── dispatch: ${config.project} ${id}-${spec.name} · agent ${spec.agent} · attempt ${attempt} · ${new Date().toISOString()}\n`);
+  say(`── dispatch: ${config.project} ${id}-${spec.name} · agent ${spec.agent} · attempt ${attempt}${n !== attempt ? ` (launch #${n})` : ''} · ${startedAt}\n`);
 
   let reason: string | undefined;
   let exitCode: number | null = null;
   let ok = false;
+  let events: CodexEvents | undefined;
+  const stderrTail = new Tail();
+  const stdoutTail = new Tail();
   try {
     if (usesDispatchWorktree(spec) && !existsSync(cwd)) throw new DispatchError(`worktree ${cwd} is missing`);
     if (!existsSync(files.specFile)) throw new DispatchError(`no spec.md at ${files.specFile}`);
     const cmd = agentCommand(config, spec, { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir, cwd }, attempt);
     const plan = existsSync(files.planFile) ? readFileSync(files.planFile, 'utf8') : undefined;
-    const prompt = buildPrompt(spec, readFileSync(files.specFile, 'utf8'), plan);
+    let prompt = buildPrompt(spec, readFileSync(files.specFile, 'utf8'), plan);
+    if (start.before) {
+      prompt += `\n---\n\n# The previous attempt failed\n\nThe previous attempt failed because: ${start.before.reason}\n`;
+      if (start.before.logTail) prompt += `\nThe end of its output:\n\n\`\`\`\n${start.before.logTail}\n\`\`\`\n`;
+      prompt += '\nAvoid that failure this time.\n';
+    }
     writeFileSync(join(runDir, 'prompt.md'), prompt);
     const env: Record<string, string> = {
       ...(process.env as Record<string, string>),
@@ -109,24 +187,28 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     } catch (err) {
       throw new DispatchError(`cannot start '${cmd.argv[0]}': ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (err as Error).message}`);
     }
-    const events = cmd.codexEvents ? new CodexEvents() : undefined;
+    events = cmd.codexEvents ? new CodexEvents() : undefined;
     // The line that says why: CLIs (clap, argparse) end with "try --help" after their `error:` line.
     let lastStderr = '';
     let errorLine = '';
-    // clap-style CLIs (codex) end with usage lines; the `error:` line says what went wrong.
-    let lastErrorLine = '';
     child.stdout!.on('data', (c: Buffer) => {
       out.write(c);
       echo(c);
-      events?.push(c.toString('utf8'));
+      const t = c.toString('utf8');
+      events?.push(t);
+      if (!events) stdoutTail.push(t);
     });
     child.stderr!.on('data', (c: Buffer) => {
       out.write(c);
       echo(c);
-      const lines = c.toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean);
-      if (lines.length) lastStderr = lines.at(-1)!;
-      const errLine = lines.filter((l) => /^(error|fatal)\b/i.test(l)).at(-1);
-      if (errLine) lastErrorLine = errLine;
+      const t = c.toString('utf8');
+      stderrTail.push(t);
+      const trimmed = t.trim();
+      if (trimmed) {
+        const lines = trimmed.split('\n');
+        lastStderr = lines.at(-1)!;
+        errorLine = lines.filter((l) => /^(error|fatal)\b|Error:/i.test(l.trim())).at(-1) ?? errorLine;
+      }
     });
     // The pane closed (SIGHUP) or someone stopped us: stop the agent, then record it.
     const stop = () => {
@@ -143,24 +225,64 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     else if (code === 0) ok = true;
     else if (sig) reason = `agent killed by ${sig}`;
     else {
-      const why = lastErrorLine || lastStderr;
+      const why = (errorLine || lastStderr).trim();
       reason = `agent exited with code ${code}${why ? `: ${why.slice(0, 300)}` : ''}`;
     }
   } catch (err) {
     reason = (err as Error).message;
   }
 
-  const state = ok ? 'done' : 'failed';
-  await withState(config.stateDir, { command: 'exec-spec', reason }, (doc) => {
+  // A failure the agent blamed on a rate limit waits and is relaunched instead.
+  // Codex speaks in events, so only its error events count (not code it printed).
+  let limit: ReturnType<typeof detectRateLimit>;
+  if (!ok && !opts.signal.aborted && exitCode !== null) {
+    const said = events ? [events.lastError, events.failure, stderrTail.lines(20)].filter(Boolean).join('\n') : `${stdoutTail.lines(30)}\n${stderrTail.lines(30)}`;
+    limit = detectRateLimit(said, rateLimitPatterns(config, spec));
+  }
+
+  let verdict = (ok ? 'done' : 'failed') as Verdict;
+  let until: Date | undefined;
+  const endedAt = new Date().toISOString();
+  const applied = await withState(config.stateDir, { command: 'exec-spec', reason }, (doc) => {
     const running = doc.dispatch?.running[id];
     // Another runner took this spec over (relaunched after we were given up for lost): its verdict counts.
-    if (running && running.pid !== process.pid && running.pid !== 0 && stateOf(doc, id) === 'running') return;
-    setState(doc, id, state, reason);
-    // Auto-Claude's --isolated builds in its own worktree: that work waits for `dispatch merge` just the same.
-    if (ok && spec.mode === 'isolated') extra(doc).specs[id]!.awaitingMerge = true;
+    if (running && running.pid !== process.pid && running.pid !== 0 && stateOf(doc, id) === 'running') return false;
+    const rec = extra(doc).specs[id] ?? {};
+    // A stop asked for by `run` (a stalled agent) names its own reason.
+    if (!ok && typeof rec.stopReason === 'string') reason = rec.stopReason;
+    delete rec.stopReason;
+    if (limit) {
+      const rateLimits = start.rateLimits + 1;
+      if (rateLimits >= config.retry.maxRateLimitAttempts) {
+        reason = `rate-limited ${rateLimits} times; last: ${limit.message}`;
+      } else {
+        verdict = 'rate-limited';
+        until = limit.resetAt ?? new Date(Date.now() + backoffSeconds(rateLimits, config.retry.backoffSeconds, config.retry.maxBackoffSeconds) * 1000);
+        reason = `rate-limited: ${limit.message}`;
+      }
+    }
+    if (verdict === 'rate-limited') markRateLimited(doc, id, { until: until!.toISOString(), agent: spec.agent, reason: reason!, at: endedAt });
+    else setState(doc, id, verdict, reason);
+    const x = extra(doc).specs[id]!;
+    x.attempts = attempt;
+    if (ok && spec.mode === 'isolated') x.awaitingMerge = true;
+    x.history = (x.history ?? []).map((h) =>
+      h.n === n ? { ...h, endedAt, state: verdict, ...(reason ? { reason } : {}), ...(events?.tokens ? { tokens: events.tokens } : {}) } : h,
+    );
+    return true;
   });
-  writeSignal(config.signalDir, config.project, state, id, reason ? `${reason}\n` : '');
-  say(`── dispatch: ${id} ${state}${reason ? `: ${reason}` : ''}\n`);
+  if (applied) {
+    if (verdict !== 'rate-limited') writeSignal(config.signalDir, config.project, verdict, id, reason ? `${reason}\n` : '');
+    say(`── dispatch: ${id} ${verdict}${reason ? `: ${reason}` : ''}${until ? ` — relaunch after ${until.toISOString()}` : ''}\n`);
+    const hook = verdict === 'done' ? 'onSpecDone' : verdict === 'failed' ? 'onSpecFailed' : 'onRateLimited';
+    const h = await runHook(config, hook, {
+      SPEC_ID: id, SPEC_NAME: spec.name, WAVE: spec.wave, AGENT: spec.agent, STATE: verdict, REASON: reason, ATTEMPT: attempt,
+      LOG: attemptLog, RETRY_AT: until?.toISOString(), TOKENS: events?.tokens?.total,
+    });
+    if (h && !h.ok) say(`── dispatch: hook ${h.hook} failed: ${h.error}\n`);
+  }
   await new Promise<void>((res) => out.end(res));
-  return { id, state, reason, exitCode };
+  return { id, state: verdict, reason, exitCode };
 }
+
+

@@ -1,5 +1,6 @@
 import type { ResolvedConfig } from '../config/load.js';
 import type { StateDoc } from '../state/doc.js';
+import { quietSeconds, stallSeconds } from '../run/stall.js';
 import { buildOverview } from './overview.js';
 import { countStates, groupWaves, type StateCounts } from './waves-view.js';
 
@@ -10,7 +11,13 @@ export interface StatusSummary {
   waves: { wave: number; total: number; counts: StateCounts; complete: boolean }[];
   /** Specs needing attention, with the recorded reason. */
   failed: { id: string; name: string; wave: number; reason?: string }[];
-  running: { id: string; name: string; wave: number; pid?: number; pane?: string; startedAt?: string; attempt?: number }[];
+  running: { id: string; name: string; wave: number; pid?: number; pane?: string; startedAt?: string; attempt?: number; quietSeconds: number; stalled: boolean }[];
+  /** Rate-limited specs and when they will be relaunched. */
+  rateLimited: { id: string; name: string; wave: number; agent?: string; until?: string; reason?: string }[];
+  /** Every launch of every spec that has been launched, oldest first. */
+  attempts: Record<string, { n: number; state?: string; reason?: string; startedAt: string; endedAt?: string; durationSeconds?: number; tokens?: number; runId?: string }[]>;
+  /** Tokens the agents reported. */
+  usage: { total: number; bySpec: Record<string, number>; byWave: Record<string, number>; byRun: { runId: string; startedAt: string; tokens: number }[] };
   /** Isolated specs done in their worktree, waiting for `dispatch merge`. */
   awaitingMerge: { id: string; name: string; wave: number }[];
   unknownIds: string[];
@@ -27,8 +34,61 @@ export function summarizeStatus(config: ResolvedConfig, doc: StateDoc): StatusSu
     failed: rows.filter((r) => r.state === 'failed').map((r) => ({ id: r.id, name: r.name, wave: r.wave, ...(r.reason ? { reason: r.reason } : {}) })),
     running: rows
       .filter((r) => r.state === 'running')
-      .map((r) => ({ id: r.id, name: r.name, wave: r.wave, pid: running[r.id]?.pid, pane: running[r.id]?.pane, startedAt: running[r.id]?.startedAt, attempt: running[r.id]?.attempt })),
+      .map((r) => {
+        const spec = config.specs.find((x) => x.id === r.id)!;
+        const quiet = Math.round(quietSeconds(config, spec, running[r.id]?.startedAt));
+        return { id: r.id, name: r.name, wave: r.wave, pid: running[r.id]?.pid, pane: running[r.id]?.pane, startedAt: running[r.id]?.startedAt, attempt: running[r.id]?.attempt, quietSeconds: quiet, stalled: (running[r.id]?.pid ?? 0) > 0 && quiet > stallSeconds(config, spec) };
+      }),
+    rateLimited: rows
+      .filter((r) => r.state === 'rate-limited')
+      .map((r) => {
+        const w = doc.dispatch?.waiting?.[r.id];
+        return { id: r.id, name: r.name, wave: r.wave, agent: w?.agent, until: w?.until, reason: w?.reason };
+      }),
+    attempts: attemptsOf(doc),
+    usage: usageOf(doc),
     awaitingMerge: rows.filter((r) => r.state === 'done' && doc.dispatch?.specs[r.id]?.awaitingMerge).map((r) => ({ id: r.id, name: r.name, wave: r.wave })),
     unknownIds,
   };
+}
+
+function attemptsOf(doc: StateDoc): StatusSummary['attempts'] {
+  const out: StatusSummary['attempts'] = {};
+  for (const [id, rec] of Object.entries(doc.dispatch?.specs ?? {})) {
+    if (!rec.history?.length) continue;
+    out[id] = rec.history.map((h) => ({
+      n: h.n,
+      ...(h.state ? { state: h.state } : {}),
+      ...(h.reason ? { reason: h.reason } : {}),
+      startedAt: h.startedAt,
+      ...(h.endedAt ? { endedAt: h.endedAt, durationSeconds: Math.round((Date.parse(h.endedAt) - Date.parse(h.startedAt)) / 100) / 10 } : {}),
+      ...(h.tokens ? { tokens: h.tokens.total } : {}),
+      ...(h.runId ? { runId: h.runId } : {}),
+    }));
+  }
+  return out;
+}
+
+function usageOf(doc: StateDoc): StatusSummary['usage'] {
+  const bySpec: Record<string, number> = {};
+  const byWave: Record<string, number> = {};
+  const runs = new Map<string, { startedAt: string; tokens: number }>();
+  let total = 0;
+  for (const [id, rec] of Object.entries(doc.dispatch?.specs ?? {})) {
+    for (const h of rec.history ?? []) {
+      const t = h.tokens?.total ?? 0;
+      if (h.runId) {
+        const r = runs.get(h.runId) ?? { startedAt: h.startedAt, tokens: 0 };
+        if (h.startedAt < r.startedAt) r.startedAt = h.startedAt;
+        r.tokens += t;
+        runs.set(h.runId, r);
+      }
+      if (!t) continue;
+      total += t;
+      bySpec[id] = (bySpec[id] ?? 0) + t;
+      if (h.wave !== undefined) byWave[String(h.wave)] = (byWave[String(h.wave)] ?? 0) + t;
+    }
+  }
+  const byRun = [...runs].map(([runId, r]) => ({ runId, ...r })).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  return { total, bySpec, byWave, byRun };
 }

@@ -11,7 +11,7 @@ export interface WaveGroup {
   complete: boolean;
 }
 
-export const zeroCounts = (): StateCounts => ({ done: 0, failed: 0, running: 0, pending: 0, skipped: 0 });
+export const zeroCounts = (): StateCounts => ({ done: 0, failed: 0, running: 0, 'rate-limited': 0, pending: 0, skipped: 0 });
 
 export function countStates(rows: SpecRow[]): StateCounts {
   const c = zeroCounts();

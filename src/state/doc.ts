@@ -18,25 +18,56 @@ export interface RunnerInfo {
   startedAt: string;
   pane?: string;
   attempt?: number;
+  /** The `run` that launched it. */
+  runId?: string;
+}
+
+/** One launch of a spec, kept for `status --json` and `logs --attempt N`. */
+export interface AttemptRecord {
+  /** 1, 2, ...: numbers every launch of the spec, across retries. */
+  n: number;
+  startedAt: string;
+  endedAt?: string;
+  state?: 'done' | 'failed' | 'rate-limited';
+  reason?: string;
+  /** Tokens the agent reported (Codex turn.completed.usage). */
+  tokens?: { input: number; cachedInput: number; output: number; total: number };
+  /** The `run` that launched it (budgets count per run). */
+  runId?: string;
+  wave?: number;
+}
+
+export interface WaitingInfo {
+  /** When it may be relaunched. */
+  until: string;
+  agent: string;
+  reason: string;
+  at: string;
 }
 
 export interface SpecRecord {
   reason?: string;
   updatedAt?: string;
+  /** Launches since the spec was last put back to pending (the retry policy counts these). */
   attempts?: number;
+  history?: AttemptRecord[];
   /** Done isolated specs whose branch is not merged yet. */
   awaitingMerge?: boolean;
+  /** Set by `run` before it stops a stalled runner: the reason the runner records. */
+  stopReason?: string;
   [key: string]: unknown;
 }
 
 export interface DispatchExtra {
   version: 1;
   running: Record<string, RunnerInfo>;
+  /** Rate-limited specs waiting to be relaunched. */
+  waiting?: Record<string, WaitingInfo>;
   specs: Record<string, SpecRecord>;
   [key: string]: unknown;
 }
 
-export type SpecState = 'done' | 'failed' | 'skipped' | 'running' | 'pending';
+export type SpecState = 'done' | 'failed' | 'skipped' | 'running' | 'rate-limited' | 'pending';
 
 export function emptyState(): StateDoc {
   return { completed: [], failed: [], skipped: [] };
@@ -82,6 +113,7 @@ export function stateOf(doc: StateDoc, id: string): SpecState {
   if (doc.failed.includes(id)) return 'failed';
   if (doc.skipped.includes(id)) return 'skipped';
   if (doc.dispatch?.running?.[id]) return 'running';
+  if (doc.dispatch?.waiting?.[id]) return 'rate-limited';
   return 'pending';
 }
 
@@ -91,8 +123,9 @@ export function stateIndex(doc: StateDoc): (id: string) => SpecState {
   const failed = new Set(doc.failed);
   const skipped = new Set(doc.skipped);
   const running = doc.dispatch?.running ?? {};
+  const waiting = doc.dispatch?.waiting ?? {};
   return (id) =>
-    done.has(id) ? 'done' : failed.has(id) ? 'failed' : skipped.has(id) ? 'skipped' : running[id] ? 'running' : 'pending';
+    done.has(id) ? 'done' : failed.has(id) ? 'failed' : skipped.has(id) ? 'skipped' : running[id] ? 'running' : waiting[id] ? 'rate-limited' : 'pending';
 }
 
 /** Moves a spec to a state; returns true when something changed. */
@@ -107,12 +140,18 @@ export function setState(doc: StateDoc, id: string, to: SpecState, reason?: stri
   doc.failed = doc.failed.filter((i) => i !== id);
   doc.skipped = doc.skipped.filter((i) => i !== id);
   if (to !== 'running') delete x.running[id];
+  if (x.waiting && to !== 'rate-limited') {
+    delete x.waiting[id];
+    if (!Object.keys(x.waiting).length) delete x.waiting;
+  }
   if (to === 'done') doc.completed.push(id);
   if (to === 'failed') doc.failed.push(id);
   if (to === 'skipped') doc.skipped.push(id);
   rec.updatedAt = new Date().toISOString();
   if (to === 'pending') {
-    delete x.specs[id];
+    // Back to pending starts the retry count afresh; the record of past attempts stays.
+    if (rec.history?.length) x.specs[id] = { history: rec.history };
+    else delete x.specs[id];
   } else if (reason !== undefined) rec.reason = reason;
   else delete rec.reason;
   if (to !== 'done') delete rec.awaitingMerge;
@@ -126,8 +165,19 @@ export function markRunning(doc: StateDoc, id: string, info: RunnerInfo): void {
   doc.skipped = doc.skipped.filter((i) => i !== id);
   const x = extra(doc);
   x.running[id] = info;
+  if (x.waiting) {
+    delete x.waiting[id];
+    if (!Object.keys(x.waiting).length) delete x.waiting;
+  }
   const rec = (x.specs[id] ??= {});
   rec.updatedAt = info.startedAt;
   delete rec.reason;
   delete rec.awaitingMerge;
+}
+
+/** A rate-limited spec: not failed, waiting until `info.until` to be relaunched. */
+export function markRateLimited(doc: StateDoc, id: string, info: WaitingInfo): void {
+  setState(doc, id, 'rate-limited', info.reason);
+  const x = extra(doc);
+  (x.waiting ??= {})[id] = info;
 }

@@ -9,10 +9,21 @@ export function elapsed(fromIso: string | undefined, now = Date.now()): string {
   return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/** Time left until an ISO time: "42s", "3m05s". */
+export function remaining(untilIso: string, now = Date.now()): string {
+  return elapsed(new Date(now - Math.max(0, Date.parse(untilIso) - now)).toISOString(), now);
+}
+
 export function renderLive(c: Palette, wave: number, rows: LiveRow[], footer: string): string {
   const body = columns([
     ['spec', 'agent', 'state', 'elapsed', ''].map((h) => c.bold(h)),
-    ...rows.map((r) => [`${r.id}-${r.name}`, r.agent, paintState(c, r.state), r.state === 'running' ? elapsed(r.startedAt) : '', r.reason ? c.dim(r.reason.slice(0, 60)) : '']),
+    ...rows.map((r) => [
+      `${r.id}-${r.name}`,
+      r.agent,
+      paintState(c, r.state) + (r.attempt && r.attempt > 1 ? c.dim(` #${r.attempt}`) : ''),
+      r.state === 'running' || r.state === 'stalled' ? elapsed(r.startedAt) : r.until ? `retry in ${remaining(r.until)}` : '',
+      r.reason ? c.dim(r.reason.slice(0, 60)) : '',
+    ]),
   ]);
   return `${c.bold(`wave ${wave}`)}\n${body}${footer ? `${c.dim(footer)}\n` : ''}`;
 }
