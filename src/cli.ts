@@ -171,7 +171,8 @@ program
   .description("print a spec's agent output (.codex/logs/<id>.log)")
   .argument('<id>', 'spec id')
   .option('-f, --follow', 'keep printing while the spec runs')
-  .addHelpText('after', examples('dispatch logs 011', 'dispatch logs 011 --follow'))
+  .addOption(new Option('--attempt <n>', 'the log of that launch (1, 2, ...; see status --json)').argParser(int('--attempt', 1)))
+  .addHelpText('after', examples('dispatch logs 011', 'dispatch logs 011 --follow', 'dispatch logs 011 --attempt 1'))
   .action(action(() => import('./commands/logs.js')));
 
 program

@@ -1,14 +1,29 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import type { Ctx } from '../context.js';
-import { DispatchError } from '../errors.js';
+import { DispatchError, UsageError } from '../errors.js';
 
 /** `dispatch logs <id> [--follow]` */
-export async function run(args: { _: [string]; follow?: boolean }, ctx: Ctx): Promise<number> {
+export async function run(args: { _: [string]; follow?: boolean; attempt?: number }, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
   const { findSpec } = await import('../specs/lookup.js');
-  const { logPath } = await import('../run/paths.js');
+  const { logPath, attemptLogPath } = await import('../run/paths.js');
   const spec = findSpec(config, args._[0]);
-  const file = logPath(config, spec.id);
+  let file = logPath(config, spec.id);
+  if (args.attempt !== undefined) {
+    file = attemptLogPath(config, spec.id, args.attempt);
+    if (!existsSync(file)) {
+      const { readdirSync } = await import('node:fs');
+      const { dirname } = await import('node:path');
+      const prefix = `${spec.id}.attempt-`;
+      let kept: number[] = [];
+      try {
+        kept = readdirSync(dirname(file)).filter((f) => f.startsWith(prefix) && f.endsWith('.log')).map((f) => Number(f.slice(prefix.length, -4))).sort((a, b) => a - b);
+      } catch {
+        // no logs folder yet
+      }
+      throw new UsageError(`spec ${spec.id} has no attempt ${args.attempt}`, kept.length ? `its attempts are ${kept.join(', ')}` : 'it has not been launched yet');
+    }
+  }
   if (!existsSync(file) && !args.follow) throw new DispatchError(`no log for spec ${spec.id} yet (${file})`, { hint: 'it is written once the spec has been launched' });
   let pos = 0;
   const copy = async () => {

@@ -16,16 +16,29 @@ export async function run(args: RunArgs & { fromWave: number; toWave: number; st
     if (!(await confirm(`launch wave ${args.toWave} as soon as wave ${args.fromWave} is complete?`))) return 0;
   }
   const { waitForWave } = await import('../run/handoff.js');
-  const verdict = await waitForWave(config, args.fromWave, {
-    signal: ctx.signal,
-    stopOnFailure: !!args.stopOnFailure,
-    onFailed: (ids) => ctx.err(`wave ${args.fromWave}: ${ids.map((f) => `${f.id} failed${f.reason ? ` (${f.reason})` : ''}`).join(', ')} — still waiting (rescue: 'dispatch retry', then 'dispatch run --wave ${args.fromWave} --yes')\n`),
-    onLost: (ids) => ctx.err(`lost runners marked failed: ${ids.join(', ')}\n`),
-  });
+  const { run: runWave } = await import('./run.js');
+  let verdict;
+  for (;;) {
+    verdict = await waitForWave(config, args.fromWave, {
+      signal: ctx.signal,
+      stopOnFailure: !!args.stopOnFailure,
+      onFailed: (ids) => ctx.err(`wave ${args.fromWave}: ${ids.map((f) => `${f.id} failed${f.reason ? ` (${f.reason})` : ''}`).join(', ')} — still waiting (rescue: 'dispatch retry', then 'dispatch run --wave ${args.fromWave} --yes')\n`),
+      onLost: (ids) => ctx.err(`lost runners marked failed: ${ids.join(', ')}\n`),
+    });
+    if (verdict !== 'resume') break;
+    // The run of wave A died (or left relaunches behind): carry on with it, adopting live runners.
+    ctx.err(`nobody is running wave ${args.fromWave} any more: resuming it\n`);
+    try {
+      await runWave({ ...args, wave: args.fromWave, yes: true, lockWaitSeconds: 5 }, ctx);
+    } catch (err) {
+      // Someone else started a run meanwhile: theirs drives the wave; keep watching.
+      if (!(err instanceof DispatchError) || !/holds the run lock/.test(err.message)) throw err;
+    }
+    if (ctx.signal.aborted) return 130;
+  }
   if (verdict === 'interrupted') return 130;
   if (verdict === 'failed') throw new DispatchError(`wave ${args.fromWave} has failed specs; not starting wave ${args.toWave}`, { hint: "retry them with 'dispatch retry', then run the watch again" });
   ctx.err(`wave ${args.fromWave} is complete: starting wave ${args.toWave}\n`);
-  const { run: runWave } = await import('./run.js');
   // The run of wave A may still be releasing its lock: give it a moment.
   return runWave({ ...args, wave: args.toWave, yes: true, lockWaitSeconds: 30 }, ctx);
 }
