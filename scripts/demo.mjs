@@ -13,8 +13,9 @@ const bin = join(root, 'dist', 'cli.js');
 const work = mkdtempSync(join(tmpdir(), 'dispatch-demo-'));
 cpSync(join(root, 'examples', 'demo'), work, { recursive: true });
 
+const bold = (s) => (process.stderr.isTTY && !process.env.NO_COLOR ? `\x1b[1m${s}\x1b[0m` : s);
 const step = (title, args, opts = {}) => {
-  process.stderr.write(`\n\x1b[1m$ ${title}\x1b[0m\n`);
+  process.stderr.write(`\n${bold(`$ ${title}`)}\n`);
   const r = spawnSync(args[0], args.slice(1), { cwd: work, stdio: 'inherit', ...opts });
   return r.status ?? 1;
 };
@@ -25,5 +26,5 @@ step('dispatch plan', [process.execPath, bin, 'plan']);
 const code = step('dispatch run --yes --no-plan', [process.execPath, bin, 'run', '--yes', '--no-plan']);
 step('dispatch status', [process.execPath, bin, 'status']);
 const tests = step('node --test   # the tests the agents wrote', [process.execPath, '--test']);
-process.stderr.write(`\nagent logs: ${join(work, '.codex', 'logs')}\n`);
+process.stderr.write(`\nthe dispatched project stays in ${work} (agent logs in .codex/logs); delete it when done\n`);
 process.exitCode = code || tests;

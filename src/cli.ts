@@ -40,7 +40,7 @@ function action(load: Loader) {
 program
   .description('Run coding agents (Codex CLI, Auto-Claude) over a project\'s specs, wave by wave.')
   .option('--config <path>', 'use this specs.config.ts instead of searching upwards')
-  .option('--json', 'print results as JSON on stdout (list, plan, status, lock)')
+  .option('--json', 'print results as JSON on stdout (list, plan, status, lock, run, doctor)')
   .option('--no-color', 'no colours (also: NO_COLOR=1, or when not a terminal)')
   .version(process.env.DISPATCH_VERSION ?? '0.1.0', '-V, --version')
   .showSuggestionAfterError(true)
@@ -200,8 +200,10 @@ program
 
 async function main(): Promise<number> {
   program.exitOverride();
-  program.configureOutput({ writeErr: () => {}, outputError: () => {} });
-  for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: () => {}, outputError: () => {} });
+  // commander's error lines are replaced by ours below; help it shows on stderr (bare `dispatch`) stays.
+  const output = { writeErr: (s: string) => void process.stderr.write(s), outputError: () => {} };
+  program.configureOutput(output);
+  for (const c of program.commands) c.exitOverride().configureOutput(output);
   const onSignal = (sig: NodeJS.Signals) => {
     if (interrupt.signal.aborted) process.exit(EXIT.interrupted);
     interrupt.abort(sig);
@@ -217,6 +219,8 @@ async function main(): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+      // `dispatch` alone: the help went to stderr; no command is a usage error.
+      if (err.code === 'commander.help') return EXIT.usage;
       // commander puts its suggestion on a second line: keep the error to one.
       const msg = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
       const sub = process.argv.slice(2).find((a) => program.commands.some((c) => c.name() === a));

@@ -80,11 +80,11 @@ describe('list', () => {
     expect(r.stdout).not.toMatch(/^001/m);
   });
 
-  it('--wave with no specs says so on stderr and names the waves there are', () => {
+  it('--wave of a wave that does not exist is a usage error naming the waves there are', () => {
     const r = run(makeProject(), 'list', '--wave', '7');
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('no specs in wave 7 (waves: 0, 1)\n');
+    expect(r.stderr).toBe("dispatch: there is no wave 7 — the waves are 0, 1 — see 'dispatch plan'\n");
   });
 
   it('--json prints the documented shape and nothing else', () => {
@@ -127,7 +127,7 @@ describe('plan', () => {
     const out = json(r);
     expect(out.project).toBe('demo');
     expect(out.waves.map((w: any) => [w.wave, w.specs.map((s: any) => s.id), w.complete])).toEqual([[0, ['001'], true], [1, ['002', '003'], false]]);
-    expect(out.waves[1].counts).toEqual({ done: 0, failed: 0, running: 0, pending: 2, skipped: 0 });
+    expect(out.waves[1].counts).toEqual({ done: 0, failed: 0, running: 0, 'rate-limited': 0, pending: 2, skipped: 0 });
   });
 });
 
@@ -155,10 +155,10 @@ describe('status', () => {
     const s = json(r);
     expect(Object.keys(s)).toEqual(expect.arrayContaining(['project', 'total', 'counts', 'waves', 'failed', 'running', 'unknownIds']));
     expect(s).toMatchObject({ project: 'demo', total: 3, running: [], unknownIds: [] });
-    expect(s.counts).toEqual({ done: 1, failed: 1, running: 0, pending: 1, skipped: 0 });
+    expect(s.counts).toEqual({ done: 1, failed: 1, running: 0, 'rate-limited': 0, pending: 1, skipped: 0 });
     expect(s.waves).toEqual([
-      { wave: 0, total: 1, counts: { done: 1, failed: 0, running: 0, pending: 0, skipped: 0 }, complete: true },
-      { wave: 1, total: 2, counts: { done: 0, failed: 1, running: 0, pending: 1, skipped: 0 }, complete: false },
+      { wave: 0, total: 1, counts: { done: 1, failed: 0, running: 0, 'rate-limited': 0, pending: 0, skipped: 0 }, complete: true },
+      { wave: 1, total: 2, counts: { done: 0, failed: 1, running: 0, 'rate-limited': 0, pending: 1, skipped: 0 }, complete: false },
     ]);
     expect(s.failed).toEqual([{ id: '003', name: 'gamma', wave: 1 }]);
   });

@@ -30,8 +30,13 @@ export interface AgentCommand {
 
 export const EFFORT_BY_COST = { 1: 'low', 2: 'medium', 3: 'high', 4: 'xhigh' } as const;
 
+/** `~/x` as a shell would read it: configs are written by people who type `~`. */
+export function expandHome(p: string): string {
+  return p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p;
+}
+
 export function autoClaudeDir(config: ResolvedConfig): string {
-  return config.agents.ac.dir ?? process.env.AUTO_CLAUDE_DIR ?? join(homedir(), 'Auto-Claude');
+  return expandHome(config.agents.ac.dir ?? process.env.AUTO_CLAUDE_DIR ?? join(homedir(), 'Auto-Claude'));
 }
 
 /** Isolation by git worktree is dispatch's job for every agent except Auto-Claude, which isolates itself. */
@@ -44,7 +49,7 @@ export function agentCommand(config: ResolvedConfig, spec: ResolvedSpec, paths: 
     const c = config.agents.codex;
     return {
       argv: [
-        c.bin, 'exec',
+        expandHome(c.bin), 'exec',
         '-s', c.sandbox,
         '-m', c.model,
         '-c', `model_reasoning_effort=${c.effort[spec.cost] ?? EFFORT_BY_COST[spec.cost]}`,
@@ -63,7 +68,7 @@ export function agentCommand(config: ResolvedConfig, spec: ResolvedSpec, paths: 
     const a = config.agents.ac;
     return {
       argv: [
-        a.python, join(autoClaudeDir(config), 'apps', 'backend', 'run.py'),
+        expandHome(a.python), join(autoClaudeDir(config), 'apps', 'backend', 'run.py'),
         '--spec', spec.id,
         '--project-dir', config.rootDir,
         '--auto-continue',

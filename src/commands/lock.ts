@@ -1,10 +1,11 @@
 import { rmSync } from 'node:fs';
 import type { Ctx } from '../context.js';
-import { DispatchError } from '../errors.js';
+import { DispatchError, UsageError } from '../errors.js';
 import { readRunLock } from '../state/run-lock.js';
 
 /** `dispatch lock [--clear] [--force]`: show or remove the run lock. */
 export async function run(args: { clear?: boolean; force?: boolean }, ctx: Ctx): Promise<number> {
+  if (args.force && !args.clear) throw new UsageError('--force only goes with --clear', "to remove a live lock: 'dispatch lock --clear --force'");
   const config = await ctx.config();
   const view = readRunLock(config.stateDir);
   const alive = view.alive === undefined ? (view.lock ? 'unknown (other host)' : undefined) : view.alive;

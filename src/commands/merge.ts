@@ -8,7 +8,7 @@ export async function run(args: { _: [string] }, ctx: Ctx): Promise<number> {
   const { readState, withState } = await import('../state/store.js');
   const { stateOf } = await import('../state/doc.js');
   const spec = findSpec(config, args._[0]);
-  if (spec.mode !== 'isolated') throw new UsageError(`spec ${spec.id} is not isolated (mode: ${spec.mode}): its work is already in the project`);
+  if (spec.mode !== 'isolated') throw new UsageError(`spec ${spec.id} is not isolated (mode: ${spec.mode}): its work is already in the project`, "only specs with mode: 'isolated' have a branch to merge");
   const doc = readState(config.stateDir);
   const state = stateOf(doc, spec.id);
   if (state !== 'done') throw new DispatchError(`spec ${spec.id} is ${state}, not done: nothing to merge yet`, { hint: "see 'dispatch status'" });

@@ -1,4 +1,5 @@
 import type { Ctx } from '../context.js';
+import { UsageError } from '../errors.js';
 import { buildOverview } from '../services/overview.js';
 import { groupWaves } from '../services/waves-view.js';
 import { readState } from '../state/store.js';
@@ -16,7 +17,8 @@ export async function run(args: { wave?: number }, ctx: Ctx): Promise<number> {
     return 0;
   }
   if (!waves.length) {
-    ctx.err(args.wave !== undefined ? `no specs in wave ${args.wave} (waves: ${config.waves.join(', ') || 'none'})\n` : 'the spec table is empty\n');
+    if (args.wave !== undefined) throw new UsageError(`there is no wave ${args.wave} — the waves are ${config.waves.join(', ') || 'none'}`, "see 'dispatch plan'");
+    ctx.err('the spec table is empty\n');
     return 0;
   }
   const c = palette(ctx.color);

@@ -43,13 +43,23 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   const doc = readState(config.stateDir);
   const previews = (waves === 'all' ? config.waves : waves).map((w) => planWave(config, doc, mux, w, { only })).filter((p) => p.items.length);
 
+  // A wave whose earlier waves are not complete cannot start: say so before touching anything
+  // (no session created, and --dry-run does not pretend it would launch).
+  const { blockersBefore } = await import('../run/engine.js');
+  const first = previews[0]?.wave;
+  const blocked = first === undefined ? [] : only
+    ? blockersBefore(config, doc, first).filter((b) => config.specs.some((s) => only.has(s.id) && s.dependsOn.includes(b.id)))
+    : blockersBefore(config, doc, first);
+  if (blocked.length) throw blockedError(first!, blocked);
   if (args.dryRun) {
     printDryRun(ctx, c, mux.kind, mux.session, previews);
     return 0;
   }
   if (!previews.length && !hasRunning(config, doc, waves)) {
-    ctx.err(`nothing to launch: ${waves === 'all' ? 'every wave is complete or waiting on a retry' : `no pending specs in ${only ? 'the given specs' : `wave ${args.wave}`}`} (see 'dispatch status')\n`);
-    return 0;
+    const scope = (waves === 'all' ? config.specs : config.specs.filter((s) => waves.includes(s.wave) && (!only || only.has(s.id))));
+    const failed = scope.filter((s) => doc.failed.includes(s.id)).map((s) => s.id);
+    ctx.err(`nothing to launch: ${waves === 'all' ? 'no wave has pending specs' : `no pending specs in ${only ? 'the given specs' : `wave ${args.wave}`}`}${failed.length ? `; failed: ${failed.join(', ')} — 'dispatch retry' puts them back to pending` : ''} (see 'dispatch status')\n`);
+    return failed.length ? 1 : 0;
   }
   if (!args.yes) {
     if (!ctx.interactive) throw new UsageError('refusing to launch agents without --yes when not on a terminal', 'add --yes, or look first with --dry-run');
@@ -171,15 +181,7 @@ function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean): number {
     if (o.rateLimited.length) ctx.err(c.dim(`rate-limited, not relaunched yet: ${o.rateLimited.join(', ')}; 'dispatch run' again relaunches them when their limit resets\n`));
     if (o.stillRunning.length) ctx.err(c.dim(`${waited ? 'stopped waiting' : 'not waiting'}: ${o.stillRunning.join(', ')} still run in their panes; follow them with 'dispatch status' or 'dispatch logs <id>'\n`));
   }
-  if (o.blocked) {
-    const b = o.blocked;
-    const list = b.blockers.map((x) => `${x.id} (wave ${x.wave}: ${x.state}${x.reason ? ` — ${x.reason}` : ''})`).join(', ');
-    throw new DispatchError(`wave ${b.wave} cannot start: ${list}`, {
-      hint: b.blockers.some((x) => x.state === 'awaiting merge')
-        ? "merge isolated specs with 'dispatch merge <id>'; failed ones: 'dispatch retry'"
-        : "retry failed specs with 'dispatch retry', skip them with 'dispatch skip <id>', or wait for running ones",
-    });
-  }
+  if (o.blocked) throw blockedError(o.blocked.wave, o.blocked.blockers);
   if (o.interrupted) return 130;
   if (o.budgetStop) throw new DispatchError(o.budgetStop, { hint: 'raise budget.tokensPerRun / tokensPerWave, or pass --budget <tokens> to allow more this once' });
   if (o.failed.length || o.rateLimited.length) return 1;
@@ -220,4 +222,16 @@ function printSummary(ctx: Ctx, c: Palette, kind: string, session: string, previ
     for (const line of schedule(p)) ctx.err(`  ${line}\n`);
     for (const i of p.items) ctx.err(`    ${c.dim(showArgv(i.agentArgv))}\n`);
   }
+}
+
+function blockedError(wave: number, blockers: import('../run/engine.js').Blocker[]): DispatchError {
+  const list = blockers.map((x) => `${x.id} (wave ${x.wave}: ${x.state}${x.reason ? ` — ${x.reason}` : ''})`).join(', ');
+  const states = new Set(blockers.map((x) => x.state));
+  const earlier = [...new Set(blockers.map((x) => x.wave))].sort((a, b) => a - b);
+  const hint = states.has('awaiting merge')
+    ? "merge isolated specs with 'dispatch merge <id>'; failed ones: 'dispatch retry'"
+    : states.has('failed')
+      ? "retry failed specs with 'dispatch retry', skip them with 'dispatch skip <id>', or wait for running ones"
+      : `run wave ${earlier[0]} first ('dispatch run --wave ${earlier[0]} --yes'), or wait for it to finish`;
+  return new DispatchError(`wave ${wave} cannot start: ${list}`, { hint });
 }
