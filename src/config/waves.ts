@@ -1,5 +1,7 @@
 /** Minimal shape wave computation needs; the full spec type extends it. */
 export interface WaveInput {
+  /** Position in the config's table, when it differs from the position in the list given. */
+  index?: number;
   id: string;
   wave?: number;
   dependsOn: string[];
@@ -14,11 +16,14 @@ export interface WaveInput {
 export function computeWaves(specs: WaveInput[]): { waves: Map<string, number>; problems: string[] } {
   const problems: string[] = [];
   const byId = new Map<string, WaveInput>();
+  const duplicates: WaveInput[] = [];
   specs.forEach((s, i) => {
-    if (byId.has(s.id)) problems.push(`specs[${i}].id: duplicate id '${s.id}' — each spec needs its own id`);
-    else byId.set(s.id, s);
+    if (byId.has(s.id)) {
+      problems.push(`specs[${s.index ?? i}].id: duplicate id '${s.id}' — each spec needs its own id`);
+      duplicates.push(s);
+    } else byId.set(s.id, s);
   });
-  for (const s of byId.values()) {
+  for (const s of [...byId.values(), ...duplicates]) {
     for (const d of s.dependsOn) {
       if (d === s.id) problems.push(`spec ${s.id} depends on itself`);
       else if (!byId.has(d)) problems.push(`spec ${s.id} depends on unknown spec '${d}'${closest(d, [...byId.keys()])}`);
