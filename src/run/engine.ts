@@ -328,6 +328,8 @@ async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<st
       else if (idx < 0) waitingFor = `${queue[0]!.spec.agent} to come off its rate limit`;
       else {
         const [item] = queue.splice(idx, 1);
+        // Cooldowns count from the moment the launch starts, not from when the pane answered.
+        const launchStarted = Date.now();
         const ok = await launchOne(config, item!, opts.mux, rc, emit);
         watched.add(item!.spec.id);
         last.set(item!.spec.id, ok ? 'running' : 'failed');
@@ -335,7 +337,7 @@ async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<st
         launches++;
         const cooldown = (config.pacing.cooldownSeconds[item!.spec.cost] ?? 0) * rc.pacing.factorOf(item!.spec.agent);
         const pause = batchOn && launches % b.every === 0 ? b.pauseSeconds : 0;
-        nextLaunchAt = Date.now() + (cooldown + pause) * 1000;
+        nextLaunchAt = launchStarted + (cooldown + pause) * 1000;
         if (pause) waitingFor = 'batch pause';
         continue;
       }
@@ -352,7 +354,9 @@ async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<st
       ...(queue.length && !rc.budgetStop ? { nextLaunchAt: Math.max(nextLaunchAt, now) } : {}),
       ...(waitingFor ? { waitingFor } : {}),
     });
-    await sleep(opts.pollMs ?? POLL_MS, opts.signal);
+    // Wake on time for the next launch rather than at the next poll.
+    const untilLaunch = queue.length && !rc.budgetStop ? nextLaunchAt - Date.now() : Infinity;
+    await sleep(Math.max(1, Math.min(opts.pollMs ?? POLL_MS, untilLaunch)), opts.signal);
   }
   const doc = readState(config.stateDir);
   emit({ type: 'tick', wave: plan.wave, rows: rowsFor(config, doc, watched) });
