@@ -102,7 +102,7 @@ program
 
 program
   .command('retry')
-  .description('put failed specs back to pending')
+  .description('put failed (and rate-limited) specs back to pending, with fresh attempts')
   .addOption(waveOpt())
   .addHelpText('after', examples('dispatch retry', 'dispatch retry --wave 2'))
   .action(action(() => import('./commands/retry.js')));

@@ -451,7 +451,7 @@ describe('retry', () => {
     const dir = makeProject({ state: { completed: ['001'], failed: [], skipped: ['002'] } });
     const r = leavesNoTrace(dir, () => run(dir, 'retry', '--wave', '1'));
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe('no failed specs in wave 1\n');
+    expect(r.stdout).toBe('no failed or rate-limited specs in wave 1\n');
   });
 });
 

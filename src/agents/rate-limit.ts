@@ -2,14 +2,17 @@
 // again. Rate limits are not failures: the spec waits and is relaunched.
 
 // What Codex, Claude/Auto-Claude and HTTP APIs say when they throttle.
+// Narrow enough that a failing spec about rate limiting (rate-limit.test.ts, a rate limiter),
+// a compiler error on line 429 or a full disk is a failure, not a wait.
 const BUILTIN = [
-  /rate[ _-]?limit/i,
-  /\b429\b/,
+  /(?<![\w/.-])rate[ _-]?limit(?!er|ing|[\w-]*\.[a-z]{1,4}\b)/i,
+  /\b(?:http|status|code|error)\W{0,3}(?:code\W{0,3})?429\b/i,
   /too many requests/i,
   /usage limit/i,
   /high demand/i,
-  /\blimit reached\b/i,
-  /quota (?:exceeded|exhausted)/i,
+  /\b(?:usage|rate|request|token|message|session|weekly|daily|\d+[- ]?hour)s? limit (?:reached|exceeded)\b/i,
+  /\blimit reached\b.*\bresets?\b/i,
+  /(?<!disk )quota (?:exceeded|exhausted)/i,
   /\boverloaded\b/i,
 ];
 
@@ -54,7 +57,7 @@ const UNIT: Record<string, number> = { s: 1, sec: 1, secs: 1, second: 1, seconds
 export function parseResetTime(text: string, now = new Date()): Date | undefined {
   const epoch = /\|(\d{10})\b/.exec(text);
   if (epoch) return new Date(Number(epoch[1]) * 1000);
-  const rel = /(?:in|after)\s+((?:\d+(?:\.\d+)?\s*(?:days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b[\s,]*(?:and\s+)?)+)/i.exec(text);
+  const rel = /(?:in|after)\s+((?:\d+(?:\.\d+)?\s*(?:days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)(?![a-z])[\s,]*(?:and\s+)?)+)/i.exec(text);
   if (rel) {
     let secs = 0;
     for (const m of rel[1]!.matchAll(/(\d+(?:\.\d+)?)\s*([a-z]+)/gi)) secs += Number(m[1]) * (UNIT[m[2]!.toLowerCase()] ?? 0);
