@@ -14,6 +14,7 @@ import { reapLost, type Lost } from './liveness.js';
 import { quietSeconds, stallSeconds } from './stall.js';
 import { canRelaunch } from './policy.js';
 import { ensureWorktree, type WorktreeRecord } from './worktree.js';
+import { sleep } from '../util/sleep.js';
 
 export interface LiveRow {
   id: string;
@@ -83,18 +84,6 @@ export interface EngineOptions {
 const POLL_MS = 150;
 const CHECK_EVERY_MS = 1000;
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((res) => {
-    if (signal.aborted || ms <= 0) return res();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      res();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** Specs of earlier waves that are not complete (done and merged, or skipped). */
 export function blockersBefore(config: ResolvedConfig, doc: StateDoc, wave: number): Blocker[] {

@@ -6,6 +6,7 @@ import { cleanAnswer, hashSpec, missingSections, readPlanHeader, renderPlan } fr
 import { buildPrompt, correctiveMessage } from '../planner/prompt.js';
 import { findSpecs, locateSpec } from '../specs/lookup.js';
 import { writeFileAtomic } from '../state/store.js';
+import { sleep } from '../util/sleep.js';
 
 export type PlanResultStatus = 'planned' | 'up-to-date' | 'failed' | 'interrupted';
 
@@ -180,15 +181,3 @@ async function planOne(config: ResolvedConfig, job: Job, target: OllamaTarget, o
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
