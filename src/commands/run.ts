@@ -39,6 +39,15 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   const waves = only ? [...new Set(config.specs.filter((s) => only.has(s.id)).map((s) => s.wave))].sort((a, b) => a - b) : args.wave !== undefined ? [args.wave] : ('all' as const);
   const mux = await createMux(config, resolveMuxKind(args.mux ?? config.multiplexer));
 
+  if (!args.dryRun) {
+    // A live run is named first: a second run is refused for that, whatever its waves.
+    const { readRunLock, lockHeldError } = await import('../state/run-lock.js');
+    const held = readRunLock(config.stateDir);
+    if (held.lock && held.alive !== false && !args.lockWaitSeconds) throw lockHeldError(held.lock);
+    // Runners that died hold their specs "running": record them as lost before judging the waves.
+    const { reapLost } = await import('../run/liveness.js');
+    for (const l of await reapLost(config, readState(config.stateDir), 'run')) ctx.err(`lost ${l.id}: ${l.reason}\n`);
+  }
   // What would launch now, wave by wave (later waves as if earlier ones completed).
   const doc = readState(config.stateDir);
   const previews = (waves === 'all' ? config.waves : waves).map((w) => planWave(config, doc, mux, w, { only })).filter((p) => p.items.length);
@@ -95,8 +104,9 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   }
 }
 
+/** Specs a run adopts rather than launches: live runners, and rate-limited specs waiting for their relaunch. */
 function hasRunning(config: Awaited<ReturnType<Ctx['config']>>, doc: import('../state/doc.js').StateDoc, waves: number[] | 'all'): boolean {
-  return config.specs.some((s) => (waves === 'all' || waves.includes(s.wave)) && doc.dispatch?.running[s.id]);
+  return config.specs.some((s) => (waves === 'all' || waves.includes(s.wave)) && (doc.dispatch?.running[s.id] || doc.dispatch?.waiting?.[s.id]));
 }
 
 async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['config']>>, mux: import('../mux/types.js').Mux, waves: number[] | 'all', only: Set<string> | undefined, args: RunArgs): Promise<RunOutcome> {

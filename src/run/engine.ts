@@ -169,6 +169,8 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
     emit({ type: 'wave-start', plan });
     if (plan.items.length) await opts.beforeWave?.(plan);
     const watched = new Set(adopted);
+    // What an adopted runner ends with is this run's outcome too (a failure fails the run).
+    for (const id of adopted) attempted.add(id);
     const launched = await driveWave(config, plan, watched, opts, rc, emit);
     for (const id of launched) attempted.add(id);
     for (const it of plan.items) if (stateOf(readState(config.stateDir), it.spec.id) === 'failed') attempted.add(it.spec.id);
@@ -317,9 +319,9 @@ async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<st
       else if (idx < 0) waitingFor = `${queue[0]!.spec.agent} to come off its rate limit`;
       else {
         const [item] = queue.splice(idx, 1);
-        // Cooldowns count from the moment the launch starts, not from when the pane answered.
-        const launchStarted = Date.now();
-        const ok = await launchOne(config, item!, opts.mux, rc, emit);
+        // Cooldowns count from the moment the launch is on record, not from when the pane answered.
+        let launchStarted = Date.now();
+        const ok = await launchOne(config, item!, opts.mux, rc, emit, (t) => (launchStarted = t));
         watched.add(item!.spec.id);
         last.set(item!.spec.id, ok ? 'running' : 'failed');
         if (ok && !launched.includes(item!.spec.id)) launched.push(item!.spec.id);
@@ -382,7 +384,7 @@ async function checkStalls(config: ResolvedConfig, doc: StateDoc, watched: Set<s
 }
 
 /** Marks the spec launching, makes its worktree, opens its pane. A failure marks it failed with why. */
-async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, rc: RunCtx, emit: (e: RunEvent) => void): Promise<boolean> {
+async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, rc: RunCtx, emit: (e: RunEvent) => void, recorded?: (at: number) => void): Promise<boolean> {
   const id = item.spec.id;
   let attempt = 1;
   try {
@@ -396,6 +398,8 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, rc:
       markRunning(doc, id, { pid: 0, host: hostname(), startedAt: new Date().toISOString(), pane: item.paneName, attempt, runId: rc.runId });
       if (worktree) extra(doc).specs[id]!.worktree = worktree;
     });
+    // The launch is on record (and in the journal) now: the next one is paced from here.
+    recorded?.(Date.now());
     // The runner records its own pane id ($ZELLIJ_PANE_ID, $TMUX_PANE, its pid): no second write here.
     const pane = await mux.open({ name: item.paneName, cwd: item.cwd, argv: item.runnerArgv });
     emit({ type: 'launched', id, pane, at: Date.now(), attempt });

@@ -99,7 +99,7 @@ function rateLimitPatterns(config: ResolvedConfig, spec: ResolvedSpec): string[]
 /** What the previous attempt left, for the prompt of an automatic relaunch. */
 function previousFailure(config: ResolvedConfig, id: string, history: AttemptRecord[]): { reason: string; logTail: string } | undefined {
   const prev = history.at(-1);
-  if (!prev || prev.state === 'done' || !prev.reason) return undefined;
+  if (!prev || prev.state !== 'failed' || !prev.reason) return undefined; // a rate limit is not the agent's failure
   let logTail = '';
   try {
     logTail = readFileSync(attemptLogPath(config, id, prev.n), 'utf8').trim().split('\n').slice(-40).join('\n');

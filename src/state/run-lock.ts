@@ -67,12 +67,7 @@ export function acquireRunLock(stateDir: string, info: Omit<RunLock, 'pid' | 'ho
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const view = readRunLock(stateDir);
-    if (view.lock && view.alive !== false) {
-      throw new DispatchError(
-        `another dispatch holds the run lock: pid ${view.lock.pid} on ${view.lock.host}, '${view.lock.command}'${view.lock.wave != null ? ` (wave ${view.lock.wave})` : ''}, since ${view.lock.started}`,
-        { hint: "wait for it to finish, or check it with 'dispatch lock'" },
-      );
-    }
+    if (view.lock && view.alive !== false) throw lockHeldError(view.lock);
     if (view.lock) onTakeover?.(view.lock);
     rmSync(path, { force: true });
   }
@@ -83,4 +78,11 @@ export function acquireRunLock(stateDir: string, info: Omit<RunLock, 'pid' | 'ho
 export function releaseRunLock(stateDir: string, lock: RunLock): void {
   const view = readRunLock(stateDir);
   if (view.lock && view.lock.pid === lock.pid && view.lock.started === lock.started) rmSync(view.path, { force: true });
+}
+
+export function lockHeldError(lock: RunLock): DispatchError {
+  return new DispatchError(
+    `another dispatch holds the run lock: pid ${lock.pid} on ${lock.host}, '${lock.command}'${lock.wave != null ? ` (wave ${lock.wave})` : ''}, since ${lock.started}`,
+    { hint: "wait for it to finish, or check it with 'dispatch lock'" },
+  );
 }
