@@ -207,7 +207,8 @@ async function main(): Promise<number> {
   const onSignal = (sig: NodeJS.Signals) => {
     if (interrupt.signal.aborted) process.exit(EXIT.interrupted);
     interrupt.abort(sig);
-    setTimeout(() => process.exit(EXIT.interrupted), 5000).unref();
+    // The pane runner needs time to stop its agent (3 s to SIGKILL) and record why.
+    setTimeout(() => process.exit(EXIT.interrupted), process.argv.includes('exec-spec') ? 15_000 : 5000).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

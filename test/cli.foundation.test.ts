@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { dispatch, makeProject, readStateOf, statePathOf, tempDir, type RunResult } from './helpers.js';
 
@@ -484,14 +484,28 @@ describe('lock', () => {
 
   it('refuses to clear a live lock without --force (exit 1), and clears it with --force', () => {
     const dir = makeProject();
+    // A live holder that looks like a dispatch run (a pid alone may have been reused since).
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', 'run'], { stdio: 'ignore' });
+    try {
+      writeLock(dir, { pid: holder.pid!, host: hostname(), command: 'run --wave 1', wave: 1, started: new Date().toISOString() });
+      const before = readFileSync(lockPath(dir));
+      expect(run(dir, 'lock').stdout).toMatch(/alive\s+true/);
+      const r = run(dir, 'lock', '--clear');
+      expectOneLineError(r, 1, new RegExp(`held by a live process \\(pid ${holder.pid} .*pass --force`));
+      expect(readFileSync(lockPath(dir))).toEqual(before);
+      const f = run(dir, 'lock', '--clear', '--force');
+      expect(f.code).toBe(0);
+      expect(existsSync(lockPath(dir))).toBe(false);
+    } finally {
+      holder.kill();
+    }
+  });
+
+  it('a lock whose pid now belongs to another program (reused after a reboot) is stale', () => {
+    const dir = makeProject();
     writeLock(dir, { pid: process.pid, host: hostname(), command: 'run --wave 1', wave: 1, started: new Date().toISOString() });
-    const before = readFileSync(lockPath(dir));
-    expect(run(dir, 'lock').stdout).toMatch(/alive\s+true/);
-    const r = run(dir, 'lock', '--clear');
-    expectOneLineError(r, 1, new RegExp(`held by a live process \\(pid ${process.pid} .*pass --force`));
-    expect(readFileSync(lockPath(dir))).toEqual(before);
-    const f = run(dir, 'lock', '--clear', '--force');
-    expect(f.code).toBe(0);
+    expect(run(dir, 'lock').stdout).toMatch(/alive\s+false/);
+    expect(run(dir, 'lock', '--clear').code).toBe(0);
     expect(existsSync(lockPath(dir))).toBe(false);
   });
 

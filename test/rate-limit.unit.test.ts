@@ -82,6 +82,9 @@ describe('detectRateLimit: what the agents print when they are throttled', () =>
       ['the context window', 'context limit reached: conversation too long'],
       ['a full disk', 'write out/db.sqlite: Disk quota exceeded'],
       ['the word "limit" alone', 'exceeded retry limit'],
+      ['an overloaded C++ function', "error: call of overloaded 'f(int)' is ambiguous"],
+      ['429 failures counted by a test runner', 'error: 429 tests failed'],
+      ['the model context', 'token limit exceeded: context too long'],
       ['nothing at all', ''],
     ];
     for (const [what, text] of notLimits) it(what, () => expect(detectRateLimit(text, [], NOW)).toBeUndefined());

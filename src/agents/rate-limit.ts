@@ -6,14 +6,14 @@
 // a compiler error on line 429 or a full disk is a failure, not a wait.
 const BUILTIN = [
   /(?<![\w/.-])rate[ _-]?limit(?!er|ing|[\w-]*\.[a-z]{1,4}\b)/i,
-  /\b(?:http|status|code|error)\W{0,3}(?:code\W{0,3})?429\b/i,
+  /\b(?:http|status|code)\W{0,3}(?:code\W{0,3})?429\b|\b429\W{0,3}too many\b|error\W{0,3}429\W{0,3}(?:too|rate|from)\b/i,
   /too many requests/i,
   /usage limit/i,
   /high demand/i,
-  /\b(?:usage|rate|request|token|message|session|weekly|daily|\d+[- ]?hour)s? limit (?:reached|exceeded)\b/i,
+  /\b(?:usage|rate|request|message|session|weekly|daily|\d+[- ]?hour)s? limit (?:reached|exceeded)\b/i,
   /\blimit reached\b.*\bresets?\b/i,
   /(?<!disk )quota (?:exceeded|exhausted)/i,
-  /\boverloaded\b/i,
+  /\b(?:server|model|api|service|engine|system)s? (?:is |are )?(?:currently |temporarily )?overloaded\b|\boverloaded_error\b/i,
 ];
 
 export interface RateLimitHit {

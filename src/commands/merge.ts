@@ -16,10 +16,10 @@ export async function run(args: { _: [string] }, ctx: Ctx): Promise<number> {
   if (spec.agent === 'ac') {
     // Auto-Claude made the worktree: its own --merge merges it (--no-ff, aborts on conflicts).
     const { capture } = await import('../proc/launch.js');
-    const { autoClaudeDir } = await import('../agents/command.js');
+    const { autoClaudeDir, expandHome } = await import('../agents/command.js');
     const { join } = await import('node:path');
     const a = config.agents.ac;
-    const r = await capture([a.python, join(autoClaudeDir(config), 'apps', 'backend', 'run.py'), '--spec', spec.id, '--project-dir', config.rootDir, '--merge'], { cwd: config.rootDir, env: a.env, timeoutMs: 600_000 });
+    const r = await capture([expandHome(a.python), join(autoClaudeDir(config), 'apps', 'backend', 'run.py'), '--spec', spec.id, '--project-dir', config.rootDir, '--merge'], { cwd: config.rootDir, env: a.env, timeoutMs: 600_000 });
     ctx.err(r.stdout + r.stderr);
     if (r.exitCode !== 0) throw new DispatchError(`Auto-Claude could not merge spec ${spec.id}${r.failedToStart ? `: ${r.failedToStart}` : ` (exit ${r.exitCode})`}`, { hint: 'see its output above; nothing was removed' });
   } else {

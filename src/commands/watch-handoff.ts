@@ -17,15 +17,19 @@ export async function run(args: RunArgs & { fromWave: number; toWave: number; st
   }
   const { waitForWave } = await import('../run/handoff.js');
   const { run: runWave } = await import('./run.js');
-  let verdict;
+  let result;
+  let resumedAt: string | undefined;
   for (;;) {
-    verdict = await waitForWave(config, args.fromWave, {
+    result = await waitForWave(config, args.fromWave, {
       signal: ctx.signal,
       stopOnFailure: !!args.stopOnFailure,
+      readOnly: !!args.dryRun,
+      resumedAt,
       onFailed: (ids) => ctx.err(`wave ${args.fromWave}: ${ids.map((f) => `${f.id} failed${f.reason ? ` (${f.reason})` : ''}`).join(', ')} — still waiting (rescue: 'dispatch retry', then 'dispatch run --wave ${args.fromWave} --yes')\n`),
       onLost: (ids) => ctx.err(`lost runners marked failed: ${ids.join(', ')}\n`),
     });
-    if (verdict !== 'resume') break;
+    if (result.verdict !== 'resume') break;
+    resumedAt = result.situation;
     // The run of wave A died (or left relaunches behind): carry on with it, adopting live runners.
     ctx.err(`nobody is running wave ${args.fromWave} any more: resuming it\n`);
     try {
@@ -36,8 +40,8 @@ export async function run(args: RunArgs & { fromWave: number; toWave: number; st
     }
     if (ctx.signal.aborted) return 130;
   }
-  if (verdict === 'interrupted') return 130;
-  if (verdict === 'failed') throw new DispatchError(`wave ${args.fromWave} has failed specs; not starting wave ${args.toWave}`, { hint: "retry them with 'dispatch retry', then run the watch again" });
+  if (result.verdict === 'interrupted') return 130;
+  if (result.verdict === 'failed') throw new DispatchError(`wave ${args.fromWave} has failed specs; not starting wave ${args.toWave}`, { hint: "retry them with 'dispatch retry', then run the watch again" });
   ctx.err(`wave ${args.fromWave} is complete: starting wave ${args.toWave}\n`);
   // The run of wave A may still be releasing its lock: give it a moment.
   return runWave({ ...args, wave: args.toWave, yes: true, lockWaitSeconds: 30 }, ctx);

@@ -3,7 +3,9 @@ import { capture, type Argv } from '../proc/launch.js';
 import type { Mux, PaneRequest } from './types.js';
 
 /** A window per spec. With more than one argument tmux execs the command directly: no shell. */
-export function tmuxMux(session: string, opts: { socket?: string; rootDir: string; bin?: string }): Mux {
+export function tmuxMux(wanted: string, opts: { socket?: string; rootDir: string; bin?: string }): Mux {
+  // tmux turns '.' and ':' in a session name into '_' (they separate window and pane in targets).
+  const session = wanted.replace(/[.:]/g, '_');
   const base: Argv = [opts.bin ?? 'tmux', ...(opts.socket ? ['-L', opts.socket] : [])];
   // `=` asks for this exact session, not one whose name merely starts the same.
   const target = `=${session}`;

@@ -21,6 +21,7 @@ export async function capture(argv: Argv, opts: { cwd?: string; env?: Record<str
     reject: false,
     stdin: opts.input === undefined ? 'ignore' : undefined,
     input: opts.input,
+    // 0: no timeout.
     timeout: opts.timeoutMs ?? 30_000,
     stripFinalNewline: false,
   });
@@ -43,7 +44,8 @@ export async function spawnDetached(argv: Argv, opts: { cwd: string; env?: Recor
 /** Starts an agent with piped output (the runner tees it). stdin: a prompt string, or nothing (/dev/null). */
 export async function spawnAgent(argv: Argv, opts: { cwd: string; env: Record<string, string>; input?: string }): Promise<ChildProcess> {
   const { spawn } = await import('node:child_process');
-  const child = spawn(argv[0], argv.slice(1), { cwd: opts.cwd, env: opts.env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  // Its own process group, so stopping it stops what it started too (a python agent's claude, a test server).
+  const child = spawn(argv[0], argv.slice(1), { cwd: opts.cwd, env: opts.env, detached: true, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', reject);
@@ -54,6 +56,15 @@ export async function spawnAgent(argv: Argv, opts: { cwd: string; env: Record<st
     child.stdin!.end(opts.input);
   }
   return child;
+}
+
+/** Signals an agent and everything in its process group (it was started in a group of its own). */
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid) process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
 }
 
 /** For display only (dry-run, confirmations): quotes like a POSIX shell would need. Never executed. */

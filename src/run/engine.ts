@@ -10,8 +10,9 @@ import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
 import { runHook, type HookResult } from './hooks.js';
 import { isComplete, launchItem, planWave, type LaunchItem, type WavePlan } from './launch-plan.js';
-import { reapLost, type Lost } from './liveness.js';
+import { isRunner, reapLost, type Lost } from './liveness.js';
 import { quietSeconds, stallSeconds } from './stall.js';
+import { writeRunnerEnv } from './runner-env.js';
 import { canRelaunch } from './policy.js';
 import { ensureWorktree, type WorktreeRecord } from './worktree.js';
 import { sleep } from '../util/sleep.js';
@@ -186,8 +187,6 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
       FAILED: ids.filter((id) => stateOf(after, id) === 'failed').join(','),
       TOKENS: tokensUsed(after, rc.runId, wave),
     }));
-    // --spec runs just those.
-    if (opts.only) break;
   }
   const finalDoc = readState(config.stateDir);
   for (const id of attempted) {
@@ -285,7 +284,9 @@ async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<st
         if (st === 'done') rc.pacing.clean(spec.agent);
         emit({ type: 'finished', id, state: st, reason });
         if (st === 'failed' && canRelaunch(config, doc, id) && !queued(id)) {
-          queue.push(launchItem(config, opts.mux, spec));
+          // A sequential wave keeps its order: the retry goes before the specs after it.
+          if (plan.sequential) queue.unshift(launchItem(config, opts.mux, spec));
+          else queue.push(launchItem(config, opts.mux, spec));
           emit({ type: 'relaunch', id, why: `attempt ${(doc.dispatch?.specs[id]?.attempts ?? 0) + 1} of ${config.retry.maxAttempts} after: ${reason ?? 'failure'}` });
         }
       }
@@ -313,7 +314,8 @@ async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<st
     // Launch the next spec when its time has come and there is room.
     waitingFor = undefined;
     if (queue.length && !rc.budgetStop && now >= nextLaunchAt) {
-      const busy = [...watched].filter((id) => stateOf(doc, id) === 'running').length;
+      // In a sequential wave a rate-limited spec still holds its place: the next one waits for it.
+      const busy = [...watched].filter((id) => stateOf(doc, id) === 'running' || (plan.sequential && stateOf(doc, id) === 'rate-limited')).length;
       const idx = queue.findIndex((q) => rc.pacing.pausedUntil(q.spec.agent) <= now);
       if (busy >= cap) waitingFor = plan.sequential ? 'the previous spec to finish (sequential wave)' : `a free slot (maxParallel ${cap})`;
       else if (idx < 0) waitingFor = `${queue[0]!.spec.agent} to come off its rate limit`;
@@ -375,6 +377,8 @@ async function checkStalls(config: ResolvedConfig, doc: StateDoc, watched: Set<s
       if (rec && d.dispatch?.running[id]?.pid === r.pid) rec.stopReason = stopReason;
     });
     // The runner (a process dispatch started) stops its agent and records the reason.
+    // Only if that pid still is our runner: never signal a process dispatch did not start.
+    if (!isRunner(r.pid, id)) continue;
     try {
       process.kill(r.pid, 'SIGTERM');
     } catch {
@@ -396,10 +400,15 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, rc:
     await withState(config.stateDir, { command: 'run' }, (doc) => {
       attempt = (doc.dispatch?.specs[id]?.attempts ?? 0) + 1;
       markRunning(doc, id, { pid: 0, host: hostname(), startedAt: new Date().toISOString(), pane: item.paneName, attempt, runId: rc.runId });
+      // Counted here, not only by the runner: a runner that never starts still used an attempt.
+      extra(doc).specs[id]!.attempts = attempt;
       if (worktree) extra(doc).specs[id]!.worktree = worktree;
     });
     // The launch is on record (and in the journal) now: the next one is paced from here.
     recorded?.(Date.now());
+    // A tmux or zellij pane starts with the multiplexer server's environment, not ours: hand ours
+    // (API keys, PATH, CODEX_HOME...) to the runner in a file only this user can read.
+    if (mux.kind !== 'headless') writeRunnerEnv(config, id);
     // The runner records its own pane id ($ZELLIJ_PANE_ID, $TMUX_PANE, its pid): no second write here.
     const pane = await mux.open({ name: item.paneName, cwd: item.cwd, argv: item.runnerArgv });
     emit({ type: 'launched', id, pane, at: Date.now(), attempt });
@@ -409,6 +418,8 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, rc:
     await withState(config.stateDir, { command: 'run', reason }, (doc) => void setState(doc, id, 'failed', reason));
     writeSignal(config.signalDir, config.project, 'failed', id, `${reason}\n`);
     emit({ type: 'launch-failed', id, reason });
+    const h = await runHook(config, 'onSpecFailed', { SPEC_ID: id, SPEC_NAME: item.spec.name, WAVE: item.spec.wave, AGENT: item.spec.agent, STATE: 'failed', REASON: reason, ATTEMPT: attempt, RUN_ID: rc.runId });
+    if (h && !h.ok) emit({ type: 'hook-failed', hook: h.hook, error: h.error ?? '' });
     return false;
   }
 }

@@ -17,15 +17,25 @@ const LOCK_GRACE_MS = 10_000;
 export async function waitForWave(
   config: ResolvedConfig,
   wave: number,
-  opts: { signal: AbortSignal; stopOnFailure: boolean; pollMs?: number; onFailed?: (f: { id: string; reason?: string }[]) => void; onLost?: (ids: string[]) => void },
-): Promise<'complete' | 'failed' | 'interrupted' | 'resume'> {
+  opts: {
+    signal: AbortSignal;
+    stopOnFailure: boolean;
+    pollMs?: number;
+    /** --dry-run: change nothing (no lost runners marked) and never resume. */
+    readOnly?: boolean;
+    /** The situation of the last resume: not resumed again until something changes. */
+    resumedAt?: string;
+    onFailed?: (f: { id: string; reason?: string }[]) => void;
+    onLost?: (ids: string[]) => void;
+  },
+): Promise<{ verdict: 'complete' | 'failed' | 'interrupted' } | { verdict: 'resume'; situation: string }> {
   const ids = config.specs.filter((s) => s.wave === wave).map((s) => s.id);
   let reported = '';
   let lastReap = 0;
   let lockGoneSince: number | undefined;
   while (!opts.signal.aborted) {
     let doc = readState(config.stateDir);
-    if (Date.now() - lastReap > 1000) {
+    if (!opts.readOnly && Date.now() - lastReap > 1000) {
       lastReap = Date.now();
       const lost = await reapLost(config, doc, 'watch-handoff');
       if (lost.length) {
@@ -33,25 +43,31 @@ export async function waitForWave(
         doc = readState(config.stateDir);
       }
     }
-    if (ids.every((id) => isComplete(doc, id))) return 'complete';
+    if (ids.every((id) => isComplete(doc, id))) return { verdict: 'complete' };
     // Nobody is driving the wave any more (its run was killed, or ended with work left to
-    // relaunch): resume it rather than wait forever.
+    // relaunch): resume it rather than wait forever — once per situation, and only when there
+    // is something to launch or adopt.
     const lock = readRunLock(config.stateDir);
-    const started = ids.some((id) => stateOf(doc, id) !== 'pending');
-    if (lock.lock && lock.alive === false && started) return 'resume';
+    const states = ids.map((id) => stateOf(doc, id));
+    const situation = `${lock.lock?.pid ?? '-'}:${states.join(',')}`;
+    const started = states.some((s) => s !== 'pending');
+    const work = ids.some((id, i) => ['pending', 'running', 'rate-limited'].includes(states[i]!) || canRelaunch(config, doc, id));
+    const relaunchable = ids.some((id, i) => states[i] === 'rate-limited' || canRelaunch(config, doc, id));
     lockGoneSince = lock.lock ? undefined : (lockGoneSince ?? Date.now());
-    const relaunchable = ids.some((id) => stateOf(doc, id) === 'rate-limited' || canRelaunch(config, doc, id));
-    if (relaunchable && lockGoneSince !== undefined && Date.now() - lockGoneSince > LOCK_GRACE_MS) return 'resume';
+    if (!opts.readOnly && situation !== opts.resumedAt) {
+      if (lock.lock && lock.alive === false && started && work) return { verdict: 'resume', situation };
+      if (relaunchable && lockGoneSince !== undefined && Date.now() - lockGoneSince > LOCK_GRACE_MS) return { verdict: 'resume', situation };
+    }
     const failed = ids.filter((id) => stateOf(doc, id) === 'failed').map((id) => ({ id, reason: doc.dispatch?.specs[id]?.reason }));
     const key = failed.map((f) => f.id).join(',');
     if (failed.length && key !== reported) {
       // Said once per new set of failures, not on every poll.
       reported = key;
-      if (opts.stopOnFailure) return 'failed';
+      if (opts.stopOnFailure) return { verdict: 'failed' };
       opts.onFailed?.(failed);
     }
     if (!failed.length) reported = '';
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 150));
   }
-  return 'interrupted';
+  return { verdict: 'interrupted' };
 }

@@ -43,7 +43,8 @@ export function runnerArgv(config: ResolvedConfig, id: string): Argv {
   } catch {
     // keep as given
   }
-  return [process.execPath, script, '--config', config.configPath, 'exec-spec', id];
+  // `--`: an id may start with '-' and must not be read as an option.
+  return [process.execPath, script, '--config', config.configPath, 'exec-spec', '--', id];
 }
 
 export function isComplete(doc: StateDoc, id: string): boolean {

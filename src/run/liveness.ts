@@ -6,12 +6,18 @@ import { join } from 'node:path';
 import type { ResolvedConfig } from '../config/load.js';
 import { setState, type StateDoc } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
-import { pidAlive } from '../state/run-lock.js';
+import { pidIs } from '../state/run-lock.js';
 import { withState } from '../state/store.js';
+import { runHook } from './hooks.js';
 
 export interface Lost {
   id: string;
   reason: string;
+}
+
+/** The runner of spec `id` (`... exec-spec -- <id>`), alive — not some process that reused its pid. */
+export function isRunner(pid: number, id: string): boolean {
+  return pidIs(pid, (argv) => argv.includes('exec-spec') && argv.at(-1) === id);
 }
 
 /** The pid a runner writes at its very start, before it waits for the state lock. */
@@ -34,11 +40,11 @@ export function findLost(doc: StateDoc, stateDir: string, startTimeoutSeconds: n
     // Another machine's runner cannot be checked from here.
     if (r.host && r.host !== host) continue;
     if (r.pid > 0) {
-      if (!pidAlive(r.pid)) lost.push({ id, reason: 'lost (runner died)' });
+      if (!isRunner(r.pid, id)) lost.push({ id, reason: 'lost (runner died)' });
     } else if (now - Date.parse(r.startedAt) > startTimeoutSeconds * 1000) {
       // Started but still queued for the state lock (a busy machine): not lost while it lives.
       const pid = startedRunner(stateDir, id, Date.parse(r.startedAt));
-      if (pid && pidAlive(pid)) continue;
+      if (pid && isRunner(pid, id)) continue;
       lost.push({ id, reason: `lost (runner never started within ${startTimeoutSeconds} s${r.pane ? ` in ${r.pane}` : ''})` });
     }
   }
@@ -60,6 +66,11 @@ export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: s
     }
     return now;
   });
-  for (const l of lost) writeSignal(config.signalDir, config.project, 'failed', l.id, `${l.reason}\n`);
+  for (const l of lost) {
+    writeSignal(config.signalDir, config.project, 'failed', l.id, `${l.reason}\n`);
+    // A runner that died cannot tell anyone: the one who noticed runs the hook for it.
+    const spec = config.specs.find((s) => s.id === l.id);
+    await runHook(config, 'onSpecFailed', { SPEC_ID: l.id, SPEC_NAME: spec?.name, WAVE: spec?.wave, AGENT: spec?.agent, STATE: 'failed', REASON: l.reason });
+  }
   return lost;
 }

@@ -8,13 +8,14 @@ import { agentCommand, buildPrompt } from '../agents/command.js';
 import { backoffSeconds, detectRateLimit } from '../agents/rate-limit.js';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { DispatchError } from '../errors.js';
-import { spawnAgent } from '../proc/launch.js';
+import { killGroup, spawnAgent } from '../proc/launch.js';
 import { findSpec, locateSpec } from '../specs/lookup.js';
-import { extra, markRateLimited, markRunning, setState, stateOf, type AttemptRecord } from '../state/doc.js';
+import { extra, markRateLimited, markRunning, setState, type AttemptRecord } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { withState } from '../state/store.js';
 import { runHook } from './hooks.js';
 import { runnerPidFile } from './liveness.js';
+import { takeRunnerEnv } from './runner-env.js';
 import { attemptLogPath, logPath, runDirOf, workDirOf } from './paths.js';
 import { usesDispatchWorktree } from '../agents/command.js';
 
@@ -176,6 +177,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     writeFileSync(join(runDir, 'prompt.md'), prompt);
     const env: Record<string, string> = {
       ...(process.env as Record<string, string>),
+      ...takeRunnerEnv(config, id),
       ...cmd.env,
       DISPATCH_SPEC_ID: id,
       DISPATCH_PROJECT: config.project,
@@ -212,11 +214,19 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     });
     // The pane closed (SIGHUP) or someone stopped us: stop the agent, then record it.
     const stop = () => {
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+      killGroup(child, 'SIGTERM');
+      setTimeout(() => killGroup(child, 'SIGKILL'), 3000).unref();
     };
     opts.signal.addEventListener('abort', stop, { once: true });
-    const [code, sig] = await new Promise<[number | null, NodeJS.Signals | null]>((res) => child.on('close', (c, s) => res([c, s])));
+    // 'exit', not 'close': a background process the agent left behind (a dev server) may hold
+    // its output open for ever. The pipes get a moment to drain, then the verdict is taken.
+    const [code, sig] = await new Promise<[number | null, NodeJS.Signals | null]>((res) => child.once('exit', (c, s) => res([c, s])));
+    await Promise.race([
+      Promise.all([new Promise((r) => child.stdout!.once('close', r)), new Promise((r) => child.stderr!.once('close', r))]),
+      new Promise((r) => setTimeout(r, 500)),
+    ]);
+    child.stdout!.destroy();
+    child.stderr!.destroy();
     opts.signal.removeEventListener('abort', stop);
     events?.end();
     exitCode = code;
@@ -236,7 +246,8 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   // Codex speaks in events, so only its error events count (not code it printed).
   let limit: ReturnType<typeof detectRateLimit>;
   if (!ok && !opts.signal.aborted && exitCode !== null) {
-    const said = events ? [events.lastError, events.failure, stderrTail.lines(20)].filter(Boolean).join('\n') : `${stdoutTail.lines(30)}\n${stderrTail.lines(30)}`;
+    // Codex: what failed the turn (an earlier transient `error` event may mention a 429 it survived).
+    const said = events ? (events.failure ?? `${events.lastError ?? ''}\n${stderrTail.lines(20)}`) : `${stdoutTail.lines(30)}\n${stderrTail.lines(30)}`;
     limit = detectRateLimit(said, rateLimitPatterns(config, spec));
   }
 
@@ -245,8 +256,13 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   const endedAt = new Date().toISOString();
   const applied = await withState(config.stateDir, { command: 'exec-spec', reason }, (doc) => {
     const running = doc.dispatch?.running[id];
-    // Another runner took this spec over (relaunched after we were given up for lost): its verdict counts.
-    if (running && running.pid !== process.pid && running.pid !== 0 && stateOf(doc, id) === 'running') return false;
+    // Someone decided while we ran (mark-done, skip, reset by hand) or another runner took over:
+    // their word stands; this attempt is only closed in the history.
+    if (running?.pid !== process.pid) {
+      const h = doc.dispatch?.specs[id]?.history;
+      if (h) doc.dispatch!.specs[id]!.history = h.map((e) => (e.n === n && !e.endedAt ? { ...e, endedAt, state: ok ? 'done' : 'failed', ...(reason ? { reason } : {}) } : e));
+      return false;
+    }
     const rec = extra(doc).specs[id] ?? {};
     // A stop asked for by `run` (a stalled agent) names its own reason.
     if (!ok && typeof rec.stopReason === 'string') reason = rec.stopReason;

@@ -16,7 +16,8 @@ export interface WorktreeRecord {
 const git = (root: string, ...args: string[]): Argv => ['git', '-C', root, ...args];
 
 async function gitOk(root: string, ...args: string[]) {
-  const r = await capture(git(root, ...args));
+  // No timeout: a big checkout or a pre-commit hook may take minutes, and a killed git leaves a mess.
+  const r = await capture(git(root, ...args), { timeoutMs: 0 });
   if (r.failedToStart) throw new DispatchError(`cannot run git: ${r.failedToStart}`, { hint: 'install git' });
   return r;
 }
@@ -37,7 +38,7 @@ export async function ensureWorktree(config: ResolvedConfig, spec: ResolvedSpec,
   if (br.exitCode === 0) throw new DispatchError(`spec ${spec.id}: branch ${branch} already exists and dispatch did not create it`, { hint: `delete or rename it ('git branch -m ${branch} other-name')` });
   mkdirSync(dirname(path), { recursive: true });
   const r = await gitOk(config.rootDir, 'worktree', 'add', '-b', branch, path, 'HEAD');
-  if (r.exitCode !== 0) throw new DispatchError(`git worktree add failed for spec ${spec.id}: ${r.stderr.trim()}`);
+  if (r.exitCode !== 0) throw new DispatchError(`git worktree add failed for spec ${spec.id}: ${r.stderr.trim() || `exit ${r.exitCode}`}`, { hint: `check 'git worktree list' and the branch ${branch}` });
   return { path, branch, createdBy: 'dispatch' };
 }
 
@@ -56,7 +57,7 @@ export async function mergeWorktree(config: ResolvedConfig, spec: ResolvedSpec, 
     if (dirty.stdout.trim()) {
       await gitOk(wt.path, 'add', '-A');
       const c = await gitOk(wt.path, 'commit', '-q', '-m', `dispatch: ${spec.id}-${spec.name}`);
-      if (c.exitCode !== 0) throw new DispatchError(`could not commit the work left in ${wt.path}: ${(c.stderr || c.stdout).trim()}`);
+      if (c.exitCode !== 0) throw new DispatchError(`could not commit the work left in ${wt.path}: ${(c.stderr || c.stdout).trim() || `exit ${c.exitCode}`}`, { hint: 'commit it there by hand (a pre-commit hook may have refused it), then merge again' });
       committed = true;
     }
   }

@@ -149,8 +149,10 @@ export function setState(doc: StateDoc, id: string, to: SpecState, reason?: stri
   if (to === 'skipped') doc.skipped.push(id);
   rec.updatedAt = new Date().toISOString();
   if (to === 'pending') {
-    // Back to pending starts the retry count afresh; the record of past attempts stays.
-    if (rec.history?.length) x.specs[id] = { history: rec.history };
+    // Back to pending starts the retry count afresh; the record of past attempts stays, and so
+    // does the worktree dispatch made (so the next launch reuses it and `merge` still knows it).
+    const keep = { ...(rec.history?.length ? { history: rec.history } : {}), ...(rec.worktree ? { worktree: rec.worktree } : {}) };
+    if (Object.keys(keep).length) x.specs[id] = keep;
     else delete x.specs[id];
   } else if (reason !== undefined) rec.reason = reason;
   else delete rec.reason;

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DispatchError } from '../errors.js';
@@ -24,6 +24,25 @@ export interface RunLockView {
 
 export const runLockPath = (stateDir: string) => join(stateDir, RUN_LOCK_FILE);
 
+/** A process's argument list (Linux /proc); undefined where that cannot be read. */
+export function cmdlineOf(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Alive, and still the process we think it is: after a reboot an old pid may belong to
+ * anything. `looksLike` checks its argument list where the system shows it.
+ */
+export function pidIs(pid: number, looksLike: (argv: string[]) => boolean): boolean {
+  if (!pidAlive(pid)) return false;
+  const argv = cmdlineOf(pid);
+  return argv === undefined || looksLike(argv);
+}
+
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -44,7 +63,7 @@ export function readRunLock(stateDir: string): RunLockView {
   try {
     const lock = JSON.parse(text) as RunLock;
     if (typeof lock !== 'object' || lock === null || typeof lock.pid !== 'number') return { path, unreadable: 'no pid in it' };
-    const alive = lock.host && lock.host !== hostname() ? undefined : pidAlive(lock.pid);
+    const alive = lock.host && lock.host !== hostname() ? undefined : pidIs(lock.pid, (argv) => argv.some((a) => a === 'run' || a === 'watch-handoff'));
     return { path, lock, alive };
   } catch (err) {
     return { path, unreadable: (err as Error).message };
@@ -60,11 +79,17 @@ export function acquireRunLock(stateDir: string, info: Omit<RunLock, 'pid' | 'ho
   const path = runLockPath(stateDir);
   mkdirSync(stateDir, { recursive: true });
   for (let attempt = 0; attempt < 3; attempt++) {
+    // Written whole to a temp file, then linked into place: link fails if the lock exists, and
+    // nobody ever sees a half-written lock (which would look unreadable and be removed).
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(lock, null, 2)}\n`);
     try {
-      writeFileSync(path, `${JSON.stringify(lock, null, 2)}\n`, { flag: 'wx' });
+      linkSync(tmp, path);
       return lock;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      rmSync(tmp, { force: true });
     }
     const view = readRunLock(stateDir);
     if (view.lock && view.alive !== false) throw lockHeldError(view.lock);

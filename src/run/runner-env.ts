@@ -1,0 +1,30 @@
+// The dispatcher's environment, passed to a runner in a pane. Panes of tmux and zellij are
+// started by their server, with the server's environment: without this, an OPENAI_API_KEY
+// or PATH set where `dispatch run` was typed would not reach the agent.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ResolvedConfig } from '../config/load.js';
+import { runDirOf } from './paths.js';
+
+const envFile = (config: ResolvedConfig, id: string) => join(runDirOf(config, id), 'env.json');
+
+export function writeRunnerEnv(config: ResolvedConfig, id: string): void {
+  mkdirSync(runDirOf(config, id), { recursive: true });
+  rmSync(envFile(config, id), { force: true });
+  // 0600: it may hold secrets. The runner deletes it once read.
+  // What describes the dispatcher's own terminal is the pane's business, not ours.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(TMUX|ZELLIJ|TERM|STY|WINDOWID|COLUMNS|LINES|DISPATCH_)/.test(k)));
+  writeFileSync(envFile(config, id), JSON.stringify(env), { mode: 0o600 });
+}
+
+/** The environment `run` left for this spec's runner, removed as it is read. */
+export function takeRunnerEnv(config: ResolvedConfig, id: string): Record<string, string> {
+  const file = envFile(config, id);
+  try {
+    const env = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+    rmSync(file, { force: true });
+    return env;
+  } catch {
+    return {};
+  }
+}
