@@ -484,6 +484,24 @@ describe('token usage and budgets', () => {
     expect(starts(dir).map((e) => e.id).sort()).toEqual(['001', '002', '003', '004']);
     expect(statusJson(dir).usage.byRun.map((x: any) => x.tokens)).toEqual([165, 300]);
   });
+
+  it('a wave budget stops launches in that wave only once crossed, and the run stops there', () => {
+    const dir = engineProject({
+      specs: [
+        { id: '001', name: 'big', wave: 1, cost: 2, agent: 'u150' },
+        { id: '002', name: 'queued', wave: 1, cost: 1, agent: 'u150' },
+        { id: '003', name: 'next-wave', wave: 2, cost: 2, agent: 'u150' },
+      ],
+      agents: { u150: agent('usage', ['120', '30'], CODEX) },
+      // 001 (cost 2) holds the next launch back 2 s; its 150 tokens cross the wave budget first.
+      extra: { budget: { tokensPerWave: 100 }, pacing: { cooldownSeconds: { 1: 0, 2: 2, 3: 0, 4: 0 } } },
+    });
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('1 launched · 1 done · 0 failed · 150 tokens\n');
+    expect(errLines(r.stderr).at(-1)).toMatch(/^dispatch: token budget reached: 150 tokens used of 100 for wave 1 — /);
+    expect(starts(dir).map((e) => e.id)).toEqual(['001']);
+  });
 });
 
 describe('hooks', () => {
