@@ -3,13 +3,13 @@
 // failures, stopping stalled agents, keeping to token budgets — and hands
 // off to the next wave only when the previous one is complete.
 import { hostname } from 'node:os';
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import type { Mux } from '../mux/types.js';
 import { extra, markRunning, setState, stateOf, type StateDoc } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
 import { runHook, type HookResult } from './hooks.js';
-import { isComplete, launchItem, planWave, type LaunchItem, type WavePlan } from './launch-plan.js';
+import { isComplete, launchItem, planWave, runnerArgv, type LaunchItem, type WavePlan } from './launch-plan.js';
 import { isRunner, reapLost, type Lost } from './liveness.js';
 import { quietSeconds, stallSeconds } from './stall.js';
 import { writeRunnerEnv } from './runner-env.js';
@@ -285,8 +285,8 @@ async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<st
         emit({ type: 'finished', id, state: st, reason });
         if (st === 'failed' && canRelaunch(config, doc, id) && !queued(id)) {
           // A sequential wave keeps its order: the retry goes before the specs after it.
-          if (plan.sequential) queue.unshift(launchItem(config, opts.mux, spec));
-          else queue.push(launchItem(config, opts.mux, spec));
+          if (plan.sequential) queue.unshift(relaunchItem(config, opts.mux, spec));
+          else queue.push(relaunchItem(config, opts.mux, spec));
           emit({ type: 'relaunch', id, why: `attempt ${(doc.dispatch?.specs[id]?.attempts ?? 0) + 1} of ${config.retry.maxAttempts} after: ${reason ?? 'failure'}` });
         }
       }
@@ -295,7 +295,7 @@ async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<st
     for (const id of watched) {
       const w = doc.dispatch?.waiting?.[id];
       if (w && Date.parse(w.until) <= now && !queued(id)) {
-        queue.unshift(launchItem(config, opts.mux, specOf(id)));
+        queue.unshift(relaunchItem(config, opts.mux, specOf(id)));
         emit({ type: 'relaunch', id, why: 'the rate limit has reset' });
       }
     }
@@ -356,6 +356,16 @@ async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<st
   return launched;
 }
 
+/** A relaunch's item. What went wrong with the spec's files since the wave was planned fails that spec, not the whole run. */
+function relaunchItem(config: ResolvedConfig, mux: Mux, spec: ResolvedSpec): LaunchItem {
+  try {
+    return launchItem(config, mux, spec);
+  } catch (err) {
+    // Never opened: launchOne fails it with `error` first.
+    return { spec, paneName: `${config.project}-${spec.id}`, cwd: config.rootDir, runnerArgv: runnerArgv(config, spec.id), muxCommands: [], agentArgv: [spec.agent], waitAfter: 0, batchPause: false, error: (err as Error).message };
+  }
+}
+
 /** Warns about, stops or restarts agents whose log has not grown for stall.minutes. */
 async function checkStalls(config: ResolvedConfig, doc: StateDoc, watched: Set<string>, seen: Set<string>, emit: (e: RunEvent) => void): Promise<void> {
   const action = config.stall.action;
@@ -392,6 +402,7 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, rc:
   const id = item.spec.id;
   let attempt = 1;
   try {
+    if (item.error) throw new Error(item.error);
     let worktree: WorktreeRecord | undefined;
     if (item.worktree) {
       const doc = readState(config.stateDir);

@@ -23,6 +23,8 @@ export interface LaunchItem {
   waitAfter: number;
   batchPause: boolean;
   worktree?: { path: string; branch: string };
+  /** A relaunch that cannot be prepared (its spec folder became ambiguous): it fails at its launch. */
+  error?: string;
 }
 
 export interface WavePlan {

@@ -12,8 +12,9 @@ export function writeRunnerEnv(config: ResolvedConfig, id: string): void {
   mkdirSync(runDirOf(config, id), { recursive: true });
   rmSync(envFile(config, id), { force: true });
   // 0600: it may hold secrets. The runner deletes it once read.
-  // What describes the dispatcher's own terminal is the pane's business, not ours.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(TMUX|ZELLIJ|TERM|STY|WINDOWID|COLUMNS|LINES|DISPATCH_)/.test(k)));
+  // What describes the dispatcher's own terminal is the pane's business, not ours. The user's
+  // DISPATCH_* variables pass, as in a headless runner; the runner sets the spec's own after these.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(TMUX|ZELLIJ|TERM|STY|WINDOWID|COLUMNS|LINES)/.test(k)));
   writeFileSync(envFile(config, id), JSON.stringify(env), { mode: 0o600 });
 }
 
