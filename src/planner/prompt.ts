@@ -22,7 +22,7 @@ function summary(text: string): string {
   return (line ?? '').slice(0, 200);
 }
 
-function topLevelFiles(rootDir: string): string[] {
+export function topLevelFiles(rootDir: string): string[] {
   try {
     return readdirSync(rootDir, { withFileTypes: true })
       .filter((d) => d.name !== 'node_modules' && d.name !== '.git')

@@ -3,9 +3,9 @@ import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { DispatchError } from '../errors.js';
 import { chatOnce, effectiveHost, pingOllama, PlannerError, unreachableHint, type ChatMessage, type OllamaTarget } from '../planner/ollama.js';
 import { cleanAnswer, hashSpec, missingSections, readPlanHeader, renderPlan } from '../planner/plan-file.js';
-import { buildPrompt, correctiveMessage } from '../planner/prompt.js';
+import { buildPrompt, correctiveMessage, topLevelFiles } from '../planner/prompt.js';
 import { findSpecs, locateSpec } from '../specs/lookup.js';
-import { writeFileAtomic } from '../state/store.js';
+import { writeFileAtomicAsync } from '../state/store.js';
 import { sleep } from '../util/sleep.js';
 
 export type PlanResultStatus = 'planned' | 'up-to-date' | 'failed' | 'interrupted';
@@ -50,6 +50,8 @@ interface Job {
   planFile: string;
   text: string;
   hash: string;
+  /** The project's top-level files, listed once per run. */
+  files: string[];
 }
 
 /**
@@ -65,6 +67,7 @@ export async function prePlan(config: ResolvedConfig, opts: PrePlanOptions): Pro
     results.push(r);
     emit({ type: 'done', result: r });
   };
+  let topFiles: string[] | undefined;
   const jobs: Job[] = [];
   const early: PlanResult[] = [];
   for (const spec of specs) {
@@ -94,7 +97,7 @@ export async function prePlan(config: ResolvedConfig, opts: PrePlanOptions): Pro
       early.push({ ...base, status: 'up-to-date', file: files.planFile });
       continue;
     }
-    jobs.push({ spec, specFile: files.specFile, planFile: files.planFile, text, hash });
+    jobs.push({ spec, specFile: files.specFile, planFile: files.planFile, text, hash, files: (topFiles ??= topLevelFiles(config.rootDir)) });
   }
   emit({ type: 'start', total: specs.length, toPlan: jobs.length });
   early.forEach(finish);
@@ -157,7 +160,7 @@ async function planOne(config: ResolvedConfig, job: Job, target: OllamaTarget, o
     }
   };
   try {
-    const messages = buildPrompt(config, job.spec, job.text);
+    const messages = buildPrompt(config, job.spec, job.text, job.files);
     let answer = await ask(messages);
     let missing = missingSections(cleanAnswer(answer));
     if (missing.length) {
@@ -168,7 +171,7 @@ async function planOne(config: ResolvedConfig, job: Job, target: OllamaTarget, o
       }
     }
     if (opts.signal.aborted) return res('interrupted');
-    writeFileAtomic(job.planFile, renderPlan({ model: target.model, created: new Date().toISOString(), specSha256: job.hash }, job.spec, answer));
+    await writeFileAtomicAsync(job.planFile, renderPlan({ model: target.model, created: new Date().toISOString(), specSha256: job.hash }, job.spec, answer));
     return res('planned', { file: job.planFile });
   } catch (err) {
     if (opts.signal.aborted) return res('interrupted');

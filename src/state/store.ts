@@ -63,6 +63,20 @@ export function writeFileAtomic(file: string, data: string): void {
   renameSync(tmp, file);
 }
 
+/** writeFileAtomic off the main thread: eight planners writing at once must not stall each other's streams. */
+export async function writeFileAtomicAsync(file: string, data: string): Promise<void> {
+  const { open, rename } = await import('node:fs/promises');
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+}
+
 export interface WithStateOptions {
   /** Recorded in the journal (e.g. 'mark-done'). */
   command: string;
