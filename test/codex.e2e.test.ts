@@ -50,10 +50,11 @@ describe.skipIf(!E2E)('dispatch runs the real Codex CLI (against a fake Response
    * (markers in them drive the fake server), in a git repository (codex exec
    * refuses to run outside one without --skip-git-repo-check) unless `git: false`.
    */
-  function project(specs: SpecRowInput[], texts: Record<string, string>, opts: { git?: boolean; commit?: boolean } = {}): string {
+  function project(specs: SpecRowInput[], texts: Record<string, string>, opts: { git?: boolean; commit?: boolean; extra?: Record<string, unknown> } = {}): string {
     const dir = makeProject({
       specs,
       extra: {
+        ...opts.extra,
         multiplexer: 'headless',
         pacing: { cooldownSeconds: { 1: 0, 2: 0, 3: 0, 4: 0 } },
         agents: {
@@ -151,19 +152,24 @@ describe.skipIf(!E2E)('dispatch runs the real Codex CLI (against a fake Response
     expect(effort('011')).toEqual(['xhigh', 'xhigh']);
   }, 120_000);
 
-  it('marks specs failed with codex’s own message when the server answers 500 or 400', async () => {
+  it('a 500 ("high demand") is a rate limit, waited out and relaunched; a 400 fails with codex’s own message', async () => {
     const dir = project(
       [
         { id: '020', name: 'overloaded', wave: 1, cost: 1 },
         { id: '021', name: 'nomodel', wave: 1, cost: 1 },
       ],
       { '020': 'Build it.\nFAKE_RESPONSES=500\n', '021': 'Build it.\nFAKE_RESPONSES=400\n' },
+      // Short waits; the overloaded server never recovers, so the second rate limit ends it.
+      { extra: { retry: { maxAttempts: 1, maxRateLimitAttempts: 2, backoffSeconds: 0.5 } } },
     );
     const r = await dispatchAsync(dir, ['run', '--yes', '--no-plan']);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(1);
-    const overloaded = 'turn.failed: We’re currently experiencing high demand, which may cause temporary errors.';
+    const highDemand = 'We’re currently experiencing high demand, which may cause temporary errors.';
+    const overloaded = `rate-limited 2 times; last: ${highDemand}`;
     const noModel = `turn.failed: The model ${MODEL} does not exist`;
-    expect(r.stdout).toMatch(/2 launched · 0 done · 2 failed/);
+    // The first 500 was a rate limit, relaunched after the backoff.
+    expect(r.stderr).toContain(`rate-limited 020: rate-limited: ${highDemand}`);
+    expect(r.stderr).toMatch(/^relaunching 020: the rate limit has reset$/m);
     expect(r.stdout).toContain(`failed 020: ${overloaded}`);
     expect(r.stdout).toContain(`failed 021: ${noModel}`);
 
@@ -171,12 +177,13 @@ describe.skipIf(!E2E)('dispatch runs the real Codex CLI (against a fake Response
     expect(stateOf(dir, '021')).toBe('failed');
     const st = readStateOf(dir);
     expect(st.dispatch.specs['020'].reason).toBe(overloaded);
+    expect(st.dispatch.specs['020'].history.map((h: any) => h.state)).toEqual(['rate-limited', 'failed']);
     expect(st.dispatch.specs['021'].reason).toBe(noModel);
     const s = status(dir);
     expect(s.counts.failed).toBe(2);
     expect(Object.fromEntries(s.failed.map((f) => [f.id, f.reason]))).toEqual({ '020': overloaded, '021': noModel });
-    // No retries configured: one request each.
-    expect(requestsFor('FAKE_RESPONSES=500')).toHaveLength(1);
+    // codex's own retries are off: one request per launch.
+    expect(requestsFor('FAKE_RESPONSES=500')).toHaveLength(2);
     expect(requestsFor('FAKE_RESPONSES=400')).toHaveLength(1);
     expect(readLog(dir, '020')).toContain('"type":"turn.failed"');
   }, 120_000);
