@@ -110,7 +110,10 @@ export async function prePlan(config: ResolvedConfig, opts: PrePlanOptions): Pro
     options: p.options,
     timeoutSeconds: p.timeoutSeconds,
   };
+  // The client loads while the server answers the ping: both sit on the way to the first request.
+  const client = import('ollama');
   await ensureReachable(target.host, p.retries, p.backoffSeconds, opts.signal);
+  await client;
 
   const queue = [...jobs];
   const worker = async () => {
