@@ -97,6 +97,7 @@ async function main() {
   {
     const server = await startFakeOllama({ behave: () => ({ delayMs: 200 }) });
     const { dir } = project(100, { planner: { host: server.host } });
+    await run([NODE, BIN, 'status'], dir); // compile and cache the config first, as for every other figure
     const r = await run([NODE, BIN, 'pre-plan', '--concurrency', '8'], dir);
     await server.close();
     const ideal = (100 / 8) * 200;
