@@ -54,10 +54,10 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
 
   // A wave whose earlier waves are not complete cannot start: say so before touching anything
   // (no session created, and --dry-run does not pretend it would launch).
-  const { blockersBefore } = await import('../run/engine.js');
+  const { blockersBefore, dependencyBlockers } = await import('../run/engine.js');
   const first = previews[0]?.wave;
   const blocked = first === undefined ? [] : only
-    ? blockersBefore(config, doc, first).filter((b) => config.specs.some((s) => only.has(s.id) && s.dependsOn.includes(b.id)))
+    ? dependencyBlockers(config, doc, config.specs.filter((s) => only.has(s.id)), first)
     : blockersBefore(config, doc, first);
   if (blocked.length) throw blockedError(first!, blocked);
   if (args.dryRun) {

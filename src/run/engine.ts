@@ -8,7 +8,7 @@ import type { Mux } from '../mux/types.js';
 import { extra, markRunning, setState, stateOf, type StateDoc } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
-import { runHook, type HookResult } from './hooks.js';
+import { runHook, specVars, type HookResult } from './hooks.js';
 import { isComplete, launchItem, planWave, runnerArgv, type LaunchItem, type WavePlan } from './launch-plan.js';
 import { isRunner, reapLost, type Lost } from './liveness.js';
 import { quietSeconds, stallSeconds } from './stall.js';
@@ -97,8 +97,9 @@ export function blockersBefore(config: ResolvedConfig, doc: StateDoc, wave: numb
     });
 }
 
-function dependencyBlockers(config: ResolvedConfig, doc: StateDoc, only: Set<string>, wave: number): Blocker[] {
-  const deps = new Set(config.specs.filter((s) => only.has(s.id) && s.wave === wave).flatMap((s) => s.dependsOn));
+/** For `--spec`: the unfinished specs before `wave` that these specs depend on. */
+export function dependencyBlockers(config: ResolvedConfig, doc: StateDoc, specs: { dependsOn: string[] }[], wave: number): Blocker[] {
+  const deps = new Set(specs.flatMap((s) => s.dependsOn));
   return blockersBefore(config, doc, wave).filter((b) => deps.has(b.id));
 }
 
@@ -155,7 +156,8 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
       doc = readState(config.stateDir);
     }
     // --spec waits only on its own dependencies; a wave on every earlier wave.
-    const blockers = opts.only ? dependencyBlockers(config, doc, opts.only, wave) : blockersBefore(config, doc, wave);
+    const only = opts.only;
+    const blockers = only ? dependencyBlockers(config, doc, config.specs.filter((s) => only.has(s.id) && s.wave === wave), wave) : blockersBefore(config, doc, wave);
     if (blockers.length) {
       outcome.blocked = { wave, blockers };
       break;
@@ -174,11 +176,12 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
     for (const id of adopted) attempted.add(id);
     const launched = await driveWave(config, plan, watched, opts, rc, emit);
     for (const id of launched) attempted.add(id);
-    for (const it of plan.items) if (stateOf(readState(config.stateDir), it.spec.id) === 'failed') attempted.add(it.spec.id);
+    const afterWave = readState(config.stateDir);
+    for (const it of plan.items) if (stateOf(afterWave, it.spec.id) === 'failed') attempted.add(it.spec.id);
     outcome.launched.push(...launched.filter((id) => !outcome.launched.includes(id)));
     if (!opts.wait || opts.signal.aborted) break;
     emit({ type: 'wave-done', wave });
-    const after = readState(config.stateDir);
+    const after = afterWave;
     const ids = config.specs.filter((s) => s.wave === wave).map((s) => s.id);
     hookFailed(await runHook(config, 'onWaveComplete', {
       WAVE: wave, RUN_ID: rc.runId,
@@ -429,7 +432,7 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, rc:
     await withState(config.stateDir, { command: 'run', reason }, (doc) => void setState(doc, id, 'failed', reason));
     writeSignal(config.signalDir, config.project, 'failed', id, `${reason}\n`);
     emit({ type: 'launch-failed', id, reason });
-    const h = await runHook(config, 'onSpecFailed', { SPEC_ID: id, SPEC_NAME: item.spec.name, WAVE: item.spec.wave, AGENT: item.spec.agent, STATE: 'failed', REASON: reason, ATTEMPT: attempt, RUN_ID: rc.runId });
+    const h = await runHook(config, 'onSpecFailed', { ...specVars(id, item.spec), STATE: 'failed', REASON: reason, ATTEMPT: attempt, RUN_ID: rc.runId });
     if (h && !h.ok) emit({ type: 'hook-failed', hook: h.hook, error: h.error ?? '' });
     return false;
   }

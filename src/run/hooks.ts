@@ -12,6 +12,11 @@ export interface HookResult {
   error?: string;
 }
 
+/** The variables every spec event carries. */
+export function specVars(id: string, spec?: { name: string; wave: number; agent: string }): Record<string, string | number | undefined> {
+  return { SPEC_ID: id, SPEC_NAME: spec?.name, WAVE: spec?.wave, AGENT: spec?.agent };
+}
+
 export async function runHook(config: ResolvedConfig, hook: HookName, vars: Record<string, string | number | undefined>): Promise<HookResult | undefined> {
   const argv = config.hooks[hook];
   if (!argv?.length) return undefined;

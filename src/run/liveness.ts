@@ -8,7 +8,7 @@ import { setState, type StateDoc } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { pidIs } from '../state/run-lock.js';
 import { withState } from '../state/store.js';
-import { runHook } from './hooks.js';
+import { runHook, specVars } from './hooks.js';
 
 export interface Lost {
   id: string;
@@ -70,7 +70,7 @@ export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: s
     writeSignal(config.signalDir, config.project, 'failed', l.id, `${l.reason}\n`);
     // A runner that died cannot tell anyone: the one who noticed runs the hook for it.
     const spec = config.specs.find((s) => s.id === l.id);
-    await runHook(config, 'onSpecFailed', { SPEC_ID: l.id, SPEC_NAME: spec?.name, WAVE: spec?.wave, AGENT: spec?.agent, STATE: 'failed', REASON: l.reason });
+    await runHook(config, 'onSpecFailed', { ...specVars(l.id, spec), STATE: 'failed', REASON: l.reason });
   }
   return lost;
 }

@@ -13,7 +13,7 @@ import { findSpec, locateSpec } from '../specs/lookup.js';
 import { extra, markRateLimited, markRunning, setState, type AttemptRecord } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { withState } from '../state/store.js';
-import { runHook } from './hooks.js';
+import { runHook, specVars } from './hooks.js';
 import { runnerPidFile } from './liveness.js';
 import { takeRunnerEnv } from './runner-env.js';
 import { attemptLogPath, logPath, runDirOf, workDirOf } from './paths.js';
@@ -292,7 +292,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     say(`── dispatch: ${id} ${verdict}${reason ? `: ${reason}` : ''}${until ? ` — relaunch after ${until.toISOString()}` : ''}\n`);
     const hook = verdict === 'done' ? 'onSpecDone' : verdict === 'failed' ? 'onSpecFailed' : 'onRateLimited';
     const h = await runHook(config, hook, {
-      SPEC_ID: id, SPEC_NAME: spec.name, WAVE: spec.wave, AGENT: spec.agent, STATE: verdict, REASON: reason, ATTEMPT: attempt,
+      ...specVars(id, spec), STATE: verdict, REASON: reason, ATTEMPT: attempt,
       LOG: attemptLog, RETRY_AT: until?.toISOString(), TOKENS: events?.tokens?.total,
     });
     if (h && !h.ok) say(`── dispatch: hook ${h.hook} failed: ${h.error}\n`);

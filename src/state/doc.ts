@@ -128,6 +128,20 @@ export function stateIndex(doc: StateDoc): (id: string) => SpecState {
     done.has(id) ? 'done' : failed.has(id) ? 'failed' : skipped.has(id) ? 'skipped' : running[id] ? 'running' : waiting[id] ? 'rate-limited' : 'pending';
 }
 
+/** Takes the spec out of the original tool's three arrays. */
+function leaveArrays(doc: StateDoc, id: string): void {
+  doc.completed = doc.completed.filter((i) => i !== id);
+  doc.failed = doc.failed.filter((i) => i !== id);
+  doc.skipped = doc.skipped.filter((i) => i !== id);
+}
+
+/** Ends a rate-limited wait; an empty `waiting` is dropped so files without rate limits keep their shape. */
+function stopWaiting(x: DispatchExtra, id: string): void {
+  if (!x.waiting) return;
+  delete x.waiting[id];
+  if (!Object.keys(x.waiting).length) delete x.waiting;
+}
+
 /** Moves a spec to a state; returns true when something changed. */
 export function setState(doc: StateDoc, id: string, to: SpecState, reason?: string): boolean {
   const from = stateOf(doc, id);
@@ -136,14 +150,9 @@ export function setState(doc: StateDoc, id: string, to: SpecState, reason?: stri
   if (from === to && !reasonChanged) return false;
   const x = extra(doc);
   const rec = (x.specs[id] ??= {});
-  doc.completed = doc.completed.filter((i) => i !== id);
-  doc.failed = doc.failed.filter((i) => i !== id);
-  doc.skipped = doc.skipped.filter((i) => i !== id);
+  leaveArrays(doc, id);
   if (to !== 'running') delete x.running[id];
-  if (x.waiting && to !== 'rate-limited') {
-    delete x.waiting[id];
-    if (!Object.keys(x.waiting).length) delete x.waiting;
-  }
+  if (to !== 'rate-limited') stopWaiting(x, id);
   if (to === 'done') doc.completed.push(id);
   if (to === 'failed') doc.failed.push(id);
   if (to === 'skipped') doc.skipped.push(id);
@@ -162,15 +171,10 @@ export function setState(doc: StateDoc, id: string, to: SpecState, reason?: stri
 
 /** Records a spec as running (launching: pid 0 until the runner reports in). */
 export function markRunning(doc: StateDoc, id: string, info: RunnerInfo): void {
-  doc.completed = doc.completed.filter((i) => i !== id);
-  doc.failed = doc.failed.filter((i) => i !== id);
-  doc.skipped = doc.skipped.filter((i) => i !== id);
+  leaveArrays(doc, id);
   const x = extra(doc);
   x.running[id] = info;
-  if (x.waiting) {
-    delete x.waiting[id];
-    if (!Object.keys(x.waiting).length) delete x.waiting;
-  }
+  stopWaiting(x, id);
   const rec = (x.specs[id] ??= {});
   rec.updatedAt = info.startedAt;
   delete rec.reason;
