@@ -129,3 +129,22 @@ export function readStateOf(dir: string): any {
   const p = statePathOf(dir);
   return existsSync(p) ? readJson(p) : undefined;
 }
+
+/** A TCP port nothing listens on (taken, then released). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as { port: number };
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Polls `ok` every 10 ms; fails after `ms`. */
+export async function until(ok: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +7,7 @@ import { cleanAnswer, hashSpec, missingSections, parseHeader, readPlanHeader, re
 import { buildPrompt, correctiveMessage } from '../src/planner/prompt.js';
 import { planStatus } from '../src/planner/status.js';
 import { GOOD_PLAN, startFakeOllama, type Behaviour, type FakeOllama } from './fixtures/fake-ollama.mjs';
-import { makeProject, tempDir } from './helpers.js';
+import { freePort, makeProject, tempDir, until } from './helpers.js';
 
 const MODEL = 'qwen3-coder:480b-cloud';
 const SHA = 'a'.repeat(64);
@@ -341,7 +340,7 @@ describe('chatOnce against a server speaking the Ollama protocol', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(e.retryable).toBe(true);
     expect(e.message).toBe(`no complete answer from ${fake.host} within 0.3s`);
-    await until(() => fake.state.inFlight === 0);
+    await until(() => fake.state.inFlight === 0, 2000);
   });
 
   it('times out while the answer streams slowly too', async () => {
@@ -359,7 +358,7 @@ describe('chatOnce against a server speaking the Ollama protocol', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(e.message).toBe('interrupted');
     expect(e.retryable).toBe(false);
-    await until(() => fake.state.inFlight === 0);
+    await until(() => fake.state.inFlight === 0, 2000);
   });
 
   it('sends OLLAMA_API_KEY as a bearer token, and no Authorization without it', async () => {
@@ -386,18 +385,4 @@ describe('chatOnce against a server speaking the Ollama protocol', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
-async function until(ok: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

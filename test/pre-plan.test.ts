@@ -1,11 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GOOD_PLAN, startFakeOllama, type Behaviour, type ChatBody, type FakeOllama } from './fixtures/fake-ollama.mjs';
-import { BIN, dispatchAsync, makeProject, type RunResult, type SpecRowInput } from './helpers.js';
+import { BIN, dispatchAsync, freePort, makeProject, until, type RunResult, type SpecRowInput } from './helpers.js';
 
 const MODEL = 'qwen3-coder:480b-cloud';
 const HINT = "is 'ollama serve' running? (or set planner.host / OLLAMA_HOST)";
@@ -78,21 +77,7 @@ function expectCleanFolders(dir: string, withPlan: Record<string, boolean>) {
   }
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
-async function until(ok: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('dispatch pre-plan: planning', () => {
   it('plans every spec: one line each on stdout, a summary on stderr, plan.md with header and four sections', async () => {

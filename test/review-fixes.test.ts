@@ -5,13 +5,15 @@
 // resets that keep dispatch's worktree, a watch-handoff that does not spin,
 // the dispatcher's environment in tmux panes, tmux session names with '.',
 // and onSpecFailed for lost runners. Real processes, small configured times.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, dispatch, dispatchAsync, readStateOf, tempDir, type RunResult } from './helpers.js';
+import { dispatch, dispatchAsync, readStateOf, tempDir } from './helpers.js';
+import { GIT_ENV, git } from './fixtures/git.js';
 import {
+  live,
   AGENTS,
   FAKE_CODEX,
   NODE,
@@ -68,27 +70,7 @@ function killStray(pid: number) {
   }
 }
 
-/** The bin started without waiting, so a test can read its pid, watch stderr, or signal it. */
-interface Live {
-  child: ChildProcess;
-  stderr: () => string;
-  done: Promise<RunResult>;
-}
-const lives: ChildProcess[] = [];
-function live(dir: string, args: string[]): Live {
-  const env: Record<string, string | undefined> = { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' };
-  for (const k of ['DISPATCH_DEBUG', 'OLLAMA_HOST', 'ZELLIJ', 'TMUX']) delete env[k];
-  const child = spawn(NODE, [BIN, ...args], { cwd: dir, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  lives.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<RunResult>((res) => child.on('close', (code, signal) => res({ code, signal, stdout, stderr })));
-  return { child, stderr: () => stderr, done };
-}
 afterAll(() => {
-  for (const c of lives) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const pid of strays) killStray(pid);
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -251,21 +233,6 @@ describe('a runner that never starts', () => {
 
 // ------------------------------------------------------------------ git ----
 
-const gitHome = tempDir('git-home-');
-writeFileSync(join(gitHome, 'gitconfig'), '');
-const GIT_ENV = {
-  GIT_AUTHOR_NAME: 'Dispatch Test',
-  GIT_AUTHOR_EMAIL: 'test@dispatch.invalid',
-  GIT_COMMITTER_NAME: 'Dispatch Test',
-  GIT_COMMITTER_EMAIL: 'test@dispatch.invalid',
-  GIT_CONFIG_GLOBAL: join(gitHome, 'gitconfig'),
-  GIT_CONFIG_NOSYSTEM: '1',
-};
-function git(dir: string, ...args: string[]): string {
-  const r = spawnSync('git', ['-C', dir, ...args], { env: { ...process.env, ...GIT_ENV }, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
 const runGit = (dir: string, ...args: string[]) => dispatch(dir, args, { env: GIT_ENV });
 
 /** A committed git repo holding the project (dispatch's own files ignored), its specs on the fake Codex. */

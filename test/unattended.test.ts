@@ -3,12 +3,11 @@
 // and budgets, hooks, and the config keys for all of them. Real processes
 // (the built bin, its runners, the stand-in agents in test/fixtures/agents);
 // every wait is configured in fractions of a second.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, dispatch, readStateOf, tempDir, type RunResult } from './helpers.js';
-import { AGENTS, NODE, configPathOf, engineProject, expectUsageError, journal, launchTimes, logOf, pidAlive, starts, trace, tracePath, waitFor } from './fixtures/engine.js';
+import { describe, expect, it } from 'vitest';
+import { dispatch, readStateOf, tempDir } from './helpers.js';
+import { AGENTS, NODE, configPathOf, engineProject, expectUsageError, journal, launchTimes, live, logOf, pidAlive, starts, trace, tracePath, waitFor } from './fixtures/engine.js';
 
 const run = (dir: string, ...args: string[]) => dispatch(dir, args);
 const errLines = (s: string) => s.trimEnd().split('\n');
@@ -25,28 +24,6 @@ const agent = (script: string, args: string[] = [], opts: { codexEvents?: boolea
 });
 const CODEX = { codexEvents: true };
 
-/** Starts the bin without waiting, so a test can watch its stderr or kill it. */
-interface Live {
-  child: ChildProcess;
-  stderr: () => string;
-  done: Promise<RunResult>;
-}
-const lives: ChildProcess[] = [];
-function live(dir: string, args: string[]): Live {
-  const env: Record<string, string | undefined> = { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' };
-  for (const k of ['DISPATCH_DEBUG', 'OLLAMA_HOST', 'ZELLIJ', 'TMUX']) delete env[k];
-  const child = spawn(NODE, [BIN, ...args], { cwd: dir, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  lives.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<RunResult>((res) => child.on('close', (code, signal) => res({ code, signal, stdout, stderr })));
-  return { child, stderr: () => stderr, done };
-}
-afterAll(() => {
-  for (const c of lives) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
 
 /** Changes the project's JSON config in place. */
 function setConfig(dir: string, change: (config: any) => void) {

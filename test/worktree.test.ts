@@ -1,31 +1,14 @@
 // Isolated specs with real git: a worktree per spec on its own branch, the
 // "awaiting merge" gate between waves, `dispatch merge` (--no-ff, then
 // cleanup), conflicts, and never touching what dispatch did not create.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dispatch, readStateOf, tempDir } from './helpers.js';
+import { dispatch, readStateOf } from './helpers.js';
 import { FAKE_CODEX, engineProject, snapshotTree, starts, type EngineSpec } from './fixtures/engine.js';
+import { GIT_ENV, git, gitOk } from './fixtures/git.js';
 
-const gitHome = tempDir('git-home-');
-writeFileSync(join(gitHome, 'gitconfig'), '');
-const GIT_ENV = {
-  GIT_AUTHOR_NAME: 'Dispatch Test',
-  GIT_AUTHOR_EMAIL: 'test@dispatch.invalid',
-  GIT_COMMITTER_NAME: 'Dispatch Test',
-  GIT_COMMITTER_EMAIL: 'test@dispatch.invalid',
-  // The user's own git config (merge.ff, hooks, signing...) must not change the outcome.
-  GIT_CONFIG_GLOBAL: join(gitHome, 'gitconfig'),
-  GIT_CONFIG_NOSYSTEM: '1',
-};
 
-function git(dir: string, ...args: string[]): string {
-  const r = spawnSync('git', ['-C', dir, ...args], { env: { ...process.env, ...GIT_ENV }, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
-const gitOk = (dir: string, ...args: string[]) => spawnSync('git', ['-C', dir, ...args], { env: { ...process.env, ...GIT_ENV }, encoding: 'utf8' }).status === 0;
 const run = (dir: string, ...args: string[]) => dispatch(dir, args, { env: GIT_ENV });
 const errLines = (s: string) => s.trimEnd().split('\n');
 const codexTrace = (dir: string): any[] =>
