@@ -43,6 +43,38 @@ export class InterruptedError extends DispatchError {
   }
 }
 
+const OS_REASONS: Record<string, [string, string]> = {
+  ENOSPC: ['no space left on the device', 'free some space and try again'],
+  EDQUOT: ['disk quota exceeded', 'free some space and try again'],
+  EROFS: ['the file system is read-only', 'run dispatch where the project can be written'],
+  EACCES: ['permission denied', 'check the permissions of the file and its folder'],
+  EPERM: ['operation not permitted', 'check the permissions of the file and its folder'],
+  EISDIR: ['a folder is in the way', 'move the folder aside'],
+  ENOTDIR: ['a file is in the way of a folder on the path', 'move that file aside'],
+  ENAMETOOLONG: ['the name is too long for the file system', 'use shorter names'],
+  ELOOP: ['too many symbolic links', 'check the links on the path'],
+  EIO: ['an input/output error', 'check the disk'],
+  EMFILE: ['too many open files', 'raise the limit (ulimit -n)'],
+};
+
+/** A file operation the system refused: one line naming the file and the OS's reason (ENOSPC, EROFS...), exit 1. */
+export class FsError extends DispatchError {
+  readonly code: string;
+  constructor(verb: string, file: string, err: NodeJS.ErrnoException) {
+    const code = err.code ?? 'EIO';
+    const [why, hint] = OS_REASONS[code] ?? [err.message.replace(/^[A-Z]+: /, '').replace(/, \w+ .*$/, ''), 'check the file and its folder'];
+    super(`cannot ${verb} ${file}: ${why} (${code})`, { exitCode: EXIT.failure, hint });
+    this.name = 'FsError';
+    this.code = code;
+  }
+}
+
+/** An error from the file system (it has a code and a path), as opposed to a bug. */
+export function isFsError(err: unknown): err is NodeJS.ErrnoException & { path: string } {
+  const e = err as NodeJS.ErrnoException;
+  return !!e && typeof e === 'object' && typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code) && typeof e.path === 'string';
+}
+
 /** Renders any thrown value for stderr; returns the exit code to use. */
 export function renderError(err: unknown, write: (s: string) => void): number {
   const debug = process.env.DISPATCH_DEBUG === '1';
@@ -51,6 +83,12 @@ export function renderError(err: unknown, write: (s: string) => void): number {
     for (const d of err.details) write(`  ${d}\n`);
     if (debug && err.stack) write(`${err.stack}\n`);
     return err.exitCode;
+  }
+  // A refusal of the system (full disk, read-only folder) anywhere: its own line, not "a bug".
+  if (isFsError(err)) {
+    const sc = err.syscall ?? '';
+    const verb = sc === 'open' ? 'open' : /^(read|scandir|stat|lstat|access)/.test(sc) ? 'read' : 'write';
+    return renderError(new FsError(verb, err.path, err), write);
   }
   // commander reports its own usage errors with a code; they are usage errors.
   const e = err as { code?: string; message?: string; stack?: string };

@@ -132,10 +132,12 @@ describe('withState', () => {
     const ev = events(dir);
     expect(ev).toHaveLength(3);
     expect(ev.map(({ time, pid, ...rest }) => rest)).toEqual([
-      { command: 'mark-failed', spec: '001', from: 'done', to: 'failed', reason: 'pane died' },
-      { command: 'mark-failed', spec: '003', from: 'pending', to: 'failed', reason: 'pane died' },
-      { command: 'reset', spec: '003', from: 'failed', to: 'pending' },
+      { seq: 1, command: 'mark-failed', spec: '001', from: 'done', to: 'failed', reason: 'pane died' },
+      { seq: 2, command: 'mark-failed', spec: '003', from: 'pending', to: 'failed', reason: 'pane died' },
+      { seq: 3, command: 'reset', spec: '003', from: 'failed', to: 'pending' },
     ]);
+    // The state carries the last event's number: the journal and the state can be reconciled after a crash.
+    expect(JSON.parse(readFileSync(join(dir, 'dispatch-state.json'), 'utf8')).dispatch.seq).toBe(3);
     for (const e of ev) {
       expect(e.pid).toBe(process.pid);
       expect(Date.parse(e.time)).toBeGreaterThanOrEqual(before - 1000);

@@ -20,7 +20,25 @@ export interface RunnerInfo {
   attempt?: number;
   /** The `run` that launched it. */
   runId?: string;
+  /** The agent's process group, recorded by the runner when it starts it: stopped when the runner dies. */
+  agent?: AgentGroup;
 }
+
+/** An agent's process group; `start` (its leader's start time) keeps a reused pid from being signalled. */
+export interface AgentGroup {
+  pgid: number;
+  start?: number;
+}
+
+/**
+ * What a verdict was, as data: the retry policy, the journal, hooks and
+ * `status` decide by this, never by a reason's wording.
+ */
+export const VERDICT_KINDS = [
+  'done', 'agent-failed', 'verify-failed', 'no-changes', 'rate-limited', 'quota-exhausted',
+  'launch-error', 'interrupted', 'lost', 'stalled', 'manual', 'merge-conflict',
+] as const;
+export type VerdictKind = (typeof VERDICT_KINDS)[number];
 
 /** One launch of a spec, kept for `status --json` and `logs --attempt N`. */
 export interface AttemptRecord {
@@ -29,6 +47,7 @@ export interface AttemptRecord {
   startedAt: string;
   endedAt?: string;
   state?: 'done' | 'failed' | 'rate-limited';
+  kind?: VerdictKind;
   reason?: string;
   /** Tokens the agent reported (Codex turn.completed.usage). */
   tokens?: { input: number; cachedInput: number; output: number; total: number };
@@ -47,6 +66,8 @@ export interface WaitingInfo {
 
 export interface SpecRecord {
   reason?: string;
+  /** What the last verdict was (with `reason`, why). */
+  kind?: VerdictKind;
   updatedAt?: string;
   /** Launches since the spec was last put back to pending (the retry policy counts these). */
   attempts?: number;
@@ -64,6 +85,10 @@ export interface DispatchExtra {
   /** Rate-limited specs waiting to be relaunched. */
   waiting?: Record<string, WaitingInfo>;
   specs: Record<string, SpecRecord>;
+  /** Sequence number of the last journal event; the journal's lines carry theirs. */
+  seq?: number;
+  /** The last change's journal events, written with the state: a writer killed before its journal line is caught up by the next. */
+  lastEvents?: Record<string, unknown>[];
   [key: string]: unknown;
 }
 
@@ -73,38 +98,119 @@ export function emptyState(): StateDoc {
   return { completed: [], failed: [], skipped: [] };
 }
 
-/** Returns why a parsed value is not a state document, or undefined when it is one. */
-export function shapeProblem(v: unknown): string | undefined {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'expected a JSON object';
-  const o = v as Record<string, unknown>;
-  for (const k of ['completed', 'failed', 'skipped']) {
-    if (o[k] === undefined) continue;
-    if (!Array.isArray(o[k]) || !(o[k] as unknown[]).every((x) => typeof x === 'string')) return `"${k}" must be an array of id strings`;
-  }
-  const d = o.dispatch;
-  if (d !== undefined) {
-    if (typeof d !== 'object' || d === null || Array.isArray(d)) return '"dispatch" must be an object';
-    const dd = d as Record<string, unknown>;
-    for (const k of ['running', 'specs']) {
-      if (dd[k] !== undefined && (typeof dd[k] !== 'object' || dd[k] === null || Array.isArray(dd[k]))) return `"dispatch.${k}" must be an object`;
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const optType = (o: Record<string, unknown>, k: string, t: 'string' | 'number' | 'boolean') => o[k] === undefined || typeof o[k] === t;
+/** `dispatch.running.001`, or `dispatch.running["a b"]` when the id is not a plain word. */
+const field = (base: string, key: string) => (/^[A-Za-z0-9_-]+$/.test(key) ? `${base}.${key}` : `${base}[${JSON.stringify(key)}]`);
+
+function runnerProblem(path: string, r: unknown): string | undefined {
+  if (!isObj(r)) return `"${path}" must be an object (a runner: pid, startedAt)`;
+  if (!Number.isInteger(r.pid) || (r.pid as number) < 0) return `"${path}.pid" must be a whole number`;
+  if (typeof r.startedAt !== 'string') return `"${path}.startedAt" must be a time string`;
+  for (const k of ['host', 'pane', 'runId']) if (!optType(r, k, 'string')) return `"${path}.${k}" must be a string`;
+  if (!optType(r, 'attempt', 'number')) return `"${path}.attempt" must be a number`;
+  if (r.agent !== undefined && (!isObj(r.agent) || !Number.isInteger(r.agent.pgid))) return `"${path}.agent" must be an object with a numeric pgid`;
+  return undefined;
+}
+
+function specRecordProblem(path: string, r: unknown): string | undefined {
+  if (!isObj(r)) return `"${path}" must be an object`;
+  for (const k of ['reason', 'kind', 'updatedAt', 'stopReason']) if (!optType(r, k, 'string')) return `"${path}.${k}" must be a string`;
+  if (!optType(r, 'attempts', 'number')) return `"${path}.attempts" must be a number`;
+  if (!optType(r, 'awaitingMerge', 'boolean')) return `"${path}.awaitingMerge" must be true or false`;
+  if (r.worktree !== undefined && !isObj(r.worktree)) return `"${path}.worktree" must be an object`;
+  if (r.history !== undefined) {
+    if (!Array.isArray(r.history)) return `"${path}.history" must be an array of attempts`;
+    for (const [i, h] of r.history.entries()) {
+      if (!isObj(h) || !Number.isInteger(h.n) || typeof h.startedAt !== 'string') return `"${path}.history[${i}]" must be an attempt (n, startedAt)`;
+      for (const k of ['endedAt', 'state', 'kind', 'reason', 'runId']) if (!optType(h, k, 'string')) return `"${path}.history[${i}].${k}" must be a string`;
+      if (h.tokens !== undefined && !isObj(h.tokens)) return `"${path}.history[${i}].tokens" must be an object`;
     }
   }
   return undefined;
 }
 
-/** Fills in missing arrays so the rest of the code can rely on them. */
+function waitingProblem(path: string, w: unknown): string | undefined {
+  if (!isObj(w)) return `"${path}" must be an object (until, agent, reason)`;
+  if (typeof w.until !== 'string' || Number.isNaN(Date.parse(w.until))) return `"${path}.until" must be a time string`;
+  for (const k of ['agent', 'reason', 'at']) if (!optType(w, k, 'string')) return `"${path}.${k}" must be a string`;
+  return undefined;
+}
+
+/**
+ * Returns why a parsed value is not a state document, naming the field, or
+ * undefined when it is one. Everything dispatch later reads is checked here,
+ * so no command meets a wrong shape halfway through.
+ */
+export function shapeProblem(v: unknown): string | undefined {
+  if (!isObj(v)) return 'expected a JSON object';
+  for (const k of ['completed', 'failed', 'skipped']) {
+    if (v[k] === undefined) continue;
+    if (!Array.isArray(v[k]) || !(v[k] as unknown[]).every((x) => typeof x === 'string')) return `"${k}" must be an array of id strings`;
+  }
+  const d = v.dispatch;
+  if (d === undefined) return undefined;
+  if (!isObj(d)) return '"dispatch" must be an object';
+  for (const k of ['running', 'specs', 'waiting']) if (d[k] !== undefined && !isObj(d[k])) return `"dispatch.${k}" must be an object`;
+  if (!optType(d, 'seq', 'number')) return '"dispatch.seq" must be a number';
+  if (d.lastEvents !== undefined && (!Array.isArray(d.lastEvents) || !d.lastEvents.every(isObj))) return '"dispatch.lastEvents" must be an array of events';
+  for (const [id, r] of Object.entries((d.running ?? {}) as object)) {
+    const p = runnerProblem(field('dispatch.running', id), r);
+    if (p) return p;
+  }
+  for (const [id, r] of Object.entries((d.specs ?? {}) as object)) {
+    const p = specRecordProblem(field('dispatch.specs', id), r);
+    if (p) return p;
+  }
+  for (const [id, w] of Object.entries((d.waiting ?? {}) as object)) {
+    const p = waitingProblem(field('dispatch.waiting', id), w);
+    if (p) return p;
+  }
+  return undefined;
+}
+
+/** `map[key]` if it is the map's own entry: never an inherited `constructor` or `toString`. */
+export function own<T>(map: Record<string, T> | undefined, key: string): T | undefined {
+  return map && Object.prototype.hasOwnProperty.call(map, key) ? map[key] : undefined;
+}
+
+/** A copy without a prototype: an id such as `constructor` or `__proto__` must not find Object's. */
+export function bare<T>(o: Record<string, T> | undefined): Record<string, T> {
+  const out = Object.create(null) as Record<string, T>;
+  if (o) for (const k of Object.keys(o)) out[k] = o[k]!;
+  return out;
+}
+
+/** Fills in missing arrays and gives every map keyed by id no prototype, so the rest of the code can rely on both. */
 export function normalize(v: Record<string, unknown>): StateDoc {
   const doc = v as StateDoc;
   doc.completed ??= [];
   doc.failed ??= [];
   doc.skipped ??= [];
+  const d = doc.dispatch;
+  if (d) {
+    if (d.running) d.running = bare(d.running);
+    if (d.specs) d.specs = bare(d.specs);
+    if (d.waiting) d.waiting = bare(d.waiting);
+  }
   return doc;
 }
 
+/**
+ * Every id the state document knows a state for: the one definition the
+ * journal, `reset`/`retry` and the unknown-id listing use.
+ */
+export function idsInState(doc: StateDoc): Set<string> {
+  return new Set([
+    ...doc.completed, ...doc.failed, ...doc.skipped,
+    ...Object.keys(doc.dispatch?.running ?? {}), ...Object.keys(doc.dispatch?.waiting ?? {}),
+  ]);
+}
+
 export function extra(doc: StateDoc): DispatchExtra {
-  doc.dispatch ??= { version: 1, running: {}, specs: {} };
-  doc.dispatch.running ??= {};
-  doc.dispatch.specs ??= {};
+  doc.dispatch ??= { version: 1, running: bare<RunnerInfo>(undefined), specs: bare<SpecRecord>(undefined) };
+  doc.dispatch.running ??= bare(undefined);
+  doc.dispatch.specs ??= bare(undefined);
   return doc.dispatch;
 }
 
@@ -112,8 +218,8 @@ export function stateOf(doc: StateDoc, id: string): SpecState {
   if (doc.completed.includes(id)) return 'done';
   if (doc.failed.includes(id)) return 'failed';
   if (doc.skipped.includes(id)) return 'skipped';
-  if (doc.dispatch?.running?.[id]) return 'running';
-  if (doc.dispatch?.waiting?.[id]) return 'rate-limited';
+  if (own(doc.dispatch?.running, id)) return 'running';
+  if (own(doc.dispatch?.waiting, id)) return 'rate-limited';
   return 'pending';
 }
 
@@ -122,10 +228,10 @@ export function stateIndex(doc: StateDoc): (id: string) => SpecState {
   const done = new Set(doc.completed);
   const failed = new Set(doc.failed);
   const skipped = new Set(doc.skipped);
-  const running = doc.dispatch?.running ?? {};
-  const waiting = doc.dispatch?.waiting ?? {};
+  const running = doc.dispatch?.running;
+  const waiting = doc.dispatch?.waiting;
   return (id) =>
-    done.has(id) ? 'done' : failed.has(id) ? 'failed' : skipped.has(id) ? 'skipped' : running[id] ? 'running' : waiting[id] ? 'rate-limited' : 'pending';
+    done.has(id) ? 'done' : failed.has(id) ? 'failed' : skipped.has(id) ? 'skipped' : own(running, id) ? 'running' : own(waiting, id) ? 'rate-limited' : 'pending';
 }
 
 /** Takes the spec out of the original tool's three arrays. */
@@ -146,7 +252,7 @@ function stopWaiting(x: DispatchExtra, id: string): void {
 export function setState(doc: StateDoc, id: string, to: SpecState, reason?: string): boolean {
   const from = stateOf(doc, id);
   // Decide before touching the doc: a no-op must leave the original tool's file byte for byte.
-  const reasonChanged = reason !== undefined && doc.dispatch?.specs?.[id]?.reason !== reason;
+  const reasonChanged = reason !== undefined && own(doc.dispatch?.specs, id)?.reason !== reason;
   if (from === to && !reasonChanged) return false;
   const x = extra(doc);
   const rec = (x.specs[id] ??= {});
@@ -185,5 +291,5 @@ export function markRunning(doc: StateDoc, id: string, info: RunnerInfo): void {
 export function markRateLimited(doc: StateDoc, id: string, info: WaitingInfo): void {
   setState(doc, id, 'rate-limited', info.reason);
   const x = extra(doc);
-  (x.waiting ??= {})[id] = info;
+  (x.waiting ??= bare(undefined))[id] = info;
 }

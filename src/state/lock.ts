@@ -1,77 +1,108 @@
-// The state lock: proper-lockfile's lock directory with its 1 s heartbeat,
-// but dispatch breaks stale locks itself. proper-lockfile's own takeover is a
-// stat, a remove and a mkdir: two waiters that see the same stale lock can
-// both "take it over", the second removing the first's fresh lock — and one
-// update is silently lost. Here only the holder of a second, short-lived
-// "break" lock may remove a stale lock, after checking again that it is
-// still stale, so a live lock is never removed.
-import { mkdirSync, rmSync, statSync } from 'node:fs';
-import { DispatchError } from '../errors.js';
+// The state lock: `<state file>.lock`, a file naming its holder (pid, host,
+// start time). A holder that is alive on this host keeps the lock however
+// long it takes — stopped by SIGSTOP, starved on a loaded machine, paused by
+// a suspended laptop: breaking its lock would let two writers in and lose an
+// update. Only a dead holder's lock is taken over (for a holder on another
+// host, which cannot be asked, one whose heartbeat stopped). proper-lockfile,
+// used before, judges by the heartbeat alone, which is what lost updates.
+import { rmSync, statSync, utimesSync } from 'node:fs';
+import { DispatchError, EXIT } from '../errors.js';
+import { createExclusive, nonce, readOwned, removeDeadLeftovers, removeIfUnchanged } from './owned-file.js';
+import { describeOwner, liveness, selfId, type ProcessId } from './owner.js';
 
-/** A lock whose heartbeat (mtime, refreshed every second) is older than this belongs to a dead process. */
-export const STALE_MS = 5000;
-const HEARTBEAT_MS = 1000;
-// Far beyond STALE_MS: proper-lockfile must never take over on its own.
-const LIBRARY_STALE_MS = 10 * 60_000;
-const WAIT_LIMIT_MS = 60_000;
+/** A holder on another host whose heartbeat is older than this is taken for dead. */
+export const FOREIGN_STALE_MS = 30_000;
+const HEARTBEAT_MS = 2000;
+/** How long a waiter stays behind one holder that makes no progress (DISPATCH_LOCK_WAIT_SECONDS overrides it). */
+export const WAIT_LIMIT_MS = 60_000;
 
-function ageMs(path: string): number | undefined {
-  const st = statSync(path, { throwIfNoEntry: false });
-  return st ? Date.now() - st.mtimeMs : undefined;
+export interface LockHolder extends ProcessId {
+  since: string;
+  command?: string;
+  nonce: string;
 }
 
-/** Removes `lockPath` if it is stale, serialised by `<lockPath>.break`. Returns true when it removed it. */
-export function breakStaleLock(lockPath: string, staleMs = STALE_MS): boolean {
-  const age = ageMs(lockPath);
-  if (age === undefined || age < staleMs) return false;
-  const breakPath = `${lockPath}.break`;
+export class LockTimeoutError extends DispatchError {
+  constructor(readonly file: string, readonly holder: LockHolder, state: string) {
+    super(`could not lock ${file}: ${describeOwner(holder, state as never)}${holder.command ? ` ('${holder.command}')` : ''} has held it since ${holder.since}; nothing was changed`, {
+      exitCode: EXIT.failure,
+      hint: state === 'stopped' ? 'resume or end that process, then try again' : 'wait for it to finish and try again',
+    });
+  }
+}
+
+function parseHolder(content: string): LockHolder | undefined {
   try {
-    mkdirSync(breakPath);
+    const h = JSON.parse(content) as LockHolder;
+    return typeof h === 'object' && h !== null && Number.isInteger(h.pid) ? h : undefined;
   } catch {
-    // Someone else is breaking it. A break lock is held for microseconds: an old one is a crashed breaker's.
-    const b = ageMs(breakPath);
-    if (b !== undefined && b > staleMs * 2) rmSync(breakPath, { recursive: true, force: true });
-    return false;
-  }
-  try {
-    // Checked again under the break lock: it may have been broken and re-taken meanwhile.
-    const again = ageMs(lockPath);
-    if (again === undefined || again < staleMs) return false;
-    rmSync(lockPath, { recursive: true, force: true });
-    return true;
-  } finally {
-    rmSync(breakPath, { recursive: true, force: true });
+    return undefined;
   }
 }
 
-/** Takes the lock on `file` (lock directory `<file>.lock`); resolves to its release function. */
-export async function lockState(file: string): Promise<() => Promise<void>> {
-  const lockfile = await import('proper-lockfile');
-  const lockPath = `${file}.lock`;
-  const started = Date.now();
-  let delay = 2;
+export interface LockOptions {
+  command?: string;
+  waitLimitMs?: number;
+  /** Abandons the wait (Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+/** Whether the content's holder is gone: dead on this host, or silent too long on another. Unreadable content: by age. */
+function holderGone(path: string, holder: LockHolder | undefined): boolean {
+  const age = () => Date.now() - (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+  if (!holder) return age() > FOREIGN_STALE_MS; // an older version's lock folder, or garbage
+  const l = liveness(holder);
+  if (l === 'unknown') return age() > FOREIGN_STALE_MS;
+  return l === 'dead';
+}
+
+/** Takes the lock on `file`; resolves to its release function. */
+export async function lockState(file: string, opts: LockOptions = {}): Promise<() => Promise<void>> {
+  const path = `${file}.lock`;
+  const me: LockHolder = { ...selfId(), since: new Date().toISOString(), ...(opts.command ? { command: opts.command } : {}), nonce: nonce() };
+  const mine = `${JSON.stringify(me)}\n`;
+  const env = Number(process.env.DISPATCH_LOCK_WAIT_SECONDS);
+  const limit = opts.waitLimitMs ?? (env > 0 ? env * 1000 : WAIT_LIMIT_MS);
+  const marker = { content: mine, owner: parseHolder };
+  let watching: string | undefined;
+  let watchingSince = Date.now();
+  let delay = 1;
   for (;;) {
-    try {
-      return await lockfile.lock(file, {
-        realpath: false,
-        lockfilePath: lockPath,
-        retries: 0,
-        stale: LIBRARY_STALE_MS,
-        update: HEARTBEAT_MS,
-        // Cannot happen while holders are alive (nobody breaks a fresh lock); nothing to undo if it does.
-        onCompromised: () => {},
-      });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
+    if (createExclusive(path, mine)) break;
+    const seen = readOwned(path);
+    if (seen === undefined) continue; // released between our link and our read
+    const holder = parseHolder(seen);
+    if (holderGone(path, holder)) {
+      removeIfUnchanged(path, seen, marker);
+      continue;
     }
-    if (breakStaleLock(lockPath)) continue;
-    if (Date.now() - started > WAIT_LIMIT_MS) {
-      throw new DispatchError(`could not lock ${file}: another dispatch has held it for over ${WAIT_LIMIT_MS / 1000} s`, {
-        hint: `if no dispatch is running, remove ${lockPath}`,
-      });
+    // The wait limit counts from when the holder last changed: a queue of live, working holders is waited out.
+    if (seen !== watching) {
+      watching = seen;
+      watchingSince = Date.now();
+    } else if (Date.now() - watchingSince > limit && holder) {
+      throw new LockTimeoutError(file, holder, liveness(holder));
     }
+    if (opts.signal?.aborted) throw new DispatchError(`gave up waiting for the lock on ${file}`, { exitCode: EXIT.interrupted });
     // Holders keep the lock for milliseconds: poll fast, with jitter so 100 waiters do not move in step.
     await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
-    delay = Math.min(40, delay * 1.3);
+    delay = Math.min(25, delay * 1.5);
   }
+  // Only the holder may clear what dead writers left (their temp files): nobody else writes now.
+  removeDeadLeftovers(file);
+  // The heartbeat only matters to other hosts sharing the folder (NFS): this host asks the kernel.
+  const beat = setInterval(() => {
+    try {
+      const now = new Date();
+      utimesSync(path, now, now);
+    } catch {
+      // gone: nothing to keep fresh
+    }
+  }, HEARTBEAT_MS);
+  beat.unref();
+  return async () => {
+    clearInterval(beat);
+    // Never remove a lock that is not ours (it cannot be, but a hand may have removed it).
+    if (readOwned(path) === mine) rmSync(path, { force: true });
+  };
 }

@@ -1,13 +1,17 @@
-import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DispatchError } from '../errors.js';
+import { createExclusive, nonce, readOwned, removeIfUnchanged } from './owned-file.js';
+import { liveness, selfId } from './owner.js';
 
 export const RUN_LOCK_FILE = 'dispatch-lock.json';
 
 export interface RunLock {
   pid: number;
   host: string;
+  /** The holder's start time (/proc), so a reused pid is not taken for it. */
+  start?: number;
+  nonce?: string;
   command: string;
   wave?: number | null;
   started: string;
@@ -20,6 +24,8 @@ export interface RunLockView {
   alive?: boolean;
   /** The file exists but is not a lock we understand. */
   unreadable?: string;
+  /** The holder lives but is stopped (SIGSTOP). */
+  stopped?: boolean;
 }
 
 export const runLockPath = (stateDir: string) => join(stateDir, RUN_LOCK_FILE);
@@ -44,57 +50,55 @@ export function pidIs(pid: number, looksLike: (argv: string[]) => boolean): bool
 }
 
 export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  const l = liveness({ pid });
+  return l === 'alive' || l === 'stopped';
 }
 
 export function readRunLock(stateDir: string): RunLockView {
   const path = runLockPath(stateDir);
-  let text: string;
+  let text: string | undefined;
   try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return { path };
-  }
-  try {
-    const lock = JSON.parse(text) as RunLock;
-    if (typeof lock !== 'object' || lock === null || typeof lock.pid !== 'number') return { path, unreadable: 'no pid in it' };
-    const alive = lock.host && lock.host !== hostname() ? undefined : pidIs(lock.pid, (argv) => argv.some((a) => a === 'run' || a === 'watch-handoff'));
-    return { path, lock, alive };
+    text = readOwned(path);
   } catch (err) {
     return { path, unreadable: (err as Error).message };
+  }
+  if (text === undefined) return { path };
+  return viewOf(path, text);
+}
+
+function viewOf(path: string, text: string): RunLockView & { text: string } {
+  try {
+    const lock = JSON.parse(text) as RunLock;
+    if (typeof lock !== 'object' || lock === null || typeof lock.pid !== 'number') return { path, text, unreadable: 'no pid in it' };
+    const state = liveness(lock);
+    // An older lock has no start time: its pid must at least still be a dispatch run.
+    const alive = state === 'unknown' ? undefined : state !== 'dead' && (lock.start !== undefined || pidIs(lock.pid, (argv) => argv.some((a) => a === 'run' || a === 'watch-handoff')));
+    return { path, text, lock, alive, ...(state === 'stopped' ? { stopped: true } : {}) };
+  } catch (err) {
+    return { path, text, unreadable: (err as Error).message };
   }
 }
 
 /**
  * Takes the run lock. A live holder is refused (naming it); a dead one is
- * taken over and reported through `onTakeover`. `wx` makes creation atomic.
+ * taken over — by exactly one of several runs starting at once — and
+ * reported through `onTakeover`.
  */
 export function acquireRunLock(stateDir: string, info: Omit<RunLock, 'pid' | 'host' | 'started'>, onTakeover?: (old: RunLock) => void): RunLock {
-  const lock: RunLock = { pid: process.pid, host: hostname(), started: new Date().toISOString(), ...info };
+  const lock: RunLock = { ...selfId(), started: new Date().toISOString(), ...info, nonce: nonce() };
+  const text = `${JSON.stringify(lock, null, 2)}\n`;
   const path = runLockPath(stateDir);
   mkdirSync(stateDir, { recursive: true });
-  for (let attempt = 0; attempt < 3; attempt++) {
-    // Written whole to a temp file, then linked into place: link fails if the lock exists, and
-    // nobody ever sees a half-written lock (which would look unreadable and be removed).
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(lock, null, 2)}\n`);
-    try {
-      linkSync(tmp, path);
-      return lock;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    } finally {
-      rmSync(tmp, { force: true });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    if (createExclusive(path, text)) return lock;
+    const seen = readOwned(path);
+    if (seen === undefined) continue;
+    const view = viewOf(path, seen);
+    if (view.lock && view.alive !== false) throw lockHeldError(view.lock, view.stopped);
+    // Dead, or unreadable: only the one who removes this very file takes over (see owned-file.ts).
+    if (removeIfUnchanged(path, seen, { content: text, owner: (c) => viewOf(path, c).lock })) {
+      if (view.lock) onTakeover?.(view.lock);
     }
-    const view = readRunLock(stateDir);
-    if (view.lock && view.alive !== false) throw lockHeldError(view.lock);
-    if (view.lock) onTakeover?.(view.lock);
-    rmSync(path, { force: true });
   }
   throw new DispatchError(`could not take the run lock ${path}`, { hint: "check it with 'dispatch lock'" });
 }
@@ -102,12 +106,20 @@ export function acquireRunLock(stateDir: string, info: Omit<RunLock, 'pid' | 'ho
 /** Removes the lock only if it is still ours: never clean up what we did not create. */
 export function releaseRunLock(stateDir: string, lock: RunLock): void {
   const view = readRunLock(stateDir);
-  if (view.lock && view.lock.pid === lock.pid && view.lock.started === lock.started) rmSync(view.path, { force: true });
+  if (view.lock && view.lock.pid === lock.pid && view.lock.started === lock.started && view.lock.nonce === lock.nonce) rmSync(view.path, { force: true });
 }
 
-export function lockHeldError(lock: RunLock): DispatchError {
-  return new DispatchError(
-    `another dispatch holds the run lock: pid ${lock.pid} on ${lock.host}, '${lock.command}'${lock.wave != null ? ` (wave ${lock.wave})` : ''}, since ${lock.started}`,
-    { hint: "wait for it to finish, or check it with 'dispatch lock'" },
-  );
+/** A live run holds the run lock: callers that wait for it tell this one apart. */
+export class RunLockHeldError extends DispatchError {
+  constructor(readonly lock: RunLock, stopped = false) {
+    super(
+      `another dispatch holds the run lock: pid ${lock.pid} on ${lock.host}${stopped ? ' (stopped)' : ''}, '${lock.command}'${lock.wave != null ? ` (wave ${lock.wave})` : ''}, since ${lock.started}`,
+      { hint: stopped ? 'resume it (kill -CONT) or end it' : "wait for it to finish, or check it with 'dispatch lock'" },
+    );
+    this.name = 'RunLockHeldError';
+  }
+}
+
+export function lockHeldError(lock: RunLock, stopped = false): DispatchError {
+  return new RunLockHeldError(lock, stopped);
 }

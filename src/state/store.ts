@@ -1,19 +1,23 @@
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { DispatchError, EXIT } from '../errors.js';
+import { DispatchError, EXIT, FsError } from '../errors.js';
 import { lockState } from './lock.js';
-import { emptyState, normalize, shapeProblem, stateOf, type SpecState, type StateDoc } from './doc.js';
+import { tempName } from './owned-file.js';
+import { emptyState, extra, idsInState, normalize, own, shapeProblem, stateOf, type SpecState, type StateDoc, type VerdictKind } from './doc.js';
 
 export const STATE_FILE = 'dispatch-state.json';
 export const EVENTS_FILE = 'dispatch-events.jsonl';
 
 export interface StateEvent {
+  /** Numbers every event; the state file carries the last one, so the two can be reconciled after a crash. */
+  seq: number;
   time: string;
   pid: number;
   command: string;
   spec: string;
   from: SpecState;
   to: SpecState;
+  kind?: VerdictKind;
   reason?: string;
 }
 
@@ -27,16 +31,19 @@ export class CorruptStateError extends DispatchError {
 }
 
 export const statePath = (stateDir: string) => join(stateDir, STATE_FILE);
+export const eventsPath = (stateDir: string) => join(stateDir, EVENTS_FILE);
 
-/** Parses the state file; a missing file is an empty state. Throws CorruptStateError. */
+/** Parses the state file; a missing file is an empty state. Throws CorruptStateError (or FsError when it cannot be read). */
 export function readState(stateDir: string): StateDoc {
   const file = statePath(stateDir);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
-    throw new DispatchError(`cannot read ${file}: ${(err as Error).message}`, { hint: 'check its permissions' });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return emptyState();
+    if (code === 'EISDIR') throw new CorruptStateError(file, 'a folder, not a file');
+    throw new FsError('read', file, err as NodeJS.ErrnoException);
   }
   if (text.trim() === '') throw new CorruptStateError(file, 'empty file');
   let value: unknown;
@@ -50,31 +57,45 @@ export function readState(stateDir: string): StateDoc {
   return normalize(value as Record<string, unknown>);
 }
 
-/** Writes via temp file + fsync + rename, so readers see the old or the new file, never a torn one. */
+/**
+ * Writes via temp file + fsync + rename, so readers see the old or the new
+ * file, never a torn one. A refusal (full disk, read-only folder) leaves no
+ * temp file behind and throws an FsError naming the file.
+ */
 export function writeFileAtomic(file: string, data: string): void {
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
-  const fd = openSync(tmp, 'w', 0o644);
+  const tmp = tempName(file);
   try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, 'wx', 0o644);
+    try {
+      writeSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new FsError('write', file, err as NodeJS.ErrnoException);
   }
-  renameSync(tmp, file);
 }
 
 /** writeFileAtomic off the main thread: eight planners writing at once must not stall each other's streams. */
 export async function writeFileAtomicAsync(file: string, data: string): Promise<void> {
-  const { open, rename } = await import('node:fs/promises');
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
-  const fh = await open(tmp, 'w', 0o644);
+  const { open, rename, rm } = await import('node:fs/promises');
+  const tmp = tempName(file);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    const fh = await open(tmp, 'wx', 0o644);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new FsError('write', file, err as NodeJS.ErrnoException);
   }
-  await rename(tmp, file);
 }
 
 export interface WithStateOptions {
@@ -84,79 +105,138 @@ export interface WithStateOptions {
   reason?: string;
   /** Lets `reset --yes` replace a corrupt file instead of stopping. */
   onCorrupt?: (err: CorruptStateError) => StateDoc;
+  /** Abandons waiting for the lock (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /**
  * The only way to change state: lock, read, validate, change, write
- * atomically, journal, unlock. `change` mutates the document in place; it may
- * run again on a fresher document, so it must not touch anything but `doc`.
+ * atomically, journal, unlock. `change` mutates the document in place.
+ * Nothing is written when `change` throws or changes nothing.
  */
 export async function withState<T>(stateDir: string, opts: WithStateOptions, change: (doc: StateDoc) => T | Promise<T>): Promise<T> {
-  mkdirSync(stateDir, { recursive: true });
   const file = statePath(stateDir);
+  try {
+    mkdirSync(stateDir, { recursive: true });
+  } catch (err) {
+    throw new FsError('create', stateDir, err as NodeJS.ErrnoException);
+  }
   let release: () => Promise<void>;
   try {
-    release = await lockState(file);
+    release = await lockState(file, { command: opts.command, signal: opts.signal });
   } catch (err) {
     if (err instanceof DispatchError) throw err;
-    throw new DispatchError(`could not lock ${file}: ${(err as Error).message}`, {
-      hint: `another dispatch may be stuck; if none runs, remove ${file}.lock`,
-    });
+    throw new FsError('lock', file, err as NodeJS.ErrnoException);
   }
   try {
-    for (let attempt = 1; ; attempt++) {
-      const seen = stamp(file);
-      let doc: StateDoc;
-      let raw: string | undefined;
-      try {
-        doc = readState(stateDir);
-        raw = existsSync(file) ? JSON.stringify(doc) : undefined;
-      } catch (err) {
-        if (err instanceof CorruptStateError && opts.onCorrupt) doc = opts.onCorrupt(err);
-        else throw err;
-      }
-      const before = snapshot(doc);
-      const result = await change(doc);
-      const after = JSON.stringify(doc);
-      if (after !== raw) {
-        // Belt and braces: a holder frozen for longer than the stale limit loses its lock; if someone
-        // replaced the file since we read it, redo the change on their version instead of overwriting it.
-        if (stamp(file) !== seen && attempt < 5) continue;
-        writeFileAtomic(file, `${JSON.stringify(doc, null, 2)}\n`);
-        journal(stateDir, opts, before, doc);
-      }
-      return result;
+    let doc: StateDoc;
+    let raw: string | undefined;
+    try {
+      doc = readState(stateDir);
+      // A missing file is written by any change, even one that leaves the document empty.
+      raw = existsSync(file) ? JSON.stringify(doc) : undefined;
+    } catch (err) {
+      if (err instanceof CorruptStateError && opts.onCorrupt) doc = opts.onCorrupt(err);
+      else throw err;
     }
+    // A writer killed between its state and its journal left events behind: the journal catches up first.
+    const journalSeq = catchUpJournal(stateDir, doc);
+    const before = snapshot(doc);
+    const result = await change(doc);
+    if (JSON.stringify(doc) !== raw) {
+      const events = eventsOf(opts, before, doc, Math.max(journalSeq, doc.dispatch?.seq ?? 0));
+      if (events.length) {
+        // The state carries its events: if we die before the journal line below, the next writer appends them.
+        const x = extra(doc);
+        x.seq = events.at(-1)!.seq;
+        x.lastEvents = events as unknown as Record<string, unknown>[];
+      }
+      writeFileAtomic(file, `${JSON.stringify(doc, null, 2)}\n`);
+      if (events.length) appendJournal(stateDir, events);
+    }
+    return result;
   } finally {
     await release().catch(() => {});
   }
 }
 
-/** Identity of the file's current version: every atomic write renames a new inode into place. */
-function stamp(file: string): string {
-  const st = statSync(file, { throwIfNoEntry: false });
-  return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'none';
+/** The highest `seq` among the journal's last lines, after cutting off a torn last line (a writer killed mid-append). */
+function journalTail(stateDir: string): number {
+  const file = eventsPath(stateDir);
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return 0;
+  }
+  try {
+    const size = statSync(file).size;
+    if (!size) return 0;
+    const len = Math.min(size, 256 * 1024);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    const nl = buf.lastIndexOf(10);
+    if (nl !== len - 1) truncateSync(file, size - len + nl + 1);
+    const lines = buf.subarray(0, Math.max(0, nl)).toString('utf8').split('\n').reverse();
+    for (const l of lines) {
+      const m = /"seq":(\d+)/.exec(l);
+      if (m) return Number(m[1]);
+    }
+    return 0;
+  } finally {
+    closeSync(fd);
+  }
 }
 
-function snapshot(doc: StateDoc): Map<string, { state: SpecState; reason?: string }> {
-  const ids = new Set([...doc.completed, ...doc.failed, ...doc.skipped, ...Object.keys(doc.dispatch?.running ?? {})]);
-  const m = new Map<string, { state: SpecState; reason?: string }>();
-  for (const id of ids) m.set(id, { state: stateOf(doc, id), reason: doc.dispatch?.specs?.[id]?.reason });
+/** Appends the events the state has and the journal lacks; returns the journal's last seq afterwards. */
+function catchUpJournal(stateDir: string, doc: StateDoc): number {
+  const seq = doc.dispatch?.seq ?? 0;
+  const tail = journalTail(stateDir);
+  if (seq <= tail) return tail;
+  const missing = (doc.dispatch?.lastEvents ?? []).filter((e) => typeof e.seq === 'number' && e.seq > tail);
+  if (missing.length) appendJournal(stateDir, missing as unknown as StateEvent[]);
+  return seq;
+}
+
+function appendJournal(stateDir: string, events: StateEvent[]): void {
+  const file = eventsPath(stateDir);
+  try {
+    appendFileSync(file, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+  } catch (err) {
+    // The state is written and carries these events: the next writer appends them.
+    throw new FsError('append to', file, err as NodeJS.ErrnoException);
+  }
+}
+
+interface Snap {
+  state: SpecState;
+  reason?: string;
+  kind?: VerdictKind;
+}
+
+function snapshot(doc: StateDoc): Map<string, Snap> {
+  const m = new Map<string, Snap>();
+  for (const id of idsInState(doc)) {
+    const rec = own(doc.dispatch?.specs, id);
+    m.set(id, { state: stateOf(doc, id), reason: rec?.reason, kind: rec?.kind });
+  }
   return m;
 }
 
-function journal(stateDir: string, opts: WithStateOptions, before: ReturnType<typeof snapshot>, doc: StateDoc): void {
+function eventsOf(opts: WithStateOptions, before: Map<string, Snap>, doc: StateDoc, lastSeq: number): StateEvent[] {
   const after = snapshot(doc);
   const ids = new Set([...before.keys(), ...after.keys()]);
   const time = new Date().toISOString();
-  let lines = '';
+  const events: StateEvent[] = [];
+  let seq = lastSeq;
   for (const spec of ids) {
-    const from = before.get(spec)?.state ?? 'pending';
-    const to = after.get(spec)?.state ?? 'pending';
-    const reason = after.get(spec)?.reason ?? opts.reason;
-    if (from === to && before.get(spec)?.reason === after.get(spec)?.reason) continue;
-    const ev: StateEvent = { time, pid: process.pid, command: opts.command, spec, from, to, ...(reason ? { reason } : {}) };
-    lines += `${JSON.stringify(ev)}\n`;
+    const b = before.get(spec);
+    const a = after.get(spec);
+    const from = b?.state ?? 'pending';
+    const to = a?.state ?? 'pending';
+    if (from === to && b?.reason === a?.reason && b?.kind === a?.kind) continue;
+    const reason = a?.reason ?? opts.reason;
+    events.push({ seq: ++seq, time, pid: process.pid, command: opts.command, spec, from, to, ...(a?.kind && to !== 'pending' ? { kind: a.kind } : {}), ...(reason ? { reason } : {}) });
   }
-  if (lines) appendFileSync(join(stateDir, EVENTS_FILE), lines);
+  return events;
 }
