@@ -40,7 +40,7 @@ function action(load: Loader) {
 program
   .description('Run coding agents (Codex CLI, Auto-Claude) over a project\'s specs, wave by wave.')
   .option('--config <path>', 'use this specs.config.ts instead of searching upwards')
-  .option('--json', 'print results as JSON on stdout (list, plan, status, lock, run, doctor)')
+  .option('--json', 'print results as JSON on stdout (list, plan, status, lock, run, stop, doctor)')
   .option('--no-color', 'no colours (also: NO_COLOR=1, or when not a terminal)')
   .version(process.env.DISPATCH_VERSION ?? '0.1.0', '-V, --version')
   .showSuggestionAfterError(true)
@@ -106,6 +106,13 @@ program
   .addOption(waveOpt())
   .addHelpText('after', examples('dispatch retry', 'dispatch retry --wave 2'))
   .action(action(() => import('./commands/retry.js')));
+
+program
+  .command('stop')
+  .description("stop running specs: their runner and agent (any multiplexer, headless too), recorded as interrupted, never retried automatically")
+  .argument('<ids...>', 'spec ids')
+  .addHelpText('after', examples('dispatch stop 011', 'dispatch stop 011 012'))
+  .action(action(() => import('./commands/stop.js')));
 
 program
   .command('lock')

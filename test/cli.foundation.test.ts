@@ -143,7 +143,7 @@ describe('status', () => {
     expect(r.stdout).toContain('demo: 1 done · 1 failed · 0 running · 0 pending · 1 skipped  (3 specs)');
     expect(r.stdout).toMatch(/^0\s+1\s+0\s+0\s+0\s+0\s+1\s+complete$/m);
     expect(r.stdout).toMatch(/^1\s+0\s+1\s+0\s+0\s+1\s+2$/m);
-    expect(r.stdout).toMatch(/^\s+002\s+beta\s+wave 1\s+pane died$/m);
+    expect(r.stdout).toMatch(/^\s+002\s+beta\s+wave 1\s+manual\s+pane died$/m);
     expect(r.stdout).toContain("dispatch retry");
   });
 
@@ -160,7 +160,7 @@ describe('status', () => {
       { wave: 0, total: 1, counts: { done: 1, failed: 0, running: 0, 'rate-limited': 0, pending: 0, skipped: 0 }, complete: true },
       { wave: 1, total: 2, counts: { done: 0, failed: 1, running: 0, 'rate-limited': 0, pending: 1, skipped: 0 }, complete: false },
     ]);
-    expect(s.failed).toEqual([{ id: '003', name: 'gamma', wave: 1 }]);
+    expect(s.failed).toEqual([{ id: '003', name: 'gamma', wave: 1, kind: 'agent-failed' }]);
   });
 
   it('also takes --json after the command', () => {
@@ -260,9 +260,11 @@ describe('mark-done, mark-failed, skip', () => {
     const s = readStateOf(dir);
     expect(s.failed).toEqual(['002']);
     expect(s.dispatch.specs['002'].reason).toBe('pane died');
+    // A decision by hand is of kind 'manual', whatever the reason says.
+    expect(s.dispatch.specs['002'].kind).toBe('manual');
     expect(readFileSync(join(dir, 'signals', 'demo-failed-002'), 'utf8')).toBe('pane died\n');
-    expect(journal(dir)).toEqual([expect.objectContaining({ command: 'mark-failed', spec: '002', from: 'pending', to: 'failed', reason: 'pane died' })]);
-    expect(run(dir, 'status').stdout).toMatch(/002\s+beta\s+wave 1\s+pane died/);
+    expect(journal(dir)).toEqual([expect.objectContaining({ command: 'mark-failed', spec: '002', from: 'pending', to: 'failed', kind: 'manual', reason: 'pane died' })]);
+    expect(run(dir, 'status').stdout).toMatch(/002\s+beta\s+wave 1\s+manual\s+pane died/);
   });
 
   it('a new reason on a failed spec is recorded; the same one is not', () => {

@@ -502,24 +502,33 @@ describe('the runner dies or is stopped', () => {
     expect(readFileSync(logOf(dir, '001'), 'utf8')).toContain('── dispatch: 001 failed: interrupted (SIGTERM)');
   });
 
-  it('a runner SIGKILLed is found lost: `dispatch status` marks it failed "lost (runner died)"', async () => {
+  it('a runner SIGKILLed is found lost: `dispatch status` stops its orphaned agent and marks it failed "lost (runner died)"', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'h', wave: 1, agent: 'hang' }, { id: '002', name: 'n', wave: 2 }] });
     const r = run(dir, 'run', '--wave', '1', '--yes', '--no-wait', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     const runner = await waitFor('the runner pid', () => readStateOf(dir)?.dispatch?.running['001']?.pid);
     await waitFor('the agent to start', () => starts(dir).length > 0);
+    // The runner records its agent's process group before anything else happens.
+    const group = await waitFor('the agent group on record', () => readStateOf(dir)?.dispatch?.running['001']?.agent);
+    const agent = starts(dir)[0].pid;
+    expect(group.pgid).toBe(agent);
     process.kill(runner, 'SIGKILL');
     await waitFor('the runner to die', () => !pidAlive(runner));
-    process.kill(starts(dir)[0].pid, 'SIGKILL'); // the orphaned agent: nobody is left to stop it
+    // Orphaned, the agent still runs: nothing but dispatch knows it is there.
+    expect(pidAlive(agent)).toBe(true);
     const s = run(dir, 'status');
     expect(s.code).toBe(0);
     expect(s.stderr).toBe('dispatch: 001 was running but runner died: marked failed\n');
+    // The orphan was stopped before the spec was marked (and so before anything could relaunch it).
+    expect(pidAlive(agent)).toBe(false);
+    expect(trace(dir).find((e) => e.event === 'signal')?.signal).toBe('SIGTERM');
     expect(s.stdout).toMatch(/^demo: 0 done · 1 failed · 0 running · 1 pending · 0 skipped/);
-    expect(s.stdout).toMatch(/^\s+001\s+h\s+wave 1\s+lost \(runner died\)$/m);
+    expect(s.stdout).toMatch(/^\s+001\s+h\s+wave 1\s+lost\s+lost \(runner died\)$/m);
     const state = readStateOf(dir);
     expect(state.failed).toEqual(['001']);
     expect(state.dispatch.specs['001'].reason).toBe('lost (runner died)');
     expect(state.dispatch.running).toEqual({});
+    expect(state.dispatch.specs['001'].kind).toBe('lost');
     expect(readFileSync(join(dir, 'signals', 'demo-failed-001'), 'utf8')).toBe('lost (runner died)\n');
     // Said once: the next status has nothing more to reap.
     expect(run(dir, 'status').stderr).toBe('');

@@ -132,8 +132,8 @@ describe('withState', () => {
     const ev = events(dir);
     expect(ev).toHaveLength(3);
     expect(ev.map(({ time, pid, ...rest }) => rest)).toEqual([
-      { seq: 1, command: 'mark-failed', spec: '001', from: 'done', to: 'failed', reason: 'pane died' },
-      { seq: 2, command: 'mark-failed', spec: '003', from: 'pending', to: 'failed', reason: 'pane died' },
+      { seq: 1, command: 'mark-failed', spec: '001', from: 'done', to: 'failed', kind: 'agent-failed', reason: 'pane died' },
+      { seq: 2, command: 'mark-failed', spec: '003', from: 'pending', to: 'failed', kind: 'agent-failed', reason: 'pane died' },
       { seq: 3, command: 'reset', spec: '003', from: 'failed', to: 'pending' },
     ]);
     // The state carries the last event's number: the journal and the state can be reconciled after a crash.

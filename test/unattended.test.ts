@@ -100,7 +100,7 @@ describe('rate limits', () => {
       const name = kinds.find((k) => k[0] === id)![1];
       expect(section).toMatch(new RegExp(`^ {2}${id}\\s+${name}\\s+a${id}\\s+relaunch at ${esc(new Date(w[id].until).toLocaleString())}\\s+${esc(w[id].reason)}$`, 'm'));
     }
-    expect(s.stdout).toMatch(/^ {2}009\s+codex-other\s+wave 1\s+turn\.failed: The model gpt-x does not exist$/m);
+    expect(s.stdout).toMatch(/^ {2}009\s+codex-other\s+wave 1\s+agent-failed\s+turn\.failed: The model gpt-x does not exist$/m);
     const j = statusJson(dir);
     expect(j.counts['rate-limited']).toBe(8);
     expect(j.rateLimited.map((r: any) => r.id)).toEqual(limited);
@@ -510,16 +510,16 @@ describe('hooks', () => {
     const logPath = (id: string, n: number) => attemptLog(dir, id, n);
     const base = { DISPATCH_PROJECT: 'demo', DISPATCH_WAVE: '1' };
     expect(of('onSpecDone').sort((a, b) => a.DISPATCH_SPEC_ID.localeCompare(b.DISPATCH_SPEC_ID))).toEqual([
-      { ...base, DISPATCH_EVENT: 'onSpecDone', DISPATCH_SPEC_ID: '001', DISPATCH_SPEC_NAME: 'good', DISPATCH_AGENT: 'ok', DISPATCH_STATE: 'done', DISPATCH_ATTEMPT: '1', DISPATCH_LOG: logPath('001', 1) },
-      { ...base, DISPATCH_EVENT: 'onSpecDone', DISPATCH_SPEC_ID: '003', DISPATCH_SPEC_NAME: 'limited', DISPATCH_AGENT: 'rl', DISPATCH_STATE: 'done', DISPATCH_ATTEMPT: '2', DISPATCH_LOG: logPath('003', 2) },
+      { ...base, DISPATCH_EVENT: 'onSpecDone', DISPATCH_SPEC_ID: '001', DISPATCH_SPEC_NAME: 'good', DISPATCH_AGENT: 'ok', DISPATCH_STATE: 'done', DISPATCH_KIND: 'done', DISPATCH_ATTEMPT: '1', DISPATCH_LOG: logPath('001', 1) },
+      { ...base, DISPATCH_EVENT: 'onSpecDone', DISPATCH_SPEC_ID: '003', DISPATCH_SPEC_NAME: 'limited', DISPATCH_AGENT: 'rl', DISPATCH_STATE: 'done', DISPATCH_KIND: 'done', DISPATCH_ATTEMPT: '2', DISPATCH_LOG: logPath('003', 2) },
     ]);
     expect(of('onSpecFailed')).toEqual([
-      { ...base, DISPATCH_EVENT: 'onSpecFailed', DISPATCH_SPEC_ID: '002', DISPATCH_SPEC_NAME: 'broken', DISPATCH_AGENT: 'bad', DISPATCH_STATE: 'failed', DISPATCH_REASON: 'agent exited with code 3: fail: cannot build 002', DISPATCH_ATTEMPT: '1', DISPATCH_LOG: logPath('002', 1) },
+      { ...base, DISPATCH_EVENT: 'onSpecFailed', DISPATCH_SPEC_ID: '002', DISPATCH_SPEC_NAME: 'broken', DISPATCH_AGENT: 'bad', DISPATCH_STATE: 'failed', DISPATCH_KIND: 'agent-failed', DISPATCH_REASON: 'agent exited with code 3: fail: cannot build 002', DISPATCH_ATTEMPT: '1', DISPATCH_LOG: logPath('002', 1) },
     ]);
     const [limited] = of('onRateLimited');
     expect(of('onRateLimited')).toHaveLength(1);
     expect(limited).toEqual({
-      ...base, DISPATCH_EVENT: 'onRateLimited', DISPATCH_SPEC_ID: '003', DISPATCH_SPEC_NAME: 'limited', DISPATCH_AGENT: 'rl', DISPATCH_STATE: 'rate-limited',
+      ...base, DISPATCH_EVENT: 'onRateLimited', DISPATCH_SPEC_ID: '003', DISPATCH_SPEC_NAME: 'limited', DISPATCH_AGENT: 'rl', DISPATCH_STATE: 'rate-limited', DISPATCH_KIND: 'rate-limited',
       DISPATCH_REASON: 'rate-limited: API Error: 429 Too Many Requests', DISPATCH_ATTEMPT: '1', DISPATCH_LOG: logPath('003', 1), DISPATCH_RETRY_AT: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
     // retry.backoffSeconds after the attempt ended.

@@ -25,7 +25,7 @@ export async function run(args: { project?: string; session?: string; specsDir: 
   writeFileSync(configPath, renderInitConfig({ project, session: args.session, specsDir: args.specsDir, specs: found }), { flag: 'wx' });
   const stateDir = join(ctx.cwd, '.codex');
   await withState(stateDir, { command: 'init' }, (doc) => {
-    for (const id of completed) setState(doc, id, 'done', 'seeded by init');
+    for (const id of completed) setState(doc, id, 'done', 'seeded by init', 'manual');
   });
   ctx.out(`wrote ${configPath} (${found.length ? `${found.length} spec${found.length === 1 ? '' : 's'} found in ${args.specsDir}` : 'a commented template: no spec folders found'})\n`);
   ctx.out(`wrote ${join(stateDir, 'dispatch-state.json')}${completed.length ? ` (completed: ${completed.join(', ')})` : ''}\n`);

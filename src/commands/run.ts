@@ -4,6 +4,7 @@ import type { RunEvent, RunOutcome } from '../run/engine.js';
 import type { WavePlan } from '../run/launch-plan.js';
 import { showArgv } from '../proc/launch.js';
 import { palette, type Palette } from '../ui/style.js';
+import { own } from '../state/doc.js';
 
 export interface RunArgs {
   wave?: number;
@@ -55,11 +56,17 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   // A wave whose earlier waves are not complete cannot start: say so before touching anything
   // (no session created, and --dry-run does not pretend it would launch).
   const { blockersBefore, dependencyBlockers } = await import('../run/engine.js');
-  const first = previews[0]?.wave;
-  const blocked = first === undefined ? [] : only
-    ? dependencyBlockers(config, doc, config.specs.filter((s) => only.has(s.id)), first)
-    : blockersBefore(config, doc, first);
-  if (blocked.length) throw blockedError(first!, blocked);
+  // The first wave with work: specs to launch, or live runners and rate-limited specs to adopt (a run
+  // whose dispatcher was killed resumes there and carries on to the later waves).
+  const adoptWave = config.specs
+    .filter((s) => (waves === 'all' || waves.includes(s.wave)) && (!only || only.has(s.id)) && (own(doc.dispatch?.running, s.id) || own(doc.dispatch?.waiting, s.id)))
+    .reduce((m, s) => Math.min(m, s.wave), Infinity);
+  const first = Math.min(previews[0]?.wave ?? Infinity, adoptWave);
+  const firstWave = first === Infinity ? undefined : first;
+  const blocked = firstWave === undefined ? [] : only
+    ? dependencyBlockers(config, doc, config.specs.filter((s) => only.has(s.id)), firstWave)
+    : blockersBefore(config, doc, firstWave);
+  if (blocked.length) throw blockedError(firstWave!, blocked);
   if (args.dryRun) {
     printDryRun(ctx, c, mux.kind, mux.session, previews);
     return 0;
@@ -106,7 +113,7 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
 
 /** Specs a run adopts rather than launches: live runners, and rate-limited specs waiting for their relaunch. */
 function hasRunning(config: Awaited<ReturnType<Ctx['config']>>, doc: import('../state/doc.js').StateDoc, waves: number[] | 'all'): boolean {
-  return config.specs.some((s) => (waves === 'all' || waves.includes(s.wave)) && (doc.dispatch?.running[s.id] || doc.dispatch?.waiting?.[s.id]));
+  return config.specs.some((s) => (waves === 'all' || waves.includes(s.wave)) && (own(doc.dispatch?.running, s.id) || own(doc.dispatch?.waiting, s.id)));
 }
 
 async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['config']>>, mux: import('../mux/types.js').Mux, waves: number[] | 'all', only: Set<string> | undefined, args: RunArgs): Promise<RunOutcome> {

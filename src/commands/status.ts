@@ -47,7 +47,7 @@ export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> 
   }
   if (s.failed.length) {
     text += `\n${c.red('failed:')}\n`;
-    text += columns(s.failed.map((f) => [`  ${f.id}`, f.name, `wave ${f.wave}`, f.reason ?? '']));
+    text += columns(s.failed.map((f) => [`  ${f.id}`, f.name, `wave ${f.wave}`, f.kind ?? '', f.reason ?? '']));
     text += c.dim(`  retry them with 'dispatch retry', or one with 'dispatch reset --spec <id>'\n`);
   }
   if (args.usage) text += usageText(s, c);

@@ -5,14 +5,14 @@
 import { hostname } from 'node:os';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import type { Mux } from '../mux/types.js';
-import { extra, markRunning, setState, stateOf, type StateDoc } from '../state/doc.js';
+import { extra, kindOf, markRunning, own, setState, stateOf, type StateDoc, type VerdictKind } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
 import { runHook, specVars, type HookResult } from './hooks.js';
 import { isComplete, launchItem, planWave, runnerArgv, type LaunchItem, type WavePlan } from './launch-plan.js';
 import { isRunner, reapLost, type Lost } from './liveness.js';
 import { quietSeconds, stallSeconds } from './stall.js';
-import { writeRunnerEnv } from './runner-env.js';
+import { removeRunnerEnv, writeRunnerEnv } from './runner-env.js';
 import { canRelaunch } from './policy.js';
 import { ensureWorktree, type WorktreeRecord } from './worktree.js';
 import { sleep } from '../util/sleep.js';
@@ -34,7 +34,7 @@ export type RunEvent =
   | { type: 'launched'; id: string; pane: string; at: number; attempt: number }
   | { type: 'launch-failed'; id: string; reason: string }
   | { type: 'lost'; lost: Lost[] }
-  | { type: 'finished'; id: string; state: string; reason?: string }
+  | { type: 'finished'; id: string; state: string; kind?: VerdictKind; reason?: string }
   | { type: 'rate-limited'; id: string; agent: string; until: string; reason?: string }
   | { type: 'relaunch'; id: string; why: string }
   | { type: 'stalled'; id: string; quietSeconds: number; action: 'warn' | 'restart' | 'fail' }
@@ -54,7 +54,7 @@ export interface RunOutcome {
   runId: string;
   launched: string[];
   done: string[];
-  failed: { id: string; reason?: string }[];
+  failed: { id: string; kind?: VerdictKind; reason?: string }[];
   /** Specs that stopped the run before a wave (failed, awaiting merge, unfinished). */
   blocked?: { wave: number; blockers: Blocker[] };
   /** Launched specs still running when we stopped waiting (--no-wait, Ctrl-C). */
@@ -197,7 +197,7 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
     if (st === 'done') outcome.done.push(id);
     else if (st === 'running') outcome.stillRunning.push(id);
     else if (st === 'rate-limited') outcome.rateLimited.push(id);
-    else outcome.failed.push({ id, reason: finalDoc.dispatch?.specs[id]?.reason ?? st });
+    else outcome.failed.push({ id, kind: kindOf(finalDoc, id, st) ?? 'interrupted', reason: own(finalDoc.dispatch?.specs, id)?.reason ?? st });
   }
   outcome.tokens = tokensUsed(finalDoc, rc.runId);
   if (rc.budgetStop) outcome.budgetStop = rc.budgetStop;
@@ -285,7 +285,7 @@ async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<st
       } else if (st === 'done' || st === 'failed' || st === 'skipped') {
         if (prev === undefined && !launched.includes(id)) continue; // adopted in a final state: nothing new
         if (st === 'done') rc.pacing.clean(spec.agent);
-        emit({ type: 'finished', id, state: st, reason });
+        emit({ type: 'finished', id, state: st, kind: kindOf(doc, id, st), reason });
         if (st === 'failed' && canRelaunch(config, doc, id) && !queued(id)) {
           // A sequential wave keeps its order: the retry goes before the specs after it.
           if (plan.sequential) queue.unshift(relaunchItem(config, opts.mux, spec));
@@ -386,8 +386,11 @@ async function checkStalls(config: ResolvedConfig, doc: StateDoc, watched: Set<s
     const mins = quiet >= 120 ? `${Math.round(quiet / 60)} min` : `${Math.round(quiet)} s`;
     const stopReason = `stalled: no output for ${mins}${action === 'restart' ? ' (restarting)' : ''}`;
     await withState(config.stateDir, { command: 'run' }, (d) => {
-      const rec = d.dispatch?.specs[id];
-      if (rec && d.dispatch?.running[id]?.pid === r.pid) rec.stopReason = stopReason;
+      const rec = own(d.dispatch?.specs, id);
+      if (rec && own(d.dispatch?.running, id)?.pid === r.pid) {
+        rec.stopReason = stopReason;
+        rec.stopKind = 'stalled';
+      }
     });
     // The runner (a process dispatch started) stops its agent and records the reason.
     // Only if that pid still is our runner: never signal a process dispatch did not start.
@@ -429,10 +432,12 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, rc:
     return true;
   } catch (err) {
     const reason = `launch failed: ${(err as Error).message}`;
-    await withState(config.stateDir, { command: 'run', reason }, (doc) => void setState(doc, id, 'failed', reason));
+    // A runner that never started never took its environment: it does not stay on disk.
+    removeRunnerEnv(config, id);
+    await withState(config.stateDir, { command: 'run', reason }, (doc) => void setState(doc, id, 'failed', reason, 'launch-error'));
     writeSignal(config.signalDir, config.project, 'failed', id, `${reason}\n`);
     emit({ type: 'launch-failed', id, reason });
-    const h = await runHook(config, 'onSpecFailed', { ...specVars(id, item.spec), STATE: 'failed', REASON: reason, ATTEMPT: attempt, RUN_ID: rc.runId });
+    const h = await runHook(config, 'onSpecFailed', { ...specVars(id, item.spec), STATE: 'failed', KIND: 'launch-error', REASON: reason, ATTEMPT: attempt, RUN_ID: rc.runId });
     if (h && !h.ok) emit({ type: 'hook-failed', hook: h.hook, error: h.error ?? '' });
     return false;
   }

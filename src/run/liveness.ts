@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../config/load.js';
-import { setState, type StateDoc } from '../state/doc.js';
+import { own, setState, type StateDoc } from '../state/doc.js';
+import { stopGroup } from '../proc/group.js';
+import { removeRunnerEnv } from './runner-env.js';
 import { writeSignal } from '../state/signals.js';
 import { pidIs } from '../state/run-lock.js';
 import { withState } from '../state/store.js';
@@ -37,6 +39,7 @@ export function findLost(doc: StateDoc, stateDir: string, startTimeoutSeconds: n
   const lost: Lost[] = [];
   const host = hostname();
   for (const [id, r] of Object.entries(doc.dispatch?.running ?? {})) {
+    if (!r || typeof r !== 'object') continue;
     // Another machine's runner cannot be checked from here.
     if (r.host && r.host !== host) continue;
     if (r.pid > 0) {
@@ -51,18 +54,31 @@ export function findLost(doc: StateDoc, stateDir: string, startTimeoutSeconds: n
   return lost;
 }
 
-/** Marks lost specs failed. Takes the state lock only when there is something to mark. */
+/**
+ * Marks lost specs failed (kind `lost`), after stopping what their dead
+ * runner left running: the agent's process group, recorded when it started.
+ * A spec whose agent cannot be stopped stays running — relaunching it would
+ * put a second agent in the same folder. Takes the state lock only when there
+ * is something to mark.
+ */
 export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: string): Promise<Lost[]> {
-  if (!findLost(doc, config.stateDir, config.startTimeoutSeconds).length) return [];
+  const seen = findLost(doc, config.stateDir, config.startTimeoutSeconds);
+  if (!seen.length) return [];
+  const stuck = new Set<string>();
+  for (const l of seen) {
+    const g = own(doc.dispatch?.running, l.id)?.agent;
+    if (g && !(await stopGroup(g))) stuck.add(l.id);
+    removeRunnerEnv(config, l.id);
+  }
   const lost = await withState(config.stateDir, { command }, (fresh) => {
     // Re-check under the lock: a runner may have finished in between.
-    const now = findLost(fresh, config.stateDir, config.startTimeoutSeconds);
+    const now = findLost(fresh, config.stateDir, config.startTimeoutSeconds).filter((l) => !stuck.has(l.id) && seen.some((s) => s.id === l.id));
     const at = new Date().toISOString();
     for (const l of now) {
-      setState(fresh, l.id, 'failed', l.reason);
+      setState(fresh, l.id, 'failed', l.reason, 'lost');
       // Close the attempt the dead runner had opened.
-      const rec = fresh.dispatch?.specs[l.id];
-      if (rec?.history?.length && !rec.history.at(-1)!.endedAt) rec.history[rec.history.length - 1] = { ...rec.history.at(-1)!, endedAt: at, state: 'failed', reason: l.reason };
+      const rec = own(fresh.dispatch?.specs, l.id);
+      if (rec?.history?.length && !rec.history.at(-1)!.endedAt) rec.history[rec.history.length - 1] = { ...rec.history.at(-1)!, endedAt: at, state: 'failed', kind: 'lost', reason: l.reason };
     }
     return now;
   });
@@ -70,7 +86,7 @@ export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: s
     writeSignal(config.signalDir, config.project, 'failed', l.id, `${l.reason}\n`);
     // A runner that died cannot tell anyone: the one who noticed runs the hook for it.
     const spec = config.specs.find((s) => s.id === l.id);
-    await runHook(config, 'onSpecFailed', { ...specVars(l.id, spec), STATE: 'failed', REASON: l.reason });
+    await runHook(config, 'onSpecFailed', { ...specVars(l.id, spec), STATE: 'failed', KIND: 'lost', REASON: l.reason });
   }
   return lost;
 }

@@ -21,11 +21,31 @@ export function writeRunnerEnv(config: ResolvedConfig, id: string): void {
 /** The environment `run` left for this spec's runner, removed as it is read. */
 export function takeRunnerEnv(config: ResolvedConfig, id: string): Record<string, string> {
   const file = envFile(config, id);
+  let text: string;
   try {
-    const env = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
-    rmSync(file, { force: true });
-    return env;
+    text = readFileSync(file, 'utf8');
   } catch {
     return {};
+  } finally {
+    // Gone from the disk whatever follows.
+    removeQuietly(file);
+  }
+  try {
+    return JSON.parse(text) as Record<string, string>;
+  } catch {
+    return {};
+  }
+}
+
+/** Removes the environment left for a runner that never started (a pane that failed to open, a lost launch). */
+export function removeRunnerEnv(config: ResolvedConfig, id: string): void {
+  removeQuietly(envFile(config, id));
+}
+
+function removeQuietly(file: string): void {
+  try {
+    rmSync(file, { force: true });
+  } catch {
+    // its folder is not there (a file in the way): then neither is the file
   }
 }

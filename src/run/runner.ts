@@ -10,11 +10,12 @@ import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { DispatchError } from '../errors.js';
 import { killGroup, spawnAgent } from '../proc/launch.js';
 import { findSpec, locateSpec } from '../specs/lookup.js';
-import { extra, markRateLimited, markRunning, setState, type AttemptRecord } from '../state/doc.js';
+import { extra, markRateLimited, markRunning, own, setState, stateOf, type AgentGroup, type AttemptRecord, type VerdictKind } from '../state/doc.js';
+import { groupAlive, groupOf, stopGroup } from '../proc/group.js';
 import { writeSignal } from '../state/signals.js';
 import { withState } from '../state/store.js';
 import { runHook, specVars } from './hooks.js';
-import { runnerPidFile } from './liveness.js';
+import { isRunner, runnerPidFile } from './liveness.js';
 import { takeRunnerEnv } from './runner-env.js';
 import { attemptLogPath, logPath, runDirOf, workDirOf } from './paths.js';
 import { usesDispatchWorktree } from '../agents/command.js';
@@ -24,9 +25,21 @@ export type Verdict = 'done' | 'failed' | 'rate-limited';
 export interface RunnerResult {
   id: string;
   state: Verdict;
+  kind: VerdictKind;
   reason?: string;
   exitCode: number | null;
 }
+
+/** The runner was started for a spec that is no longer its to run (decided by hand, or another runner has it). */
+export class NotMineError extends DispatchError {
+  constructor(id: string, why: string) {
+    super(`not starting ${id}: ${why}`, { hint: "see 'dispatch status'" });
+    this.name = 'NotMineError';
+  }
+}
+
+/** How long what an agent left behind (its process group) may outlive it before it is ended. */
+const LEFTOVER_GRACE_MS = 1000;
 
 export interface RunnerOptions {
   attempt?: number;
@@ -101,6 +114,7 @@ function rateLimitPatterns(config: ResolvedConfig, spec: ResolvedSpec): string[]
 function previousFailure(config: ResolvedConfig, id: string, history: AttemptRecord[]): { reason: string; logTail: string } | undefined {
   const prev = history.at(-1);
   if (!prev || prev.state !== 'failed' || !prev.reason) return undefined; // a rate limit is not the agent's failure
+  if (prev.kind === 'interrupted' || prev.kind === 'manual' || prev.kind === 'launch-error') return undefined;
   let logTail = '';
   try {
     logTail = readFileSync(attemptLogPath(config, id, prev.n), 'utf8').trim().split('\n').slice(-40).join('\n');
@@ -111,6 +125,8 @@ function previousFailure(config: ResolvedConfig, id: string, history: AttemptRec
 }
 
 export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerOptions): Promise<RunnerResult> {
+  // First, before anything that can fail: the environment `run` left (it may hold API keys) leaves the disk.
+  const passedEnv = takeRunnerEnv(config, id);
   const spec = findSpec(config, id);
   const files = locateSpec(config.specsDir, spec);
   const cwd = workDirOf(config, spec);
@@ -124,7 +140,11 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   const startedAt = new Date().toISOString();
 
   const start = await withState(config.stateDir, { command: 'exec-spec' }, (doc) => {
-    const prev = doc.dispatch?.running[id];
+    const prev = own(doc.dispatch?.running, id);
+    // `run` marks a spec launching before it opens the pane. If it is not launching now, someone decided
+    // meanwhile (mark-done, stop, reset): their word stands. A live runner already on it: never two agents.
+    if (!prev) return { mine: false as const, why: `it is ${stateOf(doc, id)} now` };
+    if (prev.pid > 0 && prev.pid !== process.pid && isRunner(prev.pid, id)) return { mine: false as const, why: `runner pid ${prev.pid} is already running it` };
     const x = extra(doc);
     const history = [...(x.specs[id]?.history ?? [])];
     const before = previousFailure(config, id, history);
@@ -134,8 +154,9 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     rec.attempts = attempt;
     const n = history.length + 1;
     rec.history = [...history, { n, startedAt, ...(prev?.runId ? { runId: prev.runId } : {}), wave: spec.wave }];
-    return { attempt, n, before, rateLimits: history.filter((h) => h.state === 'rate-limited').length };
+    return { mine: true as const, attempt, n, before, rateLimits: history.filter((h) => h.state === 'rate-limited').length };
   });
+  if (!start.mine) throw new NotMineError(id, start.why);
   const { attempt, n } = start;
 
   // Every attempt keeps its own log; <id>.log is the latest (a hard link, so `logs` follows it live).
@@ -158,12 +179,15 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   say(`── dispatch: ${config.project} ${id}-${spec.name} · agent ${spec.agent} · attempt ${attempt}${n !== attempt ? ` (launch #${n})` : ''} · ${startedAt}\n`);
 
   let reason: string | undefined;
+  let kind: VerdictKind = 'agent-failed';
   let exitCode: number | null = null;
   let ok = false;
   let events: CodexEvents | undefined;
   const stderrTail = new Tail();
   const stdoutTail = new Tail();
+  let agentGroup: AgentGroup | undefined;
   try {
+    kind = 'launch-error';
     if (usesDispatchWorktree(spec) && !existsSync(cwd)) throw new DispatchError(`worktree ${cwd} is missing`);
     if (!existsSync(files.specFile)) throw new DispatchError(`no spec.md at ${files.specFile}`);
     const cmd = agentCommand(config, spec, { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir, cwd }, attempt);
@@ -177,7 +201,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     writeFileSync(join(runDir, 'prompt.md'), prompt);
     const env: Record<string, string> = {
       ...(process.env as Record<string, string>),
-      ...takeRunnerEnv(config, id),
+      ...passedEnv,
       ...cmd.env,
       DISPATCH_SPEC_ID: id,
       DISPATCH_PROJECT: config.project,
@@ -189,6 +213,14 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     } catch (err) {
       throw new DispatchError(`cannot start '${cmd.argv[0]}': ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (err as Error).message}`);
     }
+    kind = 'agent-failed';
+    // On record before anything else: if this runner dies, whoever notices stops the agent's whole group.
+    agentGroup = groupOf(child.pid!);
+    const group = agentGroup;
+    await withState(config.stateDir, { command: 'exec-spec' }, (doc) => {
+      const r = own(doc.dispatch?.running, id);
+      if (r?.pid === process.pid) r.agent = group;
+    });
     events = cmd.codexEvents ? new CodexEvents() : undefined;
     // The line that says why: CLIs (clap, argparse) end with "try --help" after their `error:` line.
     let lastStderr = '';
@@ -230,9 +262,21 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     opts.signal.removeEventListener('abort', stop);
     events?.end();
     exitCode = code;
-    if (opts.signal.aborted) reason = `interrupted (${String(opts.signal.reason ?? 'signal')}${opts.signal.reason === 'SIGHUP' ? ': pane closed' : ''})`;
+    // What the agent left running (a dev server, a native binary behind a wrapper) ends before the verdict:
+    // a relaunch must never find a second agent at work in the same folder.
+    if (groupAlive(group)) {
+      await new Promise((r) => setTimeout(r, LEFTOVER_GRACE_MS));
+      if (!(await stopGroup(group))) say(`── dispatch: processes of process group ${group.pgid} did not stop\n`);
+    }
+    if (opts.signal.aborted) {
+      kind = 'interrupted';
+      reason = `interrupted (${String(opts.signal.reason ?? 'signal')}${opts.signal.reason === 'SIGHUP' ? ': pane closed' : ''})`;
+    }
     else if (events?.failure) reason = `turn.failed: ${events.failure}`;
-    else if (code === 0) ok = true;
+    else if (code === 0) {
+      ok = true;
+      kind = 'done';
+    }
     else if (sig) reason = `agent killed by ${sig}`;
     else {
       const why = (errorLine || lastStderr).trim();
@@ -255,35 +299,41 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   let until: Date | undefined;
   const endedAt = new Date().toISOString();
   const applied = await withState(config.stateDir, { command: 'exec-spec', reason }, (doc) => {
-    const running = doc.dispatch?.running[id];
+    const running = own(doc.dispatch?.running, id);
     // Someone decided while we ran (mark-done, skip, reset by hand) or another runner took over:
     // their word stands; this attempt is only closed in the history.
     if (running?.pid !== process.pid) {
       const h = doc.dispatch?.specs[id]?.history;
-      if (h) doc.dispatch!.specs[id]!.history = h.map((e) => (e.n === n && !e.endedAt ? { ...e, endedAt, state: ok ? 'done' : 'failed', ...(reason ? { reason } : {}) } : e));
+      if (h) doc.dispatch!.specs[id]!.history = h.map((e) => (e.n === n && !e.endedAt ? { ...e, endedAt, state: ok ? 'done' : 'failed', kind, ...(reason ? { reason } : {}) } : e));
       return false;
     }
     const rec = extra(doc).specs[id] ?? {};
-    // A stop asked for by `run` (a stalled agent) names its own reason.
-    if (!ok && typeof rec.stopReason === 'string') reason = rec.stopReason;
+    // A stop asked for (a stalled agent by `run`, `dispatch stop` by hand) names its own reason and kind.
+    if (!ok && typeof rec.stopReason === 'string') {
+      reason = rec.stopReason;
+      kind = (rec.stopKind as VerdictKind | undefined) ?? 'interrupted';
+    }
     delete rec.stopReason;
+    delete rec.stopKind;
     if (limit) {
       const rateLimits = start.rateLimits + 1;
       if (rateLimits >= config.retry.maxRateLimitAttempts) {
+        kind = 'quota-exhausted';
         reason = `rate-limited ${rateLimits} times; last: ${limit.message}`;
       } else {
+        kind = 'rate-limited';
         verdict = 'rate-limited';
         until = limit.resetAt ?? new Date(Date.now() + backoffSeconds(rateLimits, config.retry.backoffSeconds, config.retry.maxBackoffSeconds) * 1000);
         reason = `rate-limited: ${limit.message}`;
       }
     }
     if (verdict === 'rate-limited') markRateLimited(doc, id, { until: until!.toISOString(), agent: spec.agent, reason: reason!, at: endedAt });
-    else setState(doc, id, verdict, reason);
+    else setState(doc, id, verdict, reason, kind);
     const x = extra(doc).specs[id]!;
     x.attempts = attempt;
     if (ok && spec.mode === 'isolated') x.awaitingMerge = true;
     x.history = (x.history ?? []).map((h) =>
-      h.n === n ? { ...h, endedAt, state: verdict, ...(reason ? { reason } : {}), ...(events?.tokens ? { tokens: events.tokens } : {}) } : h,
+      h.n === n ? { ...h, endedAt, state: verdict, kind, ...(reason ? { reason } : {}), ...(events?.tokens ? { tokens: events.tokens } : {}) } : h,
     );
     return true;
   });
@@ -292,13 +342,13 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     say(`── dispatch: ${id} ${verdict}${reason ? `: ${reason}` : ''}${until ? ` — relaunch after ${until.toISOString()}` : ''}\n`);
     const hook = verdict === 'done' ? 'onSpecDone' : verdict === 'failed' ? 'onSpecFailed' : 'onRateLimited';
     const h = await runHook(config, hook, {
-      ...specVars(id, spec), STATE: verdict, REASON: reason, ATTEMPT: attempt,
+      ...specVars(id, spec), STATE: verdict, KIND: kind, REASON: reason, ATTEMPT: attempt,
       LOG: attemptLog, RETRY_AT: until?.toISOString(), TOKENS: events?.tokens?.total,
     });
     if (h && !h.ok) say(`── dispatch: hook ${h.hook} failed: ${h.error}\n`);
   }
   await new Promise<void>((res) => out.end(res));
-  return { id, state: verdict, reason, exitCode };
+  return { id, state: verdict, kind, reason, exitCode };
 }
 
 

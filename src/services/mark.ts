@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from '../config/load.js';
-import { setState, stateOf, type SpecState } from '../state/doc.js';
+import { idsInState, setState, stateOf, type SpecState } from '../state/doc.js';
 import { clearSignals, writeSignal } from '../state/signals.js';
 import { withState, type WithStateOptions } from '../state/store.js';
 import { findSpecs } from '../specs/lookup.js';
@@ -18,10 +18,10 @@ const TARGET: Record<MarkVerb, SpecState> = { 'mark-done': 'done', 'mark-failed'
 export async function markSpecs(config: ResolvedConfig, verb: MarkVerb, ids: string[], reason?: string): Promise<Change[]> {
   const specs = findSpecs(config, ids);
   const to = TARGET[verb];
-  const changes = await withState(config.stateDir, { command: verb, reason }, (doc) =>
+  const changes = await withState(config.stateDir, { command: verb, reason, kind: 'manual' }, (doc) =>
     specs.map((s) => {
       const from = stateOf(doc, s.id);
-      const changed = setState(doc, s.id, to, reason ?? (to === 'failed' ? `marked failed by hand` : undefined));
+      const changed = setState(doc, s.id, to, reason ?? (to === 'failed' ? `marked failed by hand` : undefined), 'manual');
       return { id: s.id, from, to, changed };
     }),
   );
@@ -40,8 +40,8 @@ export async function resetSpecs(
   pick: (id: string, state: SpecState) => boolean,
   opts: { reason?: string; onCorrupt?: WithStateOptions['onCorrupt'] } = {},
 ): Promise<Change[]> {
-  const changes = await withState(config.stateDir, { command, reason: opts.reason, onCorrupt: opts.onCorrupt }, (doc) => {
-    const ids = new Set([...config.specs.map((s) => s.id), ...doc.completed, ...doc.failed, ...doc.skipped, ...Object.keys(doc.dispatch?.running ?? {})]);
+  const changes = await withState(config.stateDir, { command, reason: opts.reason, kind: 'manual', onCorrupt: opts.onCorrupt }, (doc) => {
+    const ids = new Set([...config.specs.map((s) => s.id), ...idsInState(doc)]);
     const out: Change[] = [];
     for (const id of ids) {
       const from = stateOf(doc, id);

@@ -1,5 +1,5 @@
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
-import { stateIndex, type SpecState, type StateDoc } from '../state/doc.js';
+import { idsInState, stateIndex, type SpecState, type StateDoc } from '../state/doc.js';
 import { locateSpec, readSpecFolders } from '../specs/lookup.js';
 
 import { planStatus, type PlanStatus } from '../planner/status.js';
@@ -37,8 +37,7 @@ export function buildOverview(config: ResolvedConfig, doc: StateDoc, opts: { wav
   const specs = opts.wave === undefined ? config.specs : config.specs.filter((s) => s.wave === opts.wave);
   const rows = specs.map((s) => row(config, s, state(s.id), doc, folders));
   const known = new Set(config.specs.map((s) => s.id));
-  const listed = [...doc.completed, ...doc.failed, ...doc.skipped, ...Object.keys(doc.dispatch?.running ?? {})];
-  const unknownIds = [...new Set(listed.filter((id) => !known.has(id)))];
+  const unknownIds = [...idsInState(doc)].filter((id) => !known.has(id));
   return { project: config.project, rows, unknownIds };
 }
 

@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from '../config/load.js';
-import type { StateDoc } from '../state/doc.js';
+import { bare, kindOf, type StateDoc, type VerdictKind } from '../state/doc.js';
 import { quietSeconds, stallSeconds } from '../run/stall.js';
 import { buildOverview } from './overview.js';
 import { countStates, groupWaves, type StateCounts } from './waves-view.js';
@@ -10,12 +10,12 @@ export interface StatusSummary {
   counts: StateCounts;
   waves: { wave: number; total: number; counts: StateCounts; complete: boolean }[];
   /** Specs needing attention, with the recorded reason. */
-  failed: { id: string; name: string; wave: number; reason?: string }[];
+  failed: { id: string; name: string; wave: number; kind?: VerdictKind; reason?: string }[];
   running: { id: string; name: string; wave: number; pid?: number; pane?: string; startedAt?: string; attempt?: number; quietSeconds: number; stalled: boolean }[];
   /** Rate-limited specs and when they will be relaunched. */
   rateLimited: { id: string; name: string; wave: number; agent?: string; until?: string; reason?: string }[];
   /** Every launch of every spec that has been launched, oldest first. */
-  attempts: Record<string, { n: number; state?: string; reason?: string; startedAt: string; endedAt?: string; durationSeconds?: number; tokens?: number; runId?: string }[]>;
+  attempts: Record<string, { n: number; state?: string; kind?: VerdictKind; reason?: string; startedAt: string; endedAt?: string; durationSeconds?: number; tokens?: number; runId?: string }[]>;
   /** Tokens the agents reported. */
   usage: { total: number; bySpec: Record<string, number>; byWave: Record<string, number>; byRun: { runId: string; startedAt: string; tokens: number }[] };
   /** Isolated specs done in their worktree, waiting for `dispatch merge`. */
@@ -31,7 +31,7 @@ export function summarizeStatus(config: ResolvedConfig, doc: StateDoc): StatusSu
     total: rows.length,
     counts: countStates(rows),
     waves: groupWaves(rows).map((w) => ({ wave: w.wave, total: w.specs.length, counts: w.counts, complete: w.complete })),
-    failed: rows.filter((r) => r.state === 'failed').map((r) => ({ id: r.id, name: r.name, wave: r.wave, ...(r.reason ? { reason: r.reason } : {}) })),
+    failed: rows.filter((r) => r.state === 'failed').map((r) => ({ id: r.id, name: r.name, wave: r.wave, kind: kindOf(doc, r.id, 'failed'), ...(r.reason ? { reason: r.reason } : {}) })),
     running: rows
       .filter((r) => r.state === 'running')
       .map((r) => {
@@ -53,12 +53,13 @@ export function summarizeStatus(config: ResolvedConfig, doc: StateDoc): StatusSu
 }
 
 function attemptsOf(doc: StateDoc): StatusSummary['attempts'] {
-  const out: StatusSummary['attempts'] = {};
+  const out: StatusSummary['attempts'] = bare(undefined);
   for (const [id, rec] of Object.entries(doc.dispatch?.specs ?? {})) {
     if (!rec.history?.length) continue;
     out[id] = rec.history.map((h) => ({
       n: h.n,
       ...(h.state ? { state: h.state } : {}),
+      ...(h.kind ? { kind: h.kind } : {}),
       ...(h.reason ? { reason: h.reason } : {}),
       startedAt: h.startedAt,
       ...(h.endedAt ? { endedAt: h.endedAt, durationSeconds: Math.round((Date.parse(h.endedAt) - Date.parse(h.startedAt)) / 100) / 10 } : {}),
@@ -70,7 +71,7 @@ function attemptsOf(doc: StateDoc): StatusSummary['attempts'] {
 }
 
 function usageOf(doc: StateDoc): StatusSummary['usage'] {
-  const bySpec: Record<string, number> = {};
+  const bySpec: Record<string, number> = bare(undefined);
   const byWave: Record<string, number> = {};
   const runs = new Map<string, { startedAt: string; tokens: number }>();
   let total = 0;

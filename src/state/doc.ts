@@ -74,8 +74,9 @@ export interface SpecRecord {
   history?: AttemptRecord[];
   /** Done isolated specs whose branch is not merged yet. */
   awaitingMerge?: boolean;
-  /** Set by `run` before it stops a stalled runner: the reason the runner records. */
+  /** Set before a runner is stopped (a stall, `dispatch stop`): the reason and kind the runner records. */
   stopReason?: string;
+  stopKind?: VerdictKind;
   [key: string]: unknown;
 }
 
@@ -115,7 +116,7 @@ function runnerProblem(path: string, r: unknown): string | undefined {
 
 function specRecordProblem(path: string, r: unknown): string | undefined {
   if (!isObj(r)) return `"${path}" must be an object`;
-  for (const k of ['reason', 'kind', 'updatedAt', 'stopReason']) if (!optType(r, k, 'string')) return `"${path}.${k}" must be a string`;
+  for (const k of ['reason', 'kind', 'updatedAt', 'stopReason', 'stopKind']) if (!optType(r, k, 'string')) return `"${path}.${k}" must be a string`;
   if (!optType(r, 'attempts', 'number')) return `"${path}.attempts" must be a number`;
   if (!optType(r, 'awaitingMerge', 'boolean')) return `"${path}.awaitingMerge" must be true or false`;
   if (r.worktree !== undefined && !isObj(r.worktree)) return `"${path}.worktree" must be an object`;
@@ -192,6 +193,17 @@ export function normalize(v: Record<string, unknown>): StateDoc {
     if (d.running) d.running = bare(d.running);
     if (d.specs) d.specs = bare(d.specs);
     if (d.waiting) d.waiting = bare(d.waiting);
+    // Written before verdicts had kinds: inferred once, here.
+    if (d.specs) {
+      const state = stateIndex(doc);
+      for (const [id, rec] of Object.entries(d.specs)) {
+        if (!rec.kind && rec.reason !== undefined) {
+          const k = inferKind(state(id), rec.reason);
+          if (k) rec.kind = k;
+        }
+        for (const h of rec.history ?? []) if (!h.kind && h.state) h.kind = inferKind(h.state, h.reason);
+      }
+    }
   }
   return doc;
 }
@@ -248,11 +260,46 @@ function stopWaiting(x: DispatchExtra, id: string): void {
   if (!Object.keys(x.waiting).length) delete x.waiting;
 }
 
-/** Moves a spec to a state; returns true when something changed. */
-export function setState(doc: StateDoc, id: string, to: SpecState, reason?: string): boolean {
+/** The kind a verdict has when none is given: the state's plain meaning. */
+const DEFAULT_KIND: Partial<Record<SpecState, VerdictKind>> = { done: 'done', failed: 'agent-failed', skipped: 'manual', 'rate-limited': 'rate-limited' };
+
+/**
+ * The kind of a spec's last verdict (undefined while pending or running).
+ * A file of the original tool has no kinds: its states read as their plain meaning.
+ */
+export function kindOf(doc: StateDoc, id: string, state = stateOf(doc, id)): VerdictKind | undefined {
+  if (state === 'pending' || state === 'running') return undefined;
+  return own(doc.dispatch?.specs, id)?.kind ?? DEFAULT_KIND[state];
+}
+
+/**
+ * What an older dispatch meant by a reason it wrote without a kind. The one
+ * place that reads a reason's wording: once, when a state file without kinds
+ * is read; everything after decides by the kind.
+ */
+export function inferKind(state: string | undefined, reason: string | undefined): VerdictKind | undefined {
+  if (state === 'done') return 'done';
+  if (state === 'rate-limited') return 'rate-limited';
+  if (state === 'skipped') return 'manual';
+  if (state !== 'failed') return undefined;
+  const r = reason ?? '';
+  if (/^interrupted/.test(r)) return 'interrupted';
+  if (/^(launch failed|cannot start|no spec\.md|worktree .* is missing)/.test(r)) return 'launch-error';
+  if (/^marked failed/.test(r)) return 'manual';
+  if (/^stalled/.test(r)) return 'stalled';
+  if (/^lost/.test(r)) return 'lost';
+  if (/^rate-limited \d+ times/.test(r)) return 'quota-exhausted';
+  return 'agent-failed';
+}
+
+/** Moves a spec to a state with the verdict's kind; returns true when something changed. */
+export function setState(doc: StateDoc, id: string, to: SpecState, reason?: string, kind?: VerdictKind): boolean {
   const from = stateOf(doc, id);
+  const prev = own(doc.dispatch?.specs, id);
+  const newKind = to === 'pending' || to === 'running' ? undefined : (kind ?? DEFAULT_KIND[to]);
   // Decide before touching the doc: a no-op must leave the original tool's file byte for byte.
-  const reasonChanged = reason !== undefined && own(doc.dispatch?.specs, id)?.reason !== reason;
+  const reasonChanged = reason !== undefined && prev?.reason !== reason;
+  // A kind alone changes nothing: `mark-done` on a done spec stays a no-op.
   if (from === to && !reasonChanged) return false;
   const x = extra(doc);
   const rec = (x.specs[id] ??= {});
@@ -269,8 +316,12 @@ export function setState(doc: StateDoc, id: string, to: SpecState, reason?: stri
     const keep = { ...(rec.history?.length ? { history: rec.history } : {}), ...(rec.worktree ? { worktree: rec.worktree } : {}) };
     if (Object.keys(keep).length) x.specs[id] = keep;
     else delete x.specs[id];
-  } else if (reason !== undefined) rec.reason = reason;
-  else delete rec.reason;
+  } else {
+    if (reason !== undefined) rec.reason = reason;
+    else delete rec.reason;
+    if (newKind) rec.kind = newKind;
+    else delete rec.kind;
+  }
   if (to !== 'done') delete rec.awaitingMerge;
   return true;
 }
@@ -284,12 +335,13 @@ export function markRunning(doc: StateDoc, id: string, info: RunnerInfo): void {
   const rec = (x.specs[id] ??= {});
   rec.updatedAt = info.startedAt;
   delete rec.reason;
+  delete rec.kind;
   delete rec.awaitingMerge;
 }
 
 /** A rate-limited spec: not failed, waiting until `info.until` to be relaunched. */
 export function markRateLimited(doc: StateDoc, id: string, info: WaitingInfo): void {
-  setState(doc, id, 'rate-limited', info.reason);
+  setState(doc, id, 'rate-limited', info.reason, 'rate-limited');
   const x = extra(doc);
   (x.waiting ??= bare(undefined))[id] = info;
 }

@@ -103,6 +103,8 @@ export interface WithStateOptions {
   command: string;
   /** Reason recorded for every change this call makes. */
   reason?: string;
+  /** Kind recorded in the journal for changes that carry none of their own (a reset by hand: 'manual'). */
+  kind?: VerdictKind;
   /** Lets `reset --yes` replace a corrupt file instead of stopping. */
   onCorrupt?: (err: CorruptStateError) => StateDoc;
   /** Abandons waiting for the lock (Ctrl-C). */
@@ -236,7 +238,7 @@ function eventsOf(opts: WithStateOptions, before: Map<string, Snap>, doc: StateD
     const to = a?.state ?? 'pending';
     if (from === to && b?.reason === a?.reason && b?.kind === a?.kind) continue;
     const reason = a?.reason ?? opts.reason;
-    events.push({ seq: ++seq, time, pid: process.pid, command: opts.command, spec, from, to, ...(a?.kind && to !== 'pending' ? { kind: a.kind } : {}), ...(reason ? { reason } : {}) });
+    events.push({ seq: ++seq, time, pid: process.pid, command: opts.command, spec, from, to, ...((to !== 'pending' && to !== 'running' && a?.kind) || opts.kind ? { kind: (to !== 'pending' && to !== 'running' && a?.kind) || opts.kind } : {}), ...(reason ? { reason } : {}) });
   }
   return events;
 }

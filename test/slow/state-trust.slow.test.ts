@@ -63,12 +63,18 @@ function journalProblems(dir: string, specIds: string[]): string[] {
 
 const leftovers = (dir: string) => readdirSync(join(dir, '.codex')).filter((n) => n.endsWith('.tmp') || n.includes('.break.'));
 
-/** Who holds the state lock now (pid), if anyone. */
+/**
+ * Who holds the state lock now (pid), if anyone: the pid the lock names, or
+ * the writer of a state temp file (`dispatch-state.json.<pid>.<x>.tmp`, how
+ * the bug was first caught, and how to catch it in a version whose lock
+ * names nobody).
+ */
 function lockHolder(dir: string): number | undefined {
   try {
     return JSON.parse(readFileSync(lockFile(dir), 'utf8')).pid;
   } catch {
-    return undefined;
+    const tmp = readdirSync(join(dir, '.codex')).find((n) => /^dispatch-state\.json\.\d+\..*\.tmp$/.test(n));
+    return tmp ? Number(tmp.split('.')[2]) : undefined;
   }
 }
 
@@ -93,7 +99,8 @@ describe('a paused lock holder (SIGSTOP) is alive', () => {
       const held = lockHolder(dir) === a.child.pid;
       if (held) pausedHolding++;
       const b = writer(dir, ['mark-done', idb]);
-      await sleep(150 + Math.random() * 250);
+      // Paused while holding the lock: longer than any heartbeat-based stale limit (proper-lockfile's was 5 s).
+      await sleep(held ? 5500 : 150 + Math.random() * 250);
       // While the holder is paused, nobody may take its lock.
       if (held && b.done) broken++;
       a.child.kill('SIGCONT');

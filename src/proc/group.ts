@@ -1,0 +1,80 @@
+// An agent's process group: what the runner started, so what dispatch may
+// stop. A group id is not reused while any member lives; once all are gone a
+// new leader may take the same number, so the leader's start time (Linux
+// /proc) tells our group from a later one.
+import { readdirSync } from 'node:fs';
+import { procStat } from '../state/owner.js';
+import type { AgentGroup } from '../state/doc.js';
+
+/** The group of a process the runner just started in a group of its own. */
+export function groupOf(pid: number): AgentGroup {
+  const st = procStat(pid);
+  return { pgid: pid, ...(st ? { start: st.start } : {}) };
+}
+
+function anyMember(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Members of the group still alive (not zombies), by /proc; undefined where /proc is not. */
+function members(pgid: number): number[] | undefined {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return undefined;
+  }
+  const out: number[] = [];
+  for (const p of pids) {
+    const st = procStat(Number(p));
+    if (st && st.pgrp === pgid && st.state !== 'Z' && st.state !== 'X') out.push(Number(p));
+  }
+  return out;
+}
+
+/** Whether any process of this very group (not a later one with the same number) still runs. */
+export function groupAlive(g: AgentGroup): boolean {
+  if (!Number.isInteger(g.pgid) || g.pgid <= 1 || !anyMember(g.pgid)) return false;
+  const leader = procStat(g.pgid);
+  // The leader lives: it is ours if it started when ours did.
+  if (leader && leader.state !== 'Z') return g.start === undefined || leader.start === g.start;
+  // The leader is gone: its members keep the group (and its number) alive; only zombies left means none.
+  const m = members(g.pgid);
+  return m === undefined ? true : m.length > 0;
+}
+
+/** Signals the group if it is still ours. */
+export function signalGroup(g: AgentGroup, signal: NodeJS.Signals): boolean {
+  if (!groupAlive(g)) return false;
+  try {
+    process.kill(-g.pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Ends the group: SIGTERM, then SIGKILL for what is left after `graceMs`.
+ * Resolves true once nothing of it runs (false if something survived SIGKILL's wait).
+ */
+export async function stopGroup(g: AgentGroup, graceMs = 2000, pollMs = 25): Promise<boolean> {
+  if (!signalGroup(g, 'SIGTERM')) return true;
+  const until = Date.now() + graceMs;
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, pollMs));
+    if (!groupAlive(g)) return true;
+  }
+  signalGroup(g, 'SIGKILL');
+  const hard = Date.now() + 2000;
+  while (Date.now() < hard) {
+    await new Promise((r) => setTimeout(r, pollMs));
+    if (!groupAlive(g)) return true;
+  }
+  return false;
+}
