@@ -82,7 +82,7 @@ export function agentCommand(config: ResolvedConfig, spec: ResolvedSpec, paths: 
       codexEvents: false,
     };
   }
-  const custom = (config.agents as Record<string, unknown>)[spec.agent] as CustomAgentConfig | undefined;
+  const custom = (Object.hasOwn(config.agents, spec.agent) ? (config.agents as Record<string, unknown>)[spec.agent] : undefined) as CustomAgentConfig | undefined;
   if (!custom || !Array.isArray(custom.command)) {
     throw new ConfigError(`spec ${spec.id}: agent "${spec.agent}" is not defined`, { hint: `add agents.${spec.agent} = { command: [...] } to the config` });
   }
@@ -100,7 +100,8 @@ export function agentCommand(config: ResolvedConfig, spec: ResolvedSpec, paths: 
     attempt: String(attempt),
   };
   // Placeholders are substituted inside each argument; the array is never re-split.
-  const argv = custom.command.map((arg) => arg.replace(/\{(\w+)\}/g, (m, k: string) => values[k] ?? m)) as Argv;
+  // Own keys only: `{constructor}` is not a placeholder, and stays as written.
+  const argv = custom.command.map((arg) => arg.replace(/\{(\w+)\}/g, (m, k: string) => (Object.hasOwn(values, k) ? values[k]! : m))) as Argv;
   return { argv, cwd: paths.cwd, env: custom.env, promptOnStdin: custom.prompt === 'stdin', codexEvents: custom.codexEvents };
 }
 

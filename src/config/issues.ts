@@ -39,7 +39,7 @@ export function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
     case 'too_big': {
       const key = issue.path.at(-1);
       if (key === 'cost') return `${path}: expected 1–4, got ${show(got)}`;
-      if (issue.origin === 'string') return `${path}: must not be empty`;
+      if (issue.origin === 'string') return issue.code === 'too_small' ? `${path}: must not be empty` : `${path}: ${issue.message}, got ${String(got).length} characters`;
       const bound = issue.code === 'too_small' ? `at least ${issue.minimum}` : `at most ${issue.maximum}`;
       return `${path}: expected ${bound}, got ${show(got)}`;
     }

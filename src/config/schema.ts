@@ -6,8 +6,12 @@ import * as z from 'zod/mini';
 const SAFE_ID = /^[A-Za-z0-9._-]+$/;
 const SAFE_MSG = { message: 'letters, digits, ".", "_" and "-" only' };
 
+// Ids name files (logs, signals), panes and branches: a file name has 255 bytes, and a log is `<id>.attempt-N.log`.
+export const MAX_ID_LENGTH = 64;
+
 const specIdSchema = z.string().check(
   z.regex(SAFE_ID, SAFE_MSG),
+  z.maxLength(MAX_ID_LENGTH, { message: `at most ${MAX_ID_LENGTH} characters (ids name files, panes and branches)` }),
   z.refine((s) => !s.includes('..'), { message: 'must not contain ".."' }),
 );
 

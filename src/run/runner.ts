@@ -106,7 +106,7 @@ class Tail {
 }
 
 function rateLimitPatterns(config: ResolvedConfig, spec: ResolvedSpec): string[] {
-  const a = (config.agents as Record<string, { rateLimitPatterns?: string[] }>)[spec.agent];
+  const a = own(config.agents as Record<string, { rateLimitPatterns?: string[] }>, spec.agent);
   return a?.rateLimitPatterns ?? [];
 }
 
