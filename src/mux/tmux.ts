@@ -2,15 +2,34 @@ import { DispatchError } from '../errors.js';
 import { capture, type Argv } from '../proc/launch.js';
 import type { Mux, PaneRequest } from './types.js';
 
+// tmux expands formats (`#(...)` runs a shell command) in -n, -c and -s, not in
+// -t nor after `--`. '##' reads as '#', but a run of '#' before '[' is kept as
+// it is (a style), so that run is left single.
+const formatLiteral = (v: string) => v.replace(/#+/g, (run, at: number) => (v[at + run.length] === '[' ? run : run + run));
+
+// tmux ends a command at any argument ending in ';' (even after `--`); `\;` is a literal ';'.
+const tmuxArg = (v: string) => (v.endsWith(';') ? `${v.slice(0, -1)}\\;` : v);
+
+/**
+ * The session name as tmux stores it: '.' and ':' separate window and pane in
+ * targets, tmux rewrites '\', control characters and most '$' in names, and a
+ * leading '$' reads as a session id. Ours has none of them, so `=<name>` finds it.
+ */
+export const tmuxSessionName = (wanted: string) => wanted.replace(/[.:\\$\x00-\x1f\x7f]/g, '_');
+
+/** `tmux has-session` for this session, as tmux must receive it (doctor asks this too). */
+export const hasSessionArgv = (wanted: string, socket?: string, bin = 'tmux'): Argv =>
+  [bin, ...(socket ? ['-L', socket] : []), ...['has-session', '-t', `=${tmuxSessionName(wanted)}`].map(tmuxArg)];
+
 /** A window per spec. With more than one argument tmux execs the command directly: no shell. */
 export function tmuxMux(wanted: string, opts: { socket?: string; rootDir: string; bin?: string }): Mux {
-  // tmux turns '.' and ':' in a session name into '_' (they separate window and pane in targets).
-  const session = wanted.replace(/[.:]/g, '_');
+  const session = tmuxSessionName(wanted);
   const base: Argv = [opts.bin ?? 'tmux', ...(opts.socket ? ['-L', opts.socket] : [])];
+  const tmux = (...args: string[]): Argv => [...base, ...args.map(tmuxArg)];
   // `=` asks for this exact session, not one whose name merely starts the same.
   const target = `=${session}`;
   const openCommands = (req: PaneRequest): Argv[] => [
-    [...base, 'new-window', '-d', '-t', `${target}:`, '-n', req.name, '-c', req.cwd, '-P', '-F', '#{pane_id}', '--', ...req.argv],
+    tmux('new-window', '-d', '-t', `${target}:`, '-n', formatLiteral(req.name), '-c', formatLiteral(req.cwd), '-P', '-F', '#{pane_id}', '--', ...req.argv),
   ];
   return {
     kind: 'tmux',
@@ -18,12 +37,12 @@ export function tmuxMux(wanted: string, opts: { socket?: string; rootDir: string
     openCommands,
     // tmux sessions are created when missing (detached), whatever `create` says.
     async ensureSession() {
-      const has = await capture([...base, 'has-session', '-t', target]);
+      const has = await capture(tmux('has-session', '-t', target));
       if (has.failedToStart) throw new DispatchError(`cannot run tmux: ${has.failedToStart}`, { hint: "install tmux (apt-get install -y tmux), or use '--mux headless'" });
       if (has.exitCode === 0) return { created: false, commands: [] };
       // The original created panes in a session the user had open; creating one
       // detached is harmless, and `tmux attach -t <session>` shows it.
-      const createCmd: Argv = [...base, 'new-session', '-d', '-s', session, '-c', opts.rootDir];
+      const createCmd = tmux('new-session', '-d', '-s', formatLiteral(session), '-c', formatLiteral(opts.rootDir));
       const r = await capture(createCmd);
       if (r.exitCode !== 0) throw new DispatchError(`could not create tmux session '${session}': ${(r.stderr || r.stdout).trim()}`);
       return { created: true, commands: [createCmd] };

@@ -1,31 +1,37 @@
 import { DispatchError } from '../errors.js';
-import { capture, type Argv } from '../proc/launch.js';
+import { capture, showArgv, type Argv } from '../proc/launch.js';
 import type { Mux, PaneRequest } from './types.js';
 
 const strip = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
+// clap reads a separate value starting with '-' as a flag; attached with '=' it is only a value.
+const opt = (flag: string, value: string) => (value.startsWith('-') ? [`${flag}=${value}`] : [flag, value]);
+// After `--` a word is only attach's session name: not a flag, nor its subcommand `options` or `help`.
+const attachCmd = (bin: string, session: string): Argv =>
+  session.startsWith('-') || session === 'options' || session === 'help' ? [bin, 'attach', '--create-background', '--', session] : [bin, 'attach', session, '--create-background'];
+
 /** Zellij 0.45 grammar: `zellij --session S run --name N --close-on-exit --cwd DIR -- CMD...` */
 export function zellijMux(session: string, bin = 'zellij'): Mux {
   const openCommands = (req: PaneRequest): Argv[] => [
-    [bin, '--session', session, 'run', '--name', req.name, '--close-on-exit', '--cwd', req.cwd, '--', ...req.argv],
+    [bin, ...opt('--session', session), 'run', ...opt('--name', req.name), '--close-on-exit', ...opt('--cwd', req.cwd), '--', ...req.argv],
   ];
   return {
     kind: 'zellij',
     session,
     openCommands,
     async ensureSession(create) {
-      const createCmd: Argv = [bin, 'attach', session, '--create-background'];
+      const createCmd = attachCmd(bin, session);
       const ls = await capture([bin, 'list-sessions', '-n']);
       if (ls.failedToStart) throw new DispatchError(`cannot run zellij: ${ls.failedToStart}`, { hint: "install zellij, or use '--mux tmux' / '--mux headless'" });
-      // Lines: `NAME [Created 3m ago] (current)` or `... (EXITED - attach to resurrect)`.
-      const live = strip(ls.stdout)
+      // Lines: `NAME [Created 3m ago] (current)` or `... (EXITED - attach to resurrect)`; a name may hold spaces.
+      const running = strip(ls.stdout)
         .split('\n')
-        .filter((l) => l.trim() && !l.includes('EXITED'))
-        .map((l) => l.trim().split(/\s+/)[0]);
-      if (live.includes(session)) return { created: false, commands: [] };
+        .some((l) => l.startsWith(`${session} [Created `) && !l.slice(session.length).includes('EXITED'));
+      if (running) return { created: false, commands: [] };
       if (!create) {
+        const open: Argv = [bin, ...(session.startsWith('-') ? [`--session=${session}`] : ['-s', session])];
         throw new DispatchError(`zellij session '${session}' is not running`, {
-          hint: `start it with 'zellij attach ${session} --create-background' (or open it: 'zellij -s ${session}'), or pass --create-session`,
+          hint: `start it with '${showArgv(createCmd)}' (or open it: '${showArgv(open)}'), or pass --create-session`,
         });
       }
       const r = await capture(createCmd);

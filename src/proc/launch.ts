@@ -10,23 +10,134 @@ export interface CaptureResult {
   stderr: string;
   /** Set when the executable could not be started (ENOENT...). */
   failedToStart?: string;
+  /** Stopped at its timeout (with everything it started). */
+  timedOut?: boolean;
+  /** The signal that ended it, when it did not exit by itself. */
+  signal?: NodeJS.Signals;
 }
 
-/** Runs a short command to completion and captures its output. Never throws on a non-zero exit. */
+/** How long output pipes may stay open after the command exits (a background child holding them). */
+const PIPE_GRACE_MS = 200;
+/** From SIGTERM to SIGKILL at a timeout. */
+const KILL_AFTER_MS = 500;
+
+/** Process groups of captures still running: stopped if dispatch exits first (Ctrl-C no longer reaches them). */
+const running = new Set<number>();
+let exitHook = false;
+const signalGroup = (pgid: number, signal: NodeJS.Signals) => {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // the group is gone
+  }
+};
+const groupAlive = (pgid: number) => {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Runs a short command to completion and captures its output. Never throws on a non-zero exit.
+ * The command runs in a process group of its own: at the timeout the whole group is stopped
+ * (SIGTERM, then SIGKILL), and its exit is what counts, not pipes a background child keeps open.
+ */
 export async function capture(argv: Argv, opts: { cwd?: string; env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<CaptureResult> {
   const { execa } = await import('execa');
-  const r = await execa(argv[0], argv.slice(1), {
+  // 0: no timeout.
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  // execa starts it; the timeout, the group and the pipes are ours: execa would stop only the direct
+  // child at a timeout, and wait for pipes a background grandchild may hold open for ever.
+  const child = execa(argv[0], argv.slice(1), {
     cwd: opts.cwd,
     env: opts.env,
+    detached: true,
+    cleanup: false,
+    buffer: false,
     reject: false,
-    stdin: opts.input === undefined ? 'ignore' : undefined,
-    input: opts.input,
-    // 0: no timeout.
-    timeout: opts.timeoutMs ?? 30_000,
-    stripFinalNewline: false,
+    stdin: opts.input === undefined ? 'ignore' : 'pipe',
+    stdout: 'pipe',
+    stderr: 'pipe',
   });
-  const failedToStart = r.failed && r.exitCode === undefined && !r.timedOut ? (r.cause as Error | undefined)?.message ?? r.shortMessage : undefined;
-  return { exitCode: r.exitCode, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), failedToStart };
+  // Settled by our own finish below; its result (or a rejection from destroyed pipes) is not needed.
+  child.catch(() => {});
+  if (!child.pid) {
+    const r = await child;
+    return { exitCode: undefined, stdout: '', stderr: '', failedToStart: (r.cause as Error | undefined)?.message ?? r.shortMessage ?? 'could not start' };
+  }
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const pgid of running) signalGroup(pgid, 'SIGTERM');
+    });
+  }
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout!.on('data', (d: Buffer) => out.push(d));
+  child.stderr!.on('data', (d: Buffer) => err.push(d));
+  if (opts.input !== undefined) {
+    // It may exit before reading everything (EPIPE): its exit code says what happened.
+    child.stdin!.on('error', () => {});
+    child.stdin!.end(opts.input);
+  }
+  return new Promise<CaptureResult>((resolve) => {
+    let timedOut = false;
+    let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    const timers: NodeJS.Timeout[] = [];
+    const pgid = child.pid;
+    let done = false;
+    const finish = (extra: Partial<CaptureResult> = {}) => {
+      if (done) return;
+      done = true;
+      for (const t of timers) clearTimeout(t);
+      if (pgid) running.delete(pgid);
+      // A background child may still hold the pipes: stop reading them, without waiting.
+      child.stdout!.destroy();
+      child.stderr!.destroy();
+      child.stdin?.destroy();
+      resolve({
+        exitCode: exited?.code ?? undefined,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        ...(timedOut ? { timedOut } : {}),
+        ...(exited?.signal ? { signal: exited.signal } : {}),
+        ...extra,
+      });
+    };
+    // One turn of the event loop first: output already in the pipes is read before we stop reading.
+    const finishSoon = () => void setImmediate(finish);
+    if (!pgid) return;
+    running.add(pgid);
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      if (timedOut) return;
+      // Done when its output is complete, or after a short grace if something else holds the pipes.
+      running.delete(pgid);
+      child.once('close', () => finish());
+      timers.push(setTimeout(finishSoon, PIPE_GRACE_MS));
+    });
+    if (timeoutMs > 0) {
+      timers.push(
+        setTimeout(() => {
+          if (exited) return;
+          timedOut = true;
+          signalGroup(pgid, 'SIGTERM');
+          const deadline = Date.now() + KILL_AFTER_MS;
+          const poll = () => {
+            if (!groupAlive(pgid)) return finishSoon();
+            if (Date.now() < deadline) return void timers.push(setTimeout(poll, 20));
+            signalGroup(pgid, 'SIGKILL');
+            // SIGKILL cannot be refused; a last moment for the kernel to reap.
+            timers.push(setTimeout(finishSoon, 100));
+          };
+          poll();
+        }, timeoutMs),
+      );
+    }
+  });
 }
 
 /** Starts a process that outlives dispatch (headless panes). Its output goes to nowhere: the runner keeps its own log. */

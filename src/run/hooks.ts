@@ -26,7 +26,8 @@ export async function runHook(config: ResolvedConfig, hook: HookName, vars: Reco
   try {
     const r = await capture(argv as [string, ...string[]], { cwd: config.rootDir, env, timeoutMs: config.hooks.timeoutSeconds * 1000 });
     if (r.failedToStart) return { hook, ok: false, error: `could not start '${argv[0]}': ${r.failedToStart}` };
-    if (r.exitCode === undefined) return { hook, ok: false, error: `timed out after ${config.hooks.timeoutSeconds} s` };
+    if (r.timedOut) return { hook, ok: false, error: `timed out after ${config.hooks.timeoutSeconds} s` };
+    if (r.exitCode === undefined) return { hook, ok: false, error: `killed by ${r.signal ?? 'a signal'}` };
     if (r.exitCode !== 0) return { hook, ok: false, error: `exited with code ${r.exitCode}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').at(-1)}` : ''}` };
     return { hook, ok: true };
   } catch (err) {

@@ -32,7 +32,8 @@ export async function runChecks(config: ResolvedConfig, muxWanted: ResolvedConfi
       checks.push({ name: 'multiplexer', status: 'warn', detail: (err as Error).message, fix: `zellij attach ${config.session} --create-background, or 'dispatch run --create-session'` });
     }
   } else {
-    const has = await capture(['tmux', ...(config.tmuxSocket ? ['-L', config.tmuxSocket] : []), 'has-session', '-t', `=${config.session}`]);
+    const { hasSessionArgv } = await import('../mux/tmux.js');
+    const has = await capture(hasSessionArgv(config.session, config.tmuxSocket));
     checks.push({ name: 'multiplexer', status: 'ok', detail: `tmux; session '${config.session}' ${has.exitCode === 0 ? 'is running' : 'will be created (detached) on the first run'}` });
   }
 
