@@ -1,0 +1,102 @@
+// Every process dispatch involves — the dispatcher (`run`), the runner
+// (`exec-spec`) and the agent — killed (SIGKILL) or paused (SIGSTOP, then
+// SIGCONT) at a random moment, 50 times. Counted: specs that do not end done,
+// orphans (an agent or its helper alive after everything ended), duplicates
+// (two agents of one spec alive at once), and journal/state disagreements.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BIN, dispatch, readStateOf } from '../helpers.js';
+import { AGENTS, NODE, engineProject, pidAlive, trace, tracePath } from '../fixtures/engine.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function start(dir: string, args: string[]) {
+  const child = spawn(NODE, [BIN, ...args], { cwd: dir, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<{ code: number | null; stderr: string }>((res) => child.on('close', (code) => res({ code, stderr })));
+  return { child, done };
+}
+
+function journalAgrees(dir: string): boolean {
+  const f = join(dir, '.codex', 'dispatch-events.jsonl');
+  const ev = existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+  let at = 'pending';
+  for (const [i, e] of ev.entries()) {
+    if (e.seq !== i + 1 || e.from !== at) return false;
+    at = e.to;
+  }
+  const doc = readStateOf(dir);
+  const now = doc.completed.includes('001') ? 'done' : doc.failed.includes('001') ? 'failed' : doc.dispatch?.running?.['001'] ? 'running' : 'pending';
+  return at === now && (doc.dispatch?.seq ?? 0) === ev.length;
+}
+
+describe('the dispatcher, the runner and the agent, killed or paused at random moments', () => {
+  it('50 trials: every spec ends done, 0 orphans, 0 duplicate agents, the journal agrees', async () => {
+    const trials = 50;
+    const tally = { notDone: 0, orphans: 0, duplicates: 0, journal: 0 };
+    const seen: Record<string, number> = {};
+    for (let t = 0; t < trials; t++) {
+      const dir = engineProject({
+        specs: [{ id: '001', name: 'slow', wave: 0, agent: 'slow' }],
+        extra: { retry: { maxAttempts: 6 } },
+        agents: { slow: { command: [NODE, join(AGENTS, 'slow.mjs'), '__TRACE__', '800'], prompt: 'none' } },
+      });
+      // engineProject cannot know the trace path before it makes the folder.
+      const cfg = join(dir, 'specs.config.json');
+      const text = readFileSync(cfg, 'utf8').replace('__TRACE__', tracePath(dir).replace(/\\/g, '\\\\'));
+      (await import('node:fs')).writeFileSync(cfg, text);
+
+      const runs = [start(dir, ['run', '--yes', '--no-plan'])];
+      const agents = () => trace(dir).filter((e) => e.event === 'start');
+      let dup = false;
+      let watching = true;
+      const watch = (async () => {
+        while (watching) {
+          if (agents().filter((a) => pidAlive(a.pid)).length > 1) dup = true;
+          await sleep(15);
+        }
+      })();
+      // Wait for the runner and its agent, then strike at a random moment.
+      const t0 = Date.now();
+      let runner = 0;
+      while (Date.now() - t0 < 20_000 && !(runner && agents().length)) {
+        runner = readStateOf(dir)?.dispatch?.running?.['001']?.pid ?? 0;
+        await sleep(10);
+      }
+      await sleep(Math.random() * 900);
+      const victims = { dispatcher: runs[0]!.child.pid!, runner, agent: agents().at(-1)?.pid ?? 0 };
+      const who = (['dispatcher', 'runner', 'agent'] as const)[t % 3]!;
+      const how = Math.floor(t / 3) % 2 === 0 ? 'SIGKILL' : 'SIGSTOP';
+      seen[`${who} ${how}`] = (seen[`${who} ${how}`] ?? 0) + 1;
+      const pid = victims[who];
+      if (pid && pidAlive(pid)) {
+        process.kill(pid, how);
+        if (how === 'SIGSTOP') {
+          await sleep(300 + Math.random() * 1200);
+          process.kill(pid, 'SIGCONT');
+        }
+      }
+      const first = await runs[0]!.done;
+      // A killed dispatcher is started again, as a user would: it resumes.
+      if (first.code !== 0) {
+        const again = start(dir, ['run', '--yes', '--no-plan']);
+        await again.done;
+      }
+      dispatch(dir, ['status']);
+      watching = false;
+      await watch;
+      const st = readStateOf(dir);
+      if (!st.completed.includes('001')) tally.notDone++;
+      const left = agents().flatMap((a) => [a.pid, (a as { helper?: number }).helper ?? 0]).filter((p) => p && pidAlive(p));
+      tally.orphans += left.length;
+      if (dup) tally.duplicates++;
+      if (!journalAgrees(dir)) tally.journal++;
+      for (const p of left) process.kill(p, 'SIGKILL');
+    }
+    console.log(`processes: ${trials} trials (${Object.entries(seen).map(([k, v]) => `${k} ×${v}`).join(', ')}): ${tally.notDone} not done, ${tally.orphans} orphans, ${tally.duplicates} duplicates, ${tally.journal} journal disagreements`);
+    expect(tally).toEqual({ notDone: 0, orphans: 0, duplicates: 0, journal: 0 });
+  });
+});
