@@ -22,7 +22,7 @@ function anyMember(pgid: number): boolean {
 }
 
 /** Members of the group still alive (not zombies), by /proc; undefined where /proc is not. */
-function members(pgid: number): number[] | undefined {
+function members(pgid: number, notBefore = 0): number[] | undefined {
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
@@ -32,7 +32,7 @@ function members(pgid: number): number[] | undefined {
   const out: number[] = [];
   for (const p of pids) {
     const st = procStat(Number(p));
-    if (st && st.pgrp === pgid && st.state !== 'Z' && st.state !== 'X') out.push(Number(p));
+    if (st && st.pgrp === pgid && st.state !== 'Z' && st.state !== 'X' && st.start >= notBefore) out.push(Number(p));
   }
   return out;
 }
@@ -41,10 +41,13 @@ function members(pgid: number): number[] | undefined {
 export function groupAlive(g: AgentGroup): boolean {
   if (!Number.isInteger(g.pgid) || g.pgid <= 1 || !anyMember(g.pgid)) return false;
   const leader = procStat(g.pgid);
+  const proc = leader !== undefined || procStat(process.pid) !== undefined;
+  // Where /proc tells start times, a group recorded without one cannot be told from a later one: not ours.
+  if (proc && g.start === undefined) return false;
   // The leader lives: it is ours if it started when ours did.
-  if (leader && leader.state !== 'Z') return g.start === undefined || leader.start === g.start;
+  if (leader && leader.state !== 'Z') return leader.start === g.start;
   // The leader is gone: its members keep the group (and its number) alive; only zombies left means none.
-  const m = members(g.pgid);
+  const m = members(g.pgid, g.start);
   return m === undefined ? true : m.length > 0;
 }
 

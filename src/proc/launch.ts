@@ -1,6 +1,8 @@
 // The one module that starts processes. Everything is an argument array:
 // spec names, paths and config values never pass through a shell.
 import type { ChildProcess } from 'node:child_process';
+import type { AgentGroup } from '../state/doc.js';
+import { groupOf } from './group.js';
 
 export type Argv = [string, ...string[]];
 
@@ -153,10 +155,14 @@ export async function spawnDetached(argv: Argv, opts: { cwd: string; env?: Recor
 }
 
 /** Starts an agent with piped output (the runner tees it). stdin: a prompt string, or nothing (/dev/null). */
-export async function spawnAgent(argv: Argv, opts: { cwd: string; env: Record<string, string>; input?: string }): Promise<ChildProcess> {
+export async function spawnAgent(argv: Argv, opts: { cwd: string; env: Record<string, string>; input?: string }): Promise<{ child: ChildProcess; group?: AgentGroup }> {
   const { spawn } = await import('node:child_process');
   // Its own process group, so stopping it stops what it started too (a python agent's claude, a test server).
   const child = spawn(argv[0], argv.slice(1), { cwd: opts.cwd, env: opts.env, detached: true, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  // Its identity is read now, before anything yields to the event loop: even an agent that has
+  // already exited is an unreaped zombie until then, and its start time is what tells its group
+  // from a later process that reuses the number (pids wrap in seconds on a busy machine).
+  const group = child.pid ? groupOf(child.pid) : undefined;
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', reject);
@@ -166,7 +172,7 @@ export async function spawnAgent(argv: Argv, opts: { cwd: string; env: Record<st
     child.stdin!.on('error', () => {});
     child.stdin!.end(opts.input);
   }
-  return child;
+  return { child, ...(group ? { group } : {}) };
 }
 
 /** Signals an agent and everything in its process group (it was started in a group of its own). */

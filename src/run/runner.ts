@@ -11,7 +11,7 @@ import { DispatchError } from '../errors.js';
 import { killGroup, spawnAgent } from '../proc/launch.js';
 import { findSpec, locateSpec } from '../specs/lookup.js';
 import { extra, markRateLimited, markRunning, own, setState, stateOf, type AgentGroup, type AttemptRecord, type VerdictKind } from '../state/doc.js';
-import { groupAlive, groupOf, stopGroup } from '../proc/group.js';
+import { groupAlive, stopGroup } from '../proc/group.js';
 import { writeSignal } from '../state/signals.js';
 import { withState } from '../state/store.js';
 import { runHook, specVars } from './hooks.js';
@@ -208,14 +208,16 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
       DISPATCH_ATTEMPT: String(attempt),
     };
     let child;
+    let spawned;
     try {
-      child = await spawnAgent(cmd.argv, { cwd: cmd.cwd, env, input: cmd.promptOnStdin ? prompt : undefined });
+      spawned = await spawnAgent(cmd.argv, { cwd: cmd.cwd, env, input: cmd.promptOnStdin ? prompt : undefined });
+      child = spawned.child;
     } catch (err) {
       throw new DispatchError(`cannot start '${cmd.argv[0]}': ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (err as Error).message}`);
     }
     kind = 'agent-failed';
     // On record before anything else: if this runner dies, whoever notices stops the agent's whole group.
-    agentGroup = groupOf(child.pid!);
+    agentGroup = spawned.group ?? { pgid: child.pid! };
     const group = agentGroup;
     await withState(config.stateDir, { command: 'exec-spec' }, (doc) => {
       const r = own(doc.dispatch?.running, id);
