@@ -12,7 +12,7 @@ export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> 
     // A runner that died (killed, reboot) leaves "running" behind: say so, and record it as failed.
     const { reapLost } = await import('../run/liveness.js');
     const lost = await reapLost(config, doc, 'status');
-    for (const l of lost) ctx.err(`dispatch: ${l.id} was running but ${l.reason.replace(/^lost \((.*)\)$/, '$1')}: marked failed\n`);
+    for (const l of lost) ctx.err(`dispatch: ${l.id} was running but ${l.why}: marked failed\n`);
     if (lost.length) doc = readState(config.stateDir);
   }
   const s = summarizeStatus(config, doc);

@@ -36,7 +36,8 @@ export async function run(args: RunArgs & { fromWave: number; toWave: number; st
       await runWave({ ...args, wave: args.fromWave, yes: true, lockWaitSeconds: 5 }, ctx);
     } catch (err) {
       // Someone else started a run meanwhile: theirs drives the wave; keep watching.
-      if (!(err instanceof DispatchError) || !/holds the run lock/.test(err.message)) throw err;
+      const { RunLockHeldError } = await import('../state/run-lock.js');
+      if (!(err instanceof RunLockHeldError)) throw err;
     }
     if (ctx.signal.aborted) return 130;
   }

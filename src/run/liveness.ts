@@ -14,8 +14,12 @@ import { runHook, specVars } from './hooks.js';
 
 export interface Lost {
   id: string;
+  /** What happened to the runner ("runner died"); the reason recorded is `lost (<why>)`. */
+  why: string;
   reason: string;
 }
+
+const lostOf = (id: string, why: string): Lost => ({ id, why, reason: `lost (${why})` });
 
 /** The runner of spec `id` (`... exec-spec -- <id>`), alive — not some process that reused its pid. */
 export function isRunner(pid: number, id: string): boolean {
@@ -43,12 +47,12 @@ export function findLost(doc: StateDoc, stateDir: string, startTimeoutSeconds: n
     // Another machine's runner cannot be checked from here.
     if (r.host && r.host !== host) continue;
     if (r.pid > 0) {
-      if (!isRunner(r.pid, id)) lost.push({ id, reason: 'lost (runner died)' });
+      if (!isRunner(r.pid, id)) lost.push(lostOf(id, 'runner died'));
     } else if (now - Date.parse(r.startedAt) > startTimeoutSeconds * 1000) {
       // Started but still queued for the state lock (a busy machine): not lost while it lives.
       const pid = startedRunner(stateDir, id, Date.parse(r.startedAt));
       if (pid && isRunner(pid, id)) continue;
-      lost.push({ id, reason: `lost (runner never started within ${startTimeoutSeconds} s${r.pane ? ` in ${r.pane}` : ''})` });
+      lost.push(lostOf(id, `runner never started within ${startTimeoutSeconds} s${r.pane ? ` in ${r.pane}` : ''}`));
     }
   }
   return lost;
