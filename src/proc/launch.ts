@@ -2,7 +2,7 @@
 // spec names, paths and config values never pass through a shell.
 import type { ChildProcess } from 'node:child_process';
 import type { AgentGroup } from '../state/doc.js';
-import { groupOf } from './group.js';
+import { groupAlive, groupOf, signalGroup } from './group.js';
 
 export type Argv = [string, ...string[]];
 
@@ -24,23 +24,8 @@ const PIPE_GRACE_MS = 200;
 const KILL_AFTER_MS = 500;
 
 /** Process groups of captures still running: stopped if dispatch exits first (Ctrl-C no longer reaches them). */
-const running = new Set<number>();
+const running = new Set<AgentGroup>();
 let exitHook = false;
-const signalGroup = (pgid: number, signal: NodeJS.Signals) => {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // the group is gone
-  }
-};
-const groupAlive = (pgid: number) => {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /**
  * Runs a short command to completion and captures its output. Never throws on a non-zero exit.
@@ -70,10 +55,12 @@ export async function capture(argv: Argv, opts: { cwd?: string; env?: Record<str
     const r = await child;
     return { exitCode: undefined, stdout: '', stderr: '', failedToStart: (r.cause as Error | undefined)?.message ?? r.shortMessage ?? 'could not start' };
   }
+  // Read at once, like an agent's: a command that exits at once is a zombie until the loop reaps it.
+  const group = groupOf(child.pid);
   if (!exitHook) {
     exitHook = true;
     process.once('exit', () => {
-      for (const pgid of running) signalGroup(pgid, 'SIGTERM');
+      for (const g of running) signalGroup(g, 'SIGTERM');
     });
   }
   const out: Buffer[] = [];
@@ -89,13 +76,12 @@ export async function capture(argv: Argv, opts: { cwd?: string; env?: Record<str
     let timedOut = false;
     let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     const timers: NodeJS.Timeout[] = [];
-    const pgid = child.pid;
     let done = false;
     const finish = (extra: Partial<CaptureResult> = {}) => {
       if (done) return;
       done = true;
       for (const t of timers) clearTimeout(t);
-      if (pgid) running.delete(pgid);
+      running.delete(group);
       // A background child may still hold the pipes: stop reading them, without waiting.
       child.stdout!.destroy();
       child.stderr!.destroy();
@@ -111,13 +97,12 @@ export async function capture(argv: Argv, opts: { cwd?: string; env?: Record<str
     };
     // One turn of the event loop first: output already in the pipes is read before we stop reading.
     const finishSoon = () => void setImmediate(finish);
-    if (!pgid) return;
-    running.add(pgid);
+    running.add(group);
     child.once('exit', (code, signal) => {
       exited = { code, signal };
       if (timedOut) return;
       // Done when its output is complete, or after a short grace if something else holds the pipes.
-      running.delete(pgid);
+      running.delete(group);
       child.once('close', () => finish());
       timers.push(setTimeout(finishSoon, PIPE_GRACE_MS));
     });
@@ -126,12 +111,12 @@ export async function capture(argv: Argv, opts: { cwd?: string; env?: Record<str
         setTimeout(() => {
           if (exited) return;
           timedOut = true;
-          signalGroup(pgid, 'SIGTERM');
+          signalGroup(group, 'SIGTERM');
           const deadline = Date.now() + KILL_AFTER_MS;
           const poll = () => {
-            if (!groupAlive(pgid)) return finishSoon();
+            if (!groupAlive(group)) return finishSoon();
             if (Date.now() < deadline) return void timers.push(setTimeout(poll, 20));
-            signalGroup(pgid, 'SIGKILL');
+            signalGroup(group, 'SIGKILL');
             // SIGKILL cannot be refused; a last moment for the kernel to reap.
             timers.push(setTimeout(finishSoon, 100));
           };
