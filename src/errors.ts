@@ -52,7 +52,7 @@ const OS_REASONS: Record<string, [string, string]> = {
   EISDIR: ['a folder is in the way', 'move the folder aside'],
   ENOTDIR: ['a file is in the way of a folder on the path', 'move that file aside'],
   ENAMETOOLONG: ['the name is too long for the file system', 'use shorter names'],
-  ELOOP: ['too many symbolic links', 'check the links on the path'],
+  ELOOP: ['a symbolic link is in the way (dispatch does not write through links)', 'replace the link with a regular file'],
   EIO: ['an input/output error', 'check the disk'],
   EMFILE: ['too many open files', 'raise the limit (ulimit -n)'],
 };

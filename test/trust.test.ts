@@ -1,7 +1,7 @@
 // Regression tests for the trustworthy-state findings: each fails on the
 // code as it was before its fix. The long counted loops live in test/slow.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -260,6 +260,36 @@ describe('a state file of the wrong shape', () => {
     expect(statSync(statePathOf(dir)).isFile()).toBe(true);
     expect(readdirSync(join(dir, '.codex')).some((n) => n.startsWith('dispatch-state.json.corrupt-'))).toBe(true);
     expect(run(dir, 'mark-done', '001').code).toBe(0);
+  });
+});
+
+describe('links and folders where dispatch\'s files should be', () => {
+  it('a dangling link or an old lock folder at the lock path is taken over once stale, never followed', () => {
+    for (const kind of ['link', 'folder'] as const) {
+      const dir = makeProject({ specs: [{ id: '001', name: 'a' }], format: 'json', state: { completed: [], failed: [], skipped: [] } });
+      const lock = `${statePathOf(dir)}.lock`;
+      const victim = join(dir, 'victim');
+      if (kind === 'link') symlinkSync(victim, lock);
+      else mkdirSync(lock);
+      const old = new Date(Date.now() - 120_000);
+      lutimesSync(lock, old, old);
+      const r = run(dir, 'mark-done', '001');
+      expect(r.code, `${kind}: ${r.stderr}`).toBe(0);
+      expect(existsSync(victim)).toBe(false);
+      expect(lstatSync(lock, { throwIfNoEntry: false })).toBeUndefined();
+      expect(readStateOf(dir).completed).toEqual(['001']);
+    }
+  });
+
+  it('a link where the journal should be: exit 1 in one line, nothing written through it, the state unchanged', () => {
+    const dir = makeProject({ specs: [{ id: '001', name: 'a' }], format: 'json', state: { completed: [], failed: [], skipped: [] } });
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'precious\n');
+    symlinkSync(victim, join(dir, '.codex', 'dispatch-events.jsonl'));
+    const before = stateBytes(dir);
+    expectUsageError(run(dir, 'mark-done', '001'), /dispatch-events\.jsonl: a symbolic link is in the way \(dispatch does not write through links\) \(ELOOP\)/, 1);
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(stateBytes(dir)).toBe(before);
   });
 });
 

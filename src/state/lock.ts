@@ -5,9 +5,9 @@
 // update. Only a dead holder's lock is taken over (for a holder on another
 // host, which cannot be asked, one whose heartbeat stopped). proper-lockfile,
 // used before, judges by the heartbeat alone, which is what lost updates.
-import { rmSync, statSync, utimesSync } from 'node:fs';
+import { rmSync, utimesSync } from 'node:fs';
 import { DispatchError, EXIT } from '../errors.js';
-import { createExclusive, nonce, readOwned, removeDeadLeftovers, removeIfUnchanged } from './owned-file.js';
+import { ageOf, createExclusive, nonce, readOwned, removeDeadLeftovers, removeIfUnchanged } from './owned-file.js';
 import { describeOwner, liveness, selfId, type ProcessId } from './owner.js';
 
 /** A holder on another host whose heartbeat is older than this is taken for dead. */
@@ -49,7 +49,7 @@ export interface LockOptions {
 
 /** Whether the content's holder is gone: dead on this host, or silent too long on another. Unreadable content: by age. */
 function holderGone(path: string, holder: LockHolder | undefined): boolean {
-  const age = () => Date.now() - (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+  const age = () => ageOf(path);
   if (!holder) return age() > FOREIGN_STALE_MS; // an older version's lock folder, or garbage
   const l = liveness(holder);
   if (l === 'unknown') return age() > FOREIGN_STALE_MS;

@@ -11,7 +11,7 @@
 // content (which carries a nonce), and only the creator of the marker
 // `<name>.break.<token>` may remove that incarnation. A marker is itself an
 // owned file: a breaker that dies holding it is broken the same way.
-import { linkSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { isAlive, liveness } from './owner.js';
 
@@ -54,13 +54,18 @@ export function readOwned(path: string): string | undefined {
     return readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'EISDIR') {
-      const st = statSync(path, { throwIfNoEntry: false });
-      return st ? `dir:${st.ino}:${st.mtimeMs}` : undefined;
-    }
-    throw err;
+    if (code !== 'ENOENT' && code !== 'EISDIR' && code !== 'ELOOP') throw err;
+    // Not a file we can read, but something is there (a folder, a dangling link): named by what it is.
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (!st) return undefined;
+    return `${st.isDirectory() ? 'dir' : 'other'}:${st.ino}:${st.mtimeMs}`;
   }
+}
+
+/** Milliseconds since the name itself (not what a link points at) last changed. */
+export function ageOf(path: string): number {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  return st ? Date.now() - st.mtimeMs : 0;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { DispatchError, EXIT, FsError } from '../errors.js';
 import { lockState } from './lock.js';
@@ -167,18 +167,20 @@ function journalTail(stateDir: string): number {
   const file = eventsPath(stateDir);
   let fd: number;
   try {
-    fd = openSync(file, 'r');
-  } catch {
-    return 0;
+    // Never through a link: the journal is dispatch's own file.
+    fd = openSync(file, constants.O_RDWR | constants.O_NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw new FsError('open', file, err as NodeJS.ErrnoException);
   }
   try {
-    const size = statSync(file).size;
+    const size = fstatSync(fd).size;
     if (!size) return 0;
     const len = Math.min(size, 256 * 1024);
     const buf = Buffer.alloc(len);
     readSync(fd, buf, 0, len, size - len);
     const nl = buf.lastIndexOf(10);
-    if (nl !== len - 1) truncateSync(file, size - len + nl + 1);
+    if (nl !== len - 1) ftruncateSync(fd, size - len + nl + 1);
     const lines = buf.subarray(0, Math.max(0, nl)).toString('utf8').split('\n').reverse();
     for (const l of lines) {
       const m = /"seq":(\d+)/.exec(l);
@@ -203,7 +205,12 @@ function catchUpJournal(stateDir: string, doc: StateDoc): number {
 function appendJournal(stateDir: string, events: StateEvent[]): void {
   const file = eventsPath(stateDir);
   try {
-    appendFileSync(file, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    const fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+    try {
+      writeSync(fd, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
     // The state is written and carries these events: the next writer appends them.
     throw new FsError('append to', file, err as NodeJS.ErrnoException);
