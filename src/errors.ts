@@ -60,7 +60,8 @@ const OS_REASONS: Record<string, [string, string]> = {
 /** A file operation the system refused: one line naming the file and the OS's reason (ENOSPC, EROFS...), exit 1. */
 export class FsError extends DispatchError {
   readonly code: string;
-  constructor(verb: string, file: string, err: NodeJS.ErrnoException) {
+  constructor(verb: string, file: string, readonly errno: NodeJS.ErrnoException) {
+    const err = errno;
     const code = err.code ?? 'EIO';
     const [why, hint] = OS_REASONS[code] ?? [err.message.replace(/^[A-Z]+: /, '').replace(/, \w+ .*$/, ''), 'check the file and its folder'];
     super(`cannot ${verb} ${file}: ${why} (${code})`, { exitCode: EXIT.failure, hint });
@@ -73,6 +74,11 @@ export class FsError extends DispatchError {
 export function isFsError(err: unknown): err is NodeJS.ErrnoException & { path: string } {
   const e = err as NodeJS.ErrnoException;
   return !!e && typeof e === 'object' && typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code) && typeof e.path === 'string';
+}
+
+/** A diagnostic that does not stop the command: one line on stderr. */
+export function warn(line: string): void {
+  process.stderr.write(`dispatch: warning: ${line}\n`);
 }
 
 /** Renders any thrown value for stderr; returns the exit code to use. */

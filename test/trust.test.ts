@@ -263,6 +263,75 @@ describe('a state file of the wrong shape', () => {
   });
 });
 
+describe('what the attack on the fixes found', () => {
+  it('a runner killed before its agent is in the state: the agent is still found (its run folder) and stopped', async () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'h', wave: 0, agent: 'hang' }], extra: { retry: { maxAttempts: 1 } } });
+    expect(run(dir, 'run', '--yes', '--no-wait', '--no-plan').code).toBe(0);
+    const runner = await waitFor('the runner', () => readStateOf(dir)?.dispatch?.running['001']?.pid);
+    const agent = (await waitFor('the agent', () => starts(dir)[0]))!.pid;
+    await waitFor('the agent group on record', () => readStateOf(dir)?.dispatch?.running['001']?.agent);
+    process.kill(runner, 'SIGKILL');
+    await waitFor('the runner to die', () => !pidAlive(runner));
+    // As if it had died while waiting for the state lock, before writing its agent there.
+    const doc = readStateOf(dir);
+    delete doc.dispatch.running['001'].agent;
+    writeFileSync(statePathOf(dir), JSON.stringify(doc));
+    expect(pidAlive(agent)).toBe(true);
+    const s = run(dir, 'status');
+    expect(s.stderr).toContain('001 was running but runner died');
+    expect(pidAlive(agent)).toBe(false);
+  });
+
+  it('dispatch stop on a spec still launching records it at once, and its runner then starts nothing', () => {
+    const dir = engineProject({
+      specs: [{ id: '001', name: 'a', wave: 0, agent: 'hang' }],
+      state: { completed: [], failed: [], skipped: [], dispatch: { version: 1, running: { '001': { pid: 0, host: hostname(), startedAt: new Date().toISOString(), attempt: 1 } }, specs: { '001': { attempts: 1 } } } },
+    });
+    const r = run(dir, 'stop', '001');
+    expect(r.code, r.stderr).toBe(0);
+    expect(readStateOf(dir).dispatch.specs['001'].kind).toBe('interrupted');
+    // The runner its pane would have started, arriving late.
+    const late = dispatch(dir, ['--config', join(dir, 'specs.config.json'), 'exec-spec', '--', '001']);
+    expect(late.code).toBe(1);
+    expect(late.stderr).toMatch(/not starting 001: it is failed now/);
+    expect(starts(dir)).toEqual([]);
+    expect(readStateOf(dir).failed).toEqual(['001']);
+  });
+
+  it('a signal file that cannot be written: exit 1 saying the state is saved and naming the signal, the opposite one gone', () => {
+    const dir = makeProject({ specs: [{ id: '001', name: 'a' }], format: 'json', state: { completed: [], failed: [], skipped: [] } });
+    const signals = join(dir, 'signals');
+    expect(run(dir, 'mark-failed', '001').code).toBe(0);
+    mkdirSync(join(signals, 'demo-done-001', 'sub'), { recursive: true });
+    const r = run(dir, 'mark-done', '001');
+    expect(r.stdout).toBe('001: failed → done\n');
+    expectUsageError(r, /the state is saved, but the signal file .*signals\/demo-done-001 could not be written: a folder is in the way/, 1);
+    expect(readStateOf(dir).completed).toEqual(['001']);
+    expect(existsSync(join(signals, 'demo-failed-001'))).toBe(false);
+  });
+
+  it('a lock file nobody can have written (empty) holds nobody: taken over at once', () => {
+    const dir = makeProject({ specs: [{ id: '001', name: 'a' }], format: 'json', state: { completed: [], failed: [], skipped: [] } });
+    writeFileSync(`${statePathOf(dir)}.lock`, '');
+    const t0 = Date.now();
+    const r = dispatch(dir, ['mark-done', '001'], { env: { DISPATCH_LOCK_WAIT_SECONDS: '3' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it('hand-edited journal fields of the wrong shape are a corrupt state, not copied into the journal', () => {
+    for (const [dispatchPart, field] of [
+      [{ seq: 1e308 }, /"dispatch\.seq" must be a whole number/],
+      [{ lastEvents: [{ seq: 5, spec: { x: 1 }, from: 7 }] }, /"dispatch\.lastEvents\[0\]" must be an event/],
+      [{ specs: { '001': { kind: 'bogus' } } }, /"dispatch\.specs\.001\.kind" must be one of done, agent-failed/],
+      [{ specs: { '001': { history: [{ n: 1, startedAt: 'x', tokens: { total: 'lots' } }] } } }, /"dispatch\.specs\.001\.history\[0\]\.tokens" must be an object of token counts/],
+    ] as const) {
+      const dir = makeProject({ specs: [{ id: '001', name: 'a' }], format: 'json', state: { completed: [], failed: [], skipped: [], dispatch: { version: 1, ...dispatchPart } } });
+      expectUsageError(run(dir, 'mark-done', '001'), field, 1);
+    }
+  });
+});
+
 describe('links and folders where dispatch\'s files should be', () => {
   it('a dangling link or an old lock folder at the lock path is taken over once stale, never followed', () => {
     for (const kind of ['link', 'folder'] as const) {
@@ -352,6 +421,30 @@ describe('long ids and refusals of the disk', () => {
       expect(existsSync(`${statePathOf(dir)}.lock`)).toBe(false);
       // Reading still works.
       expect(run(dir, 'status').code).toBe(0);
+    } finally {
+      umount(at);
+    }
+  });
+
+  it.skipIf(!canMount)('a journal that cannot be appended after the state is saved: exit 0 with a warning, caught up by the next change', () => {
+    const at = tempDir('dispatch-tmpfs-');
+    try {
+      // So few files that the state gets written but the journal cannot be created.
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,nr_inodes=4', 'tmpfs', at]);
+    } catch {
+      return;
+    }
+    try {
+      const dir = makeProject({ specs: [{ id: '001', name: 'a' }, { id: '002', name: 'b' }], format: 'json', writeSpecFiles: false, extra: { stateDir: join(at, '.codex') } });
+      mkdirSync(join(at, '.codex'));
+      const r = run(dir, 'mark-done', '001');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/^dispatch: warning: cannot append to .*dispatch-events\.jsonl: no space left on the device \(ENOSPC\); the change is saved/);
+      expect(JSON.parse(readFileSync(join(at, '.codex', 'dispatch-state.json'), 'utf8')).completed).toEqual(['001']);
+      execFileSync('mount', ['-o', 'remount,nr_inodes=100', at]);
+      expect(run(dir, 'mark-done', '002').code).toBe(0);
+      const events = readFileSync(join(at, '.codex', 'dispatch-events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(events.map((e) => [e.seq, e.spec, e.to])).toEqual([[1, '001', 'done'], [2, '002', 'done']]);
     } finally {
       umount(at);
     }

@@ -1,6 +1,7 @@
 import type { Ctx } from '../context.js';
 import { markSpecs, type MarkVerb } from '../services/mark.js';
 import { palette, paintState } from '../ui/style.js';
+import { throwSignalProblems } from './shared.js';
 
 /** `dispatch mark-done|mark-failed|skip ID... [--reason TEXT]` */
 export async function run(args: { _: [string[]]; verb: MarkVerb; reason?: string }, ctx: Ctx): Promise<number> {
@@ -10,5 +11,6 @@ export async function run(args: { _: [string[]]; verb: MarkVerb; reason?: string
   for (const ch of changes) {
     ctx.out(ch.changed ? `${ch.id}: ${ch.from} → ${paintState(c, ch.to)}\n` : `${ch.id}: already ${paintState(c, ch.to)}\n`);
   }
+  throwSignalProblems(changes);
   return 0;
 }

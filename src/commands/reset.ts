@@ -6,6 +6,7 @@ import { emptyState } from '../state/doc.js';
 import { clearSignals } from '../state/signals.js';
 import { findSpec } from '../specs/lookup.js';
 import { confirm } from '../ui/prompt.js';
+import { throwSignalProblems } from './shared.js';
 
 /** `dispatch reset --spec ID` or `dispatch reset [--yes]` (everything back to pending). */
 export async function run(args: { spec?: string; yes?: boolean }, ctx: Ctx): Promise<number> {
@@ -14,6 +15,7 @@ export async function run(args: { spec?: string; yes?: boolean }, ctx: Ctx): Pro
     const spec = findSpec(config, args.spec);
     const changes = await resetSpecs(config, 'reset', (id) => id === spec.id);
     ctx.out(changes.length ? `${spec.id}: ${changes[0].from} → pending\n` : `${spec.id}: already pending\n`);
+    throwSignalProblems(changes);
     return 0;
   }
   if (!args.yes) {
@@ -33,8 +35,9 @@ export async function run(args: { spec?: string; yes?: boolean }, ctx: Ctx): Pro
       return emptyState();
     },
   });
-  for (const s of config.specs) clearSignals(config.signalDir, config.project, s.id);
+  const cleared = config.specs.map((s) => ({ signalProblem: clearSignals(config.signalDir, config.project, s.id) }));
   if (movedAside) ctx.err(`dispatch: the corrupt state file was moved aside to ${movedAside}\n`);
   ctx.out(`reset ${changes.length} spec${changes.length === 1 ? '' : 's'} to pending\n`);
+  throwSignalProblems([...changes, ...cleared]);
   return 0;
 }

@@ -1,5 +1,6 @@
 import type { Ctx } from '../context.js';
 import { resetSpecs } from '../services/mark.js';
+import { throwSignalProblems } from './shared.js';
 
 /** `dispatch retry [--wave N]`: failed (and rate-limited) specs back to pending, with fresh attempts. */
 export async function run(args: { wave?: number }, ctx: Ctx): Promise<number> {
@@ -12,5 +13,6 @@ export async function run(args: { wave?: number }, ctx: Ctx): Promise<number> {
   }
   for (const ch of changes) ctx.out(`${ch.id}: ${ch.from} → pending\n`);
   ctx.out(`${changes.length} spec${changes.length === 1 ? '' : 's'} re-queued; launch with 'dispatch run${args.wave !== undefined ? ` --wave ${args.wave}` : ''} --yes'\n`);
+  throwSignalProblems(changes);
   return 0;
 }

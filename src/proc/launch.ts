@@ -140,7 +140,7 @@ export async function spawnDetached(argv: Argv, opts: { cwd: string; env?: Recor
 }
 
 /** Starts an agent with piped output (the runner tees it). stdin: a prompt string, or nothing (/dev/null). */
-export async function spawnAgent(argv: Argv, opts: { cwd: string; env: Record<string, string>; input?: string }): Promise<{ child: ChildProcess; group?: AgentGroup }> {
+export async function spawnAgent(argv: Argv, opts: { cwd: string; env: Record<string, string>; input?: string; onGroup?: (g: AgentGroup) => void }): Promise<{ child: ChildProcess; group?: AgentGroup }> {
   const { spawn } = await import('node:child_process');
   // Its own process group, so stopping it stops what it started too (a python agent's claude, a test server).
   const child = spawn(argv[0], argv.slice(1), { cwd: opts.cwd, env: opts.env, detached: true, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
@@ -148,6 +148,8 @@ export async function spawnAgent(argv: Argv, opts: { cwd: string; env: Record<st
   // already exited is an unreaped zombie until then, and its start time is what tells its group
   // from a later process that reuses the number (pids wrap in seconds on a busy machine).
   const group = child.pid ? groupOf(child.pid) : undefined;
+  // Told at once, still before any await: a runner killed a moment later must leave its agent findable.
+  if (group) opts.onGroup?.(group);
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', reject);
@@ -158,15 +160,6 @@ export async function spawnAgent(argv: Argv, opts: { cwd: string; env: Record<st
     child.stdin!.end(opts.input);
   }
   return { child, ...(group ? { group } : {}) };
-}
-
-/** Signals an agent and everything in its process group (it was started in a group of its own). */
-export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  try {
-    if (child.pid) process.kill(-child.pid, signal);
-  } catch {
-    child.kill(signal);
-  }
 }
 
 /** For display only (dry-run, confirmations): quotes like a POSIX shell would need. Never executed. */

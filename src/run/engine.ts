@@ -3,6 +3,7 @@
 // failures, stopping stalled agents, keeping to token budgets — and hands
 // off to the next wave only when the previous one is complete.
 import { hostname } from 'node:os';
+import { warn } from '../errors.js';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import type { Mux } from '../mux/types.js';
 import { extra, kindOf, markRunning, own, setState, stateOf, type StateDoc, type VerdictKind } from '../state/doc.js';
@@ -435,7 +436,8 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, rc:
     // A runner that never started never took its environment: it does not stay on disk.
     removeRunnerEnv(config, id);
     await withState(config.stateDir, { command: 'run', reason }, (doc) => void setState(doc, id, 'failed', reason, 'launch-error'));
-    writeSignal(config.signalDir, config.project, 'failed', id, `${reason}\n`);
+    const signalProblem = writeSignal(config.signalDir, config.project, 'failed', id, `${reason}\n`);
+    if (signalProblem) warn(signalProblem);
     emit({ type: 'launch-failed', id, reason });
     const h = await runHook(config, 'onSpecFailed', { ...specVars(id, item.spec), STATE: 'failed', KIND: 'launch-error', REASON: reason, ATTEMPT: attempt, RUN_ID: rc.runId });
     if (h && !h.ok) emit({ type: 'hook-failed', hook: h.hook, error: h.error ?? '' });

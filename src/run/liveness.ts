@@ -3,10 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { warn } from '../errors.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { own, setState, type StateDoc } from '../state/doc.js';
 import { stopGroup } from '../proc/group.js';
 import { removeRunnerEnv } from './runner-env.js';
+import { agentOnFile } from './agent-file.js';
 import { writeSignal } from '../state/signals.js';
 import { pidIs } from '../state/run-lock.js';
 import { withState } from '../state/store.js';
@@ -70,7 +72,9 @@ export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: s
   if (!seen.length) return [];
   const stuck = new Set<string>();
   for (const l of seen) {
-    const g = own(doc.dispatch?.running, l.id)?.agent;
+    const r = own(doc.dispatch?.running, l.id);
+    // In the state, or — if the runner died before it could say so there — in its run folder.
+    const g = r?.agent ?? (r?.pid ? agentOnFile(config, l.id, r.pid) : undefined);
     if (g && !(await stopGroup(g))) stuck.add(l.id);
     removeRunnerEnv(config, l.id);
   }
@@ -87,7 +91,8 @@ export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: s
     return now;
   });
   for (const l of lost) {
-    writeSignal(config.signalDir, config.project, 'failed', l.id, `${l.reason}\n`);
+    const signalProblem = writeSignal(config.signalDir, config.project, 'failed', l.id, `${l.reason}\n`);
+    if (signalProblem) warn(signalProblem);
     // A runner that died cannot tell anyone: the one who noticed runs the hook for it.
     const spec = config.specs.find((s) => s.id === l.id);
     await runHook(config, 'onSpecFailed', { ...specVars(l.id, spec), STATE: 'failed', KIND: 'lost', REASON: l.reason });

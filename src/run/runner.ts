@@ -8,15 +8,16 @@ import { agentCommand, buildPrompt } from '../agents/command.js';
 import { backoffSeconds, detectRateLimit } from '../agents/rate-limit.js';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { DispatchError } from '../errors.js';
-import { killGroup, spawnAgent } from '../proc/launch.js';
+import { spawnAgent } from '../proc/launch.js';
 import { findSpec, locateSpec } from '../specs/lookup.js';
 import { extra, markRateLimited, markRunning, own, setState, stateOf, type AgentGroup, type AttemptRecord, type VerdictKind } from '../state/doc.js';
-import { groupAlive, stopGroup } from '../proc/group.js';
+import { groupAlive, signalGroup, stopGroup } from '../proc/group.js';
 import { writeSignal } from '../state/signals.js';
 import { withState } from '../state/store.js';
 import { runHook, specVars } from './hooks.js';
 import { isRunner, runnerPidFile } from './liveness.js';
 import { takeRunnerEnv } from './runner-env.js';
+import { writeAgentFile } from './agent-file.js';
 import { attemptLogPath, logPath, runDirOf, workDirOf } from './paths.js';
 import { usesDispatchWorktree } from '../agents/command.js';
 
@@ -209,20 +210,23 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     };
     let child;
     let spawned;
+    // Refused if the pane was closed or the spec stopped while we prepared: no agent starts unwatched.
+    if (opts.signal.aborted) {
+      kind = 'interrupted';
+      throw new DispatchError(`interrupted (${String(opts.signal.reason ?? 'signal')}) before the agent started`);
+    }
     try {
-      spawned = await spawnAgent(cmd.argv, { cwd: cmd.cwd, env, input: cmd.promptOnStdin ? prompt : undefined });
+      spawned = await spawnAgent(cmd.argv, { cwd: cmd.cwd, env, input: cmd.promptOnStdin ? prompt : undefined, onGroup: (g) => writeAgentFile(config, id, g) });
       child = spawned.child;
     } catch (err) {
       throw new DispatchError(`cannot start '${cmd.argv[0]}': ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (err as Error).message}`);
     }
     kind = 'agent-failed';
-    // On record before anything else: if this runner dies, whoever notices stops the agent's whole group.
+    // Listened for before anything awaits: an agent that exits at once must not exit unheard.
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((res) => child.once('exit', (c, s) => res([c, s])));
+    const closed = Promise.all([new Promise((r) => child.stdout!.once('close', r)), new Promise((r) => child.stderr!.once('close', r))]);
     agentGroup = spawned.group ?? { pgid: child.pid! };
     const group = agentGroup;
-    await withState(config.stateDir, { command: 'exec-spec' }, (doc) => {
-      const r = own(doc.dispatch?.running, id);
-      if (r?.pid === process.pid) r.agent = group;
-    });
     events = cmd.codexEvents ? new CodexEvents() : undefined;
     // The line that says why: CLIs (clap, argparse) end with "try --help" after their `error:` line.
     let lastStderr = '';
@@ -247,16 +251,23 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
       }
     });
     // The pane closed (SIGHUP) or someone stopped us: stop the agent, then record it.
+    // Signalled through its recorded identity: 3 s on, the number may belong to someone else.
     const stop = () => {
-      killGroup(child, 'SIGTERM');
-      setTimeout(() => killGroup(child, 'SIGKILL'), 3000).unref();
+      signalGroup(group, 'SIGTERM');
+      setTimeout(() => signalGroup(group, 'SIGKILL'), 3000).unref();
     };
-    opts.signal.addEventListener('abort', stop, { once: true });
+    if (opts.signal.aborted) stop();
+    else opts.signal.addEventListener('abort', stop, { once: true });
+    // On record now: if this runner dies, whoever notices stops the agent's whole group.
+    await withState(config.stateDir, { command: 'exec-spec' }, (doc) => {
+      const r = own(doc.dispatch?.running, id);
+      if (r?.pid === process.pid) r.agent = group;
+    });
     // 'exit', not 'close': a background process the agent left behind (a dev server) may hold
     // its output open for ever. The pipes get a moment to drain, then the verdict is taken.
-    const [code, sig] = await new Promise<[number | null, NodeJS.Signals | null]>((res) => child.once('exit', (c, s) => res([c, s])));
+    const [code, sig] = await exited;
     await Promise.race([
-      Promise.all([new Promise((r) => child.stdout!.once('close', r)), new Promise((r) => child.stderr!.once('close', r))]),
+      closed,
       new Promise((r) => setTimeout(r, 500)),
     ]);
     child.stdout!.destroy();
@@ -340,7 +351,8 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     return true;
   });
   if (applied) {
-    if (verdict !== 'rate-limited') writeSignal(config.signalDir, config.project, verdict, id, reason ? `${reason}\n` : '');
+    const signalProblem = verdict !== 'rate-limited' ? writeSignal(config.signalDir, config.project, verdict, id, reason ? `${reason}\n` : '') : undefined;
+    if (signalProblem) say(`── dispatch: ${signalProblem}\n`);
     say(`── dispatch: ${id} ${verdict}${reason ? `: ${reason}` : ''}${until ? ` — relaunch after ${until.toISOString()}` : ''}\n`);
     const hook = verdict === 'done' ? 'onSpecDone' : verdict === 'failed' ? 'onSpecFailed' : 'onRateLimited';
     const h = await runHook(config, hook, {

@@ -10,6 +10,8 @@ export interface Change {
   from: SpecState;
   to: SpecState;
   changed: boolean;
+  /** The state is saved, but its signal file could not be written (why). */
+  signalProblem?: string;
 }
 
 const TARGET: Record<MarkVerb, SpecState> = { 'mark-done': 'done', 'mark-failed': 'failed', skip: 'skipped' };
@@ -19,16 +21,18 @@ export async function markSpecs(config: ResolvedConfig, verb: MarkVerb, ids: str
   const specs = findSpecs(config, ids);
   const to = TARGET[verb];
   const changes = await withState(config.stateDir, { command: verb, reason, kind: 'manual' }, (doc) =>
-    specs.map((s) => {
+    specs.map((s): Change => {
       const from = stateOf(doc, s.id);
       const changed = setState(doc, s.id, to, reason ?? (to === 'failed' ? `marked failed by hand` : undefined), 'manual');
       return { id: s.id, from, to, changed };
     }),
   );
   for (const ch of changes) {
-    if (to === 'done') writeSignal(config.signalDir, config.project, 'done', ch.id);
-    else if (to === 'failed') writeSignal(config.signalDir, config.project, 'failed', ch.id, reason ? `${reason}\n` : '');
-    else clearSignals(config.signalDir, config.project, ch.id);
+    const p =
+      to === 'done' ? writeSignal(config.signalDir, config.project, 'done', ch.id)
+      : to === 'failed' ? writeSignal(config.signalDir, config.project, 'failed', ch.id, reason ? `${reason}\n` : '')
+      : clearSignals(config.signalDir, config.project, ch.id);
+    if (p) ch.signalProblem = p;
   }
   return changes;
 }
@@ -51,6 +55,9 @@ export async function resetSpecs(
     }
     return out;
   });
-  for (const ch of changes) clearSignals(config.signalDir, config.project, ch.id);
+  for (const ch of changes) {
+    const p = clearSignals(config.signalDir, config.project, ch.id);
+    if (p) ch.signalProblem = p;
+  }
   return changes;
 }

@@ -3,13 +3,14 @@
 // as interrupted — a decision by hand that the retry policy never reverses.
 import { hostname } from 'node:os';
 import type { ResolvedConfig } from '../config/load.js';
-import { DispatchError } from '../errors.js';
+import { DispatchError, warn } from '../errors.js';
 import { stopGroup } from '../proc/group.js';
 import { isRunner } from '../run/liveness.js';
 import { runHook, specVars } from '../run/hooks.js';
 import { removeRunnerEnv } from '../run/runner-env.js';
+import { agentOnFile } from '../run/agent-file.js';
 import { findSpecs } from '../specs/lookup.js';
-import { own, setState, stateOf, type SpecState } from '../state/doc.js';
+import { extra, own, setState, stateOf, type SpecState } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
 
@@ -24,69 +25,95 @@ export interface StopResult {
 
 const REASON = 'interrupted: stopped by hand (dispatch stop)';
 
-/** Stops each spec; waits (up to `waitMs`) for its runner to record the stop, then ends whatever is left. */
+/** Marks the spec stopped by hand, closing its open attempt. */
+function recordStop(d: import('../state/doc.js').StateDoc, id: string): void {
+  setState(d, id, 'failed', REASON, 'interrupted');
+  const rec = own(d.dispatch?.specs, id)!;
+  delete rec.stopReason;
+  delete rec.stopKind;
+  const h = rec.history?.at(-1);
+  if (h && !h.endedAt) Object.assign(h, { endedAt: new Date().toISOString(), state: 'failed', kind: 'interrupted', reason: REASON });
+}
+
+const gone = (pid: number, id: string) => pid <= 0 || !isRunner(pid, id);
+
+/**
+ * Stops each spec. Decided under the state lock, against the entry as it is
+ * then: a spec still launching (no runner has reported in) is recorded
+ * stopped at once, and its runner, when it starts, finds it decided and
+ * starts nothing. A running one's runner is asked to stop (it ends its agent
+ * and records the stop); what does not answer within `waitMs` is ended here.
+ */
 export async function stopSpecs(config: ResolvedConfig, ids: string[], opts: { waitMs?: number; signal?: AbortSignal } = {}): Promise<StopResult[]> {
   const specs = findSpecs(config, ids);
   const out: StopResult[] = [];
   for (const spec of specs) {
     const id = spec.id;
-    const doc = readState(config.stateDir);
-    const from = stateOf(doc, id);
-    const r = own(doc.dispatch?.running, id);
-    if (!r) {
-      out.push({ id, from, stopped: false, note: `not running (${from})` });
+    const seen = await withState(config.stateDir, { command: 'stop', reason: REASON }, (d) => {
+      const from = stateOf(d, id);
+      const r = own(d.dispatch?.running, id);
+      if (!r) return { from };
+      if (r.host && r.host !== hostname()) return { from, elsewhere: r.host };
+      if (r.pid === 0) {
+        recordStop(d, id);
+        return { from, runner: r, recorded: true };
+      }
+      const rec = extra(d).specs[id] ??= {};
+      rec.stopReason = REASON;
+      rec.stopKind = 'interrupted';
+      return { from, runner: r, recorded: false };
+    });
+    if (!seen.runner) {
+      if (seen.elsewhere) throw new DispatchError(`${id} runs on ${seen.elsewhere}, not on this machine`, { hint: `stop it there with 'dispatch stop ${id}'` });
+      out.push({ id, from: seen.from, stopped: false, note: `not running (${seen.from})` });
       continue;
     }
-    if (r.host && r.host !== hostname()) throw new DispatchError(`${id} runs on ${r.host}, not on this machine`, { hint: `stop it there with 'dispatch stop ${id}'` });
-    // The runner records the stop with this reason and kind when it ends its agent.
-    await withState(config.stateDir, { command: 'stop' }, (d) => {
-      const rec = own(d.dispatch?.specs, id);
-      if (rec && own(d.dispatch?.running, id)?.pid === r.pid) {
-        rec.stopReason = REASON;
-        rec.stopKind = 'interrupted';
+    const r = seen.runner;
+    let recordedHere = !!seen.recorded;
+    if (!seen.recorded) {
+      if (!gone(r.pid, id)) {
+        try {
+          process.kill(r.pid, 'SIGTERM');
+        } catch {
+          // gone meanwhile
+        }
       }
-    });
-    if (r.pid > 0 && isRunner(r.pid, id)) {
-      try {
-        process.kill(r.pid, 'SIGTERM');
-      } catch {
-        // gone meanwhile: handled below
-      }
+      // Until its runner has recorded the stop and is gone.
       const until = Date.now() + (opts.waitMs ?? 15_000);
       while (Date.now() < until && !opts.signal?.aborted) {
         const now = own(readState(config.stateDir).dispatch?.running, id);
-        if (!now || now.pid !== r.pid) break;
+        if ((!now || now.pid !== r.pid) && gone(r.pid, id)) break;
         await new Promise((res) => setTimeout(res, 50));
       }
-    }
-    // The runner is gone (or never started, or did not answer): end its agent and record the stop ourselves.
-    const left = own(readState(config.stateDir).dispatch?.running, id);
-    if (left && left.pid === r.pid) {
-      if (left.agent) await stopGroup(left.agent);
-      if (r.pid > 0 && isRunner(r.pid, id)) {
-        try {
-          process.kill(r.pid, 'SIGKILL');
-        } catch {
-          // gone
+      // The runner is gone or did not answer: end its agent and record the stop ourselves.
+      const left = own(readState(config.stateDir).dispatch?.running, id);
+      if (left && left.pid === r.pid) {
+        const group = left.agent ?? agentOnFile(config, id, r.pid);
+        if (group) await stopGroup(group);
+        if (!gone(r.pid, id)) {
+          try {
+            process.kill(r.pid, 'SIGKILL');
+          } catch {
+            // gone
+          }
         }
-      }
-      removeRunnerEnv(config, id);
-      const recorded = await withState(config.stateDir, { command: 'stop', reason: REASON }, (d) => {
-        if (own(d.dispatch?.running, id)?.pid !== r.pid) return false;
-        setState(d, id, 'failed', REASON, 'interrupted');
-        const rec = own(d.dispatch?.specs, id)!;
-        delete rec.stopReason;
-        delete rec.stopKind;
-        const h = rec.history?.at(-1);
-        if (h && !h.endedAt) Object.assign(h, { endedAt: new Date().toISOString(), state: 'failed', kind: 'interrupted', reason: REASON });
-        return true;
-      });
-      if (recorded) {
-        writeSignal(config.signalDir, config.project, 'failed', id, `${REASON}\n`);
-        await runHook(config, 'onSpecFailed', { ...specVars(id, spec), STATE: 'failed', KIND: 'interrupted', REASON });
+        recordedHere = await withState(config.stateDir, { command: 'stop', reason: REASON }, (d) => {
+          if (own(d.dispatch?.running, id)?.pid !== r.pid) return false;
+          recordStop(d, id);
+          return true;
+        });
       }
     }
-    out.push({ id, from, stopped: true });
+    removeRunnerEnv(config, id);
+    const st = readState(config.stateDir);
+    const stopped = stateOf(st, id) !== 'running';
+    // What the runner would have done had it recorded the stop itself.
+    if (recordedHere) {
+      const signalProblem = writeSignal(config.signalDir, config.project, 'failed', id, `${REASON}\n`);
+      if (signalProblem) warn(signalProblem);
+      await runHook(config, 'onSpecFailed', { ...specVars(id, spec), STATE: 'failed', KIND: 'interrupted', REASON });
+    }
+    out.push({ id, from: seen.from, stopped, ...(stopped ? {} : { note: `still running (runner pid ${r.pid} did not stop)` }) });
   }
   return out;
 }

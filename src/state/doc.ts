@@ -114,9 +114,19 @@ function runnerProblem(path: string, r: unknown): string | undefined {
   return undefined;
 }
 
+const KINDS: readonly string[] = VERDICT_KINDS;
+const kindProblem = (path: string, v: unknown) => (v === undefined || KINDS.includes(v as string) ? undefined : `"${path}" must be one of ${VERDICT_KINDS.join(', ')}`);
+const tokenProblem = (path: string, t: unknown) => {
+  if (t === undefined) return undefined;
+  if (!isObj(t) || !['input', 'cachedInput', 'output', 'total'].every((k) => t[k] === undefined || (typeof t[k] === 'number' && Number.isFinite(t[k])))) return `"${path}" must be an object of token counts`;
+  return undefined;
+};
+
 function specRecordProblem(path: string, r: unknown): string | undefined {
   if (!isObj(r)) return `"${path}" must be an object`;
   for (const k of ['reason', 'kind', 'updatedAt', 'stopReason', 'stopKind']) if (!optType(r, k, 'string')) return `"${path}.${k}" must be a string`;
+  const bad = kindProblem(`${path}.kind`, r.kind) ?? kindProblem(`${path}.stopKind`, r.stopKind);
+  if (bad) return bad;
   if (!optType(r, 'attempts', 'number')) return `"${path}.attempts" must be a number`;
   if (!optType(r, 'awaitingMerge', 'boolean')) return `"${path}.awaitingMerge" must be true or false`;
   if (r.worktree !== undefined && !isObj(r.worktree)) return `"${path}.worktree" must be an object`;
@@ -125,7 +135,8 @@ function specRecordProblem(path: string, r: unknown): string | undefined {
     for (const [i, h] of r.history.entries()) {
       if (!isObj(h) || !Number.isInteger(h.n) || typeof h.startedAt !== 'string') return `"${path}.history[${i}]" must be an attempt (n, startedAt)`;
       for (const k of ['endedAt', 'state', 'kind', 'reason', 'runId']) if (!optType(h, k, 'string')) return `"${path}.history[${i}].${k}" must be a string`;
-      if (h.tokens !== undefined && !isObj(h.tokens)) return `"${path}.history[${i}].tokens" must be an object`;
+      const hb = kindProblem(`${path}.history[${i}].kind`, h.kind) ?? tokenProblem(`${path}.history[${i}].tokens`, h.tokens);
+      if (hb) return hb;
     }
   }
   return undefined;
@@ -153,8 +164,13 @@ export function shapeProblem(v: unknown): string | undefined {
   if (d === undefined) return undefined;
   if (!isObj(d)) return '"dispatch" must be an object';
   for (const k of ['running', 'specs', 'waiting']) if (d[k] !== undefined && !isObj(d[k])) return `"dispatch.${k}" must be an object`;
-  if (!optType(d, 'seq', 'number')) return '"dispatch.seq" must be a number';
-  if (d.lastEvents !== undefined && (!Array.isArray(d.lastEvents) || !d.lastEvents.every(isObj))) return '"dispatch.lastEvents" must be an array of events';
+  if (d.seq !== undefined && (!Number.isSafeInteger(d.seq) || (d.seq as number) < 0)) return '"dispatch.seq" must be a whole number';
+  if (d.lastEvents !== undefined) {
+    if (!Array.isArray(d.lastEvents)) return '"dispatch.lastEvents" must be an array of events';
+    for (const [i, e] of d.lastEvents.entries()) {
+      if (!isObj(e) || !Number.isSafeInteger(e.seq) || !['spec', 'from', 'to', 'time', 'command'].every((k) => typeof e[k] === 'string')) return `"dispatch.lastEvents[${i}]" must be an event (seq, time, command, spec, from, to)`;
+    }
+  }
   for (const [id, r] of Object.entries((d.running ?? {}) as object)) {
     const p = runnerProblem(field('dispatch.running', id), r);
     if (p) return p;

@@ -47,12 +47,19 @@ export interface LockOptions {
   signal?: AbortSignal;
 }
 
-/** Whether the content's holder is gone: dead on this host, or silent too long on another. Unreadable content: by age. */
-function holderGone(path: string, holder: LockHolder | undefined): boolean {
-  const age = () => ageOf(path);
-  if (!holder) return age() > FOREIGN_STALE_MS; // an older version's lock folder, or garbage
+/** An older dispatch's lock folder (proper-lockfile) is kept fresh every second while held. */
+const LEGACY_STALE_MS = 10_000;
+
+/**
+ * Whether the lock's holder is gone: dead on this host, or silent too long
+ * on another. An older version's lock folder counts by its heartbeat; any
+ * other content nobody can have written (dispatch links whole files), so it
+ * holds nobody.
+ */
+function holderGone(path: string, content: string, holder: LockHolder | undefined): boolean {
+  if (!holder) return content.startsWith('dir:') ? ageOf(path) > LEGACY_STALE_MS : true;
   const l = liveness(holder);
-  if (l === 'unknown') return age() > FOREIGN_STALE_MS;
+  if (l === 'unknown') return ageOf(path) > FOREIGN_STALE_MS;
   return l === 'dead';
 }
 
@@ -72,7 +79,7 @@ export async function lockState(file: string, opts: LockOptions = {}): Promise<(
     const seen = readOwned(path);
     if (seen === undefined) continue; // released between our link and our read
     const holder = parseHolder(seen);
-    if (holderGone(path, holder)) {
+    if (holderGone(path, seen, holder)) {
       removeIfUnchanged(path, seen, marker);
       continue;
     }
@@ -80,8 +87,11 @@ export async function lockState(file: string, opts: LockOptions = {}): Promise<(
     if (seen !== watching) {
       watching = seen;
       watchingSince = Date.now();
-    } else if (Date.now() - watchingSince > limit && holder) {
-      throw new LockTimeoutError(file, holder, liveness(holder));
+    } else if (Date.now() - watchingSince > limit) {
+      if (holder) throw new LockTimeoutError(file, holder, liveness(holder));
+      throw new DispatchError(`could not lock ${file}: an older dispatch's lock folder ${path} is still being kept fresh; nothing was changed`, {
+        hint: 'stop that older dispatch, or remove the folder if none runs',
+      });
     }
     if (opts.signal?.aborted) throw new DispatchError(`gave up waiting for the lock on ${file}`, { exitCode: EXIT.interrupted });
     // Holders keep the lock for milliseconds: poll fast, with jitter so 100 waiters do not move in step.

@@ -13,6 +13,7 @@
 // owned file: a breaker that dies holding it is broken the same way.
 import { linkSync, lstatSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { FsError } from '../errors.js';
 import { isAlive, liveness } from './owner.js';
 
 /** Short, file-name-safe fingerprint of a file's content (FNV-1a, two rounds). */
@@ -42,7 +43,8 @@ export function createExclusive(path: string, content: string): boolean {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
+    // Named by the file we were making, not our temp file.
+    throw new FsError('create', path, err as NodeJS.ErrnoException);
   } finally {
     rmSync(tmp, { force: true });
   }

@@ -25,14 +25,45 @@ function createFile(file: string, body: string): void {
   }
 }
 
-/** Writes the signal for the spec's new state and removes the opposite one. */
-export function writeSignal(signalDir: string, project: string, kind: SignalKind, id: string, body = ''): void {
-  mkdirSync(signalDir, { recursive: true });
-  createFile(signalPath(signalDir, project, kind, id), body || `${new Date().toISOString()}\n`);
-  rmSync(signalPath(signalDir, project, kind === 'done' ? 'failed' : 'done', id), { force: true });
+/** Why a signal file could not be written or removed, in one line naming it; undefined when all went well. */
+export type SignalProblem = string | undefined;
+
+function problem(file: string, err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return `the signal file ${file} could not be written: ${e.code === 'EISDIR' || e.code === 'ENOTEMPTY' ? 'a folder is in the way' : e.code === 'ENOTDIR' ? 'a file is in the way of its folder' : e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ .*$/, '')} (${e.code ?? 'error'})`;
 }
 
-export function clearSignals(signalDir: string, project: string, id: string): void {
-  rmSync(signalPath(signalDir, project, 'done', id), { force: true });
-  rmSync(signalPath(signalDir, project, 'failed', id), { force: true });
+/**
+ * Writes the signal for the spec's new state and removes the opposite one.
+ * Signals come after the state is saved: a failure here is reported, never
+ * thrown half-way (the state already says what happened).
+ */
+export function writeSignal(signalDir: string, project: string, kind: SignalKind, id: string, body = ''): SignalProblem {
+  const file = signalPath(signalDir, project, kind, id);
+  const opposite = signalPath(signalDir, project, kind === 'done' ? 'failed' : 'done', id);
+  try {
+    // The opposite goes first: never both at once, even if this one cannot be written.
+    rmSync(opposite, { force: true });
+  } catch (err) {
+    return problem(opposite, err);
+  }
+  try {
+    mkdirSync(signalDir, { recursive: true });
+    createFile(file, body || `${new Date().toISOString()}\n`);
+    return undefined;
+  } catch (err) {
+    return problem(file, err);
+  }
+}
+
+export function clearSignals(signalDir: string, project: string, id: string): SignalProblem {
+  for (const kind of ['done', 'failed'] as const) {
+    const file = signalPath(signalDir, project, kind, id);
+    try {
+      rmSync(file, { force: true });
+    } catch (err) {
+      return problem(file, err).replace('could not be written', 'could not be removed');
+    }
+  }
+  return undefined;
 }

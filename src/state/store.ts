@@ -1,6 +1,6 @@
 import { closeSync, constants, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { DispatchError, EXIT, FsError } from '../errors.js';
+import { DispatchError, EXIT, FsError, warn } from '../errors.js';
 import { lockState } from './lock.js';
 import { tempName } from './owned-file.js';
 import { emptyState, extra, idsInState, normalize, own, shapeProblem, stateOf, type SpecState, type StateDoc, type VerdictKind } from './doc.js';
@@ -127,6 +127,8 @@ export async function withState<T>(stateDir: string, opts: WithStateOptions, cha
   try {
     release = await lockState(file, { command: opts.command, signal: opts.signal });
   } catch (err) {
+    // Said of the state file: the lock beside it is ours to worry about.
+    if (err instanceof FsError) throw new FsError('lock', file, err.errno);
     if (err instanceof DispatchError) throw err;
     throw new FsError('lock', file, err as NodeJS.ErrnoException);
   }
@@ -154,7 +156,15 @@ export async function withState<T>(stateDir: string, opts: WithStateOptions, cha
         x.lastEvents = events as unknown as Record<string, unknown>[];
       }
       writeFileAtomic(file, `${JSON.stringify(doc, null, 2)}\n`);
-      if (events.length) appendJournal(stateDir, events);
+      if (events.length) {
+        // The change is saved and the state carries these events: a journal that cannot take them now
+        // (a full disk) catches up on the next write. Said, not thrown: the command did what it was asked.
+        try {
+          appendJournal(stateDir, events);
+        } catch (err) {
+          warn(`${(err as Error).message}; the change is saved, and the journal catches up on the next change`);
+        }
+      }
     }
     return result;
   } finally {

@@ -1,0 +1,30 @@
+// The agent's process group, written by its runner the moment the agent
+// exists — before the runner waits for the state lock to put it in the state.
+// A runner killed in between still leaves its agent findable: whoever finds
+// the runner lost stops that group.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ResolvedConfig } from '../config/load.js';
+import type { AgentGroup } from '../state/doc.js';
+import { runDirOf } from './paths.js';
+
+const agentFile = (config: ResolvedConfig, id: string) => join(runDirOf(config, id), 'agent.json');
+
+export function writeAgentFile(config: ResolvedConfig, id: string, group: AgentGroup): void {
+  try {
+    writeFileSync(agentFile(config, id), `${JSON.stringify({ runner: process.pid, ...group })}\n`);
+  } catch {
+    // the state gets the same record a moment later
+  }
+}
+
+/** The group the runner `runnerPid` recorded for its agent, if that runner wrote one. */
+export function agentOnFile(config: ResolvedConfig, id: string, runnerPid: number): AgentGroup | undefined {
+  try {
+    const a = JSON.parse(readFileSync(agentFile(config, id), 'utf8')) as { runner?: number; pgid?: number; start?: number };
+    if (a.runner !== runnerPid || !Number.isInteger(a.pgid)) return undefined;
+    return { pgid: a.pgid!, ...(typeof a.start === 'number' ? { start: a.start } : {}) };
+  } catch {
+    return undefined;
+  }
+}
