@@ -19,7 +19,7 @@ export async function run(args: { clear?: boolean; force?: boolean }, ctx: Ctx):
         hint: 'stop that dispatch first, or pass --force to remove the lock anyway',
       });
     }
-    rmSync(view.path, { force: true });
+    rmSync(view.path, { force: true, recursive: !!view.unreadable });
     ctx.out(`removed ${view.lock ? `the ${view.alive === false ? 'stale ' : ''}run lock of pid ${view.lock.pid}` : 'an unreadable run lock'} (${view.path})\n`);
     return 0;
   }

@@ -72,27 +72,25 @@ export function ageOf(path: string): number {
 
 /**
  * Removes `path` if its content is still `seen` — the incarnation the caller
- * judged dead. Returns true when `path` no longer holds `seen` (removed by us
- * or someone else); false when another breaker is at work (try again later).
+ * judged dead. 'removed': we removed it (the caller took it over); 'gone':
+ * someone else did first; 'busy': another breaker is at work (try again later).
  */
-export function removeIfUnchanged(path: string, seen: string, marker: { content: string; owner: (content: string) => { pid: number; host?: string; start?: number } | undefined }, depth = 0): boolean {
+export function removeIfUnchanged(path: string, seen: string, marker: { content: string; owner: (content: string) => { pid: number; host?: string; start?: number } | undefined }, depth = 0): 'removed' | 'gone' | 'busy' {
   const mark = `${path}.break.${tokenOf(seen)}`;
   if (!createExclusive(mark, marker.content)) {
     // Someone is breaking it. A breaker that died there leaves its marker: break that the same way.
     const m = readOwned(mark);
-    if (m === undefined) return false;
+    if (m === undefined) return 'busy';
     const who = marker.owner(m);
     if (depth < 4 && (!who || liveness(who) === 'dead')) removeIfUnchanged(mark, m, marker, depth + 1);
-    return false;
+    return 'busy';
   }
   try {
     // Only the marker's creator may remove this incarnation: nothing can replace it between this read and the unlink.
-    const now = readOwned(path);
-    if (now === seen) {
-      if (seen.startsWith('dir:')) rmSync(path, { recursive: true, force: true });
-      else unlinkSync(path);
-    }
-    return true;
+    if (readOwned(path) !== seen) return 'gone';
+    if (seen.startsWith('dir:')) rmSync(path, { recursive: true, force: true });
+    else unlinkSync(path);
+    return 'removed';
   } finally {
     rmSync(mark, { force: true });
   }

@@ -96,7 +96,7 @@ export function acquireRunLock(stateDir: string, info: Omit<RunLock, 'pid' | 'ho
     const view = viewOf(path, seen);
     if (view.lock && view.alive !== false) throw lockHeldError(view.lock, view.stopped);
     // Dead, or unreadable: only the one who removes this very file takes over (see owned-file.ts).
-    if (removeIfUnchanged(path, seen, { content: text, owner: (c) => viewOf(path, c).lock })) {
+    if (removeIfUnchanged(path, seen, { content: text, owner: (c) => viewOf(path, c).lock }) === 'removed') {
       if (view.lock) onTakeover?.(view.lock);
     }
   }
