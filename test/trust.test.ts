@@ -145,6 +145,17 @@ describe('never two agents on one spec', () => {
   });
 });
 
+describe('many agents that exit at once', () => {
+  it('40 specs launched together, each agent done before its runner has written it down: all done, none lost', () => {
+    const specs = Array.from({ length: 40 }, (_, i) => ({ id: String(i + 1).padStart(3, '0'), name: `s${i}`, wave: 0, agent: 'now' }));
+    const dir = engineProject({ specs, agents: { now: { command: ['true'], prompt: 'none' } } });
+    const r = dispatch(dir, ['run', '--yes', '--no-plan'], { timeout: 120_000 });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toBe('40 launched · 40 done · 0 failed\n');
+    expect(journal(dir).filter((e) => e.kind === 'lost')).toEqual([]);
+  });
+});
+
 describe('run --yes resumes after its dispatcher is killed', () => {
   it('adopts the live runners of wave 0 and carries on to wave 1', async () => {
     const dir = engineProject({
