@@ -5,8 +5,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { groupAlive, signalGroup, stopGroup } from '../src/proc/group.js';
 import { spawnAgent } from '../src/proc/launch.js';
-import { procStat } from '../src/state/owner.js';
-import { pidAlive } from '../src/state/run-lock.js';
+import { pidAlive, procStat } from '../src/proc/identity.js';
 
 function sleeper() {
   const c = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });

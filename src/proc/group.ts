@@ -3,7 +3,7 @@
 // new leader may take the same number, so the leader's start time (Linux
 // /proc) tells our group from a later one.
 import { readdirSync } from 'node:fs';
-import { procStat } from '../state/owner.js';
+import { procStat } from './identity.js';
 import type { AgentGroup } from '../state/doc.js';
 
 /** The group of a process the runner just started in a group of its own. */

@@ -10,7 +10,7 @@ import { stopGroup } from '../proc/group.js';
 import { removeRunnerEnv } from './runner-env.js';
 import { agentOnFile } from './agent-file.js';
 import { writeSignal } from '../state/signals.js';
-import { pidIs } from '../state/run-lock.js';
+import { pidIs } from '../proc/identity.js';
 import { withState } from '../state/store.js';
 import { runHook, specVars } from './hooks.js';
 

@@ -8,7 +8,7 @@
 import { rmSync, utimesSync } from 'node:fs';
 import { DispatchError, EXIT } from '../errors.js';
 import { ageOf, createExclusive, nonce, readOwned, removeDeadLeftovers, removeIfUnchanged } from './owned-file.js';
-import { describeOwner, liveness, selfId, type ProcessId } from './owner.js';
+import { describeOwner, liveness, selfId, type ProcessId } from '../proc/identity.js';
 
 /** A holder on another host whose heartbeat is older than this is taken for dead. */
 export const FOREIGN_STALE_MS = 30_000;

@@ -14,7 +14,7 @@
 import { linkSync, lstatSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { FsError } from '../errors.js';
-import { isAlive, liveness } from './owner.js';
+import { isAlive, liveness } from '../proc/identity.js';
 
 /** Short, file-name-safe fingerprint of a file's content (FNV-1a, two rounds). */
 export function tokenOf(content: string): string {

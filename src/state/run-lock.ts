@@ -1,8 +1,8 @@
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DispatchError } from '../errors.js';
 import { createExclusive, nonce, readOwned, removeIfUnchanged } from './owned-file.js';
-import { liveness, selfId } from './owner.js';
+import { liveness, pidIs, selfId } from '../proc/identity.js';
 
 export const RUN_LOCK_FILE = 'dispatch-lock.json';
 
@@ -29,30 +29,6 @@ export interface RunLockView {
 }
 
 export const runLockPath = (stateDir: string) => join(stateDir, RUN_LOCK_FILE);
-
-/** A process's argument list (Linux /proc); undefined where that cannot be read. */
-export function cmdlineOf(pid: number): string[] | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Alive, and still the process we think it is: after a reboot an old pid may belong to
- * anything. `looksLike` checks its argument list where the system shows it.
- */
-export function pidIs(pid: number, looksLike: (argv: string[]) => boolean): boolean {
-  if (!pidAlive(pid)) return false;
-  const argv = cmdlineOf(pid);
-  return argv === undefined || looksLike(argv);
-}
-
-export function pidAlive(pid: number): boolean {
-  const l = liveness({ pid });
-  return l === 'alive' || l === 'stopped';
-}
 
 export function readRunLock(stateDir: string): RunLockView {
   const path = runLockPath(stateDir);

@@ -76,3 +76,26 @@ export const isAlive = (id: Partial<ProcessId> & { pid: number }) => {
 export function describeOwner(id: Partial<ProcessId> & { pid: number }, state = liveness(id)): string {
   return `pid ${id.pid}${id.host && id.host !== hostname() ? ` on ${id.host}` : ''}${state === 'stopped' ? ' (stopped: resume it with kill -CONT, or end it)' : ''}`;
 }
+
+/** A process's argument list (Linux /proc); undefined where that cannot be read. */
+export function cmdlineOf(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Alive, and still the process we think it is: after a reboot an old pid may belong to
+ * anything. `looksLike` checks its argument list where the system shows it.
+ */
+export function pidIs(pid: number, looksLike: (argv: string[]) => boolean): boolean {
+  if (!pidAlive(pid)) return false;
+  const argv = cmdlineOf(pid);
+  return argv === undefined || looksLike(argv);
+}
+
+export function pidAlive(pid: number): boolean {
+  return isAlive({ pid });
+}
