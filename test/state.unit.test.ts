@@ -1,9 +1,13 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emptyState, extra, setState, stateIndex, stateOf, type StateDoc } from '../src/state/doc.js';
 import { CorruptStateError, EVENTS_FILE, readState, statePath, withState, writeFileAtomic } from '../src/state/store.js';
 import { tempDir } from './helpers.js';
+import { LockTimeoutError, lockState } from '../src/state/lock.js';
+import { tokenOf } from '../src/state/owned-file.js';
 
 /** A state folder holding `text` as its state file (or nothing). */
 function stateDirWith(text?: string): string {
@@ -275,5 +279,47 @@ describe('writeFileAtomic', () => {
     writeFileAtomic(f, 'new');
     expect(readFileSync(f, 'utf8')).toBe('new');
     expect(readdirSync(dir)).toEqual(['x.json']);
+  });
+});
+
+describe('the state lock takes over only from the dead', () => {
+  const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid!;
+  const holder = (pid: number) => `${JSON.stringify({ pid, host: hostname(), since: '2026-01-01T00:00:00Z', nonce: `n${pid}` })}\n`;
+
+  it('a dead holder whose breaker died too (its marker left behind): both are broken, the lock is taken', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'dispatch-state.json');
+    const dead = holder(deadPid());
+    writeFileSync(`${file}.lock`, dead);
+    writeFileSync(`${file}.lock.break.${tokenOf(dead)}`, holder(deadPid()));
+    const release = await lockState(file, { waitLimitMs: 5000 });
+    expect(JSON.parse(readFileSync(`${file}.lock`, 'utf8')).pid).toBe(process.pid);
+    await release();
+    expect(existsSync(`${file}.lock`)).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a live breaker at work on a dead lock is waited for, then named at the wait limit', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'dispatch-state.json');
+    const dead = holder(deadPid());
+    writeFileSync(`${file}.lock`, dead);
+    // A breaker that lives (this very process stands in for one that was stopped mid-break).
+    writeFileSync(`${file}.lock.break.${tokenOf(dead)}`, holder(process.pid));
+    const t0 = Date.now();
+    await expect(lockState(file, { waitLimitMs: 300 })).rejects.toBeInstanceOf(LockTimeoutError);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(readFileSync(`${file}.lock`, 'utf8')).toBe(dead);
+  });
+
+  it('a live holder is never broken, however old its lock', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'dispatch-state.json');
+    const live = holder(process.pid);
+    writeFileSync(`${file}.lock`, live);
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(`${file}.lock`, old, old);
+    await expect(lockState(file, { waitLimitMs: 300 })).rejects.toThrow(/could not lock .* pid \d+ has held it since .*nothing was changed/);
+    expect(readFileSync(`${file}.lock`, 'utf8')).toBe(live);
   });
 });

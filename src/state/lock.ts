@@ -79,10 +79,8 @@ export async function lockState(file: string, opts: LockOptions = {}): Promise<(
     const seen = readOwned(path);
     if (seen === undefined) continue; // released between our link and our read
     const holder = parseHolder(seen);
-    if (holderGone(path, seen, holder)) {
-      removeIfUnchanged(path, seen, marker);
-      continue;
-    }
+    // Taken over, or gone meanwhile: try again at once. Another breaker at work: wait like anyone.
+    if (holderGone(path, seen, holder) && removeIfUnchanged(path, seen, marker) !== 'busy') continue;
     // The wait limit counts from when the holder last changed: a queue of live, working holders is waited out.
     if (seen !== watching) {
       watching = seen;
