@@ -6,11 +6,12 @@
 // DISPATCH_E2E_CODEX=1 npx vitest run test/codex.e2e.test.ts
 // (DISPATCH_CODEX_BIN=/path/to/codex skips the install step).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codexProviderArgs, startFakeResponses, userText, type FakeResponses } from './fixtures/fake-responses.mjs';
 import { dispatch, dispatchAsync, makeProject, readStateOf, ROOT, tempDir, type SpecRowInput } from './helpers.js';
+import { pidAlive, waitFor } from './fixtures/engine.js';
 
 const E2E = process.env.DISPATCH_E2E_CODEX === '1';
 const MODEL = 'gpt-5.3-codex'; // dispatch's default model: not configured below on purpose.
@@ -196,7 +197,57 @@ describe.skipIf(!E2E)('dispatch runs the real Codex CLI (against a fake Response
     expect(readStateOf(dir).dispatch.specs['030'].reason).toBe('agent exited with code 1: Not inside a trusted directory and --skip-git-repo-check was not specified.');
     expect(requestsFor('nogit-5c2e')).toHaveLength(0);
   }, 120_000);
+
+  it('killing the runner and the npm codex wrapper leaves the native codex at work; dispatch stops it before anything can relaunch', async () => {
+    const dir = project([{ id: '040', name: 'orphan', wave: 1, cost: 1 }], { '040': 'Wait (marker orphan-7d1f).\nFAKE_RESPONSES_EXEC: sleep 61\n' }, { extra: { retry: { maxAttempts: 1 } } });
+    const r = await dispatchAsync(dir, ['run', '--yes', '--no-plan', '--no-wait']);
+    expect(r.code, r.stderr).toBe(0);
+    const group = await waitFor('the agent group on record', () => readStateOf(dir)?.dispatch?.running['040']?.agent, 60_000);
+    const runner = readStateOf(dir).dispatch.running['040'].pid;
+    // The native binary runs the command the fake server asked for: a `sleep 61` in the agent's group.
+    await waitFor('codex to run its command', () => commandPids().length > 0, 60_000);
+    process.kill(runner, 'SIGKILL');
+    process.kill(group.pgid, 'SIGKILL'); // the npm wrapper, node's `codex` script
+    await waitFor('the runner and the wrapper to die', () => !pidAlive(runner) && !pidAlive(group.pgid));
+    const orphans = membersOf(group.pgid);
+    expect(orphans.length, 'the native codex outlives its wrapper').toBeGreaterThan(0);
+    const s = dispatch(dir, ['status']);
+    expect(s.stderr).toContain('040 was running but runner died');
+    expect(membersOf(group.pgid).filter((p) => orphans.includes(p))).toEqual([]);
+    // codex runs its commands in sessions of their own (codex-linux-sandbox, bwrap): those go too.
+    await waitFor('the command codex ran to be gone', () => commandPids().length === 0, 10_000);
+    expect(readStateOf(dir).dispatch.specs['040'].kind).toBe('lost');
+  }, 120_000);
 });
+
+/** The `sleep 61` the fake server had codex run, wherever it runs. */
+function commandPids(): number[] {
+  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => cmdline(p).endsWith('-lc\u0000sleep 61\u0000'));
+}
+
+/** Live processes of a process group (by /proc). */
+function membersOf(pgid: number): number[] {
+  const out: number[] = [];
+  for (const n of readdirSync('/proc')) {
+    if (!/^\d+$/.test(n)) continue;
+    try {
+      const stat = readFileSync(`/proc/${n}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid && f[0] !== 'Z') out.push(Number(n));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+const cmdline = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+};
 
 function readLog(dir: string, id: string): string {
   const p = join(dir, '.codex', 'logs', `${id}.log`);
