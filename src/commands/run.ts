@@ -27,7 +27,7 @@ const secs = (n: number) => (n < 120 ? `${n} s` : `${Math.floor(n / 60)} min${n 
 /** `dispatch run [--wave N] [--spec ID...] [--yes] [--dry-run] [--no-wait] [--no-plan] [--mux M]` */
 export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
-  const { findSpecs } = await import('../specs/lookup.js');
+  const { findSpecs, readSpecFolders } = await import('../specs/lookup.js');
   const { resolveMuxKind, createMux } = await import('../mux/choose.js');
   const { readState } = await import('../state/store.js');
   const { planWave } = await import('../run/launch-plan.js');
@@ -51,7 +51,9 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   }
   // What would launch now, wave by wave (later waves as if earlier ones completed).
   const doc = readState(config.stateDir);
-  const previews = (waves === 'all' ? config.waves : waves).map((w) => planWave(config, doc, mux, w, { only })).filter((p) => p.items.length);
+  // The spec folders are listed once for every wave's plan.
+  const folders = readSpecFolders(config.specsDir);
+  const previews = (waves === 'all' ? config.waves : waves).map((w) => planWave(config, doc, mux, w, { only, folders })).filter((p) => p.items.length);
 
   // A wave whose earlier waves are not complete cannot start: say so before touching anything
   // (no session created, and --dry-run does not pretend it would launch).
@@ -222,8 +224,9 @@ function printDryRun(ctx: Ctx, c: Palette, kind: string, session: string, previe
   if (!previews.length) ctx.out('nothing to launch\n');
   for (const p of previews) {
     ctx.out(`${c.bold(`wave ${p.wave}`)}${p.sequential ? ' (sequential)' : ''} — ${p.items.length} launch${p.items.length === 1 ? '' : 'es'}, pacing ${secs(p.pacingSeconds)}\n`);
+    const lines = schedule(p);
     for (const [n, i] of p.items.entries()) {
-      ctx.out(`  ${schedule(p)[n]}\n`);
+      ctx.out(`  ${lines[n]}\n`);
       if (i.worktree) ctx.out(`    ${c.dim('worktree:')} git worktree add -b ${i.worktree.branch} ${i.worktree.path} HEAD\n`);
       for (const m of i.muxCommands) ctx.out(`    ${c.dim(`${kind}:`)} ${showArgv(m)}\n`);
       ctx.out(`    ${c.dim('agent:')} ${showArgv(i.agentArgv)}\n`);

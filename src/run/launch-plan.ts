@@ -5,7 +5,7 @@ import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { agentCommand, usesDispatchWorktree } from '../agents/command.js';
 import type { Mux } from '../mux/types.js';
 import type { Argv } from '../proc/launch.js';
-import { locateSpec } from '../specs/lookup.js';
+import { locateSpec, readSpecFolders, type SpecFolders } from '../specs/lookup.js';
 import { stateOf, type SpecState, type StateDoc } from '../state/doc.js';
 import { runDirOf, workDirOf } from './paths.js';
 import { canRelaunch } from './policy.js';
@@ -38,13 +38,17 @@ export interface WavePlan {
 }
 
 /** The runner command: this very dispatch, by absolute paths (not whatever `dispatch` is on PATH). */
+let ownScript: string | undefined;
 export function runnerArgv(config: ResolvedConfig, id: string): Argv {
-  let script = process.argv[1]!;
-  try {
-    script = realpathSync(script);
-  } catch {
-    // keep as given
+  if (ownScript === undefined) {
+    ownScript = process.argv[1]!;
+    try {
+      ownScript = realpathSync(ownScript);
+    } catch {
+      // keep as given
+    }
   }
+  const script = ownScript;
   // `--`: an id may start with '-' and must not be read as an option.
   return [process.execPath, script, '--config', config.configPath, 'exec-spec', '--', id];
 }
@@ -54,7 +58,7 @@ export function isComplete(doc: StateDoc, id: string): boolean {
   return (s === 'done' && !doc.dispatch?.specs[id]?.awaitingMerge) || s === 'skipped';
 }
 
-export function planWave(config: ResolvedConfig, doc: StateDoc, mux: Mux, wave: number, opts: { only?: Set<string> } = {}): WavePlan {
+export function planWave(config: ResolvedConfig, doc: StateDoc, mux: Mux, wave: number, opts: { only?: Set<string>; folders?: SpecFolders } = {}): WavePlan {
   const specs = config.specs.filter((s) => s.wave === wave && (!opts.only || opts.only.has(s.id)));
   const held: WavePlan['held'] = [];
   const toLaunch: ResolvedSpec[] = [];
@@ -67,23 +71,24 @@ export function planWave(config: ResolvedConfig, doc: StateDoc, mux: Mux, wave: 
   const p = config.pacing;
   const batchOn = wave >= p.batch.fromWave;
   let pacingSeconds = 0;
+  const folders = toLaunch.length ? (opts.folders ?? readSpecFolders(config.specsDir)) : undefined;
   const items = toLaunch.map((spec, i): LaunchItem => {
     const last = i === toLaunch.length - 1;
     const batchPause = batchOn && !last && (i + 1) % p.batch.every === 0;
     // No wait after the last launch: nothing else of this wave is waiting on the rate limit.
     const waitAfter = last ? 0 : (p.cooldownSeconds[spec.cost] ?? 0) + (batchPause ? p.batch.pauseSeconds : 0);
     pacingSeconds += waitAfter;
-    return launchItem(config, mux, spec, waitAfter, batchPause);
+    return launchItem(config, mux, spec, waitAfter, batchPause, folders);
   });
   return { wave, sequential: !!config.waveOptions[String(wave)]?.sequential, items, held, pacingSeconds };
 }
 
 /** One launch: the pane, the runner inside it and the agent the runner starts. */
-export function launchItem(config: ResolvedConfig, mux: Mux, spec: ResolvedSpec, waitAfter = 0, batchPause = false): LaunchItem {
+export function launchItem(config: ResolvedConfig, mux: Mux, spec: ResolvedSpec, waitAfter = 0, batchPause = false, folders?: SpecFolders): LaunchItem {
   const cwd = workDirOf(config, spec);
   const argv = runnerArgv(config, spec.id);
   const paneName = `${config.project}-${spec.id}`;
-  const files = locateSpec(config.specsDir, spec);
+  const files = locateSpec(config.specsDir, spec, folders);
   const agent = agentCommand(config, spec, { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir: runDirOf(config, spec.id), cwd });
   return {
     spec,

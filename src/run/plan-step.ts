@@ -3,7 +3,7 @@
 // warning unless the user asked for --require-plan.
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { DispatchError } from '../errors.js';
-import { locateSpec } from '../specs/lookup.js';
+import { locateSpec, readSpecFolders } from '../specs/lookup.js';
 
 export interface PlanStepResult {
   needed: string[];
@@ -15,8 +15,9 @@ export interface PlanStepResult {
 
 export async function planBeforeLaunch(config: ResolvedConfig, specs: ResolvedSpec[], opts: { require: boolean; signal: AbortSignal }): Promise<PlanStepResult> {
   const { planStatus } = await import('../planner/status.js');
+  const folders = readSpecFolders(config.specsDir);
   const needed = specs.filter((s) => {
-    const f = locateSpec(config.specsDir, s);
+    const f = locateSpec(config.specsDir, s, folders);
     return planStatus(f.specFile, f.planFile) !== 'planned';
   });
   const result: PlanStepResult = { needed: needed.map((s) => s.id), planned: [], failed: [] };

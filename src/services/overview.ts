@@ -1,6 +1,6 @@
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { idsInState, stateIndex, type SpecState, type StateDoc } from '../state/doc.js';
-import { locateSpec, readSpecFolders } from '../specs/lookup.js';
+import { locateSpec, readSpecFolders, type SpecFolders } from '../specs/lookup.js';
 
 import { planStatus, type PlanStatus } from '../planner/status.js';
 
@@ -41,7 +41,7 @@ export function buildOverview(config: ResolvedConfig, doc: StateDoc, opts: { wav
   return { project: config.project, rows, unknownIds };
 }
 
-function row(config: ResolvedConfig, s: ResolvedSpec, state: SpecState, doc: StateDoc, folders?: Set<string>): SpecRow {
+function row(config: ResolvedConfig, s: ResolvedSpec, state: SpecState, doc: StateDoc, folders?: SpecFolders): SpecRow {
   const r: SpecRow = { id: s.id, name: s.name, wave: s.wave, cost: s.cost, agent: s.agent, mode: s.mode, dependsOn: s.dependsOn, state, plan: 'missing' };
   if (s.title) r.title = s.title;
   if (state === 'done' && doc.dispatch?.specs?.[s.id]?.awaitingMerge) r.awaitingMerge = true;

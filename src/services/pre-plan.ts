@@ -4,7 +4,7 @@ import { DispatchError } from '../errors.js';
 import { chatOnce, effectiveHost, pingOllama, PlannerError, unreachableHint, type ChatMessage, type OllamaTarget } from '../planner/ollama.js';
 import { cleanAnswer, hashSpec, missingSections, readPlanHeader, renderPlan } from '../planner/plan-file.js';
 import { buildPrompt, correctiveMessage, topLevelFiles } from '../planner/prompt.js';
-import { findSpecs, locateSpec } from '../specs/lookup.js';
+import { findSpecs, locateSpec, readSpecFolders } from '../specs/lookup.js';
 import { writeFileAtomicAsync } from '../state/store.js';
 import { sleep } from '../util/sleep.js';
 
@@ -70,11 +70,12 @@ export async function prePlan(config: ResolvedConfig, opts: PrePlanOptions): Pro
   let topFiles: string[] | undefined;
   const jobs: Job[] = [];
   const early: PlanResult[] = [];
+  const folders = readSpecFolders(config.specsDir);
   for (const spec of specs) {
     const base = { id: spec.id, name: spec.name, requests: 0, ms: 0 };
     let files;
     try {
-      files = locateSpec(config.specsDir, spec);
+      files = locateSpec(config.specsDir, spec, folders);
     } catch (err) {
       early.push({ ...base, status: 'failed', reason: (err as Error).message });
       continue;

@@ -12,13 +12,30 @@ export interface SpecFiles {
   planFile: string;
 }
 
-/** Folder names under specsDir, read once (listing 1,000 specs must not stat 1,000 paths). */
-export function readSpecFolders(specsDir: string): Set<string> {
+/** The folders under specsDir, read once, with an index by id prefix (a table of 10,000 specs must not scan 10,000 names per spec). */
+export interface SpecFolders {
+  names: Set<string>;
+  /** `<id>` → folders named `<id>-…`, for every '-' in each name (ids may hold '-' themselves). */
+  byPrefix: Map<string, string[]>;
+}
+
+export function readSpecFolders(specsDir: string): SpecFolders {
+  let names: string[] = [];
   try {
-    return new Set(readdirSync(specsDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name));
+    names = readdirSync(specsDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
   } catch {
-    return new Set();
+    // no folder yet: every spec is missing
   }
+  const byPrefix = new Map<string, string[]>();
+  for (const n of names) {
+    for (let i = n.indexOf('-'); i > 0; i = n.indexOf('-', i + 1)) {
+      const key = n.slice(0, i);
+      const list = byPrefix.get(key);
+      if (list) list.push(n);
+      else byPrefix.set(key, [n]);
+    }
+  }
+  return { names: new Set(names), byPrefix };
 }
 
 /**
@@ -28,11 +45,11 @@ export function readSpecFolders(specsDir: string): Set<string> {
 export function locateSpec(specsDir: string, spec: Pick<ResolvedSpec, 'id' | 'name'>, folders = readSpecFolders(specsDir)): SpecFiles {
   const exact = `${spec.id}-${spec.name}`;
   let name = exact;
-  let found = folders.has(exact);
+  let found = folders.names.has(exact);
   if (!found) {
-    const prefixed = [...folders].filter((f) => f.startsWith(`${spec.id}-`));
+    const prefixed = folders.byPrefix.get(spec.id) ?? [];
     if (prefixed.length === 1) {
-      name = prefixed[0];
+      name = prefixed[0]!;
       found = true;
     } else if (prefixed.length > 1) {
       throw new DispatchError(`spec ${spec.id}: several folders match in ${specsDir}: ${prefixed.join(', ')}`, {

@@ -242,10 +242,28 @@ export function extra(doc: StateDoc): DispatchExtra {
   return doc.dispatch;
 }
 
+// Membership of the original tool's arrays, by a set kept beside each array: asking for every spec of
+// a 10,000-spec table must not scan 10,000 ids each time. The arrays only grow by push or are replaced
+// (leaveArrays), so a set is fresh while its array is the same one with the same length.
+const memberSets = new WeakMap<string[], { length: number; set: Set<string> }>();
+function inArray(list: string[], id: string): boolean {
+  if (list.length < 32) return list.includes(id);
+  let m = memberSets.get(list);
+  if (m && m.length < list.length) {
+    // Pushed onto since: add the new tail only.
+    for (let i = m.length; i < list.length; i++) m.set.add(list[i]!);
+    m.length = list.length;
+  } else if (!m || m.length !== list.length) {
+    m = { length: list.length, set: new Set(list) };
+    memberSets.set(list, m);
+  }
+  return m.set.has(id);
+}
+
 export function stateOf(doc: StateDoc, id: string): SpecState {
-  if (doc.completed.includes(id)) return 'done';
-  if (doc.failed.includes(id)) return 'failed';
-  if (doc.skipped.includes(id)) return 'skipped';
+  if (inArray(doc.completed, id)) return 'done';
+  if (inArray(doc.failed, id)) return 'failed';
+  if (inArray(doc.skipped, id)) return 'skipped';
   if (own(doc.dispatch?.running, id)) return 'running';
   if (own(doc.dispatch?.waiting, id)) return 'rate-limited';
   return 'pending';
@@ -264,9 +282,10 @@ export function stateIndex(doc: StateDoc): (id: string) => SpecState {
 
 /** Takes the spec out of the original tool's three arrays. */
 function leaveArrays(doc: StateDoc, id: string): void {
-  doc.completed = doc.completed.filter((i) => i !== id);
-  doc.failed = doc.failed.filter((i) => i !== id);
-  doc.skipped = doc.skipped.filter((i) => i !== id);
+  // Only the array that holds it is copied: marking 10,000 specs must not copy every array each time.
+  if (inArray(doc.completed, id)) doc.completed = doc.completed.filter((i) => i !== id);
+  if (inArray(doc.failed, id)) doc.failed = doc.failed.filter((i) => i !== id);
+  if (inArray(doc.skipped, id)) doc.skipped = doc.skipped.filter((i) => i !== id);
 }
 
 /** Ends a rate-limited wait; an empty `waiting` is dropped so files without rate limits keep their shape. */

@@ -1,14 +1,45 @@
-/** A borderless cli-table3 table; loaded lazily by the verbs that print one. */
-export async function renderTable(head: string[], rows: string[][], color: boolean): Promise<string> {
+/** Rows per cli-table3 table: its layout is quadratic in the number of cells, so long tables go in slices. */
+const SLICE = 200;
+/** Past this many rows even sliced cli-table3 costs seconds (about 30 µs a cell): the same lines are laid out directly. */
+const DIRECT_FROM = 1000;
+
+const plainWidth = (s: string) => [...s.replace(/\x1b\[[0-9;]*m/g, '')].length;
+const PAD_RIGHT = 2;
+
+/**
+ * A borderless table, each column as wide as its widest cell plus two spaces.
+ * cli-table3 (loaded lazily) lays out ordinary tables; a very long one is laid
+ * out directly, to the same characters (a test holds the two together).
+ */
+export async function renderTable(head: string[], rows: string[][], color: boolean, opts: { engine?: 'cli-table3' | 'direct' } = {}): Promise<string> {
+  const widths = head.map((h, i) => rows.reduce((w, r) => Math.max(w, plainWidth(r[i] ?? '')), plainWidth(h)) + PAD_RIGHT);
+  const engine = opts.engine ?? (rows.length > DIRECT_FROM ? 'direct' : 'cli-table3');
+  if (engine === 'direct') {
+    const { palette } = await import('./style.js');
+    const bold = palette(color).bold;
+    const pad = (c: string, i: number) => c + ' '.repeat(Math.max(0, widths[i]! - plainWidth(c)));
+    const line = (cells: string[]) => cells.map(pad).join('').trimEnd();
+    // As cli-table3 does: the header cell is styled with its padding.
+    let out = `${head.map((h, i) => bold(pad(h, i))).join('').trimEnd()}\n`;
+    for (const r of rows) out += `${line(r)}\n`;
+    return out;
+  }
   const { default: Table } = await import('cli-table3');
-  const table = new Table({
-    head,
-    style: { head: color ? ['bold'] : [], border: [], 'padding-left': 0, 'padding-right': 2, compact: true },
-    chars: {
-      top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
-      left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '',
-    },
-  });
-  table.push(...rows);
-  return `${table.toString().split('\n').map((l) => l.trimEnd()).join('\n')}\n`;
+  let out = '';
+  for (let at = 0; at === 0 || at < rows.length; at += SLICE) {
+    // Widths measured over all rows and fixed, so the slices line up as one table.
+    const table = new Table({
+      ...(at === 0 ? { head } : {}),
+      colWidths: widths,
+      style: { head: color ? ['bold'] : [], border: [], 'padding-left': 0, 'padding-right': PAD_RIGHT, compact: true },
+      chars: {
+        top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+        left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '',
+      },
+    });
+    table.push(...rows.slice(at, at + SLICE));
+    const text = table.toString();
+    if (text) out += `${text.split('\n').map((l) => l.trimEnd()).join('\n')}\n`;
+  }
+  return out;
 }
