@@ -130,6 +130,19 @@ async function main() {
     const total = (launches.at(-1) - launches[0]) / expected.reduce((a, b) => a + b, 0) - 1;
     out(`pacing, 12 launches @0.5 s: mean launch-time error ${(100 * err.reduce((a, b) => a + b, 0) / err.length).toFixed(1)}%, worst ${(100 * Math.max(...err)).toFixed(1)}%, whole schedule ${(100 * total).toFixed(1)}% late  (aim < 5%)`);
   }
+
+  // 6. Scale: every command on a 10,000-spec table, against a bare Node script that lists the
+  // 10,000 spec folders once (the work no command can avoid).
+  {
+    const { dir } = project(10_000, { multiplexer: 'headless' });
+    await run([NODE, BIN, 'status'], dir); // compile and cache the config first
+    const floor = () => run([NODE, '-e', `require('fs').readdirSync(${JSON.stringify(join(dir, '.auto-claude', 'specs'))}, { withFileTypes: true })`], dir).then((r) => r.ms);
+    for (const args of [['list'], ['plan'], ['status'], ['run', '--dry-run']]) {
+      let code = 0;
+      const m = await alternate(args.join(' '), () => run([NODE, BIN, ...args], dir).then((r) => ((code = r.code), r.ms)), floor, 5);
+      out(`10,000 specs, ${args.join(' ').padEnd(13)} ${f(m.a)} vs listing the folders ${f(m.b)}  → ${ratio(m.a, m.b)}  (aim ≤ 3×; exit ${code})`);
+    }
+  }
   return lines;
 }
 

@@ -68,11 +68,12 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   const blocked = firstWave === undefined ? [] : only
     ? dependencyBlockers(config, doc, config.specs.filter((s) => only.has(s.id)), firstWave)
     : blockersBefore(config, doc, firstWave);
-  if (blocked.length) throw blockedError(firstWave!, blocked);
+  // A dry run shows what the wave would launch once the earlier ones are complete, and what blocks it now.
   if (args.dryRun) {
-    printDryRun(ctx, c, mux.kind, mux.session, previews);
+    printDryRun(ctx, c, mux.kind, mux.session, previews, blocked.length ? { wave: firstWave!, blockers: blocked } : undefined);
     return 0;
   }
+  if (blocked.length) throw blockedError(firstWave!, blocked);
   if (!previews.length && !hasRunning(config, doc, waves)) {
     const scope = (waves === 'all' ? config.specs : config.specs.filter((s) => waves.includes(s.wave) && (!only || only.has(s.id))));
     const failed = scope.filter((s) => doc.failed.includes(s.id)).map((s) => s.id);
@@ -216,9 +217,9 @@ function schedule(p: WavePlan): string[] {
   });
 }
 
-function printDryRun(ctx: Ctx, c: Palette, kind: string, session: string, previews: WavePlan[]): void {
+function printDryRun(ctx: Ctx, c: Palette, kind: string, session: string, previews: WavePlan[], blocked?: { wave: number; blockers: import('../run/engine.js').Blocker[] }): void {
   if (ctx.json) {
-    ctx.out(`${JSON.stringify({ multiplexer: kind, session, waves: previews.map((p) => ({ wave: p.wave, sequential: p.sequential, pacingSeconds: p.pacingSeconds, launches: p.items.map((i) => ({ id: i.spec.id, pane: i.paneName, cwd: i.cwd, mux: i.muxCommands, agent: i.agentArgv, waitAfter: i.waitAfter, worktree: i.worktree })) })) }, null, 2)}\n`);
+    ctx.out(`${JSON.stringify({ multiplexer: kind, session, ...(blocked ? { blocked } : {}), waves: previews.map((p) => ({ wave: p.wave, sequential: p.sequential, pacingSeconds: p.pacingSeconds, launches: p.items.map((i) => ({ id: i.spec.id, pane: i.paneName, cwd: i.cwd, mux: i.muxCommands, agent: i.agentArgv, waitAfter: i.waitAfter, worktree: i.worktree })) })) }, null, 2)}\n`);
     return;
   }
   if (!previews.length) ctx.out('nothing to launch\n');
@@ -232,6 +233,10 @@ function printDryRun(ctx: Ctx, c: Palette, kind: string, session: string, previe
       ctx.out(`    ${c.dim('agent:')} ${showArgv(i.agentArgv)}\n`);
     }
   }
+  if (blocked) {
+    const t = blockedText(blocked.wave, blocked.blockers);
+    ctx.out(`${c.yellow('blocked now:')} ${t.what} — ${t.hint}\n`);
+  }
   ctx.err(c.dim('dry run: nothing launched, no state changed\n'));
 }
 
@@ -244,8 +249,11 @@ function printSummary(ctx: Ctx, c: Palette, kind: string, session: string, previ
   }
 }
 
-function blockedError(wave: number, blockers: import('../run/engine.js').Blocker[]): DispatchError {
-  const list = blockers.map((x) => `${x.id} (wave ${x.wave}: ${x.state}${x.reason ? ` — ${x.reason}` : ''})`).join(', ');
+/** What blocks a wave, and what to do about it: said by a dry run, thrown by a real one. */
+function blockedText(wave: number, blockers: import('../run/engine.js').Blocker[]): { what: string; hint: string } {
+  // A table of thousands must not print thousands of ids on one line.
+  const shown = blockers.slice(0, 10).map((x) => `${x.id} (wave ${x.wave}: ${x.state}${x.reason ? ` — ${x.reason}` : ''})`).join(', ');
+  const list = blockers.length > 10 ? `${shown} and ${blockers.length - 10} more` : shown;
   const states = new Set(blockers.map((x) => x.state));
   const earlier = [...new Set(blockers.map((x) => x.wave))].sort((a, b) => a - b);
   const hint = states.has('awaiting merge')
@@ -253,5 +261,10 @@ function blockedError(wave: number, blockers: import('../run/engine.js').Blocker
     : states.has('failed')
       ? "retry failed specs with 'dispatch retry', skip them with 'dispatch skip <id>', or wait for running ones"
       : `run wave ${earlier[0]} first ('dispatch run --wave ${earlier[0]} --yes'), or wait for it to finish`;
-  return new DispatchError(`wave ${wave} cannot start: ${list}`, { hint });
+  return { what: `wave ${wave} cannot start: ${list}`, hint };
+}
+
+function blockedError(wave: number, blockers: import('../run/engine.js').Blocker[]): DispatchError {
+  const t = blockedText(wave, blockers);
+  return new DispatchError(t.what, { hint: t.hint });
 }

@@ -1,0 +1,46 @@
+// Issue 9, the parts about launching: launches that can never work fail once,
+// and a dry run of a later wave shows it (and what blocks it) instead of failing.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dispatch, readStateOf } from './helpers.js';
+import { engineProject, journal, starts } from './fixtures/engine.js';
+
+const run = (dir: string, ...args: string[]) => dispatch(dir, args);
+
+describe('launches that can never work', () => {
+  it('a custom agent whose binary does not exist, and a spec without spec.md: each fails once, with the reason, never relaunched', () => {
+    const dir = engineProject({
+      specs: [{ id: '001', name: 'nobin', wave: 0, agent: 'ghost' }, { id: '002', name: 'nospec', wave: 0 }],
+      extra: { retry: { maxAttempts: 3 } },
+      agents: { ghost: { command: ['/nonexistent/agent-binary', '{specFile}'], prompt: 'none' } },
+    });
+    rmSync(join(dir, '.auto-claude', 'specs', '002-nospec', 'spec.md'));
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toMatch(/relaunching/);
+    expect(r.stdout).toMatch(/failed 001: cannot start '\/nonexistent\/agent-binary': not found/);
+    expect(r.stdout).toMatch(/failed 002: no spec\.md at /);
+    const st = readStateOf(dir);
+    expect([st.dispatch.specs['001'].kind, st.dispatch.specs['002'].kind]).toEqual(['launch-error', 'launch-error']);
+    expect(journal(dir).filter((e) => e.to === 'running')).toHaveLength(2);
+    expect(starts(dir)).toEqual([]);
+  });
+});
+
+describe('a dry run of a later wave', () => {
+  it('shows what the wave would launch and names what blocks it now: exit 0, nothing changed', () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'first', wave: 1 }, { id: '002', name: 'second', wave: 2, dependsOn: ['001'] }] });
+    const r = run(dir, 'run', '--wave', '2', '--dry-run');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^wave 2 — 1 launch, pacing 0 s$/m);
+    expect(r.stdout).toMatch(/002-second/);
+    expect(r.stdout).toMatch(/^blocked now: wave 2 cannot start: 001 \(wave 1: pending\) — run wave 1 first \('dispatch run --wave 1 --yes'\)/m);
+    const j = JSON.parse(run(dir, '--json', 'run', '--wave', '2', '--dry-run').stdout);
+    expect(j.blocked).toEqual({ wave: 2, blockers: [{ id: '001', wave: 1, state: 'pending' }] });
+    expect(j.waves[0].launches.map((l: { id: string }) => l.id)).toEqual(['002']);
+    expect(readStateOf(dir)).toBeUndefined();
+    // The real run is still refused.
+    expect(run(dir, 'run', '--wave', '2', '--yes', '--no-plan').code).toBe(1);
+  });
+});
