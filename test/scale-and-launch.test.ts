@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dispatch, readStateOf } from './helpers.js';
-import { engineProject, journal, starts } from './fixtures/engine.js';
+import { engineProject, journal, live, starts, waitFor } from './fixtures/engine.js';
 
 const run = (dir: string, ...args: string[]) => dispatch(dir, args);
 
@@ -42,5 +42,23 @@ describe('a dry run of a later wave', () => {
     expect(readStateOf(dir)).toBeUndefined();
     // The real run is still refused.
     expect(run(dir, 'run', '--wave', '2', '--yes', '--no-plan').code).toBe(1);
+  });
+});
+
+describe('watch-handoff says what it waits for', () => {
+  it('names the unfinished specs and who drives the wave, again whenever that changes', async () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }, { id: '002', name: 'b', wave: 1 }, { id: '003', name: 'c', wave: 2, dependsOn: ['001'] }] });
+    expect(run(dir, 'mark-done', '001').code).toBe(0);
+    const w = live(dir, ['watch-handoff', '--from-wave', '1', '--to-wave', '2', '--dry-run']);
+    await waitFor('the first waiting line', () => w.stderr().includes('\n') || undefined, 15_000);
+    expect(w.stderr()).toContain("waiting for wave 1: 1 pending (002), nobody is running it — start it with 'dispatch run --wave 1 --yes'\n");
+    expect(run(dir, 'mark-failed', '002').code).toBe(0);
+    await waitFor('the changed line', () => w.stderr().includes('1 failed (002)'), 15_000);
+    expect(w.stderr()).toContain("waiting for wave 1: 1 failed (002), nobody is running it — 'dispatch retry' puts failed specs back, then 'dispatch run --wave 1 --yes'\n");
+    expect(run(dir, 'mark-done', '002').code).toBe(0);
+    const r = await w.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.match(/^waiting for wave 1/gm)).toHaveLength(2);
+    expect(r.stdout).toMatch(/003-c/);
   });
 });

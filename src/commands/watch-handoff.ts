@@ -27,6 +27,7 @@ export async function run(args: RunArgs & { fromWave: number; toWave: number; st
       resumedAt,
       onFailed: (ids) => ctx.err(`wave ${args.fromWave}: ${ids.map((f) => `${f.id} failed${f.reason ? ` (${f.reason})` : ''}`).join(', ')} — still waiting (rescue: 'dispatch retry', then 'dispatch run --wave ${args.fromWave} --yes')\n`),
       onLost: (ids) => ctx.err(`lost runners marked failed: ${ids.join(', ')}\n`),
+      onWaiting: (text) => ctx.err(`${text}\n`),
     });
     if (result.verdict !== 'resume') break;
     resumedAt = result.situation;

@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from '../config/load.js';
-import { stateOf } from '../state/doc.js';
+import { stateOf, type StateDoc } from '../state/doc.js';
 import { readState } from '../state/store.js';
 import { isComplete } from './launch-plan.js';
 import { reapLost } from './liveness.js';
@@ -27,12 +27,15 @@ export async function waitForWave(
     resumedAt?: string;
     onFailed?: (f: { id: string; reason?: string }[]) => void;
     onLost?: (ids: string[]) => void;
+    /** What it waits for, said again whenever that changes. */
+    onWaiting?: (text: string) => void;
   },
 ): Promise<{ verdict: 'complete' | 'failed' | 'interrupted' } | { verdict: 'resume'; situation: string }> {
   const ids = config.specs.filter((s) => s.wave === wave).map((s) => s.id);
   let reported = '';
   let lastReap = 0;
   let lockGoneSince: number | undefined;
+  let lastWaiting = '';
   while (!opts.signal.aborted) {
     let doc = readState(config.stateDir);
     if (!opts.readOnly && Date.now() - lastReap > 1000) {
@@ -58,6 +61,11 @@ export async function waitForWave(
       if (lock.lock && lock.alive === false && started && work) return { verdict: 'resume', situation };
       if (relaunchable && lockGoneSince !== undefined && Date.now() - lockGoneSince > LOCK_GRACE_MS) return { verdict: 'resume', situation };
     }
+    const waiting = describeWait(doc, wave, ids, lock.lock && lock.alive !== false ? lock.lock.pid : undefined);
+    if (waiting !== lastWaiting) {
+      lastWaiting = waiting;
+      opts.onWaiting?.(waiting);
+    }
     const failed = ids.filter((id) => stateOf(doc, id) === 'failed').map((id) => ({ id, reason: doc.dispatch?.specs[id]?.reason }));
     const key = failed.map((f) => f.id).join(',');
     if (failed.length && key !== reported) {
@@ -70,4 +78,33 @@ export async function waitForWave(
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 150));
   }
   return { verdict: 'interrupted' };
+}
+
+/**
+ * `waiting for wave 1: 1 pending (002), nobody is running it — start it with …`:
+ * the wave's unfinished specs by state, and who (if anyone) drives it.
+ */
+export function describeWait(doc: StateDoc, wave: number, ids: string[], runPid: number | undefined): string {
+  const groups = new Map<string, string[]>();
+  for (const id of ids) {
+    if (isComplete(doc, id)) continue;
+    const st = stateOf(doc, id);
+    const label = st === 'done' ? 'awaiting merge' : st;
+    groups.set(label, [...(groups.get(label) ?? []), id]);
+  }
+  const show = (list: string[]) => (list.length > 5 ? `${list.slice(0, 5).join(', ')}, …` : list.join(', '));
+  const parts = [...groups].map(([st, list]) => `${list.length} ${st} (${show(list)})`);
+  const running = (groups.get('running')?.length ?? 0) + (groups.get('rate-limited')?.length ?? 0);
+  const who = runPid
+    ? `run pid ${runPid} is driving it`
+    : running
+      ? 'its runners are at work, no run is watching them'
+      : groups.has('pending')
+        ? `nobody is running it — start it with 'dispatch run --wave ${wave} --yes'`
+        : groups.has('failed')
+          ? `nobody is running it — 'dispatch retry' puts failed specs back, then 'dispatch run --wave ${wave} --yes'`
+          : groups.has('awaiting merge')
+          ? "merge them with 'dispatch merge <id>'"
+          : 'nobody is running it';
+  return `waiting for wave ${wave}: ${parts.join(', ')}, ${who}`;
 }
