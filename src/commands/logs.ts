@@ -51,7 +51,13 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
     const running = stateOf(readState(config.stateDir), spec.id) === 'running';
     if (running) seenRunning = true;
     else if (seenRunning || existsSync(file)) {
-      await copy();
+      // The runner records the verdict, then writes its last line: read until the log stays still.
+      for (let quiet = 0, waited = 0; quiet < 2 && waited < 3000; waited += 150) {
+        await new Promise((r) => setTimeout(r, 150));
+        const before = pos;
+        await copy();
+        quiet = pos === before ? quiet + 1 : 0;
+      }
       return 0;
     }
   }
