@@ -246,7 +246,7 @@ describe('stalls (log not growing for stall.minutes)', () => {
     await waitFor('run to say it is stalled', () => /^stalled 001: no output for \d+ s$/m.test(p.stderr()), 10_000);
     const s = run(dir, 'status');
     expect(s.code, s.stderr).toBe(0);
-    expect(s.stdout).toMatch(/^ {2}001\s+quiet\s+pid \d+\s+pid:\d+\s+since \S+\s+stalled: no output for \d+ s$/m);
+    expect(s.stdout).toMatch(/^ {2}001\s+quiet\s+running \d+ (s|min)\s+pid \d+\s+stalled: no output for \d+ s$/m);
     const j = statusJson(dir);
     expect(j.running).toHaveLength(1);
     expect(j.running[0]).toMatchObject({ id: '001', stalled: true });

@@ -3,9 +3,9 @@ import { basename, join, resolve } from 'node:path';
 import type { Ctx } from '../context.js';
 import { DispatchError, UsageError } from '../errors.js';
 import { CONFIG_NAMES } from '../config/find.js';
-import { renderInitConfig, scanSpecFolders } from '../services/init.js';
+import { compareCompleted, renderInitConfig, scanSpecFolders } from '../services/init.js';
 import { setState } from '../state/doc.js';
-import { withState } from '../state/store.js';
+import { readState, withState } from '../state/store.js';
 
 const SAFE = /^[A-Za-z0-9._-]+$/;
 
@@ -21,14 +21,40 @@ export async function run(args: { project?: string; session?: string; specsDir: 
 
   const specsDir = resolve(ctx.cwd, args.specsDir);
   const found = scanSpecFolders(specsDir);
-  const configPath = join(ctx.cwd, 'specs.config.ts');
-  writeFileSync(configPath, renderInitConfig({ project, session: args.session, specsDir: args.specsDir, specs: found }), { flag: 'wx' });
+  const known = new Set(found.specs.map((f) => f.id));
+  const unknown = completed.filter((id) => !known.has(id));
+  if (unknown.length) {
+    const noSpecFile = new Map(found.withoutSpecFile.map((f) => [f.id, `${f.id}-${f.name}`]));
+    const named = unknown.map((id) => (noSpecFile.has(id) ? `${id} (${noSpecFile.get(id)} has no spec.md)` : id)).join(', ');
+    throw new UsageError(`--completed names ${unknown.length > 1 ? 'ids' : 'an id'} with no spec in ${args.specsDir}: ${named}`, `give only ids of folders <id>-<name> holding a spec.md${known.size ? ` (found: ${[...known].slice(0, 10).join(', ')}${known.size > 10 ? `… ${known.size} in all` : ''})` : ' (none found)'}`);
+  }
   const stateDir = join(ctx.cwd, '.codex');
-  await withState(stateDir, { command: 'init' }, (doc) => {
-    for (const id of completed) setState(doc, id, 'done', 'seeded by init', 'manual');
+  const statePath = join(stateDir, 'dispatch-state.json');
+  const hadState = existsSync(statePath);
+  // Read now: a state file that cannot be read stops init before it writes anything.
+  if (hadState) readState(stateDir);
+  const configPath = join(ctx.cwd, 'specs.config.ts');
+  writeFileSync(configPath, renderInitConfig({ project, session: args.session, specsDir: args.specsDir, specs: found.specs, withoutSpecFile: found.withoutSpecFile }), { flag: 'wx' });
+  if (found.withoutSpecFile.length) {
+    const n = found.withoutSpecFile.length;
+    ctx.err(`dispatch: warning: ${n} folder${n === 1 ? '' : 's'} in ${args.specsDir} ${n === 1 ? 'has' : 'have'} no spec.md and ${n === 1 ? 'is' : 'are'} left commented out in specs.config.ts: ${found.withoutSpecFile.map((f) => `${f.id}-${f.name}`).join(', ')}\n`);
+  }
+  const { before, after } = await withState(stateDir, { command: 'init' }, (doc) => {
+    const held = [...doc.completed];
+    const done = new Set(held);
+    // Only what is not done yet: a spec already done keeps its record as it is.
+    for (const id of completed) if (!done.has(id)) setState(doc, id, 'done', 'seeded by init', 'manual');
+    return { before: held, after: [...doc.completed] };
   });
-  ctx.out(`wrote ${configPath} (${found.length ? `${found.length} spec${found.length === 1 ? '' : 's'} found in ${args.specsDir}` : 'a commented template: no spec folders found'})\n`);
-  ctx.out(`wrote ${join(stateDir, 'dispatch-state.json')}${completed.length ? ` (completed: ${completed.join(', ')})` : ''}\n`);
+  ctx.out(`wrote ${configPath} (${found.specs.length ? `${found.specs.length} spec${found.specs.length === 1 ? '' : 's'} found in ${args.specsDir}` : found.withoutSpecFile.length ? `no spec.md found in ${args.specsDir}` : 'a commented template: no spec folders found'})\n`);
+  const { onlyHeld, onlyGiven } = compareCompleted(completed, before);
+  if (hadState && completed.length && (onlyHeld.length || onlyGiven.length)) {
+    // The state file is the record of what was done: init adds to it and never drops what it holds.
+    const parts = [...(onlyHeld.length ? [`kept ${onlyHeld.join(', ')} (done in the state file, not in --completed)`] : []), ...(onlyGiven.length ? [`marked ${onlyGiven.join(', ')} done (not done in the state file)`] : [])];
+    ctx.err(`dispatch: warning: the existing state file's completed ids differ from --completed: ${parts.join('; ')}\n`);
+  }
+  const list = ` (completed: ${after.length ? after.join(', ') : 'none'})`;
+  ctx.out(hadState ? `${before.length === after.length ? 'kept' : 'updated'} the existing ${statePath}${list}\n` : `wrote ${statePath}${after.length ? list : ''}\n`);
   ctx.out(`next: set waves, costs and agents in specs.config.ts, then 'dispatch plan'\n`);
   return 0;
 }

@@ -3,6 +3,9 @@ import type { Ctx } from '../context.js';
 import { DispatchError, UsageError } from '../errors.js';
 import { readRunLock } from '../state/run-lock.js';
 
+// A lock written by hand or by an older dispatch may lack fields: say so rather than print "undefined".
+const shown = (v: unknown) => (v === undefined || v === null || v === '' ? 'unknown' : String(v));
+
 /** `dispatch lock [--clear] [--force]`: show or remove the run lock. */
 export async function run(args: { clear?: boolean; force?: boolean }, ctx: Ctx): Promise<number> {
   if (args.force && !args.clear) throw new UsageError('--force only goes with --clear', "to remove a live lock: 'dispatch lock --clear --force'");
@@ -15,7 +18,7 @@ export async function run(args: { clear?: boolean; force?: boolean }, ctx: Ctx):
       return 0;
     }
     if (view.lock && view.alive !== false && !args.force) {
-      throw new DispatchError(`the run lock is held by a live process (pid ${view.lock.pid} on ${view.lock.host}, '${view.lock.command}')`, {
+      throw new DispatchError(`the run lock is held by a live process (pid ${view.lock.pid} on ${shown(view.lock.host)}, '${shown(view.lock.command)}')`, {
         hint: 'stop that dispatch first, or pass --force to remove the lock anyway',
       });
     }
@@ -37,7 +40,7 @@ export async function run(args: { clear?: boolean; force?: boolean }, ctx: Ctx):
   }
   const l = view.lock;
   ctx.out(
-    `run lock ${view.path}\n  pid      ${l.pid}\n  host     ${l.host}\n  command  ${l.command}\n  wave     ${l.wave ?? 'all'}\n  started  ${l.started}\n  alive    ${alive}\n` +
+    `run lock ${view.path}\n  pid      ${l.pid}\n  host     ${shown(l.host)}\n  command  ${shown(l.command)}\n  wave     ${l.wave ?? 'all'}\n  started  ${shown(l.started)}\n  alive    ${alive}\n` +
       (view.alive === false ? `the process is gone: remove the stale lock with 'dispatch lock --clear'\n` : ''),
   );
   return 0;

@@ -12,6 +12,17 @@ export async function run(args: { _: [string] }, ctx: Ctx): Promise<number> {
   const doc = readState(config.stateDir);
   const state = stateOf(doc, spec.id);
   if (state !== 'done') throw new DispatchError(`spec ${spec.id} is ${state}, not done: nothing to merge yet`, { hint: "see 'dispatch status'" });
+  const rec = doc.dispatch?.specs[spec.id];
+  const merged = rec?.merged as { at?: string; branch?: string } | undefined;
+  // Merging twice is not a failure: the work is in, there is nothing left to do.
+  if (!rec?.awaitingMerge && !rec?.worktree && (merged || spec.agent !== 'ac')) {
+    ctx.err(
+      merged
+        ? `${spec.id} is already merged${typeof merged.branch === 'string' ? ` (${merged.branch})` : ''}; nothing to do\n`
+        : `${spec.id} has no worktree waiting to be merged (already merged, or done without one); nothing to do\n`,
+    );
+    return 0;
+  }
 
   if (spec.agent === 'ac') {
     // Auto-Claude made the worktree: its own --merge merges it (--no-ff, aborts on conflicts).
@@ -23,7 +34,7 @@ export async function run(args: { _: [string] }, ctx: Ctx): Promise<number> {
     ctx.err(r.stdout + r.stderr);
     if (r.exitCode !== 0) throw new DispatchError(`Auto-Claude could not merge spec ${spec.id}${r.failedToStart ? `: ${r.failedToStart}` : ` (exit ${r.exitCode})`}`, { hint: 'see its output above; nothing was removed' });
   } else {
-    const wt = doc.dispatch?.specs[spec.id]?.worktree as import('../run/worktree.js').WorktreeRecord | undefined;
+    const wt = rec?.worktree as import('../run/worktree.js').WorktreeRecord | undefined;
     if (!wt || wt.createdBy !== 'dispatch') throw new DispatchError(`spec ${spec.id} has no worktree made by dispatch`, { hint: 'merge its branch by hand' });
     const { mergeWorktree } = await import('../run/worktree.js');
     const m = await mergeWorktree(config, spec, wt);
@@ -35,11 +46,14 @@ export async function run(args: { _: [string] }, ctx: Ctx): Promise<number> {
     if (m.committed) ctx.err(`committed the changes the agent left in ${wt.path}\n`);
     ctx.out(`merged ${wt.branch} into the current branch${m.removed ? `; removed ${wt.path} and the branch` : ''}\n`);
   }
+  const branch = (rec?.worktree as { branch?: string } | undefined)?.branch;
   await withState(config.stateDir, { command: 'merge' }, (d) => {
-    const rec = d.dispatch?.specs[spec.id];
-    if (rec) {
-      delete rec.awaitingMerge;
-      delete rec.worktree;
+    const r = d.dispatch?.specs[spec.id];
+    if (r) {
+      delete r.awaitingMerge;
+      delete r.worktree;
+      // So that merging again says "already merged"; going back to pending drops it with the rest.
+      r.merged = { at: new Date().toISOString(), ...(branch ? { branch } : {}) };
     }
   });
   return 0;

@@ -11,7 +11,7 @@ export async function run(args: { wave?: number }, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
   const overview = buildOverview(config, readState(config.stateDir), { wave: args.wave });
   warnUnknownIds(ctx, overview.unknownIds);
-  const waves = groupWaves(overview.rows);
+  const waves = groupWaves(overview.rows, config.waveOptions);
   if (ctx.json) {
     ctx.out(`${JSON.stringify({ project: config.project, waves }, null, 2)}\n`);
     return 0;
@@ -25,7 +25,7 @@ export async function run(args: { wave?: number }, ctx: Ctx): Promise<number> {
   let text = '';
   for (const w of waves) {
     const counts = Object.entries(w.counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ');
-    text += `${c.bold(`Wave ${w.wave}`)}  ${c.dim(`(${w.specs.length} spec${w.specs.length === 1 ? '' : 's'}: ${counts})`)}\n`;
+    text += `${c.bold(`Wave ${w.wave}`)}${w.sequential ? ` ${c.yellow('(sequential)')}` : ''}  ${c.dim(`(${w.specs.length} spec${w.specs.length === 1 ? '' : 's'}: ${counts})`)}\n`;
     text += columns(
       w.specs.map((r) => [
         `  ${r.id}`, r.name, r.agent, r.mode, `cost ${r.cost}`, paintState(c, r.awaitingMerge ? 'awaiting-merge' : r.state),

@@ -1,6 +1,6 @@
 import { renameSync } from 'node:fs';
 import type { Ctx } from '../context.js';
-import { UsageError } from '../errors.js';
+import { DispatchError, UsageError } from '../errors.js';
 import { resetSpecs } from '../services/mark.js';
 import { emptyState } from '../state/doc.js';
 import { clearSignals } from '../state/signals.js';
@@ -20,10 +20,8 @@ export async function run(args: { spec?: string; yes?: boolean }, ctx: Ctx): Pro
   }
   if (!args.yes) {
     if (!ctx.interactive) throw new UsageError('reset of every spec needs confirmation', "pass --yes (or reset one spec with --spec ID)");
-    if (!(await confirm(`Reset ALL ${config.specs.length} specs of ${config.project} to pending?`))) {
-      ctx.err('reset cancelled; nothing changed\n');
-      return 1;
-    }
+    // Declined: exit 1 through the one error path, worded as `run` words it.
+    if (!(await confirm(`Reset ALL ${config.specs.length} specs of ${config.project} to pending?`))) throw new DispatchError('reset cancelled; nothing changed', { hint: "answer 'y' to go ahead, or pass --yes" });
   }
   let movedAside: string | undefined;
   const changes = await resetSpecs(config, 'reset', () => true, {

@@ -84,10 +84,7 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
     if (!ctx.interactive) throw new UsageError('refusing to launch agents without --yes when not on a terminal', 'add --yes, or look first with --dry-run');
     printSummary(ctx, c, mux.kind, mux.session, previews);
     const { confirm } = await import('../ui/prompt.js');
-    if (!(await confirm('launch?'))) {
-      ctx.err('nothing launched\n');
-      return 0;
-    }
+    if (!(await confirm('launch?'))) throw new DispatchError('run cancelled; nothing changed', { hint: "answer 'y' to go ahead, or pass --yes" });
   }
 
   const { acquireRunLock, releaseRunLock } = await import('../state/run-lock.js');

@@ -33,7 +33,16 @@ export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> 
   ]);
   if (s.running.length) {
     text += `\n${c.cyan('running:')}\n`;
-    text += columns(s.running.map((r) => [`  ${r.id}`, r.name, r.pid ? `pid ${r.pid}` : 'launching', r.pane ?? '', r.startedAt ? `since ${r.startedAt}` : '', r.attempt && r.attempt > 1 ? `attempt ${r.attempt}` : '', r.stalled ? c.yellow(`stalled: no output for ${r.quietSeconds} s`) : '']));
+    const now = Date.now();
+    text += columns(
+      s.running.map((r) => {
+        const took = sinceText(r.startedAt, now);
+        return [
+          `  ${r.id}`, r.name, r.pid ? `running${took ? ` ${took}` : ''}` : `launching${took ? ` for ${took}` : ''}`, r.pid ? c.dim(`pid ${r.pid}`) : '',
+          r.attempt && r.attempt > 1 ? `attempt ${r.attempt}` : '', r.stalled ? c.yellow(`stalled: no output for ${r.quietSeconds} s`) : '',
+        ];
+      }),
+    );
   }
   if (s.rateLimited.length) {
     text += `\n${c.yellow('rate-limited:')}\n`;
@@ -53,6 +62,16 @@ export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> 
   if (args.usage) text += usageText(s, c);
   ctx.out(text);
   return 0;
+}
+
+/** Time since an ISO start, as a person says it: "42 s", "3 min", "2 h 05 min"; '' when unknown. */
+function sinceText(startIso: string | undefined, now: number): string {
+  const t = startIso ? Date.parse(startIso) : NaN;
+  if (Number.isNaN(t)) return '';
+  const s = Math.max(0, Math.floor((now - t) / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
 }
 
 function usageText(s: ReturnType<typeof summarizeStatus>, c: ReturnType<typeof palette>): string {

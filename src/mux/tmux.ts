@@ -38,7 +38,9 @@ export function tmuxMux(wanted: string, opts: { socket?: string; rootDir: string
     // tmux sessions are created when missing (detached), whatever `create` says.
     async ensureSession() {
       const has = await capture(tmux('has-session', '-t', target));
-      if (has.failedToStart) throw new DispatchError(`cannot run tmux: ${has.failedToStart}`, { hint: "install tmux (apt-get install -y tmux), or use '--mux headless'" });
+      // Worded as doctor words it.
+      if (has.notFound) throw new DispatchError(`${base[0]} is not installed`, { hint: 'install tmux (apt-get install -y tmux), or use --mux headless' });
+      if (has.failedToStart) throw new DispatchError(`cannot run ${base[0]}: ${has.failedToStart}`, { hint: 'install tmux (apt-get install -y tmux), or use --mux headless' });
       if (has.exitCode === 0) return { created: false, commands: [] };
       // The original created panes in a session the user had open; creating one
       // detached is harmless, and `tmux attach -t <session>` shows it.

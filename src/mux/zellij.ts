@@ -22,7 +22,9 @@ export function zellijMux(session: string, bin = 'zellij'): Mux {
     async ensureSession(create) {
       const createCmd = attachCmd(bin, session);
       const ls = await capture([bin, 'list-sessions', '-n']);
-      if (ls.failedToStart) throw new DispatchError(`cannot run zellij: ${ls.failedToStart}`, { hint: "install zellij, or use '--mux tmux' / '--mux headless'" });
+      // Worded as doctor words it.
+      if (ls.notFound) throw new DispatchError(`${bin} is not installed`, { hint: `install zellij, or use --mux tmux / --mux headless` });
+      if (ls.failedToStart) throw new DispatchError(`cannot run ${bin}: ${ls.failedToStart}`, { hint: 'install zellij, or use --mux tmux / --mux headless' });
       // Lines: `NAME [Created 3m ago] (current)` or `... (EXITED - attach to resurrect)`; a name may hold spaces.
       const running = strip(ls.stdout)
         .split('\n')

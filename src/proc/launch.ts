@@ -12,6 +12,8 @@ export interface CaptureResult {
   stderr: string;
   /** Set when the executable could not be started (ENOENT...). */
   failedToStart?: string;
+  /** It could not be started because there is no such executable (ENOENT): not installed, or not on PATH. */
+  notFound?: boolean;
   /** Stopped at its timeout (with everything it started). */
   timedOut?: boolean;
   /** The signal that ended it, when it did not exit by itself. */
@@ -53,7 +55,8 @@ export async function capture(argv: Argv, opts: { cwd?: string; env?: Record<str
   child.catch(() => {});
   if (!child.pid) {
     const r = await child;
-    return { exitCode: undefined, stdout: '', stderr: '', failedToStart: (r.cause as Error | undefined)?.message ?? r.shortMessage ?? 'could not start' };
+    const cause = r.cause as NodeJS.ErrnoException | undefined;
+    return { exitCode: undefined, stdout: '', stderr: '', failedToStart: cause?.message ?? r.shortMessage ?? 'could not start', ...(cause?.code === 'ENOENT' ? { notFound: true } : {}) };
   }
   // Read at once, like an agent's: a command that exits at once is a zombie until the loop reaps it.
   const group = groupOf(child.pid);

@@ -1,30 +1,62 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface FoundSpec {
   id: string;
   name: string;
 }
 
-/** Spec folders named `<id>-<name>` (Auto-Claude's layout), sorted by id. */
-export function scanSpecFolders(specsDir: string): FoundSpec[] {
+export interface SpecFolderScan {
+  /** Folders `<id>-<name>` holding a spec.md, sorted by id. */
+  specs: FoundSpec[];
+  /** Folders `<id>-<name>` without a spec.md: not specs yet. */
+  withoutSpecFile: FoundSpec[];
+}
+
+const isFile = (p: string) => {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+};
+
+/** Spec folders named `<id>-<name>` (Auto-Claude's layout), split by whether they hold a spec.md. */
+export function scanSpecFolders(specsDir: string): SpecFolderScan {
   let names: string[];
   try {
     names = readdirSync(specsDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
   } catch {
-    return [];
+    return { specs: [], withoutSpecFile: [] };
   }
-  return names
+  const all = names
     .map((n) => /^([A-Za-z0-9._]+)-(.+)$/.exec(n))
-    .filter((m): m is RegExpExecArray => !!m && !m[1].includes('..'))
-    .map((m) => ({ id: m[1], name: m[2] }))
+    .filter((m): m is RegExpExecArray => !!m && !m[1]!.includes('..'))
+    .map((m) => ({ id: m[1]!, name: m[2]! }))
     .sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
+  const out: SpecFolderScan = { specs: [], withoutSpecFile: [] };
+  for (const f of all) (isFile(join(specsDir, `${f.id}-${f.name}`, 'spec.md')) ? out.specs : out.withoutSpecFile).push(f);
+  return out;
+}
+
+/** How `--completed` compares with the completed ids a state file already holds. */
+export function compareCompleted(given: string[], held: string[]): { onlyHeld: string[]; onlyGiven: string[] } {
+  const g = new Set(given);
+  const h = new Set(held);
+  return { onlyHeld: held.filter((id) => !g.has(id)), onlyGiven: given.filter((id) => !h.has(id)) };
 }
 
 const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
-export function renderInitConfig(o: { project: string; session?: string; specsDir: string; specs: FoundSpec[] }): string {
-  const rows = o.specs.length
-    ? o.specs.map((s) => `    { id: ${q(s.id)}, name: ${q(s.name)}, cost: 2, agent: 'codex', mode: 'direct' },`).join('\n')
+export function renderInitConfig(o: { project: string; session?: string; specsDir: string; specs: FoundSpec[]; withoutSpecFile?: FoundSpec[] }): string {
+  const row = (s: FoundSpec) => `{ id: ${q(s.id)}, name: ${q(s.name)}, cost: 2, agent: 'codex', mode: 'direct' },`;
+  const waiting = o.withoutSpecFile ?? [];
+  const rows = o.specs.length || waiting.length
+    ? [
+        ...o.specs.map((s) => `    ${row(s)}`),
+        // Left out until they hold a spec.md: an agent would have nothing to work from.
+        ...(waiting.length ? ['    // No spec.md yet: uncomment each once its spec.md is written.', ...waiting.map((s) => `    // ${row(s)}`)] : []),
+      ].join('\n')
     : [
         "    // One row per spec folder <specsDir>/<id>-<name>/spec.md, for example:",
         "    // { id: '001', name: 'scaffold', wave: 0, cost: 1, agent: 'codex', mode: 'direct' },",

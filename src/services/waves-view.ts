@@ -9,6 +9,8 @@ export interface WaveGroup {
   counts: StateCounts;
   /** Every spec done or skipped: the next wave may start. */
   complete: boolean;
+  /** Its specs run one at a time (config `waves: { N: { sequential: true } }`). */
+  sequential: boolean;
 }
 
 export const zeroCounts = (): StateCounts => ({ done: 0, failed: 0, running: 0, 'rate-limited': 0, pending: 0, skipped: 0 });
@@ -19,8 +21,8 @@ export function countStates(rows: SpecRow[]): StateCounts {
   return c;
 }
 
-/** Rows grouped by wave, in wave order. */
-export function groupWaves(rows: SpecRow[]): WaveGroup[] {
+/** Rows grouped by wave, in wave order; `waveOptions` is the config's per-wave settings. */
+export function groupWaves(rows: SpecRow[], waveOptions: Record<string, { sequential?: boolean }> = {}): WaveGroup[] {
   const by = new Map<number, SpecRow[]>();
   for (const r of rows) {
     const list = by.get(r.wave);
@@ -31,6 +33,6 @@ export function groupWaves(rows: SpecRow[]): WaveGroup[] {
     .sort((a, b) => a[0] - b[0])
     .map(([wave, specs]) => {
       const counts = countStates(specs);
-      return { wave, specs, counts, complete: counts.done + counts.skipped === specs.length && !specs.some((r) => r.awaitingMerge) };
+      return { wave, specs, counts, complete: counts.done + counts.skipped === specs.length && !specs.some((r) => r.awaitingMerge), sequential: !!waveOptions[String(wave)]?.sequential };
     });
 }
