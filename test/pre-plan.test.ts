@@ -322,6 +322,19 @@ describe('dispatch pre-plan: faults', () => {
     expectCleanFolders(dir, { '001-alpha': false, '002-beta': false, '003-gamma': false });
   });
 
+  it('waiting for an Ollama that does not answer is never silent: each retry is said, then one error line', async () => {
+    const port = await freePort();
+    const dir = project(`http://127.0.0.1:${port}`, { planner: { retries: 2, backoffSeconds: 0.05 } });
+    const r = await prePlan(dir);
+    expect(r.code).toBe(1);
+    const said = r.stderr.split('\n').filter((l) => l.startsWith('cannot reach Ollama'));
+    expect(said).toEqual([
+      `cannot reach Ollama at http://127.0.0.1:${port} (connection refused); trying again in 0.1 s (1 of 2)`,
+      `cannot reach Ollama at http://127.0.0.1:${port} (connection refused); trying again in 0.1 s (2 of 2)`,
+    ]);
+    expect(r.stderr).toContain(`dispatch: cannot reach Ollama at http://127.0.0.1:${port} — ${HINT}\n`);
+  });
+
   it('the default host is http://127.0.0.1:11434', async () => {
     const dir = project(undefined, { planner: { retries: 0 } });
     const r = await prePlan(dir);

@@ -34,6 +34,9 @@ export async function run(args: { spec?: string[]; wave?: number; force?: boolea
       total = e.total;
       if (e.toPlan && !ctx.json) ctx.err(`planning ${e.toPlan} of ${e.total} spec${e.total === 1 ? '' : 's'} with ${args.model ?? config.planner.model}\n`);
     } else if (e.type === 'begin') inFlight.add(e.id);
+    else if (e.type === 'unreachable') {
+      ctx.err(c.dim(`cannot reach Ollama at ${e.host} (${e.error}); trying again in ${(e.delayMs / 1000).toFixed(1)} s (${e.attempt} of ${e.retries})\n`));
+    }
     else if (e.type === 'retry') {
       clear();
       ctx.err(c.dim(`retrying ${e.id} in ${(e.delayMs / 1000).toFixed(1)}s (attempt ${e.attempt + 1}): ${e.reason}\n`));

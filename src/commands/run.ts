@@ -174,11 +174,16 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
       }
     }
   };
+  let ollamaDown = false;
   const beforeWave = async (plan: WavePlan) => {
     if (args.plan === false) return;
     const { planBeforeLaunch } = await import('../run/plan-step.js');
     const r = await planBeforeLaunch(config, plan.items.map((i) => i.spec), { require: !!args.requirePlan, signal: ctx.signal });
-    if (r.skipped) log(c.yellow(`warning: ${r.skipped} — launching without plans for ${r.needed.join(', ')} (--require-plan to stop instead)`));
+    // Said once a run: later waves try again in silence (Ollama may come back), and say so if it does.
+    if (r.skipped) {
+      if (!ollamaDown) log(c.yellow(`warning: ${r.skipped} — launching without plans (--require-plan to stop instead); later waves try again without saying so`));
+      ollamaDown = true;
+    } else if (r.needed.length) ollamaDown = false;
     else if (r.needed.length) log(`planned ${r.planned.length} of ${r.needed.length} spec${r.needed.length === 1 ? '' : 's'} first`);
     for (const f of r.failed) log(c.yellow(`warning: no plan for ${f.id}: ${f.reason}`));
   };

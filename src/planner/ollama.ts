@@ -139,7 +139,10 @@ export async function pingOllama(host: string, timeoutMs = 3000): Promise<{ ok: 
     const v = await client.version();
     return { ok: true, version: v.version };
   } catch (err) {
-    return { ok: false, error: (err as Error).message };
+    // fetch says only "fetch failed"; the reason is in its cause.
+    const cause = (err as { cause?: { code?: string } }).cause;
+    const error = cause?.code === 'ECONNREFUSED' ? 'connection refused' : cause?.code === 'ENOTFOUND' ? 'no such host' : (err as Error).name === 'TimeoutError' || cause?.code === 'UND_ERR_CONNECT_TIMEOUT' ? `no answer within ${timeoutMs / 1000} s` : cause?.code ?? (err as Error).message;
+    return { ok: false, error };
   }
 }
 

@@ -25,6 +25,8 @@ export type PrePlanEvent =
   | { type: 'start'; total: number; toPlan: number }
   | { type: 'begin'; id: string }
   | { type: 'retry'; id: string; attempt: number; reason: string; delayMs: number }
+  /** Ollama did not answer its ping; tried again after `delayMs` (said, so a wait is never silent). */
+  | { type: 'unreachable'; host: string; error: string; attempt: number; retries: number; delayMs: number }
   | { type: 'done'; result: PlanResult };
 
 export interface PrePlanOptions {
@@ -113,7 +115,7 @@ export async function prePlan(config: ResolvedConfig, opts: PrePlanOptions): Pro
   };
   // The client loads while the server answers the ping: both sit on the way to the first request.
   const client = import('ollama');
-  await ensureReachable(target.host, p.retries, p.backoffSeconds, opts.signal);
+  await ensureReachable(target.host, p.retries, p.backoffSeconds, opts.signal, (e) => opts.onEvent?.({ type: 'unreachable', ...e }));
   await client;
 
   const queue = [...jobs];
@@ -132,13 +134,18 @@ export async function prePlan(config: ResolvedConfig, opts: PrePlanOptions): Pro
   return results;
 }
 
-async function ensureReachable(host: string, retries: number, backoffSeconds: number, signal: AbortSignal): Promise<void> {
+async function ensureReachable(
+  host: string, retries: number, backoffSeconds: number, signal: AbortSignal,
+  onRetry: (e: { host: string; error: string; attempt: number; retries: number; delayMs: number }) => void,
+): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     const r = await pingOllama(host);
     if (r.ok) return;
     if (signal.aborted) return;
     if (attempt >= retries) throw new DispatchError(`cannot reach Ollama at ${host}`, { hint: unreachableHint });
-    await sleep(backoffSeconds * 1000 * 2 ** attempt, signal);
+    const delayMs = backoffSeconds * 1000 * 2 ** attempt;
+    onRetry({ host, error: r.error, attempt: attempt + 1, retries, delayMs });
+    await sleep(delayMs, signal);
   }
 }
 
