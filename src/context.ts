@@ -11,6 +11,8 @@ export interface Ctx {
   /** Aborted on Ctrl-C / SIGTERM: long-running verbs stop their work and return. */
   signal: AbortSignal;
   out(text: string): void;
+  /** A result as pretty JSON on stdout: the one shape every `--json` takes. */
+  outJson(value: unknown): void;
   err(text: string): void;
   config(): Promise<ResolvedConfig>;
 }
@@ -26,6 +28,7 @@ export function createCtx(opts: { config?: string; json?: boolean; color?: boole
     interactive: !!process.stdin.isTTY && !!process.stdout.isTTY,
     signal,
     out: (t) => void process.stdout.write(t),
+    outJson: (v) => void process.stdout.write(`${JSON.stringify(v, null, 2)}\n`),
     err: (t) => void process.stderr.write(t),
     config() {
       loaded ??= import('./config/load.js').then((m) => m.loadConfig({ cwd: process.cwd(), configPath: opts.config }));

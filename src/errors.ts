@@ -27,6 +27,11 @@ export class UsageError extends DispatchError {
   }
 }
 
+/** A wave the table does not have, asked for by `flag` (--wave, --from-wave...). */
+export function noSuchWave(wave: number, waves: number[], flag?: string): UsageError {
+  return new UsageError(`${flag ? `${flag}: ` : ''}there is no wave ${wave} — the waves are ${waves.join(', ') || 'none'}`, "see 'dispatch plan'");
+}
+
 /** No config, a config that fails to load or validate: exit 2. */
 export class ConfigError extends DispatchError {
   constructor(message: string, opts: { hint?: string; details?: string[] } = {}) {

@@ -132,8 +132,10 @@ describe('never two agents on one spec', () => {
     await waitFor('the agent group on record', () => readStateOf(dir)?.dispatch?.running['001']?.agent);
     const child = Number(await waitFor('the child', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8')));
     // Like the npm `codex` wrapper killed with its runner: the native binary (here, the child) lives on.
+    // The child's pid file is written before the agent traces its start: wait for both.
+    const leader = (await waitFor('the agent', () => starts(dir)[0]))!.pid;
     process.kill(runner, 'SIGKILL');
-    process.kill(starts(dir)[0]!.pid, 'SIGKILL');
+    process.kill(leader, 'SIGKILL');
     await waitFor('the runner to die', () => !pidAlive(runner));
     expect(pidAlive(child)).toBe(true);
     const r = run(dir, 'run', '--yes', '--no-wait', '--no-plan');

@@ -6,7 +6,7 @@ export async function run(args: { mux?: 'auto' | 'zellij' | 'tmux' | 'headless' 
   const config = await ctx.config();
   const { runChecks } = await import('../services/doctor.js');
   const checks = await runChecks(config, args.mux ?? config.multiplexer);
-  if (ctx.json) ctx.out(`${JSON.stringify(checks, null, 2)}\n`);
+  if (ctx.json) ctx.outJson(checks);
   else {
     const c = palette(ctx.color);
     const mark = { ok: c.green('ok  '), warn: c.yellow('warn'), fail: c.red('FAIL') };

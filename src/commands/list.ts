@@ -1,5 +1,5 @@
 import type { Ctx } from '../context.js';
-import { UsageError } from '../errors.js';
+import { noSuchWave } from '../errors.js';
 import { buildOverview } from '../services/overview.js';
 import { readState } from '../state/store.js';
 import { paintState, palette } from '../ui/style.js';
@@ -11,11 +11,11 @@ export async function run(args: { wave?: number }, ctx: Ctx): Promise<number> {
   const overview = buildOverview(config, readState(config.stateDir), { wave: args.wave });
   warnUnknownIds(ctx, overview.unknownIds);
   if (ctx.json) {
-    ctx.out(`${JSON.stringify({ project: overview.project, specs: overview.rows, unknownIds: overview.unknownIds }, null, 2)}\n`);
+    ctx.outJson({ project: overview.project, specs: overview.rows, unknownIds: overview.unknownIds });
     return 0;
   }
   if (!overview.rows.length) {
-    if (args.wave !== undefined) throw new UsageError(`there is no wave ${args.wave} — the waves are ${config.waves.join(', ') || 'none'}`, "see 'dispatch plan'");
+    if (args.wave !== undefined) throw noSuchWave(args.wave, config.waves);
     ctx.err('the spec table is empty\n');
     return 0;
   }

@@ -27,7 +27,7 @@ export async function run(args: { clear?: boolean; force?: boolean }, ctx: Ctx):
     return 0;
   }
   if (ctx.json) {
-    ctx.out(`${JSON.stringify({ path: view.path, held: !!view.lock, ...(view.lock ? { ...view.lock, alive: view.alive ?? null } : {}), ...(view.unreadable ? { unreadable: view.unreadable } : {}) }, null, 2)}\n`);
+    ctx.outJson({ path: view.path, held: !!view.lock, ...(view.lock ? { ...view.lock, alive: view.alive ?? null } : {}), ...(view.unreadable ? { unreadable: view.unreadable } : {}) });
     return 0;
   }
   if (view.unreadable) {

@@ -1,6 +1,7 @@
+import { StringDecoder } from 'node:string_decoder';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import type { Ctx } from '../context.js';
-import { DispatchError, UsageError } from '../errors.js';
+import { DispatchError, UsageError, EXIT } from '../errors.js';
 
 /** `dispatch logs <id> [--follow]` */
 export async function run(args: { _: [string]; follow?: boolean; attempt?: number }, ctx: Ctx): Promise<number> {
@@ -26,6 +27,7 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
   }
   if (!existsSync(file) && !args.follow) throw new DispatchError(`no log for spec ${spec.id} yet (${file})`, { hint: 'it is written once the spec has been launched' });
   let pos = 0;
+  const decoder = new StringDecoder('utf8');
   const copy = async () => {
     if (!existsSync(file)) return;
     const size = statSync(file).size;
@@ -33,7 +35,8 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
     if (size === pos) return;
     await new Promise<void>((res, rej) => {
       const s = createReadStream(file, { start: pos, end: size - 1 });
-      s.on('data', (d) => process.stdout.write(d));
+      // Decoded across chunks: a character split between two reads is printed whole.
+      s.on('data', (d) => ctx.out(decoder.write(d as Buffer)));
       s.on('end', res);
       s.on('error', rej);
     });
@@ -61,5 +64,5 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
       return 0;
     }
   }
-  return 130;
+  return EXIT.interrupted;
 }

@@ -1,5 +1,5 @@
 import type { Ctx } from '../context.js';
-import { UsageError } from '../errors.js';
+import { noSuchWave } from '../errors.js';
 import { buildOverview } from '../services/overview.js';
 import { groupWaves } from '../services/waves-view.js';
 import { readState } from '../state/store.js';
@@ -13,11 +13,11 @@ export async function run(args: { wave?: number }, ctx: Ctx): Promise<number> {
   warnUnknownIds(ctx, overview.unknownIds);
   const waves = groupWaves(overview.rows, config.waveOptions);
   if (ctx.json) {
-    ctx.out(`${JSON.stringify({ project: config.project, waves }, null, 2)}\n`);
+    ctx.outJson({ project: config.project, waves });
     return 0;
   }
   if (!waves.length) {
-    if (args.wave !== undefined) throw new UsageError(`there is no wave ${args.wave} — the waves are ${config.waves.join(', ') || 'none'}`, "see 'dispatch plan'");
+    if (args.wave !== undefined) throw noSuchWave(args.wave, config.waves);
     ctx.err('the spec table is empty\n');
     return 0;
   }

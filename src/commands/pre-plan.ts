@@ -1,4 +1,5 @@
 import type { Ctx } from '../context.js';
+import { EXIT } from '../errors.js';
 import { prePlan, type PlanResult, type PrePlanEvent } from '../services/pre-plan.js';
 import { palette } from '../ui/style.js';
 
@@ -13,9 +14,9 @@ export async function run(args: { spec?: string[]; wave?: number; force?: boolea
   const progress = () => {
     if (!live) return;
     const flying = [...inFlight].slice(0, 6).join(', ') + (inFlight.size > 6 ? ', …' : '');
-    process.stderr.write(`\r\x1b[2K${c.dim(`planning ${finished}/${total}${flying ? ` · in flight: ${flying}` : ''}`)}`);
+    ctx.err(`\r\x1b[2K${c.dim(`planning ${finished}/${total}${flying ? ` · in flight: ${flying}` : ''}`)}`);
   };
-  const clear = () => live && process.stderr.write('\r\x1b[2K');
+  const clear = () => live && ctx.err('\r\x1b[2K');
   const line = (r: PlanResult) => {
     const secs = r.ms ? c.dim(` (${(r.ms / 1000).toFixed(1)}s)`) : '';
     switch (r.status) {
@@ -53,10 +54,10 @@ export async function run(args: { spec?: string[]; wave?: number; force?: boolea
   const count = (s: PlanResult['status']) => results.filter((r) => r.status === s).length;
   const failed = count('failed');
   if (ctx.json) {
-    ctx.out(`${JSON.stringify({ results, summary: { planned: count('planned'), upToDate: count('up-to-date'), failed, interrupted: count('interrupted') } }, null, 2)}\n`);
+    ctx.outJson({ results, summary: { planned: count('planned'), upToDate: count('up-to-date'), failed, interrupted: count('interrupted') } });
   } else {
     ctx.err(`${count('planned')} planned, ${count('up-to-date')} up to date, ${failed ? c.red(`${failed} failed`) : '0 failed'}${count('interrupted') ? `, ${count('interrupted')} interrupted` : ''}\n`);
   }
-  if (ctx.signal.aborted) return 130;
+  if (ctx.signal.aborted) return EXIT.interrupted;
   return failed ? 1 : 0;
 }

@@ -1,5 +1,5 @@
 import type { Ctx } from '../context.js';
-import { DispatchError, UsageError } from '../errors.js';
+import { DispatchError, UsageError, EXIT, noSuchWave } from '../errors.js';
 import type { RunEvent, RunOutcome } from '../run/engine.js';
 import type { WavePlan } from '../run/launch-plan.js';
 import { showArgv } from '../proc/launch.js';
@@ -34,7 +34,7 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   const c = palette(ctx.color);
 
   if (args.wave !== undefined && !config.waves.includes(args.wave)) {
-    throw new UsageError(`there is no wave ${args.wave} — the waves are ${config.waves.join(', ')}`, "see 'dispatch plan'");
+    throw noSuchWave(args.wave, config.waves);
   }
   const only = args.spec?.length ? new Set(findSpecs(config, args.spec).map((s) => s.id)) : undefined;
   const waves = only ? [...new Set(config.specs.filter((s) => only.has(s.id)).map((s) => s.wave))].sort((a, b) => a - b) : args.wave !== undefined ? [args.wave] : ('all' as const);
@@ -120,7 +120,7 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
   const { runWaves } = await import('../run/engine.js');
   const { renderLive, InPlace } = await import('../ui/live-table.js');
   const live = process.stderr.isTTY && !ctx.json;
-  const screen = new InPlace((s) => void process.stderr.write(s));
+  const screen = new InPlace((s) => ctx.err(s));
   let lastDraw = 0;
   let lastTick: Extract<RunEvent, { type: 'tick' }> | undefined;
   const log = (line: string) => {
@@ -192,7 +192,7 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
 
 function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean): number {
   if (ctx.json) {
-    ctx.out(`${JSON.stringify(o, null, 2)}\n`);
+    ctx.outJson(o);
   } else {
     const parts = [`${o.launched.length} launched`, c.green(`${o.done.length} done`), o.failed.length ? c.red(`${o.failed.length} failed`) : '0 failed'];
     if (o.stillRunning.length) parts.push(c.cyan(`${o.stillRunning.length} still running`));
@@ -204,7 +204,7 @@ function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean): number {
     if (o.stillRunning.length) ctx.err(c.dim(`${waited ? 'stopped waiting' : 'not waiting'}: ${o.stillRunning.join(', ')} still run in their panes; follow them with 'dispatch status' or 'dispatch logs <id>'\n`));
   }
   if (o.blocked) throw blockedError(o.blocked.wave, o.blocked.blockers);
-  if (o.interrupted) return 130;
+  if (o.interrupted) return EXIT.interrupted;
   if (o.budgetStop) throw new DispatchError(o.budgetStop, { hint: 'raise budget.tokensPerRun / tokensPerWave, or pass --budget <tokens> to allow more this once' });
   if (o.failed.length || o.rateLimited.length) return 1;
   return 0;
@@ -221,7 +221,7 @@ function schedule(p: WavePlan): string[] {
 
 function printDryRun(ctx: Ctx, c: Palette, kind: string, session: string, previews: WavePlan[], blocked?: { wave: number; blockers: import('../run/engine.js').Blocker[] }): void {
   if (ctx.json) {
-    ctx.out(`${JSON.stringify({ multiplexer: kind, session, ...(blocked ? { blocked } : {}), waves: previews.map((p) => ({ wave: p.wave, sequential: p.sequential, pacingSeconds: p.pacingSeconds, launches: p.items.map((i) => ({ id: i.spec.id, pane: i.paneName, cwd: i.cwd, mux: i.muxCommands, agent: i.agentArgv, waitAfter: i.waitAfter, worktree: i.worktree })) })) }, null, 2)}\n`);
+    ctx.outJson({ multiplexer: kind, session, ...(blocked ? { blocked } : {}), waves: previews.map((p) => ({ wave: p.wave, sequential: p.sequential, pacingSeconds: p.pacingSeconds, launches: p.items.map((i) => ({ id: i.spec.id, pane: i.paneName, cwd: i.cwd, mux: i.muxCommands, agent: i.agentArgv, waitAfter: i.waitAfter, worktree: i.worktree })) })) });
     return;
   }
   if (!previews.length) ctx.out('nothing to launch\n');

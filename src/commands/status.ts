@@ -18,7 +18,7 @@ export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> 
   const s = summarizeStatus(config, doc);
   warnUnknownIds(ctx, s.unknownIds);
   if (ctx.json) {
-    ctx.out(`${JSON.stringify(s, null, 2)}\n`);
+    ctx.outJson(s);
     return 0;
   }
   const c = palette(ctx.color);

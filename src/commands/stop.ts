@@ -7,7 +7,7 @@ export async function run(args: { _: [string[]] }, ctx: Ctx): Promise<number> {
   const { stopSpecs } = await import('../services/stop.js');
   const results = await stopSpecs(config, args._[0], { signal: ctx.signal });
   if (!results.some((r) => r.stopped)) throw new DispatchError(`nothing to stop: ${results.map((r) => `${r.id} is ${r.note}`).join(', ')}`, { hint: "see 'dispatch status'" });
-  if (ctx.json) ctx.out(`${JSON.stringify(results, null, 2)}\n`);
+  if (ctx.json) ctx.outJson(results);
   else for (const r of results) ctx.out(r.stopped ? `${r.id}: stopped (interrupted; 'dispatch retry' or 'dispatch reset --spec ${r.id}' to run it again)\n` : `${r.id}: ${r.note}\n`);
   return 0;
 }

@@ -1,12 +1,12 @@
 import type { Ctx } from '../context.js';
-import { DispatchError, UsageError } from '../errors.js';
+import { DispatchError, UsageError, EXIT, noSuchWave } from '../errors.js';
 import type { RunArgs } from './run.js';
 
 /** `dispatch watch-handoff --from-wave A --to-wave B [--yes] [--stop-on-failure]` and run's options. */
 export async function run(args: RunArgs & { fromWave: number; toWave: number; stopOnFailure?: boolean }, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
   for (const [flag, w] of [['--from-wave', args.fromWave], ['--to-wave', args.toWave]] as const) {
-    if (!config.waves.includes(w)) throw new UsageError(`${flag}: there is no wave ${w} — the waves are ${config.waves.join(', ')}`, "see 'dispatch plan'");
+    if (!config.waves.includes(w)) throw noSuchWave(w, config.waves, flag);
   }
   if (args.toWave <= args.fromWave) throw new UsageError(`--to-wave (${args.toWave}) must come after --from-wave (${args.fromWave})`);
   // Ask now, not hours later when nobody is watching.
@@ -40,9 +40,9 @@ export async function run(args: RunArgs & { fromWave: number; toWave: number; st
       const { RunLockHeldError } = await import('../state/run-lock.js');
       if (!(err instanceof RunLockHeldError)) throw err;
     }
-    if (ctx.signal.aborted) return 130;
+    if (ctx.signal.aborted) return EXIT.interrupted;
   }
-  if (result.verdict === 'interrupted') return 130;
+  if (result.verdict === 'interrupted') return EXIT.interrupted;
   if (result.verdict === 'failed') throw new DispatchError(`wave ${args.fromWave} has failed specs; not starting wave ${args.toWave}`, { hint: "retry them with 'dispatch retry', then run the watch again" });
   ctx.err(`wave ${args.fromWave} is complete: starting wave ${args.toWave}\n`);
   // The run of wave A may still be releasing its lock: give it a moment.

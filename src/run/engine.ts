@@ -17,6 +17,7 @@ import { removeRunnerEnv, writeRunnerEnv } from './runner-env.js';
 import { canRelaunch } from './policy.js';
 import { ensureWorktree, type WorktreeRecord } from './worktree.js';
 import { sleep } from '../util/sleep.js';
+import { paneNameOf } from './paths.js';
 
 export interface LiveRow {
   id: string;
@@ -366,7 +367,7 @@ function relaunchItem(config: ResolvedConfig, mux: Mux, spec: ResolvedSpec): Lau
     return launchItem(config, mux, spec);
   } catch (err) {
     // Never opened: launchOne fails it with `error` first.
-    return { spec, paneName: `${config.project}-${spec.id}`, cwd: config.rootDir, runnerArgv: runnerArgv(config, spec.id), muxCommands: [], agentArgv: [spec.agent], waitAfter: 0, batchPause: false, error: (err as Error).message };
+    return { spec, paneName: paneNameOf(config, spec.id), cwd: config.rootDir, runnerArgv: runnerArgv(config, spec.id), muxCommands: [], agentArgv: [spec.agent], waitAfter: 0, batchPause: false, error: (err as Error).message };
   }
 }
 

@@ -7,7 +7,7 @@ import type { Mux } from '../mux/types.js';
 import type { Argv } from '../proc/launch.js';
 import { locateSpec, readSpecFolders, type SpecFolders } from '../specs/lookup.js';
 import { stateOf, type SpecState, type StateDoc } from '../state/doc.js';
-import { runDirOf, workDirOf } from './paths.js';
+import { branchOf, paneNameOf, runDirOf, workDirOf } from './paths.js';
 import { canRelaunch } from './policy.js';
 
 export interface LaunchItem {
@@ -87,7 +87,7 @@ export function planWave(config: ResolvedConfig, doc: StateDoc, mux: Mux, wave: 
 export function launchItem(config: ResolvedConfig, mux: Mux, spec: ResolvedSpec, waitAfter = 0, batchPause = false, folders?: SpecFolders): LaunchItem {
   const cwd = workDirOf(config, spec);
   const argv = runnerArgv(config, spec.id);
-  const paneName = `${config.project}-${spec.id}`;
+  const paneName = paneNameOf(config, spec.id);
   const files = locateSpec(config.specsDir, spec, folders);
   const agent = agentCommand(config, spec, { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir: runDirOf(config, spec.id), cwd });
   return {
@@ -99,6 +99,6 @@ export function launchItem(config: ResolvedConfig, mux: Mux, spec: ResolvedSpec,
     agentArgv: agent.argv,
     waitAfter,
     batchPause,
-    ...(usesDispatchWorktree(spec) ? { worktree: { path: cwd, branch: `dispatch/${spec.id}` } } : {}),
+    ...(usesDispatchWorktree(spec) ? { worktree: { path: cwd, branch: branchOf(spec.id) } } : {}),
   };
 }

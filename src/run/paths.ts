@@ -7,6 +7,8 @@ export const attemptLogPath = (config: ResolvedConfig, id: string, n: number) =>
 export const runDirOf = (config: ResolvedConfig, id: string) => join(config.stateDir, 'runs', id);
 export const worktreePath = (config: ResolvedConfig, id: string) => join(config.worktreesDir, id);
 export const branchOf = (id: string) => `dispatch/${id}`;
+/** What the user sees in the multiplexer: `<project>-<id>`. */
+export const paneNameOf = (config: ResolvedConfig, id: string) => `${config.project}-${id}`;
 
 /** Where the agent works: the project, or the spec's own worktree. */
 export function workDirOf(config: ResolvedConfig, spec: ResolvedSpec): string {
