@@ -1,10 +1,10 @@
 // Issue 9, the parts about launching: launches that can never work fail once,
 // and a dry run of a later wave shows it (and what blocks it) instead of failing.
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dispatch, readStateOf } from './helpers.js';
-import { engineProject, journal, live, starts, waitFor } from './fixtures/engine.js';
+import { dispatch, readStateOf, tempDir } from './helpers.js';
+import { AGENTS, NODE, engineProject, journal, live, starts, tracePath, waitFor } from './fixtures/engine.js';
 
 const run = (dir: string, ...args: string[]) => dispatch(dir, args);
 
@@ -60,5 +60,28 @@ describe('watch-handoff says what it waits for', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr.match(/^waiting for wave 1/gm)).toHaveLength(2);
     expect(r.stdout).toMatch(/003-c/);
+  });
+});
+
+describe('logs.keep', () => {
+  it('keeps only the newest launches\' logs of a spec', () => {
+    const dir = tempDir();
+    engineProject({
+      dir,
+      specs: [{ id: '001', name: 'flaky', wave: 0, agent: 'flaky' }],
+      extra: { retry: { maxAttempts: 3 }, logs: { keep: 2 } },
+      agents: { flaky: { command: [NODE, join(AGENTS, 'fail-once.mjs'), tracePath(dir), '2'], prompt: 'none' } },
+    });
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(readdirSync(join(dir, '.codex', 'logs')).sort()).toEqual(['001.attempt-2.log', '001.attempt-3.log', '001.log']);
+    expect(run(dir, 'logs', '001', '--attempt', '3').stdout).toContain('fail-once: all 12 tests pass');
+  });
+
+  it('must be a whole number ≥ 1 (exit 2)', () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 0 }], extra: { logs: { keep: 0 } } });
+    const r = run(dir, 'list');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/logs\.keep: expected at least 1, got 0/);
   });
 });

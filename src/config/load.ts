@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { findConfig } from './find.js';
-import type { AgentsConfig, BudgetConfig, Config, HooksConfig, PacingConfig, PlannerConfig, RetryConfig, StallConfig } from './schema.js';
+import type { AgentsConfig, BudgetConfig, Config, HooksConfig, LogsConfig, PacingConfig, PlannerConfig, RetryConfig, StallConfig } from './schema.js';
 import { computeWaves } from './waves.js';
 
 export interface ResolvedSpec {
@@ -39,6 +39,7 @@ export interface ResolvedConfig {
   stall: StallConfig;
   budget: BudgetConfig;
   hooks: HooksConfig;
+  logs: LogsConfig;
   specs: ResolvedSpec[];
   /** Sorted distinct wave numbers. */
   waves: number[];
@@ -149,6 +150,7 @@ export async function resolveConfig(raw: unknown, configPath: string): Promise<R
     stall: config.stall,
     budget: config.budget,
     hooks: config.hooks,
+    logs: config.logs,
     specs,
     waves: [...new Set(specs.map((s) => s.wave))].sort((a, b) => a - b),
   };

@@ -160,6 +160,12 @@ export const hooksSchema = z.strictObject({
   timeoutSeconds: z._default(z.number().check(z.positive()), 30),
 });
 
+/** The agents' logs, one file per launch under `<stateDir>/logs`. */
+export const logsSchema = z.strictObject({
+  /** Launches whose log is kept per spec, the newest ones (unset: all). */
+  keep: z.optional(z.int().check(z.minimum(1))),
+});
+
 /** Launch pacing, as in the original: a cooldown by cost and a pause every few launches. */
 export const pacingSchema = z.strictObject({
   /** Seconds to wait after launching a spec of each cost. */
@@ -218,6 +224,8 @@ export const configSchema = z.strictObject({
   budget: z.prefault(budgetSchema, {}),
   /** Commands run on spec, wave and run events. */
   hooks: z.prefault(hooksSchema, {}),
+  /** Agents' logs: how many launches to keep per spec. */
+  logs: z.prefault(logsSchema, {}),
   /** Seconds a launched runner may take to start before the spec counts as failed. */
   startTimeoutSeconds: z._default(z.number().check(z.positive()), 60),
   /** The spec table. */
@@ -234,6 +242,7 @@ export type CustomAgentConfig = z.output<typeof customAgentSchema>;
 export type PacingConfig = z.output<typeof pacingSchema>;
 export type RetryConfig = z.output<typeof retrySchema>;
 export type StallConfig = z.output<typeof stallSchema>;
+export type LogsConfig = z.output<typeof logsSchema>;
 export type BudgetConfig = z.output<typeof budgetSchema>;
 export type HooksConfig = z.output<typeof hooksSchema>;
 export type AgentsConfig = Config['agents'];

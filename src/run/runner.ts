@@ -172,6 +172,9 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   } catch {
     // a file system without hard links: the attempt log is still there
   }
+  // logs.keep: only the newest launches' logs stay (this one counts).
+  const keep = config.logs.keep;
+  if (keep) for (let k = n - keep; k >= 1; k--) rmSync(attemptLogPath(config, id, k), { force: true });
   const echo = opts.echo ?? ((c) => void process.stdout.write(c));
   const say = (text: string) => {
     out.write(text);
