@@ -97,7 +97,8 @@ program
   .description('put one spec (--spec) or every spec back to pending')
   .option('--spec <id>', 'reset only this spec')
   .option('-y, --yes', 'do not ask for confirmation (needed when not on a terminal)')
-  .addHelpText('after', examples('dispatch reset --spec 011', 'dispatch reset --yes'))
+  .option('--discard', "with --spec: also throw away the spec's worktree and branch made by dispatch (asks; --yes skips)")
+  .addHelpText('after', examples('dispatch reset --spec 011', 'dispatch reset --yes', 'dispatch reset --spec 012 --discard --yes'))
   .action(action(() => import('./commands/reset.js')));
 
 program

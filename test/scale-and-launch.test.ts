@@ -1,9 +1,10 @@
 // Issue 9, the parts about launching: launches that can never work fail once,
 // and a dry run of a later wave shows it (and what blocks it) instead of failing.
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dispatch, readStateOf, tempDir } from './helpers.js';
+import { GIT_ENV, git, gitOk } from './fixtures/git.js';
 import { AGENTS, NODE, engineProject, journal, live, starts, tracePath, waitFor } from './fixtures/engine.js';
 
 const run = (dir: string, ...args: string[]) => dispatch(dir, args);
@@ -83,5 +84,49 @@ describe('logs.keep', () => {
     const r = run(dir, 'list');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/logs\.keep: expected at least 1, got 0/);
+  });
+});
+
+describe('reset and running specs, and --discard', () => {
+  it('a spec whose runner is alive is not put back to pending (a second agent would start beside it): exit 1, nothing changed', async () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'h', wave: 0, agent: 'hang' }] });
+    expect(run(dir, 'run', '--yes', '--no-wait', '--no-plan').code).toBe(0);
+    await waitFor('the runner', () => readStateOf(dir)?.dispatch?.running['001']?.pid);
+    const before = readFileSync(join(dir, '.codex', 'dispatch-state.json'), 'utf8');
+    for (const args of [['reset', '--spec', '001'], ['reset', '--yes']]) {
+      const r = run(dir, ...args);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/^dispatch: 001 is running; nothing was changed — stop it first with 'dispatch stop 001'\n$/);
+    }
+    expect(readFileSync(join(dir, '.codex', 'dispatch-state.json'), 'utf8')).toBe(before);
+    expect(run(dir, 'stop', '001').code).toBe(0);
+    expect(run(dir, 'reset', '--spec', '001').stdout).toBe('001: failed → pending\n');
+  });
+
+  it('reset --spec ID --discard throws away the worktree and branch dispatch made (asks; --yes skips)', () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'iso', wave: 0, mode: 'isolated', body: 'write made.txt by the agent\n' }] });
+    writeFileSync(join(dir, '.gitignore'), '.codex/\nsignals/\ntrace.jsonl\n');
+    git(dir, 'init', '-q', '-b', 'main');
+    git(dir, 'add', '-A');
+    git(dir, 'commit', '-q', '-m', 'initial');
+    const gitRun = (...args: string[]) => dispatch(dir, args, { env: GIT_ENV });
+    expect(gitRun('run', '--yes', '--no-plan').code).toBe(0);
+    const wt = join(dir, '.codex', 'worktrees', '001');
+    expect(existsSync(join(wt, 'made.txt'))).toBe(true);
+    // Off a terminal, throwing work away needs --yes; nothing changes without it.
+    const refused = gitRun('reset', '--spec', '001', '--discard');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/needs confirmation — pass --yes/);
+    expect(existsSync(wt)).toBe(true);
+    const r = gitRun('reset', '--spec', '001', '--discard', '--yes');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`001: done → pending\n001: discarded ${wt} and the branch dispatch/001\n`);
+    expect(existsSync(wt)).toBe(false);
+    expect(gitOk(dir, 'rev-parse', '--verify', '--quiet', 'refs/heads/dispatch/001')).toBe(false);
+    expect(readStateOf(dir).dispatch.specs['001']?.worktree).toBeUndefined();
+    // Again: nothing to discard, said so.
+    const again = gitRun('reset', '--spec', '001', '--discard', '--yes');
+    expect(again.stderr).toBe('001 has no worktree made by dispatch; nothing to discard\n');
+    expect(gitRun('reset', '--discard').code).toBe(2);
   });
 });

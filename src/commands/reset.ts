@@ -9,12 +9,32 @@ import { confirm } from '../ui/prompt.js';
 import { throwSignalProblems } from './shared.js';
 
 /** `dispatch reset --spec ID` or `dispatch reset [--yes]` (everything back to pending). */
-export async function run(args: { spec?: string; yes?: boolean }, ctx: Ctx): Promise<number> {
+export async function run(args: { spec?: string; yes?: boolean; discard?: boolean }, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
+  if (args.discard && args.spec === undefined) throw new UsageError('--discard goes with --spec ID', "e.g. 'dispatch reset --spec 012 --discard'");
   if (args.spec !== undefined) {
     const spec = findSpec(config, args.spec);
+    const { readState, withState } = await import('../state/store.js');
+    const { own } = await import('../state/doc.js');
+    const wt = args.discard ? (own(readState(config.stateDir).dispatch?.specs, spec.id)?.worktree as import('../run/worktree.js').WorktreeRecord | undefined) : undefined;
+    if (args.discard && wt?.createdBy === 'dispatch' && !args.yes) {
+      if (!ctx.interactive) throw new UsageError(`discarding ${wt.path} and its branch ${wt.branch} needs confirmation`, 'pass --yes');
+      if (!(await confirm(`Throw away ${wt.path} and the branch ${wt.branch}, with the work in them?`))) throw new DispatchError('reset cancelled; nothing changed', { hint: "answer 'y' to go ahead, or pass --yes" });
+    }
     const changes = await resetSpecs(config, 'reset', (id) => id === spec.id);
     ctx.out(changes.length ? `${spec.id}: ${changes[0].from} → pending\n` : `${spec.id}: already pending\n`);
+    if (args.discard) {
+      if (wt?.createdBy !== 'dispatch') ctx.err(`${spec.id} has no worktree made by dispatch; nothing to discard\n`);
+      else {
+        const { discardWorktree } = await import('../run/worktree.js');
+        const gone = await discardWorktree(config, wt);
+        await withState(config.stateDir, { command: 'reset' }, (d) => {
+          const rec = own(d.dispatch?.specs, spec.id);
+          if (rec) delete rec.worktree;
+        });
+        ctx.out(`${spec.id}: discarded${gone.worktree ? ` ${wt.path}` : ''}${gone.worktree && gone.branch ? ' and' : ''}${gone.branch ? ` the branch ${wt.branch}` : ''}\n`);
+      }
+    }
     throwSignalProblems(changes);
     return 0;
   }

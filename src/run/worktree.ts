@@ -49,6 +49,28 @@ export interface MergeResult {
   removed: boolean;
 }
 
+/**
+ * Throws away a worktree and branch dispatch made (`reset --spec ID --discard`):
+ * the work in them is lost. Returns what was removed.
+ */
+export async function discardWorktree(config: ResolvedConfig, wt: WorktreeRecord): Promise<{ worktree: boolean; branch: boolean }> {
+  if (wt.createdBy !== 'dispatch') throw new DispatchError(`the worktree ${wt.path} was not made by dispatch`, { hint: 'remove it by hand if you mean to' });
+  let worktree = false;
+  if (existsSync(wt.path)) {
+    const rm = await gitOk(config.rootDir, 'worktree', 'remove', '--force', wt.path);
+    if (rm.exitCode !== 0) throw new DispatchError(`git worktree remove failed for ${wt.path}: ${(rm.stderr || rm.stdout).trim()}`, { hint: "check 'git worktree list'" });
+    worktree = true;
+  }
+  const has = await gitOk(config.rootDir, 'rev-parse', '--verify', '--quiet', `refs/heads/${wt.branch}`);
+  let branch = false;
+  if (has.exitCode === 0) {
+    const d = await gitOk(config.rootDir, 'branch', '-D', wt.branch);
+    if (d.exitCode !== 0) throw new DispatchError(`git branch -D ${wt.branch} failed: ${(d.stderr || d.stdout).trim()}`, { hint: 'is it checked out somewhere?' });
+    branch = true;
+  }
+  return { worktree, branch };
+}
+
 /** Commits what the agent left in the worktree, merges --no-ff, removes the worktree and branch it created. */
 export async function mergeWorktree(config: ResolvedConfig, spec: ResolvedSpec, wt: WorktreeRecord): Promise<MergeResult> {
   let committed = false;

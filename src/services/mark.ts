@@ -1,5 +1,7 @@
 import type { ResolvedConfig } from '../config/load.js';
-import { idsInState, setState, stateOf, type SpecState } from '../state/doc.js';
+import { idsInState, own, setState, stateOf, type SpecState } from '../state/doc.js';
+import { DispatchError } from '../errors.js';
+import { isRunner } from '../run/liveness.js';
 import { clearSignals, writeSignal } from '../state/signals.js';
 import { withState, type WithStateOptions } from '../state/store.js';
 import { findSpecs } from '../specs/lookup.js';
@@ -46,6 +48,14 @@ export async function resetSpecs(
 ): Promise<Change[]> {
   const changes = await withState(config.stateDir, { command, reason: opts.reason, kind: 'manual', onCorrupt: opts.onCorrupt }, (doc) => {
     const ids = new Set([...config.specs.map((s) => s.id), ...idsInState(doc)]);
+    // Back to pending while its agent still works would let the next run start a second agent beside it.
+    const live = [...ids].filter((id) => {
+      const r = own(doc.dispatch?.running, id);
+      return r && r.pid > 0 && pick(id, 'running') && isRunner(r.pid, id);
+    });
+    if (live.length) {
+      throw new DispatchError(`${live.join(', ')} ${live.length === 1 ? 'is' : 'are'} running; nothing was changed`, { hint: `stop ${live.length === 1 ? 'it' : 'them'} first with 'dispatch stop ${live.join(' ')}'` });
+    }
     const out: Change[] = [];
     for (const id of ids) {
       const from = stateOf(doc, id);
