@@ -7,8 +7,8 @@
 // used before, judges by the heartbeat alone, which is what lost updates.
 import { rmSync, utimesSync } from 'node:fs';
 import { DispatchError, EXIT } from '../errors.js';
-import { ageOf, createExclusive, nonce, readOwned, removeDeadLeftovers, removeIfUnchanged } from './owned-file.js';
-import { describeOwner, liveness, selfId, type ProcessId } from '../proc/identity.js';
+import { ageOf, claim, nonce, readOwned, removeDeadLeftovers, removeIfUnchanged } from './owned-file.js';
+import { describeOwner, liveness, selfId, type Liveness, type ProcessId } from '../proc/identity.js';
 
 /** A holder on another host whose heartbeat is older than this is taken for dead. */
 export const FOREIGN_STALE_MS = 30_000;
@@ -23,8 +23,8 @@ export interface LockHolder extends ProcessId {
 }
 
 export class LockTimeoutError extends DispatchError {
-  constructor(readonly file: string, readonly holder: LockHolder, state: string) {
-    super(`could not lock ${file}: ${describeOwner(holder, state as never)}${holder.command ? ` ('${holder.command}')` : ''} has held it since ${holder.since}; nothing was changed`, {
+  constructor(readonly file: string, readonly holder: LockHolder, state: Liveness) {
+    super(`could not lock ${file}: ${describeOwner(holder, state)}${holder.command ? ` ('${holder.command}')` : ''} has held it since ${holder.since}; nothing was changed`, {
       exitCode: EXIT.failure,
       hint: state === 'stopped' ? 'resume or end that process, then try again' : 'wait for it to finish and try again',
     });
@@ -74,27 +74,32 @@ export async function lockState(file: string, opts: LockOptions = {}): Promise<(
   let watching: string | undefined;
   let watchingSince = Date.now();
   let delay = 1;
-  for (;;) {
-    if (createExclusive(path, mine)) break;
-    const seen = readOwned(path);
-    if (seen === undefined) continue; // released between our link and our read
-    const holder = parseHolder(seen);
-    // Taken over, or gone meanwhile: try again at once. Another breaker at work: wait like anyone.
-    if (holderGone(path, seen, holder) && removeIfUnchanged(path, seen, marker) !== 'busy') continue;
-    // The wait limit counts from when the holder last changed: a queue of live, working holders is waited out.
-    if (seen !== watching) {
-      watching = seen;
-      watchingSince = Date.now();
-    } else if (Date.now() - watchingSince > limit) {
-      if (holder) throw new LockTimeoutError(file, holder, liveness(holder));
-      throw new DispatchError(`could not lock ${file}: an older dispatch's lock folder ${path} is still being kept fresh; nothing was changed`, {
-        hint: 'stop that older dispatch, or remove the folder if none runs',
-      });
+  const ours = claim(path, mine);
+  try {
+    for (;;) {
+      if (ours.take()) break;
+      const seen = readOwned(path);
+      if (seen === undefined) continue; // released between our link and our read
+      const holder = parseHolder(seen);
+      // Taken over, or gone meanwhile: try again at once. Another breaker at work: wait like anyone.
+      if (holderGone(path, seen, holder) && removeIfUnchanged(path, seen, marker) !== 'busy') continue;
+      // The wait limit counts from when the holder last changed: a queue of live, working holders is waited out.
+      if (seen !== watching) {
+        watching = seen;
+        watchingSince = Date.now();
+      } else if (Date.now() - watchingSince > limit) {
+        if (holder) throw new LockTimeoutError(file, holder, liveness(holder));
+        throw new DispatchError(`could not lock ${file}: an older dispatch's lock folder ${path} is still being kept fresh; nothing was changed`, {
+          hint: 'stop that older dispatch, or remove the folder if none runs',
+        });
+      }
+      if (opts.signal?.aborted) throw new DispatchError(`gave up waiting for the lock on ${file}`, { exitCode: EXIT.interrupted });
+      // Holders keep the lock for milliseconds: poll fast, with jitter so 100 waiters do not move in step.
+      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
+      delay = Math.min(25, delay * 1.5);
     }
-    if (opts.signal?.aborted) throw new DispatchError(`gave up waiting for the lock on ${file}`, { exitCode: EXIT.interrupted });
-    // Holders keep the lock for milliseconds: poll fast, with jitter so 100 waiters do not move in step.
-    await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
-    delay = Math.min(25, delay * 1.5);
+  } finally {
+    ours.drop();
   }
   // Only the holder may clear what dead writers left (their temp files): nobody else writes now.
   removeDeadLeftovers(file);

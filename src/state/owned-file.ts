@@ -34,19 +34,47 @@ export const nonce = () => `${Date.now().toString(36)}${Math.random().toString(3
 /** Temp files are named `<name>.<pid>.<nonce>.tmp`, so the next holder can tell a dead writer's leftovers. */
 export const tempName = (path: string) => `${path}.${process.pid}.${nonce()}.tmp`;
 
-/** Writes `content` to a temp file and links it to `path`. False when `path` exists. Other errors throw (with the temp removed). */
-export function createExclusive(path: string, content: string): boolean {
+export interface Claim {
+  /** Links the content to the name: true when it is ours now, false when the name exists. */
+  take(): boolean;
+  /** Removes the temp file (the name, if taken, keeps the content). */
+  drop(): void;
+}
+
+/**
+ * A claim on `path`: `content` written once to a temp file, linked to the
+ * name at each `take` — a waiter that tries a hundred times writes one file.
+ * Errors name `path`, not the temp file.
+ */
+export function claim(path: string, content: string): Claim {
   const tmp = tempName(path);
   try {
     writeFileSync(tmp, content, { flag: 'wx', mode: 0o644 });
-    linkSync(tmp, path);
-    return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    // Named by the file we were making, not our temp file.
-    throw new FsError('create', path, err as NodeJS.ErrnoException);
-  } finally {
     rmSync(tmp, { force: true });
+    throw new FsError('create', path, err as NodeJS.ErrnoException);
+  }
+  return {
+    take() {
+      try {
+        linkSync(tmp, path);
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw new FsError('create', path, err as NodeJS.ErrnoException);
+      }
+    },
+    drop: () => rmSync(tmp, { force: true }),
+  };
+}
+
+/** Writes `content` to a temp file and links it to `path`. False when `path` exists. Other errors throw (with the temp removed). */
+export function createExclusive(path: string, content: string): boolean {
+  const c = claim(path, content);
+  try {
+    return c.take();
+  } finally {
+    c.drop();
   }
 }
 
