@@ -55,6 +55,7 @@ const OS_REASONS: Record<string, [string, string]> = {
   EACCES: ['permission denied', 'check the permissions of the file and its folder'],
   EPERM: ['operation not permitted', 'check the permissions of the file and its folder'],
   EISDIR: ['a folder is in the way', 'move the folder aside'],
+  ENOTEMPTY: ['a folder is in the way', 'move the folder aside'],
   ENOTDIR: ['a file is in the way of a folder on the path', 'move that file aside'],
   ENAMETOOLONG: ['the name is too long for the file system', 'use shorter names'],
   ELOOP: ['a symbolic link is in the way (dispatch does not write through links)', 'replace the link with a regular file'],
@@ -62,14 +63,19 @@ const OS_REASONS: Record<string, [string, string]> = {
   EMFILE: ['too many open files', 'raise the limit (ulimit -n)'],
 };
 
+/** What the system said, in words, with its code: `no space left on the device (ENOSPC)`. */
+export function osReason(err: NodeJS.ErrnoException): string {
+  const code = err.code ?? 'EIO';
+  return `${OS_REASONS[code]?.[0] ?? err.message.replace(/^[A-Z]+: /, '').replace(/, \w+ .*$/, '')} (${code})`;
+}
+
 /** A file operation the system refused: one line naming the file and the OS's reason (ENOSPC, EROFS...), exit 1. */
 export class FsError extends DispatchError {
   readonly code: string;
   constructor(verb: string, file: string, readonly errno: NodeJS.ErrnoException) {
     const err = errno;
     const code = err.code ?? 'EIO';
-    const [why, hint] = OS_REASONS[code] ?? [err.message.replace(/^[A-Z]+: /, '').replace(/, \w+ .*$/, ''), 'check the file and its folder'];
-    super(`cannot ${verb} ${file}: ${why} (${code})`, { exitCode: EXIT.failure, hint });
+    super(`cannot ${verb} ${file}: ${osReason(err)}`, { exitCode: EXIT.failure, hint: OS_REASONS[code]?.[1] ?? 'check the file and its folder' });
     this.name = 'FsError';
     this.code = code;
   }

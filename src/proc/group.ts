@@ -3,22 +3,13 @@
 // new leader may take the same number, so the leader's start time (Linux
 // /proc) tells our group from a later one.
 import { readdirSync } from 'node:fs';
-import { procStat } from './identity.js';
+import { canSignal, procStat } from './identity.js';
 import type { AgentGroup } from '../state/doc.js';
 
 /** The group of a process the runner just started in a group of its own. */
 export function groupOf(pid: number): AgentGroup {
   const st = procStat(pid);
   return { pgid: pid, ...(st ? { start: st.start } : {}) };
-}
-
-function anyMember(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Members of the group still alive (not zombies), by /proc; undefined where /proc is not. */
@@ -39,7 +30,7 @@ function members(pgid: number, notBefore = 0): number[] | undefined {
 
 /** Whether any process of this very group (not a later one with the same number) still runs. */
 export function groupAlive(g: AgentGroup): boolean {
-  if (!Number.isInteger(g.pgid) || g.pgid <= 1 || !anyMember(g.pgid)) return false;
+  if (!Number.isInteger(g.pgid) || g.pgid <= 1 || !canSignal(-g.pgid)) return false;
   const leader = procStat(g.pgid);
   const proc = leader !== undefined || procStat(process.pid) !== undefined;
   // Where /proc tells start times, a group recorded without one cannot be told from a later one: not ours.

@@ -43,7 +43,8 @@ export function selfId(): ProcessId {
   return self;
 }
 
-function signal0(pid: number): boolean {
+/** Whether signal 0 reaches `pid` (a negative pid: any member of that process group). EPERM: it exists. */
+export function canSignal(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -60,7 +61,7 @@ export function liveness(id: Partial<ProcessId> & { pid: number }): Liveness {
   if (id.host && id.host !== hostname()) return 'unknown';
   if (!Number.isInteger(id.pid) || id.pid <= 0) return 'dead';
   const st = procStat(id.pid);
-  if (!st) return signal0(id.pid) ? 'alive' : 'dead';
+  if (!st) return canSignal(id.pid) ? 'alive' : 'dead';
   if (id.start !== undefined && st.start !== id.start) return 'dead';
   if (st.state === 'Z' || st.state === 'X') return 'dead';
   return st.state === 'T' || st.state === 't' ? 'stopped' : 'alive';

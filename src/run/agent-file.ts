@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../config/load.js';
-import type { AgentGroup } from '../state/doc.js';
+import type { AgentGroup, RunnerInfo } from '../state/doc.js';
 import { runDirOf } from './paths.js';
 
 const agentFile = (config: ResolvedConfig, id: string) => join(runDirOf(config, id), 'agent.json');
@@ -27,4 +27,9 @@ export function agentOnFile(config: ResolvedConfig, id: string, runnerPid: numbe
   } catch {
     return undefined;
   }
+}
+
+/** A running spec's agent group: in the state, or — if its runner died before it could say so there — in its run folder. */
+export function agentGroupOf(config: ResolvedConfig, id: string, runner: RunnerInfo): AgentGroup | undefined {
+  return runner.agent ?? (runner.pid > 0 ? agentOnFile(config, id, runner.pid) : undefined);
 }

@@ -8,7 +8,7 @@ import type { ResolvedConfig } from '../config/load.js';
 import { own, setState, type StateDoc } from '../state/doc.js';
 import { stopGroup } from '../proc/group.js';
 import { removeRunnerEnv } from './runner-env.js';
-import { agentOnFile } from './agent-file.js';
+import { agentGroupOf } from './agent-file.js';
 import { writeSignal } from '../state/signals.js';
 import { pidIs } from '../proc/identity.js';
 import { withState } from '../state/store.js';
@@ -45,7 +45,6 @@ export function findLost(doc: StateDoc, stateDir: string, startTimeoutSeconds: n
   const lost: Lost[] = [];
   const host = hostname();
   for (const [id, r] of Object.entries(doc.dispatch?.running ?? {})) {
-    if (!r || typeof r !== 'object') continue;
     // Another machine's runner cannot be checked from here.
     if (r.host && r.host !== host) continue;
     if (r.pid > 0) {
@@ -73,8 +72,7 @@ export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: s
   const stuck = new Set<string>();
   for (const l of seen) {
     const r = own(doc.dispatch?.running, l.id);
-    // In the state, or — if the runner died before it could say so there — in its run folder.
-    const g = r?.agent ?? (r?.pid ? agentOnFile(config, l.id, r.pid) : undefined);
+    const g = r && agentGroupOf(config, l.id, r);
     if (g && !(await stopGroup(g))) stuck.add(l.id);
     removeRunnerEnv(config, l.id);
   }

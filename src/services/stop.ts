@@ -8,7 +8,7 @@ import { stopGroup } from '../proc/group.js';
 import { isRunner } from '../run/liveness.js';
 import { runHook, specVars } from '../run/hooks.js';
 import { removeRunnerEnv } from '../run/runner-env.js';
-import { agentOnFile } from '../run/agent-file.js';
+import { agentGroupOf } from '../run/agent-file.js';
 import { findSpecs } from '../specs/lookup.js';
 import { extra, own, setState, stateOf, type SpecState } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
@@ -88,7 +88,7 @@ export async function stopSpecs(config: ResolvedConfig, ids: string[], opts: { w
       // The runner is gone or did not answer: end its agent and record the stop ourselves.
       const left = own(readState(config.stateDir).dispatch?.running, id);
       if (left && left.pid === r.pid) {
-        const group = left.agent ?? agentOnFile(config, id, r.pid);
+        const group = agentGroupOf(config, id, left);
         if (group) await stopGroup(group);
         if (!gone(r.pid, id)) {
           try {

@@ -269,15 +269,9 @@ export function stateOf(doc: StateDoc, id: string): SpecState {
   return 'pending';
 }
 
-/** Fast lookups for listing many specs at once. */
+/** Lookups for listing many specs at once: stateOf itself answers from sets kept beside the arrays. */
 export function stateIndex(doc: StateDoc): (id: string) => SpecState {
-  const done = new Set(doc.completed);
-  const failed = new Set(doc.failed);
-  const skipped = new Set(doc.skipped);
-  const running = doc.dispatch?.running;
-  const waiting = doc.dispatch?.waiting;
-  return (id) =>
-    done.has(id) ? 'done' : failed.has(id) ? 'failed' : skipped.has(id) ? 'skipped' : own(running, id) ? 'running' : own(waiting, id) ? 'rate-limited' : 'pending';
+  return (id) => stateOf(doc, id);
 }
 
 /** Takes the spec out of the original tool's three arrays. */
@@ -313,10 +307,7 @@ export function kindOf(doc: StateDoc, id: string, state = stateOf(doc, id)): Ver
  * is read; everything after decides by the kind.
  */
 export function inferKind(state: string | undefined, reason: string | undefined): VerdictKind | undefined {
-  if (state === 'done') return 'done';
-  if (state === 'rate-limited') return 'rate-limited';
-  if (state === 'skipped') return 'manual';
-  if (state !== 'failed') return undefined;
+  if (state !== 'failed') return DEFAULT_KIND[state as SpecState];
   const r = reason ?? '';
   if (/^interrupted/.test(r)) return 'interrupted';
   if (/^(launch failed|cannot start|no spec\.md|worktree .* is missing)/.test(r)) return 'launch-error';

@@ -1,6 +1,7 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempName } from './owned-file.js';
+import { FsError, osReason } from '../errors.js';
+import { writeFileAtomic } from './store.js';
 
 export type SignalKind = 'done' | 'failed';
 
@@ -9,28 +10,12 @@ export function signalPath(signalDir: string, project: string, kind: SignalKind,
   return join(signalDir, `${project}-${kind}-${id}`);
 }
 
-/**
- * Creates `file` without following a link at its name (the signal folder is
- * often the shared temp folder): an exclusive create of a fresh temp name
- * never opens an existing file or link, and rename replaces a link itself.
- */
-function createFile(file: string, body: string): void {
-  const tmp = tempName(file);
-  try {
-    writeFileSync(tmp, body, { flag: 'wx', mode: 0o644 });
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-}
 
 /** Why a signal file could not be written or removed, in one line naming it; undefined when all went well. */
 export type SignalProblem = string | undefined;
 
-function problem(file: string, err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return `the signal file ${file} could not be written: ${e.code === 'EISDIR' || e.code === 'ENOTEMPTY' ? 'a folder is in the way' : e.code === 'ENOTDIR' ? 'a file is in the way of its folder' : e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ .*$/, '')} (${e.code ?? 'error'})`;
+function problem(file: string, err: unknown, verb = 'written'): string {
+  return `the signal file ${file} could not be ${verb}: ${osReason(err instanceof FsError ? err.errno : (err as NodeJS.ErrnoException))}`;
 }
 
 /**
@@ -49,7 +34,8 @@ export function writeSignal(signalDir: string, project: string, kind: SignalKind
   }
   try {
     mkdirSync(signalDir, { recursive: true });
-    createFile(file, body || `${new Date().toISOString()}\n`);
+    // The signal folder is often the shared temp folder: a link at the name is replaced, never written through.
+    writeFileAtomic(file, body || `${new Date().toISOString()}\n`, { sync: false });
     return undefined;
   } catch (err) {
     return problem(file, err);
@@ -62,7 +48,7 @@ export function clearSignals(signalDir: string, project: string, id: string): Si
     try {
       rmSync(file, { force: true });
     } catch (err) {
-      return problem(file, err).replace('could not be written', 'could not be removed');
+      return problem(file, err, 'removed');
     }
   }
   return undefined;

@@ -59,16 +59,18 @@ export function readState(stateDir: string): StateDoc {
 
 /**
  * Writes via temp file + fsync + rename, so readers see the old or the new
- * file, never a torn one. A refusal (full disk, read-only folder) leaves no
- * temp file behind and throws an FsError naming the file.
+ * file, never a torn one, and a link at `file` is replaced, never written
+ * through. A refusal (full disk, read-only folder) leaves no temp file behind
+ * and throws an FsError naming the file. `sync: false` skips the fsync, for
+ * files whose loss in a power cut costs nothing (signal files).
  */
-export function writeFileAtomic(file: string, data: string): void {
+export function writeFileAtomic(file: string, data: string, opts: { sync?: boolean } = {}): void {
   const tmp = tempName(file);
   try {
     const fd = openSync(tmp, 'wx', 0o644);
     try {
       writeSync(fd, data);
-      fsyncSync(fd);
+      if (opts.sync !== false) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -255,7 +257,9 @@ function eventsOf(opts: WithStateOptions, before: Map<string, Snap>, doc: StateD
     const to = a?.state ?? 'pending';
     if (from === to && b?.reason === a?.reason && b?.kind === a?.kind) continue;
     const reason = a?.reason ?? opts.reason;
-    events.push({ seq: ++seq, time, pid: process.pid, command: opts.command, spec, from, to, ...((to !== 'pending' && to !== 'running' && a?.kind) || opts.kind ? { kind: (to !== 'pending' && to !== 'running' && a?.kind) || opts.kind } : {}), ...(reason ? { reason } : {}) });
+    // A verdict's own kind; a move back to pending (or a launch) carries the call's, if any.
+    const kind = (to !== 'pending' && to !== 'running' && a?.kind) || opts.kind;
+    events.push({ seq: ++seq, time, pid: process.pid, command: opts.command, spec, from, to, ...(kind ? { kind } : {}), ...(reason ? { reason } : {}) });
   }
   return events;
 }
