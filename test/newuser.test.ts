@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN, dispatch, makeProject, readStateOf, statePathOf, tempDir } from './helpers.js';
 import { NODE, deadPid, engineProject, expectUsageError, lockPath, stateBytes, type EngineSpec } from './fixtures/engine.js';
-import { GIT_ENV, git } from './fixtures/git.js';
+import { GIT_ENV, git, commitAll } from './fixtures/git.js';
 
 const run = (dir: string, ...args: string[]) => dispatch(dir, args);
 const errLines = (s: string) => s.trimEnd().split('\n');
@@ -27,10 +27,7 @@ describe('lock: a lock without every field', () => {
 /** A committed git repo holding an engine project; dispatch's own files are ignored. */
 function repoProject(specs: EngineSpec[]): string {
   const dir = engineProject({ specs });
-  writeFileSync(join(dir, '.gitignore'), '.codex/\nsignals/\ntrace.jsonl\n');
-  git(dir, 'init', '-q', '-b', 'main');
-  git(dir, 'add', '-A');
-  git(dir, 'commit', '-q', '-m', 'initial');
+  commitAll(dir);
   return dir;
 }
 

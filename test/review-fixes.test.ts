@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dispatch, dispatchAsync, readStateOf, tempDir } from './helpers.js';
-import { GIT_ENV, git } from './fixtures/git.js';
+import { GIT_ENV, git, commitAll } from './fixtures/git.js';
 import {
   live,
   AGENTS,
@@ -238,10 +238,7 @@ const runGit = (dir: string, ...args: string[]) => dispatch(dir, args, { env: GI
 /** A committed git repo holding the project (dispatch's own files ignored), its specs on the fake Codex. */
 function repoProject(specs: EngineSpec[], extra: Record<string, unknown> = {}): string {
   const dir = engineProject({ specs, extra, agents: { codex: { bin: FAKE_CODEX } } });
-  writeFileSync(join(dir, '.gitignore'), '.codex/\nsignals/\ntrace.jsonl\n');
-  git(dir, 'init', '-q', '-b', 'main');
-  git(dir, 'add', '-A');
-  git(dir, 'commit', '-q', '-m', 'initial');
+  commitAll(dir);
   return dir;
 }
 

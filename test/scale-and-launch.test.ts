@@ -1,10 +1,10 @@
 // Issue 9, the parts about launching: launches that can never work fail once,
 // and a dry run of a later wave shows it (and what blocks it) instead of failing.
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dispatch, readStateOf, tempDir } from './helpers.js';
-import { GIT_ENV, git, gitOk } from './fixtures/git.js';
+import { GIT_ENV, gitOk, commitAll } from './fixtures/git.js';
 import { AGENTS, NODE, engineProject, journal, live, starts, tracePath, waitFor } from './fixtures/engine.js';
 
 const run = (dir: string, ...args: string[]) => dispatch(dir, args);
@@ -92,6 +92,8 @@ describe('reset and running specs, and --discard', () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'h', wave: 0, agent: 'hang' }] });
     expect(run(dir, 'run', '--yes', '--no-wait', '--no-plan').code).toBe(0);
     await waitFor('the runner', () => readStateOf(dir)?.dispatch?.running['001']?.pid);
+    // The runner's last write of its start (the agent's group): after it, nothing changes until the stop.
+    await waitFor('the agent group on record', () => readStateOf(dir)?.dispatch?.running['001']?.agent);
     const before = readFileSync(join(dir, '.codex', 'dispatch-state.json'), 'utf8');
     for (const args of [['reset', '--spec', '001'], ['reset', '--yes']]) {
       const r = run(dir, ...args);
@@ -105,10 +107,7 @@ describe('reset and running specs, and --discard', () => {
 
   it('reset --spec ID --discard throws away the worktree and branch dispatch made (asks; --yes skips)', () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'iso', wave: 0, mode: 'isolated', body: 'write made.txt by the agent\n' }] });
-    writeFileSync(join(dir, '.gitignore'), '.codex/\nsignals/\ntrace.jsonl\n');
-    git(dir, 'init', '-q', '-b', 'main');
-    git(dir, 'add', '-A');
-    git(dir, 'commit', '-q', '-m', 'initial');
+    commitAll(dir);
     const gitRun = (...args: string[]) => dispatch(dir, args, { env: GIT_ENV });
     expect(gitRun('run', '--yes', '--no-plan').code).toBe(0);
     const wt = join(dir, '.codex', 'worktrees', '001');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dispatch, readStateOf } from './helpers.js';
 import { FAKE_CODEX, engineProject, snapshotTree, starts, type EngineSpec } from './fixtures/engine.js';
-import { GIT_ENV, git, gitOk } from './fixtures/git.js';
+import { GIT_ENV, git, gitOk, commitAll } from './fixtures/git.js';
 
 
 const run = (dir: string, ...args: string[]) => dispatch(dir, args, { env: GIT_ENV });
@@ -21,11 +21,8 @@ function repoProject(specs: EngineSpec[]): string {
   const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
   cfg.agents.codex.env.CODEX_FAKE_TRACE = join(dir, 'codex.jsonl');
   writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
-  writeFileSync(join(dir, '.gitignore'), '.codex/\nsignals/\ntrace.jsonl\ncodex.jsonl\n');
   writeFileSync(join(dir, 'README.md'), 'project\n');
-  git(dir, 'init', '-q', '-b', 'main');
-  git(dir, 'add', '-A');
-  git(dir, 'commit', '-q', '-m', 'initial');
+  commitAll(dir, ['codex.jsonl']);
   return dir;
 }
 
