@@ -17,6 +17,8 @@ describe('renderTable', () => {
       const a = await renderTable(HEAD, r, color, { engine: 'cli-table3' });
       const b = await renderTable(HEAD, r, color, { engine: 'direct' });
       expect(b).toBe(a);
+      // Colour follows the caller's choice, whatever the test runner's own terminal is.
+      expect(a.startsWith('\x1b[1mid')).toBe(color);
       expect(a.split('\n')).toHaveLength(452);
       // One table: every row's columns start where the header's do.
       const plain = a.replace(/\x1b\[[0-9;]*m/g, '').split('\n').map((l) => l.trimEnd());

@@ -14,13 +14,16 @@ const PAD_RIGHT = 2;
 export async function renderTable(head: string[], rows: string[][], color: boolean, opts: { engine?: 'cli-table3' | 'direct' } = {}): Promise<string> {
   const widths = head.map((h, i) => rows.reduce((w, r) => Math.max(w, plainWidth(r[i] ?? '')), plainWidth(h)) + PAD_RIGHT);
   const engine = opts.engine ?? (rows.length > DIRECT_FROM ? 'direct' : 'cli-table3');
+  // The header is made bold here, for both engines: cli-table3's own head style
+  // goes through @colors/colors, which decides by itself whether the output is a
+  // terminal and so disagrees with --color / FORCE_COLOR.
+  const { palette } = await import('./style.js');
+  const bold = palette(color).bold;
+  const styledHead = head.map((h) => bold(h));
   if (engine === 'direct') {
-    const { palette } = await import('./style.js');
-    const bold = palette(color).bold;
     const pad = (c: string, i: number) => c + ' '.repeat(Math.max(0, widths[i]! - plainWidth(c)));
     const line = (cells: string[]) => cells.map(pad).join('').trimEnd();
-    // As cli-table3 does: the header cell is styled with its padding.
-    let out = `${head.map((h, i) => bold(pad(h, i))).join('').trimEnd()}\n`;
+    let out = `${line(styledHead)}\n`;
     for (const r of rows) out += `${line(r)}\n`;
     return out;
   }
@@ -29,9 +32,9 @@ export async function renderTable(head: string[], rows: string[][], color: boole
   for (let at = 0; at === 0 || at < rows.length; at += SLICE) {
     // Widths measured over all rows and fixed, so the slices line up as one table.
     const table = new Table({
-      ...(at === 0 ? { head } : {}),
+      ...(at === 0 ? { head: styledHead } : {}),
       colWidths: widths,
-      style: { head: color ? ['bold'] : [], border: [], 'padding-left': 0, 'padding-right': PAD_RIGHT, compact: true },
+      style: { head: [], border: [], 'padding-left': 0, 'padding-right': PAD_RIGHT, compact: true },
       chars: {
         top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
         left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '',
