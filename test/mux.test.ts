@@ -106,6 +106,7 @@ describe('zellij', () => {
     expect(r.stderr).toMatch(/^launched 001 \(terminal_1\)$/m);
     expect(r.stdout).toBe('2 launched · 2 done · 0 failed\n');
     expect(w.calls()).toEqual([
+      ['list-sessions', '-n'], // preflight
       ['list-sessions', '-n'],
       ['attach', 'demo', '--create-background'],
       ['--session', 'demo', 'run', '--name', 'demo-001', '--close-on-exit', '--cwd', dir, '--', ...runnerArgv(dir, '001')],
@@ -132,15 +133,25 @@ describe('zellij', () => {
     expect(w.panes('work').map((p) => p.name)).toEqual(['demo-001']);
   });
 
-  it('--dry-run prints the exact zellij and agent commands and calls nothing', () => {
+  it('--dry-run prints the exact zellij and agent commands and only asks zellij for its sessions', () => {
     const w = zellijWorld();
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }], extra: { multiplexer: 'zellij' } });
     const before = snapshotTree(dir);
+    // No session: the preflight check fails, so the dry run exits 1, naming it.
+    const missing = dispatch(dir, ['run', '--dry-run'], { env: w.env });
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toMatch(/^ {2}FAIL {2}multiplexer {2}zellij session 'demo' is not running — start it with 'zellij attach demo --create-background'/m);
+    expect(w.calls()).toEqual([['list-sessions', '-n']]);
+    const created = dispatch(dir, ['run', '--dry-run', '--create-session'], { env: w.env });
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toMatch(/^ {2}ok {4}multiplexer {2}zellij session 'demo' will be created \(detached\)$/m);
+    expect(w.calls()).toEqual([['list-sessions', '-n'], ['list-sessions', '-n']]);
+    w.z('attach', 'demo', '--create-background');
     const r = dispatch(dir, ['run', '--dry-run'], { env: w.env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`    zellij: ${shown(['zellij', '--session', 'demo', 'run', '--name', 'demo-001', '--close-on-exit', '--cwd', dir, '--', ...runnerArgv(dir, '001')])}\n`);
     expect(r.stdout).toContain(`    agent: ${shown([NODE, join(AGENTS, 'succeed.mjs'), tracePath(dir), join(dir, '.auto-claude/specs/001-a/spec.md')])}\n`);
-    expect(w.calls()).toEqual([]);
+    expect(w.calls().slice(3)).toEqual([['list-sessions', '-n']]);
     expect(snapshotTree(dir)).toEqual(before);
   });
 
@@ -203,7 +214,7 @@ describe('zellij', () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }], extra: { multiplexer: 'zellij', planner: { host: 'http://127.0.0.1:9' } } });
     const missing = dispatch(dir, ['doctor'], { env: w.env });
     expect(missing.code).toBe(0);
-    expect(missing.stdout).toMatch(/^warn\s+multiplexer\s+zellij session 'demo' is not running — zellij attach demo --create-background/m);
+    expect(missing.stdout).toMatch(/^warn\s+multiplexer\s+zellij session 'demo' is not running — start it with 'zellij attach demo --create-background'/m);
     w.z('attach', 'demo', '--create-background');
     const ok = dispatch(dir, ['doctor'], { env: w.env });
     expect(ok.stdout).toMatch(/^ok\s+multiplexer\s+zellij session 'demo' is running$/m);
@@ -303,7 +314,7 @@ describe('tmux (real, private socket)', () => {
   it('doctor names the tmux session state', () => {
     const { session, dir } = tmuxProject([{ id: '001', name: 'a', wave: 1 }]);
     const r = dispatch(dir, ['doctor']);
-    expect(r.stdout).toContain(`ok    multiplexer  tmux; session '${session}' will be created (detached) on the first run\n`);
+    expect(r.stdout).toContain(`ok    multiplexer  tmux session '${session}' will be created (detached)\n`);
   });
 
   it('--mux on the command line overrides the config', () => {

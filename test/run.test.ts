@@ -2,11 +2,12 @@
 // runner processes (`dispatch exec-spec`) that run the stand-in agents in
 // test/fixtures/agents. Judged by what a user sees: exit codes, output, the
 // state file, the journal, the logs, and the files the agents wrote.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dispatch, dispatchAsync, makeProject, readStateOf, ROOT, tempDir } from './helpers.js';
+import { commitAll } from './fixtures/git.js';
 import {
   AGENTS,
   FAKE_CODEX,
@@ -189,11 +190,13 @@ describe('run: the codex agent', () => {
     expect(existsSync(join(dir, 'out/x.txt'))).toBe(false);
   });
 
-  it('a missing codex binary fails the spec saying it was not found', () => {
-    const dir = codexProject([{ id: '001', name: 'x' }], { bin: join(tempDir(), 'no-codex-here') });
+  it('a missing codex binary is named before anything launches, with how to install it', () => {
+    const bin = join(tempDir(), 'no-codex-here');
+    const dir = codexProject([{ id: '001', name: 'x' }], { bin });
     const r = run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
-    expect(readStateOf(dir).dispatch.specs['001'].reason).toMatch(/^cannot start '.*no-codex-here': not found$/);
+    expect(errLines(r.stderr)).toEqual([`dispatch: '${bin}' is not an executable file (used by 001) — npm install -g @openai/codex, or set agents.codex.bin`]);
+    expect(readStateOf(dir)).toBeUndefined();
   });
 });
 
@@ -225,6 +228,8 @@ if (${exitCode}) { console.error('Error: spec not approved'); process.exit(${exi
     const cfg = JSON.parse(readFileSync(configPathOf(dir), 'utf8'));
     cfg.agents.ac.env.AC_TRACE = join(dir, 'ac.jsonl');
     writeFileSync(configPathOf(dir), JSON.stringify(cfg));
+    // Auto-Claude's --isolated builds in a git worktree of its own: the project must have a commit.
+    commitAll(dir, ['ac.jsonl']);
     const runPy = join(acDir, 'apps', 'backend', 'run.py');
     const dry = run(dir, 'run', '--dry-run');
     expect(dry.stdout).toContain(`    agent: ${shown([NODE, runPy, '--spec', '001', '--project-dir', dir, '--auto-continue', '--direct', '--model', 'opus'])}\n`);
@@ -233,11 +238,12 @@ if (${exitCode}) { console.error('Error: spec not approved'); process.exit(${exi
     const calls = acTrace(dir).sort((a, b) => a.argv[1].localeCompare(b.argv[1]));
     expect(calls.map((c) => c.argv)).toEqual([
       ['--spec', '001', '--project-dir', dir, '--auto-continue', '--direct', '--model', 'opus'],
-      // Auto-Claude isolates itself: no dispatch worktree (this project is not even a git repository).
+      // Auto-Claude isolates itself: no dispatch worktree.
       ['--spec', '002', '--project-dir', dir, '--auto-continue', '--isolated', '--model', 'opus'],
     ]);
     expect(calls.every((c) => c.cwd === dir && c.stdin === '')).toBe(true);
     expect(readStateOf(dir).completed.sort()).toEqual(['001', '002']);
+    expect(existsSync(join(dir, '.codex', 'worktrees'))).toBe(false);
   });
 
   it('an isolated Auto-Claude spec awaits merge; `dispatch merge` calls its --merge, then the next wave may start', () => {
@@ -249,6 +255,7 @@ if (${exitCode}) { console.error('Error: spec not approved'); process.exit(${exi
     const cfg = JSON.parse(readFileSync(configPathOf(dir), 'utf8'));
     cfg.agents.ac.env.AC_TRACE = join(dir, 'ac.jsonl');
     writeFileSync(configPathOf(dir), JSON.stringify(cfg));
+    commitAll(dir, ['ac.jsonl']);
     const r = run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(errLines(r.stderr).at(-1)).toMatch(/^dispatch: wave 2 cannot start: 001 \(wave 1: awaiting merge\) — merge isolated specs with 'dispatch merge <id>'/);
@@ -359,8 +366,11 @@ describe('run: --dry-run', () => {
       extra: { pacing: { cooldownSeconds: { 1: 15, 2: 30, 3: 60, 4: 90 } } },
       state: { completed: [], failed: [], skipped: [], notes: 'keep me' },
     });
+    // `codex` as the config names it, found on PATH.
+    const bin = tempDir('bin-');
+    symlinkSync(FAKE_CODEX, join(bin, 'codex'));
     const before = snapshotTree(dir);
-    const r = run(dir, 'run', '--dry-run');
+    const r = dispatch(dir, ['run', '--dry-run'], { env: { PATH: `${bin}:${process.env.PATH}` } });
     expect(r.code, r.stderr).toBe(0);
     const spec1 = join(dir, '.auto-claude/specs/001-a/spec.md');
     expect(r.stdout).toBe(
@@ -376,6 +386,11 @@ describe('run: --dry-run', () => {
         '  t+0 s  003-c (cost 1, ok)',
         `    headless: ${shown(runnerArgv(dir, '003'))}`,
         `    agent: ${shown([NODE, join(AGENTS, 'succeed.mjs'), tracePath(dir), join(dir, '.auto-claude/specs/003-c/spec.md')])}`,
+        'checks',
+        '  ok    multiplexer  headless (background processes; output in .codex/logs)',
+        '  ok    spec files   3 specs to launch, each with its spec.md',
+        `  ok    ok           ${NODE} (used by 001, 003)`,
+        `  ok    codex        ${join(bin, 'codex')} (used by 002)`,
         '',
       ].join('\n'),
     );
@@ -697,8 +712,8 @@ describe('logs and doctor', () => {
     });
     const r = run(dir, 'doctor');
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^FAIL\s+codex\s+'.*nope-codex --version' could not start — npm install -g @openai\/codex, or set agents.codex.bin$/m);
-    expect(r.stdout).toMatch(/^FAIL\s+auto-claude\s+no .*no-auto-claude\/apps\/backend\/run\.py — /m);
+    expect(r.stdout).toMatch(/^FAIL\s+codex\s+'.*nope-codex' is not an executable file \(used by 001\) — npm install -g @openai\/codex, or set agents.codex.bin$/m);
+    expect(r.stdout).toMatch(/^FAIL\s+auto-claude\s+no .*no-auto-claude\/apps\/backend\/run\.py \(used by 002\) — /m);
     expect(r.stderr).not.toMatch(/^\s+at /m);
   });
 });

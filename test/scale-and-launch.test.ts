@@ -1,6 +1,6 @@
 // Issue 9, the parts about launching: launches that can never work fail once,
 // and a dry run of a later wave shows it (and what blocks it) instead of failing.
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dispatch, readStateOf, tempDir } from './helpers.js';
@@ -8,24 +8,60 @@ import { GIT_ENV, gitOk, commitAll } from './fixtures/git.js';
 import { AGENTS, NODE, engineProject, journal, live, starts, tracePath, waitFor } from './fixtures/engine.js';
 
 const run = (dir: string, ...args: string[]) => dispatch(dir, args);
+const errLines = (s: string) => s.trimEnd().split('\n');
 
 describe('launches that can never work', () => {
-  it('a custom agent whose binary does not exist, and a spec without spec.md: each fails once, with the reason, never relaunched', () => {
+  it('are refused by the preflight: a missing agent binary and a missing spec.md (in a later wave) are both named, nothing launched', () => {
     const dir = engineProject({
-      specs: [{ id: '001', name: 'nobin', wave: 0, agent: 'ghost' }, { id: '002', name: 'nospec', wave: 0 }],
-      extra: { retry: { maxAttempts: 3 } },
+      specs: [{ id: '000', name: 'fine', wave: 0 }, { id: '001', name: 'nobin', wave: 1, agent: 'ghost' }, { id: '002', name: 'nospec', wave: 2 }],
       agents: { ghost: { command: ['/nonexistent/agent-binary', '{specFile}'], prompt: 'none' } },
     });
     rmSync(join(dir, '.auto-claude', 'specs', '002-nospec', 'spec.md'));
     const r = run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
+    expect(errLines(r.stderr)).toEqual([
+      "FAIL  spec files   no spec.md in the folder of 002 — each spec needs .auto-claude/specs/<id>-<name>/spec.md ('dispatch list' shows the folders expected)",
+      "FAIL  ghost        '/nonexistent/agent-binary' is not an executable file (used by 001) — install it, or fix agents.ghost.command in the config",
+      "dispatch: 2 problems found before launching anything; nothing launched — fix them, then run again ('dispatch run --dry-run' shows every check)",
+    ]);
+    expect(readStateOf(dir)).toBeUndefined();
+    expect(starts(dir)).toEqual([]);
+    // The dry run shows the same checks, and exits 1 for them.
+    const d = run(dir, 'run', '--dry-run');
+    expect(d.code).toBe(1);
+    expect(d.stdout).toContain("  FAIL  ghost        '/nonexistent/agent-binary' is not an executable file (used by 001)");
+    expect(d.stdout).toMatch(/^ {2}ok {4}multiplexer {2}headless/m);
+    // And doctor, which said all was well with a missing custom agent binary.
+    const doc = run(dir, 'doctor');
+    expect(doc.code).toBe(1);
+    expect(doc.stdout).toMatch(/^FAIL {2}ghost {8}'\/nonexistent\/agent-binary' is not an executable file/m);
+    expect(doc.stdout).toMatch(/^FAIL {2}spec files {3}no spec\.md in the folder of 002/m);
+  });
+
+  it('a binary or spec.md gone after the preflight (removed by an earlier wave): each fails once, with the reason, never relaunched', () => {
+    const dir = engineProject({
+      specs: [
+        { id: '000', name: 'remover', wave: 0, body: 'remove ghost-agent\nremove .auto-claude/specs/002-nospec/spec.md\n' },
+        { id: '001', name: 'nobin', wave: 1, agent: 'ghost' },
+        { id: '002', name: 'nospec', wave: 1 },
+      ],
+      extra: { retry: { maxAttempts: 3 } },
+      agents: { ghost: { command: ['__DIR__/ghost-agent', '{specFile}'], prompt: 'none' } },
+    });
+    const ghost = join(dir, 'ghost-agent');
+    writeFileSync(ghost, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    const cfgFile = join(dir, 'specs.config.json');
+    writeFileSync(cfgFile, readFileSync(cfgFile, 'utf8').replace('__DIR__/ghost-agent', ghost));
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code).toBe(1);
     expect(r.stderr).not.toMatch(/relaunching/);
-    expect(r.stdout).toMatch(/failed 001: cannot start '\/nonexistent\/agent-binary': not found/);
+    expect(r.stdout).toContain(`failed 001: cannot start '${ghost}': not found`);
     expect(r.stdout).toMatch(/failed 002: no spec\.md at /);
     const st = readStateOf(dir);
+    expect(st.completed).toEqual(['000']);
     expect([st.dispatch.specs['001'].kind, st.dispatch.specs['002'].kind]).toEqual(['launch-error', 'launch-error']);
-    expect(journal(dir).filter((e) => e.to === 'running')).toHaveLength(2);
-    expect(starts(dir)).toEqual([]);
+    expect(journal(dir).filter((e) => e.to === 'running').map((e) => e.spec).sort()).toEqual(['000', '001', '002']);
+    expect(starts(dir).map((e) => e.id)).toEqual(['000']);
   });
 });
 

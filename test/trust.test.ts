@@ -178,8 +178,11 @@ describe('run --yes resumes after its dispatcher is killed', () => {
 describe('secrets never stay on disk', () => {
   it('the environment handed to a runner in a pane is gone after a spec without spec.md (tmux)', () => {
     const socket = `dispatch-trust-${process.pid}`;
-    const dir = engineProject({ specs: [{ id: '001', name: 'nospec', wave: 0 }], extra: { multiplexer: 'tmux', tmuxSocket: socket, session: 'trust' } });
-    execFileSync('rm', ['-f', join(dir, '.auto-claude', 'specs', '001-nospec', 'spec.md')]);
+    // The spec.md is there at the preflight, and removed by the wave before: the launch itself fails.
+    const dir = engineProject({
+      specs: [{ id: '000', name: 'remover', wave: 0, body: 'remove .auto-claude/specs/001-nospec/spec.md\n' }, { id: '001', name: 'nospec', wave: 1 }],
+      extra: { multiplexer: 'tmux', tmuxSocket: socket, session: 'trust' },
+    });
     try {
       const r = dispatch(dir, ['run', '--yes', '--no-plan'], { env: { OPENAI_API_KEY: 'sk-test-very-secret-0451' } });
       expect(r.code).toBe(1);

@@ -132,17 +132,17 @@ describe('isolated specs in git worktrees', () => {
     git(dir, 'switch', '-q', 'main');
 
     const r = run(dir, 'run', '--yes', '--no-plan');
-    expect(r.stderr).toMatch(/^launch failed 001: launch failed: spec 001: branch dispatch\/001 already exists and dispatch did not create it$/m);
-    // A spec that could not be launched failed the run.
+    // Refused by the preflight, before anything is launched or recorded.
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe('0 launched · 0 done · 1 failed\n  failed 001: launch failed: spec 001: branch dispatch/001 already exists and dispatch did not create it\n');
-    expect(readStateOf(dir).failed).toEqual(['001']);
+    expect(errLines(r.stderr)).toEqual(["dispatch: branch dispatch/001 already exists and dispatch did not make it (spec 001) — delete or rename it ('git branch -m dispatch/001 other-name')"]);
+    expect(r.stdout).toBe('');
+    expect(readStateOf(dir)).toBeUndefined();
     expect(existsSync(wtOf(dir, '001'))).toBe(false);
     expect(codexTrace(dir)).toEqual([]);
 
     const m = run(dir, 'merge', '001');
     expect(m.code).toBe(1);
-    expect(m.stderr).toMatch(/^dispatch: spec 001 is failed, not done: nothing to merge yet/);
+    expect(m.stderr).toMatch(/^dispatch: spec 001 is pending, not done: nothing to merge yet/);
     expect(git(dir, 'rev-parse', 'dispatch/001').trim()).toBe(userTip);
     expect(worktrees(dir)).toEqual([dir]);
   });
@@ -153,19 +153,40 @@ describe('isolated specs in git worktrees', () => {
     writeFileSync(join(wtOf(dir, '001'), 'keep.txt'), 'mine\n');
     const r = run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`launch failed 001: launch failed: spec 001: ${wtOf(dir, '001')} already exists and dispatch did not create it\n`);
+    expect(errLines(r.stderr)).toEqual([`dispatch: ${wtOf(dir, '001')} already exists and dispatch did not make it (worktree of spec 001) — move it away, or set worktreesDir elsewhere`]);
     expect(readFileSync(join(wtOf(dir, '001'), 'keep.txt'), 'utf8')).toBe('mine\n');
     expect(branchExists(dir, 'dispatch/001')).toBe(false);
-    expect(readStateOf(dir).dispatch.specs['001'].reason).toMatch(/already exists/);
+    expect(readStateOf(dir)).toBeUndefined();
   });
 
-  it('an isolated spec outside a git repository fails to launch, saying how to fix it', () => {
-    const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1, agent: 'codex', mode: 'isolated' }], agents: { codex: { bin: FAKE_CODEX } } });
+  it('an isolated spec outside a git repository is refused before anything launches, saying how to fix it', () => {
+    // The isolated spec is in wave 2: the problem is said before wave 1 runs, not when wave 2 comes.
+    const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }, { id: '002', name: 'b', wave: 2, agent: 'codex', mode: 'isolated' }], agents: { codex: { bin: FAKE_CODEX } } });
     const r = run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^launch failed 001: launch failed: spec 001 is isolated but .* is not a git repository with a commit$/m);
-    expect(readStateOf(dir).failed).toEqual(['001']);
-    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(errLines(r.stderr)).toEqual([`dispatch: ${dir} is not a git repository with a commit (isolated: 002) — run 'git init' and commit once, or set mode: 'direct'`]);
+    expect(readStateOf(dir)).toBeUndefined();
+    expect(starts(dir)).toEqual([]);
+  });
+
+  it('an agent script that is not committed is named before launching: the worktree, a checkout of HEAD, would not have it', () => {
+    const dir = repoProject([{ id: '001', name: 'a', wave: 1, agent: 'script', mode: 'isolated' }, { id: '002', name: 'b', wave: 1, agent: 'script', mode: 'isolated' }]);
+    const cfgFile = join(dir, 'specs.config.json');
+    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
+    cfg.agents.script = { command: ['tools/agent.sh', '{specFile}'], prompt: 'none' };
+    writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
+    mkdirSync(join(dir, 'tools'));
+    writeFileSync(join(dir, 'tools', 'agent.sh'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code).toBe(1);
+    expect(errLines(r.stderr)).toEqual(['dispatch: the agent script tools/agent.sh is not committed, so the worktrees of 001, 002 will not have it — commit tools/agent.sh']);
+    expect(readStateOf(dir)).toBeUndefined();
+    expect(worktrees(dir)).toEqual([dir]);
+    git(dir, 'add', 'tools/agent.sh');
+    git(dir, 'commit', '-q', '-m', 'agent script');
+    const d = run(dir, 'run', '--dry-run');
+    expect(d.code, d.stdout).toBe(0);
+    expect(d.stdout).toMatch(/^ {2}ok {4}git {10}repository with a commit \(2 isolated specs\)$/m);
   });
 
   it('--dry-run shows the worktree it would make, and makes none', () => {

@@ -9,8 +9,8 @@ export async function run(args: { mux?: 'auto' | 'zellij' | 'tmux' | 'headless' 
   if (ctx.json) ctx.outJson(checks);
   else {
     const c = palette(ctx.color);
-    const mark = { ok: c.green('ok  '), warn: c.yellow('warn'), fail: c.red('FAIL') };
-    for (const k of checks) ctx.out(`${mark[k.status]}  ${k.name.padEnd(12)} ${k.detail}${k.fix ? c.dim(` — ${k.fix}`) : ''}\n`);
+    const { checkLine } = await import('../ui/checks.js');
+    for (const k of checks) ctx.out(`${checkLine(c, k)}\n`);
   }
   return checks.some((k) => k.status === 'fail') ? 1 : 0;
 }

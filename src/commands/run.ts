@@ -5,6 +5,8 @@ import type { WavePlan } from '../run/launch-plan.js';
 import { showArgv } from '../proc/launch.js';
 import { palette, type Palette } from '../ui/style.js';
 import { own } from '../state/doc.js';
+import type { Check } from '../run/preflight.js';
+import { checkLine } from '../ui/checks.js';
 
 export interface RunArgs {
   wave?: number;
@@ -68,12 +70,17 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   const blocked = firstWave === undefined ? [] : only
     ? dependencyBlockers(config, doc, config.specs.filter((s) => only.has(s.id)), firstWave)
     : blockersBefore(config, doc, firstWave);
+  // Everything the launches of this run need, checked before the first (a dry run shows it, a run refuses on it).
+  const { preflight } = await import('../run/preflight.js');
+  const checks = await preflight(config, previews.flatMap((p) => p.items), mux, doc, { createSession: !!args.createSession });
+  const failed = checks.filter((k) => k.status === 'fail');
   // A dry run shows what the wave would launch once the earlier ones are complete, and what blocks it now.
   if (args.dryRun) {
-    printDryRun(ctx, c, mux.kind, mux.session, previews, blocked.length ? { wave: firstWave!, blockers: blocked } : undefined);
-    return 0;
+    printDryRun(ctx, c, mux.kind, mux.session, previews, checks, blocked.length ? { wave: firstWave!, blockers: blocked } : undefined);
+    return failed.length ? EXIT.failure : EXIT.ok;
   }
   if (blocked.length) throw blockedError(firstWave!, blocked);
+  if (failed.length) throw preflightError(ctx, c, failed);
   if (!previews.length && !hasRunning(config, doc, waves)) {
     const scope = (waves === 'all' ? config.specs : config.specs.filter((s) => waves.includes(s.wave) && (!only || only.has(s.id))));
     const failed = scope.filter((s) => doc.failed.includes(s.id)).map((s) => s.id);
@@ -219,9 +226,17 @@ function schedule(p: WavePlan): string[] {
   });
 }
 
-function printDryRun(ctx: Ctx, c: Palette, kind: string, session: string, previews: WavePlan[], blocked?: { wave: number; blockers: import('../run/engine.js').Blocker[] }): void {
+/** A run refused by its preflight: every problem said at once, nothing launched. */
+function preflightError(ctx: Ctx, c: Palette, failed: Check[]): DispatchError {
+  const hint = "fix them, then run again ('dispatch run --dry-run' shows every check)";
+  if (failed.length === 1) return new DispatchError(failed[0]!.detail, { hint: failed[0]!.fix ?? hint });
+  for (const k of failed) ctx.err(`${checkLine(c, k)}\n`);
+  return new DispatchError(`${failed.length} problems found before launching anything; nothing launched`, { hint });
+}
+
+function printDryRun(ctx: Ctx, c: Palette, kind: string, session: string, previews: WavePlan[], checks: Check[], blocked?: { wave: number; blockers: import('../run/engine.js').Blocker[] }): void {
   if (ctx.json) {
-    ctx.outJson({ multiplexer: kind, session, ...(blocked ? { blocked } : {}), waves: previews.map((p) => ({ wave: p.wave, sequential: p.sequential, pacingSeconds: p.pacingSeconds, launches: p.items.map((i) => ({ id: i.spec.id, pane: i.paneName, cwd: i.cwd, mux: i.muxCommands, agent: i.agentArgv, waitAfter: i.waitAfter, worktree: i.worktree })) })) });
+    ctx.outJson({ multiplexer: kind, session, checks, ...(blocked ? { blocked } : {}), waves: previews.map((p) => ({ wave: p.wave, sequential: p.sequential, pacingSeconds: p.pacingSeconds, launches: p.items.map((i) => ({ id: i.spec.id, pane: i.paneName, cwd: i.cwd, mux: i.muxCommands, agent: i.agentArgv, waitAfter: i.waitAfter, worktree: i.worktree })) })) });
     return;
   }
   if (!previews.length) ctx.out('nothing to launch\n');
@@ -239,6 +254,8 @@ function printDryRun(ctx: Ctx, c: Palette, kind: string, session: string, previe
     const t = blockedText(blocked.wave, blocked.blockers);
     ctx.out(`${c.yellow('blocked now:')} ${t.what} — ${t.hint}\n`);
   }
+  ctx.out(`${c.bold('checks')}\n`);
+  for (const k of checks) ctx.out(`  ${checkLine(c, k)}\n`);
   ctx.err(c.dim('dry run: nothing launched, no state changed\n'));
 }
 

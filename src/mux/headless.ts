@@ -7,6 +7,9 @@ export function headlessMux(session: string): Mux {
     kind: 'headless',
     session,
     openCommands: (req) => [req.argv],
+    async probe() {
+      return { installed: true, running: true };
+    },
     async ensureSession() {
       return { created: false, commands: [] };
     },

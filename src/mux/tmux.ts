@@ -36,12 +36,18 @@ export function tmuxMux(wanted: string, opts: { socket?: string; rootDir: string
     session,
     openCommands,
     // tmux sessions are created when missing (detached), whatever `create` says.
-    async ensureSession() {
+    async probe() {
       const has = await capture(tmux('has-session', '-t', target));
       // Worded as doctor words it.
-      if (has.notFound) throw new DispatchError(`${base[0]} is not installed`, { hint: 'install tmux (apt-get install -y tmux), or use --mux headless' });
-      if (has.failedToStart) throw new DispatchError(`cannot run ${base[0]}: ${has.failedToStart}`, { hint: 'install tmux (apt-get install -y tmux), or use --mux headless' });
-      if (has.exitCode === 0) return { created: false, commands: [] };
+      const fix = 'install tmux (apt-get install -y tmux), or use --mux headless';
+      if (has.notFound) return { installed: false, detail: `${base[0]} is not installed`, fix };
+      if (has.failedToStart) return { installed: false, detail: `cannot run ${base[0]}: ${has.failedToStart}`, fix };
+      return { installed: true, running: has.exitCode === 0 };
+    },
+    async ensureSession() {
+      const p = await this.probe();
+      if (!p.installed) throw new DispatchError(p.detail, { hint: p.fix });
+      if (p.running) return { created: false, commands: [] };
       // The original created panes in a session the user had open; creating one
       // detached is harmless, and `tmux attach -t <session>` shows it.
       const createCmd = tmux('new-session', '-d', '-s', formatLiteral(session), '-c', formatLiteral(opts.rootDir));

@@ -19,23 +19,25 @@ export function zellijMux(session: string, bin = 'zellij'): Mux {
     kind: 'zellij',
     session,
     openCommands,
-    async ensureSession(create) {
-      const createCmd = attachCmd(bin, session);
+    async probe() {
       const ls = await capture([bin, 'list-sessions', '-n']);
       // Worded as doctor words it.
-      if (ls.notFound) throw new DispatchError(`${bin} is not installed`, { hint: `install zellij, or use --mux tmux / --mux headless` });
-      if (ls.failedToStart) throw new DispatchError(`cannot run ${bin}: ${ls.failedToStart}`, { hint: 'install zellij, or use --mux tmux / --mux headless' });
+      const fix = 'install zellij, or use --mux tmux / --mux headless';
+      if (ls.notFound) return { installed: false, detail: `${bin} is not installed`, fix };
+      if (ls.failedToStart) return { installed: false, detail: `cannot run ${bin}: ${ls.failedToStart}`, fix };
       // Lines: `NAME [Created 3m ago] (current)` or `... (EXITED - attach to resurrect)`; a name may hold spaces.
       const running = strip(ls.stdout)
         .split('\n')
         .some((l) => l.startsWith(`${session} [Created `) && !l.slice(session.length).includes('EXITED'));
-      if (running) return { created: false, commands: [] };
-      if (!create) {
-        const open: Argv = [bin, ...(session.startsWith('-') ? [`--session=${session}`] : ['-s', session])];
-        throw new DispatchError(`zellij session '${session}' is not running`, {
-          hint: `start it with '${showArgv(createCmd)}' (or open it: '${showArgv(open)}'), or pass --create-session`,
-        });
-      }
+      const open: Argv = [bin, ...(session.startsWith('-') ? [`--session=${session}`] : ['-s', session])];
+      return { installed: true, running, startHint: `start it with '${showArgv(attachCmd(bin, session))}' (or open it: '${showArgv(open)}'), or pass --create-session` };
+    },
+    async ensureSession(create) {
+      const createCmd = attachCmd(bin, session);
+      const p = await this.probe();
+      if (!p.installed) throw new DispatchError(p.detail, { hint: p.fix });
+      if (p.running) return { created: false, commands: [] };
+      if (!create) throw new DispatchError(`zellij session '${session}' is not running`, { hint: p.startHint });
       const r = await capture(createCmd);
       if (r.exitCode !== 0 && !/already exists/i.test(r.stderr + r.stdout)) {
         throw new DispatchError(`could not create zellij session '${session}': ${strip(r.stderr || r.stdout).trim() || `exit ${r.exitCode}`}`);

@@ -4,20 +4,19 @@
 // off to the next wave only when the previous one is complete.
 import { hostname } from 'node:os';
 import { warn } from '../errors.js';
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig } from '../config/load.js';
 import type { Mux } from '../mux/types.js';
 import { extra, kindOf, markRunning, own, setState, stateOf, type StateDoc, type VerdictKind } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
 import { runHook, specVars, type HookResult } from './hooks.js';
-import { isComplete, launchItem, planWave, runnerArgv, type LaunchItem, type WavePlan } from './launch-plan.js';
+import { isComplete, launchItem, planWave, type LaunchItem, type WavePlan } from './launch-plan.js';
 import { isRunner, reapLost, type Lost } from './liveness.js';
 import { quietSeconds, stallSeconds } from './stall.js';
 import { removeRunnerEnv, writeRunnerEnv } from './runner-env.js';
 import { canRelaunch } from './policy.js';
 import { ensureWorktree, type WorktreeRecord } from './worktree.js';
 import { sleep } from '../util/sleep.js';
-import { paneNameOf } from './paths.js';
 
 export interface LiveRow {
   id: string;
@@ -290,8 +289,8 @@ async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<st
         emit({ type: 'finished', id, state: st, kind: kindOf(doc, id, st), reason });
         if (st === 'failed' && canRelaunch(config, doc, id) && !queued(id)) {
           // A sequential wave keeps its order: the retry goes before the specs after it.
-          if (plan.sequential) queue.unshift(relaunchItem(config, opts.mux, spec));
-          else queue.push(relaunchItem(config, opts.mux, spec));
+          if (plan.sequential) queue.unshift(launchItem(config, opts.mux, spec));
+          else queue.push(launchItem(config, opts.mux, spec));
           emit({ type: 'relaunch', id, why: `attempt ${(doc.dispatch?.specs[id]?.attempts ?? 0) + 1} of ${config.retry.maxAttempts} after: ${reason ?? 'failure'}` });
         }
       }
@@ -300,7 +299,7 @@ async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<st
     for (const id of watched) {
       const w = doc.dispatch?.waiting?.[id];
       if (w && Date.parse(w.until) <= now && !queued(id)) {
-        queue.unshift(relaunchItem(config, opts.mux, specOf(id)));
+        queue.unshift(launchItem(config, opts.mux, specOf(id)));
         emit({ type: 'relaunch', id, why: 'the rate limit has reset' });
       }
     }
@@ -359,16 +358,6 @@ async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<st
   const doc = readState(config.stateDir);
   emit({ type: 'tick', wave: plan.wave, rows: rowsFor(config, doc, watched) });
   return launched;
-}
-
-/** A relaunch's item. What went wrong with the spec's files since the wave was planned fails that spec, not the whole run. */
-function relaunchItem(config: ResolvedConfig, mux: Mux, spec: ResolvedSpec): LaunchItem {
-  try {
-    return launchItem(config, mux, spec);
-  } catch (err) {
-    // Never opened: launchOne fails it with `error` first.
-    return { spec, paneName: paneNameOf(config, spec.id), cwd: config.rootDir, runnerArgv: runnerArgv(config, spec.id), muxCommands: [], agentArgv: [spec.agent], waitAfter: 0, batchPause: false, error: (err as Error).message };
-  }
 }
 
 /** Warns about, stops or restarts agents whose log has not grown for stall.minutes. */

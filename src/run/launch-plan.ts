@@ -5,7 +5,7 @@ import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { agentCommand, usesDispatchWorktree } from '../agents/command.js';
 import type { Mux } from '../mux/types.js';
 import type { Argv } from '../proc/launch.js';
-import { locateSpec, readSpecFolders, type SpecFolders } from '../specs/lookup.js';
+import { locateSpec, readSpecFolders, type SpecFiles, type SpecFolders } from '../specs/lookup.js';
 import { stateOf, type SpecState, type StateDoc } from '../state/doc.js';
 import { branchOf, paneNameOf, runDirOf, workDirOf } from './paths.js';
 import { canRelaunch } from './policy.js';
@@ -23,7 +23,9 @@ export interface LaunchItem {
   waitAfter: number;
   batchPause: boolean;
   worktree?: { path: string; branch: string };
-  /** A relaunch that cannot be prepared (its spec folder became ambiguous): it fails at its launch. */
+  /** The spec's folder as found when the launch was planned (absent when it could not be located). */
+  files?: SpecFiles;
+  /** A launch that cannot be prepared (its spec folder is ambiguous): preflight names it, and it fails at its launch. */
   error?: string;
 }
 
@@ -83,22 +85,18 @@ export function planWave(config: ResolvedConfig, doc: StateDoc, mux: Mux, wave: 
   return { wave, sequential: !!config.waveOptions[String(wave)]?.sequential, items, held, pacingSeconds };
 }
 
-/** One launch: the pane, the runner inside it and the agent the runner starts. */
+/** One launch: the pane, the runner inside it and the agent the runner starts. Never throws: what cannot be prepared is `error`. */
 export function launchItem(config: ResolvedConfig, mux: Mux, spec: ResolvedSpec, waitAfter = 0, batchPause = false, folders?: SpecFolders): LaunchItem {
   const cwd = workDirOf(config, spec);
   const argv = runnerArgv(config, spec.id);
   const paneName = paneNameOf(config, spec.id);
-  const files = locateSpec(config.specsDir, spec, folders);
-  const agent = agentCommand(config, spec, { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir: runDirOf(config, spec.id), cwd });
-  return {
-    spec,
-    paneName,
-    cwd,
-    runnerArgv: argv,
-    muxCommands: mux.openCommands({ name: paneName, cwd, argv }),
-    agentArgv: agent.argv,
-    waitAfter,
-    batchPause,
-    ...(usesDispatchWorktree(spec) ? { worktree: { path: cwd, branch: branchOf(spec.id) } } : {}),
-  };
+  const base = { spec, paneName, cwd, runnerArgv: argv, waitAfter, batchPause, ...(usesDispatchWorktree(spec) ? { worktree: { path: cwd, branch: branchOf(spec.id) } } : {}) };
+  try {
+    const files = locateSpec(config.specsDir, spec, folders);
+    const agent = agentCommand(config, spec, { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir: runDirOf(config, spec.id), cwd });
+    return { ...base, muxCommands: mux.openCommands({ name: paneName, cwd, argv }), agentArgv: agent.argv, files };
+  } catch (err) {
+    // Never opened: launchOne fails it with `error` first.
+    return { ...base, muxCommands: [], agentArgv: [spec.agent], error: (err as Error).message };
+  }
 }

@@ -1,0 +1,185 @@
+// Preflight: everything a launch needs, checked for every spec a run may launch
+// before the first one starts, so a problem in wave 3 is said before wave 1 runs.
+// `run` refuses on a failed check, `run --dry-run` and `doctor` show the same list.
+import { accessSync, constants, existsSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
+import type { ResolvedConfig } from '../config/load.js';
+import { onPath } from '../mux/choose.js';
+import type { Mux } from '../mux/types.js';
+import type { StateDoc } from '../state/doc.js';
+import type { LaunchItem } from './launch-plan.js';
+
+export interface Check {
+  name: string;
+  status: 'ok' | 'warn' | 'fail';
+  detail: string;
+  fix?: string;
+}
+
+export interface PreflightOptions {
+  /** `run --create-session`: a missing zellij session is fine. */
+  createSession?: boolean;
+  /** doctor: a missing zellij session is a warning (a run can be told to create it), and agents say their version. */
+  doctor?: boolean;
+}
+
+/** At most this many ids in a line: a table of thousands must not print thousands. */
+const SHOWN = 5;
+const idList = (ids: string[]) => (ids.length > SHOWN ? `${ids.slice(0, SHOWN).join(', ')} and ${ids.length - SHOWN} more` : ids.join(', '));
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** An executable as the runner would start it: a path (absolute, or relative to where it runs), else looked up on PATH. */
+function executable(cmd: string, cwd: string): string | undefined {
+  if (!cmd.includes('/')) return onPath(cmd);
+  const file = resolve(cwd, cmd);
+  try {
+    accessSync(file, constants.X_OK);
+    return file;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function preflight(config: ResolvedConfig, items: LaunchItem[], mux: Mux, doc: StateDoc, opts: PreflightOptions = {}): Promise<Check[]> {
+  const checks: Check[] = [];
+  checks.push(await muxCheck(config, mux, opts));
+  if (!items.length) {
+    checks.push({ name: 'specs', status: 'ok', detail: 'nothing left to launch' });
+    return checks;
+  }
+  checks.push(specFilesCheck(config, items));
+  checks.push(...(await agentChecks(config, items, opts)));
+  if (items.some((i) => i.spec.mode === 'isolated')) checks.push(...(await gitChecks(config, items, doc)));
+  return checks;
+}
+
+async function muxCheck(config: ResolvedConfig, mux: Mux, opts: PreflightOptions): Promise<Check> {
+  if (mux.kind === 'headless') return { name: 'multiplexer', status: 'ok', detail: 'headless (background processes; output in .codex/logs)' };
+  const p = await mux.probe();
+  if (!p.installed) return { name: 'multiplexer', status: 'fail', detail: p.detail, fix: p.fix };
+  if (p.running) return { name: 'multiplexer', status: 'ok', detail: `${mux.kind} session '${mux.session}' is running` };
+  if (mux.kind === 'tmux' || opts.createSession) return { name: 'multiplexer', status: 'ok', detail: `${mux.kind} session '${mux.session}' will be created (detached)` };
+  return { name: 'multiplexer', status: opts.doctor ? 'warn' : 'fail', detail: `${mux.kind} session '${mux.session}' is not running`, fix: p.startHint ?? '' };
+}
+
+/** Each spec's folder (found, and only one) and its spec.md. */
+function specFilesCheck(config: ResolvedConfig, items: LaunchItem[]): Check {
+  const broken: string[] = [];
+  const noFolder: string[] = [];
+  const noSpec: string[] = [];
+  for (const i of items) {
+    if (i.error || !i.files) broken.push(`${i.spec.id} (${i.error ?? 'cannot be located'})`);
+    else if (!i.files.found) noFolder.push(i.spec.id);
+    else if (!existsSync(i.files.specFile)) noSpec.push(i.spec.id);
+  }
+  const where = relative(config.rootDir, config.specsDir) || '.';
+  if (!broken.length && !noFolder.length && !noSpec.length) return { name: 'spec files', status: 'ok', detail: `${plural(items.length, 'spec')} to launch, each with its spec.md` };
+  const parts: string[] = [];
+  if (noFolder.length) parts.push(`no folder in ${where} for ${idList(noFolder)}`);
+  if (noSpec.length) parts.push(`no spec.md in the folder of ${idList(noSpec)}`);
+  if (broken.length) parts.push(idList(broken));
+  return { name: 'spec files', status: 'fail', detail: parts.join('; '), fix: `each spec needs ${where}/<id>-<name>/spec.md ('dispatch list' shows the folders expected)` };
+}
+
+const AGENT_FIX: Record<string, string> = {
+  codex: 'npm install -g @openai/codex, or set agents.codex.bin',
+  ac: 'install Python 3, or set agents.ac.python',
+};
+
+/** Each agent's program (once per program, whatever the number of specs), and Auto-Claude's run.py. */
+async function agentChecks(config: ResolvedConfig, items: LaunchItem[], opts: PreflightOptions): Promise<Check[]> {
+  const byAgent = new Map<string, LaunchItem[]>();
+  for (const i of items) {
+    if (i.error) continue;
+    const list = byAgent.get(i.spec.agent);
+    if (list) list.push(i);
+    else byAgent.set(i.spec.agent, [i]);
+  }
+  const checks: Check[] = [];
+  for (const [agent, list] of byAgent) {
+    const first = list[0]!;
+    const program = first.agentArgv[0]!;
+    // A relative program runs where the agent works: the project, or the worktree made from its HEAD.
+    const found = executable(program, config.rootDir);
+    const users = `used by ${idList(list.map((i) => i.spec.id))}`;
+    const name = agent === 'ac' ? 'python' : agent;
+    if (!found) {
+      checks.push({ name, status: 'fail', detail: `'${program}' ${program.includes('/') ? 'is not an executable file' : 'is not on PATH'} (${users})`, fix: AGENT_FIX[agent] ?? `install it, or fix agents.${agent}.command in the config` });
+    } else if (opts.doctor && (agent === 'codex' || agent === 'ac')) {
+      const { capture } = await import('../proc/launch.js');
+      const v = await capture([found, '--version'], { timeoutMs: 15_000 });
+      const version = (v.stdout || v.stderr).trim().split('\n')[0] ?? '';
+      checks.push(v.exitCode === 0
+        ? { name, status: 'ok', detail: agent === 'codex' ? `${version} (model ${config.agents.codex.model})` : version }
+        : { name, status: 'fail', detail: `'${program} --version' ${v.failedToStart ? 'could not start' : `exited ${v.exitCode}`}`, fix: AGENT_FIX[agent]! });
+    } else {
+      checks.push({ name, status: 'ok', detail: `${found} (${users})` });
+    }
+    if (agent === 'ac') {
+      const runPy = first.agentArgv[1]!;
+      checks.push(existsSync(runPy)
+        ? { name: 'auto-claude', status: 'ok', detail: runPy }
+        : { name: 'auto-claude', status: 'fail', detail: `no ${runPy} (${users})`, fix: 'clone Auto-Claude there, or set agents.ac.dir / AUTO_CLAUDE_DIR' });
+    }
+  }
+  return checks;
+}
+
+/** Isolated specs: a repository with a commit, worktree folders and branches free, agent scripts committed. */
+async function gitChecks(config: ResolvedConfig, items: LaunchItem[], doc: StateDoc): Promise<Check[]> {
+  const { capture } = await import('../proc/launch.js');
+  const git = (...args: string[]) => capture(['git', '-C', config.rootDir, ...args], { timeoutMs: 30_000 });
+  const isolated = items.filter((i) => i.spec.mode === 'isolated');
+  const ids = idList(isolated.map((i) => i.spec.id));
+  const head = await git('rev-parse', '--verify', '--quiet', 'HEAD');
+  if (head.failedToStart) return [{ name: 'git', status: 'fail', detail: `cannot run git: ${head.failedToStart} (isolated: ${ids})`, fix: 'install git, or set mode: "direct"' }];
+  if (head.exitCode !== 0) {
+    return [{ name: 'git', status: 'fail', detail: `${config.rootDir} is not a git repository with a commit (isolated: ${ids})`, fix: "run 'git init' and commit once, or set mode: 'direct'" }];
+  }
+  const problems: string[] = [];
+  const fixes = new Set<string>();
+  // Worktrees dispatch makes: the folder and the branch must be free, or be the ones dispatch made before.
+  const wts = items.filter((i) => i.worktree);
+  if (wts.length) {
+    const refs = await git('for-each-ref', '--format=%(refname)', 'refs/heads/dispatch/');
+    const branches = new Set(refs.stdout.split('\n').filter(Boolean));
+    const takenPath: LaunchItem[] = [];
+    const takenBranch: LaunchItem[] = [];
+    for (const i of wts) {
+      const made = doc.dispatch?.specs[i.spec.id]?.worktree as { createdBy?: string; path?: string } | undefined;
+      if (made?.createdBy === 'dispatch' && made.path === i.worktree!.path && existsSync(i.worktree!.path)) continue;
+      if (existsSync(i.worktree!.path)) takenPath.push(i);
+      else if (branches.has(`refs/heads/${i.worktree!.branch}`)) takenBranch.push(i);
+    }
+    const whose = (list: LaunchItem[]) => `spec${list.length === 1 ? '' : 's'} ${idList(list.map((i) => i.spec.id))}`;
+    if (takenPath.length) {
+      const one = takenPath.length === 1;
+      problems.push(`${one ? takenPath[0]!.worktree!.path : `${takenPath.length} worktree folders`} already ${one ? 'exists' : 'exist'} and dispatch did not make ${one ? 'it' : 'them'} (worktree of ${whose(takenPath)})`);
+      fixes.add(`move ${one ? 'it' : 'them'} away, or set worktreesDir elsewhere`);
+    }
+    if (takenBranch.length) {
+      const one = takenBranch.length === 1;
+      problems.push(`branch${one ? '' : 'es'} ${idList(takenBranch.map((i) => i.worktree!.branch))} already ${one ? 'exists' : 'exist'} and dispatch did not make ${one ? 'it' : 'them'} (${whose(takenBranch)})`);
+      fixes.add(one ? `delete or rename it ('git branch -m ${takenBranch[0]!.worktree!.branch} other-name')` : "delete or rename them ('git branch -m dispatch/<id> other-name')");
+    }
+    // An agent script given by a relative path runs in the worktree, a checkout of HEAD: it must be committed.
+    const scripts = new Map<string, string[]>();
+    for (const i of wts) {
+      const program = i.agentArgv[0]!;
+      if (!program.includes('/') || (isAbsolute(program) && !program.startsWith(`${config.rootDir}/`))) continue;
+      const rel = isAbsolute(program) ? relative(config.rootDir, program) : program;
+      const list = scripts.get(rel);
+      if (list) list.push(i.spec.id);
+      else scripts.set(rel, [i.spec.id]);
+    }
+    for (const [rel, users] of scripts) {
+      const tracked = await git('ls-files', '--error-unmatch', '--', rel);
+      if (tracked.exitCode !== 0) {
+        problems.push(`the agent script ${rel} is not committed, so the worktrees of ${idList(users)} will not have it`);
+        fixes.add(`commit ${rel}`);
+      }
+    }
+  }
+  if (problems.length) return [{ name: 'git', status: 'fail', detail: problems.join('; '), fix: [...fixes].join('; ') }];
+  return [{ name: 'git', status: 'ok', detail: `repository with a commit (${plural(isolated.length, 'isolated spec')})` }];
+}
