@@ -11,9 +11,15 @@ import { startFakeOllama } from '../test/fixtures/fake-ollama.mjs';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(root, 'dist', 'cli.js');
 const NODE = process.execPath;
-const env = { ...process.env, NO_COLOR: '1' };
+// A `codex` on PATH that is never started (the preflight only looks it up): the benchmark needs no real Codex.
+const fakeBin = mkdtempSync(join(tmpdir(), 'dispatch-bench-bin-'));
+writeFileSync(join(fakeBin, 'codex'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+const env = { ...process.env, NO_COLOR: '1', PATH: `${fakeBin}:${process.env.PATH}` };
 delete env.OLLAMA_HOST;
-const dirs = [];
+const dirs = [fakeBin];
+// BENCH_ONLY=6 runs just that section (by its number).
+const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map(Number)) : undefined;
+const section = (n) => !only || only.has(n);
 
 function run(argv, cwd) {
   return new Promise((res) => {
@@ -61,7 +67,7 @@ async function main() {
   out(`dispatch bench — node ${process.version}, ${new Date().toISOString()}`);
 
   // 1. status on a 1,000-spec table.
-  {
+  if (section(1)) {
     const { dir } = project(1000, {}, { specFiles: false });
     await run([NODE, BIN, 'status'], dir); // first run compiles and caches the config
     const r = await alternate('status', () => run([NODE, BIN, 'status'], dir).then((x) => x.ms), () => run([NODE, '-e', '0'], dir).then((x) => x.ms), 15);
@@ -69,7 +75,7 @@ async function main() {
   }
 
   // 2. 100 concurrent mark-done (distinct ids) vs 100 concurrent node -e 0.
-  {
+  if (section(2)) {
     const { dir, specs } = project(100, {}, { specFiles: false });
     await run([NODE, BIN, 'status'], dir);
     const ids = specs.map((s) => s.id);
@@ -94,7 +100,7 @@ async function main() {
   }
 
   // 3. pre-plan 100 specs against a local Ollama-protocol server answering after 200 ms, concurrency 8.
-  {
+  if (section(3)) {
     const server = await startFakeOllama({ behave: () => ({ delayMs: 200 }) });
     const { dir } = project(100, { planner: { host: server.host } });
     await run([NODE, BIN, 'status'], dir); // compile and cache the config first, as for every other figure
@@ -105,7 +111,7 @@ async function main() {
   }
 
   // 4. run 100 specs headless, an agent that exits at once, zero cooldown.
-  {
+  if (section(4)) {
     const zero = { 1: 0, 2: 0, 3: 0, 4: 0 };
     const { dir } = project(100, { multiplexer: 'headless', pacing: { cooldownSeconds: zero }, agents: { now: { command: ['true'], prompt: 'none' } }, specDefaults: { agent: 'now', wave: 0 } });
     const r = await run([NODE, BIN, 'run', '--yes', '--no-plan'], dir);
@@ -118,7 +124,7 @@ async function main() {
   }
 
   // 5. Pacing accuracy: 12 launches with a 0.5 s cooldown; launch times from the event journal.
-  {
+  if (section(5)) {
     const cd = 0.5;
     const { dir } = project(12, { multiplexer: 'headless', pacing: { cooldownSeconds: { 1: cd, 2: cd, 3: cd, 4: cd }, batch: { every: 4, pauseSeconds: 1, fromWave: 0 } }, agents: { now: { command: ['true'], prompt: 'none' } }, specDefaults: { agent: 'now', wave: 0 } });
     await run([NODE, BIN, 'run', '--yes', '--no-plan'], dir);
@@ -133,7 +139,7 @@ async function main() {
 
   // 6. Scale: every command on a 10,000-spec table, against a bare Node script that lists the
   // 10,000 spec folders once (the work no command can avoid).
-  {
+  if (section(6)) {
     const { dir } = project(10_000, { multiplexer: 'headless' });
     await run([NODE, BIN, 'status'], dir); // compile and cache the config first
     const floor = () => run([NODE, '-e', `require('fs').readdirSync(${JSON.stringify(join(dir, '.auto-claude', 'specs'))}, { withFileTypes: true })`], dir).then((r) => r.ms);

@@ -37,7 +37,7 @@ const common = {
   format: 'esm',
   target: 'node20',
   logLevel: 'warning',
-  minify: true,
+  minify: !process.env.DISPATCH_BUILD_PLAIN,
   legalComments: 'none',
   // Loaded from node_modules, on first use only: esbuild (a native binary,
   // to compile a changed TS config) and the dependencies of the verbs that

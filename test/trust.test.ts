@@ -144,6 +144,11 @@ describe('never two agents on one spec', () => {
     await waitFor('the relaunch', () => starts(dir).length === 2);
     expect(pidAlive(child)).toBe(false);
     expect(journal(dir).filter((e) => e.to === 'failed').map((e) => e.kind)).toEqual(['lost']);
+    // The relaunched agent started a child of its own: `dispatch stop` ends both (no orphan outlives the test).
+    const second = Number(await waitFor('the second child', () => existsSync(pidFile) && Number(readFileSync(pidFile, 'utf8')) !== child && readFileSync(pidFile, 'utf8')));
+    await waitFor('the second agent group on record', () => readStateOf(dir)?.dispatch?.running['001']?.agent);
+    expect(run(dir, 'stop', '001').code).toBe(0);
+    await waitFor('the second child to be gone', () => !pidAlive(second));
   });
 });
 

@@ -1,7 +1,7 @@
 // Builds the exact command line each agent gets. Pure: the runner executes
 // it, `run --dry-run` prints it, tests compare it with the real tools' grammar.
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import type { CustomAgentConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
@@ -54,7 +54,8 @@ export function agentCommand(config: ResolvedConfig, spec: ResolvedSpec, paths: 
         '-m', c.model,
         '-c', `model_reasoning_effort=${c.effort[spec.cost] ?? EFFORT_BY_COST[spec.cost]}`,
         '--json',
-        '-o', join(paths.runDir, 'last-message.md'),
+        // runDir is resolved and plain: concatenated (join's normalising showed in 10,000-spec dry runs).
+        '-o', `${paths.runDir}${sep}last-message.md`,
         ...c.extraArgs,
         '-',
       ],

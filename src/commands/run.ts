@@ -5,7 +5,7 @@ import type { WavePlan } from '../run/launch-plan.js';
 import { showArgv } from '../proc/launch.js';
 import { palette, type Palette } from '../ui/style.js';
 import { own } from '../state/doc.js';
-import type { Check } from '../run/preflight.js';
+import { forPreflight, preflight, type Check, type PreflightItem } from '../run/preflight.js';
 import { checkLine } from '../ui/checks.js';
 
 export interface RunArgs {
@@ -55,7 +55,20 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   const doc = readState(config.stateDir);
   // The spec folders are listed once for every wave's plan.
   const folders = readSpecFolders(config.specsDir);
-  const previews = (waves === 'all' ? config.waves : waves).map((w) => planWave(config, doc, mux, w, { only, folders })).filter((p) => p.items.length);
+  // A text dry run prints each wave as it is planned and keeps only what the preflight needs:
+  // holding every launch of a 10,000-spec table until the end doubled its time in garbage collection.
+  const dryText = !!args.dryRun && !ctx.json;
+  const previews: WavePlan[] = [];
+  const toCheck: PreflightItem[] = [];
+  let firstPlanned: number | undefined;
+  for (const w of waves === 'all' ? config.waves : waves) {
+    const p = planWave(config, doc, mux, w, { only, folders });
+    if (!p.items.length) continue;
+    firstPlanned ??= p.wave;
+    for (const i of p.items) toCheck.push(forPreflight(i));
+    if (dryText) ctx.out(waveText(c, mux.kind, p));
+    else previews.push(p);
+  }
 
   // A wave whose earlier waves are not complete cannot start: say so before touching anything
   // (no session created, and --dry-run does not pretend it would launch).
@@ -65,23 +78,22 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   const adoptWave = config.specs
     .filter((s) => (waves === 'all' || waves.includes(s.wave)) && (!only || only.has(s.id)) && (own(doc.dispatch?.running, s.id) || own(doc.dispatch?.waiting, s.id)))
     .reduce((m, s) => Math.min(m, s.wave), Infinity);
-  const first = Math.min(previews[0]?.wave ?? Infinity, adoptWave);
+  const first = Math.min(firstPlanned ?? Infinity, adoptWave);
   const firstWave = first === Infinity ? undefined : first;
   const blocked = firstWave === undefined ? [] : only
     ? dependencyBlockers(config, doc, config.specs.filter((s) => only.has(s.id)), firstWave)
     : blockersBefore(config, doc, firstWave);
   // Everything the launches of this run need, checked before the first (a dry run shows it, a run refuses on it).
-  const { preflight } = await import('../run/preflight.js');
-  const checks = await preflight(config, previews.flatMap((p) => p.items), mux, doc, { createSession: !!args.createSession });
+  const checks = await preflight(config, toCheck, mux, doc, { createSession: !!args.createSession });
   const failed = checks.filter((k) => k.status === 'fail');
   // A dry run shows what the wave would launch once the earlier ones are complete, and what blocks it now.
   if (args.dryRun) {
-    printDryRun(ctx, c, mux.kind, mux.session, previews, checks, blocked.length ? { wave: firstWave!, blockers: blocked } : undefined);
+    printDryRun(ctx, c, mux.kind, mux.session, previews, firstPlanned !== undefined, checks, blocked.length ? { wave: firstWave!, blockers: blocked } : undefined);
     return failed.length ? EXIT.failure : EXIT.ok;
   }
   if (blocked.length) throw blockedError(firstWave!, blocked);
   if (failed.length) throw preflightError(ctx, c, failed);
-  if (!previews.length && !hasRunning(config, doc, waves)) {
+  if (firstPlanned === undefined && !hasRunning(config, doc, waves)) {
     const scope = (waves === 'all' ? config.specs : config.specs.filter((s) => waves.includes(s.wave) && (!only || only.has(s.id))));
     const failed = scope.filter((s) => doc.failed.includes(s.id)).map((s) => s.id);
     ctx.err(`nothing to launch: ${waves === 'all' ? 'no wave has pending specs' : `no pending specs in ${only ? 'the given specs' : `wave ${args.wave}`}`}${failed.length ? `; failed: ${failed.join(', ')} — 'dispatch retry' puts them back to pending` : ''} (see 'dispatch status')\n`);
@@ -234,28 +246,36 @@ function preflightError(ctx: Ctx, c: Palette, failed: Check[]): DispatchError {
   return new DispatchError(`${failed.length} problems found before launching anything; nothing launched`, { hint });
 }
 
-function printDryRun(ctx: Ctx, c: Palette, kind: string, session: string, previews: WavePlan[], checks: Check[], blocked?: { wave: number; blockers: import('../run/engine.js').Blocker[] }): void {
+/** One wave of a text dry run: its schedule, and each launch's exact commands. */
+function waveText(c: Palette, kind: string, p: WavePlan): string {
+  const lines = schedule(p);
+  const muxLabel = c.dim(`${kind}:`);
+  const agentLabel = c.dim('agent:');
+  let out = `${c.bold(`wave ${p.wave}`)}${p.sequential ? ' (sequential)' : ''} — ${p.items.length} launch${p.items.length === 1 ? '' : 'es'}, pacing ${secs(p.pacingSeconds)}\n`;
+  for (let n = 0; n < p.items.length; n++) {
+    const i = p.items[n]!;
+    out += `  ${lines[n]}\n`;
+    if (i.worktree) out += `    ${c.dim('worktree:')} ${showArgv(['git', 'worktree', 'add', '-b', i.worktree.branch, i.worktree.path, 'HEAD'])}\n`;
+    for (const m of i.muxCommands) out += `    ${muxLabel} ${showArgv(m)}\n`;
+    out += `    ${agentLabel} ${showArgv(i.agentArgv)}\n`;
+  }
+  return out;
+}
+
+/** The end of a dry run (its waves are printed as they are planned, or here as JSON). */
+function printDryRun(ctx: Ctx, c: Palette, kind: string, session: string, previews: WavePlan[], anyPlanned: boolean, checks: Check[], blocked?: { wave: number; blockers: import('../run/engine.js').Blocker[] }): void {
   if (ctx.json) {
     ctx.outJson({ multiplexer: kind, session, checks, ...(blocked ? { blocked } : {}), waves: previews.map((p) => ({ wave: p.wave, sequential: p.sequential, pacingSeconds: p.pacingSeconds, launches: p.items.map((i) => ({ id: i.spec.id, pane: i.paneName, cwd: i.cwd, mux: i.muxCommands, agent: i.agentArgv, waitAfter: i.waitAfter, worktree: i.worktree })) })) });
     return;
   }
-  if (!previews.length) ctx.out('nothing to launch\n');
-  for (const p of previews) {
-    ctx.out(`${c.bold(`wave ${p.wave}`)}${p.sequential ? ' (sequential)' : ''} — ${p.items.length} launch${p.items.length === 1 ? '' : 'es'}, pacing ${secs(p.pacingSeconds)}\n`);
-    const lines = schedule(p);
-    for (const [n, i] of p.items.entries()) {
-      ctx.out(`  ${lines[n]}\n`);
-      if (i.worktree) ctx.out(`    ${c.dim('worktree:')} git worktree add -b ${i.worktree.branch} ${i.worktree.path} HEAD\n`);
-      for (const m of i.muxCommands) ctx.out(`    ${c.dim(`${kind}:`)} ${showArgv(m)}\n`);
-      ctx.out(`    ${c.dim('agent:')} ${showArgv(i.agentArgv)}\n`);
-    }
-  }
+  let out = anyPlanned ? '' : 'nothing to launch\n';
   if (blocked) {
     const t = blockedText(blocked.wave, blocked.blockers);
-    ctx.out(`${c.yellow('blocked now:')} ${t.what} — ${t.hint}\n`);
+    out += `${c.yellow('blocked now:')} ${t.what} — ${t.hint}\n`;
   }
-  ctx.out(`${c.bold('checks')}\n`);
-  for (const k of checks) ctx.out(`  ${checkLine(c, k)}\n`);
+  out += `${c.bold('checks')}\n`;
+  for (const k of checks) out += `  ${checkLine(c, k)}\n`;
+  ctx.out(out);
   ctx.err(c.dim('dry run: nothing launched, no state changed\n'));
 }
 

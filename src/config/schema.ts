@@ -12,7 +12,7 @@ export const MAX_ID_LENGTH = 64;
 const specIdSchema = z.string().check(
   z.regex(SAFE_ID, SAFE_MSG),
   z.maxLength(MAX_ID_LENGTH, { message: `at most ${MAX_ID_LENGTH} characters (ids name files, panes and branches)` }),
-  z.refine((s) => !s.includes('..'), { message: 'must not contain ".."' }),
+  z.refine((s) => !s.includes('..') && s !== '.', { message: 'must not be "." nor contain ".."' }),
 );
 
 /** One row of the spec table. */

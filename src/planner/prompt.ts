@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
-import { locateSpec } from '../specs/lookup.js';
+import { locateSpec, type SpecFolders } from '../specs/lookup.js';
 import type { ChatMessage as ChatMessageLike } from './ollama.js';
 import { SECTIONS } from './plan-file.js';
+import { specById, specsOfWave } from '../config/spec-index.js';
 
 const SYSTEM = `You are a senior engineer pre-planning a task for a coding agent (Codex CLI or Auto-Claude) that will implement it unattended.
 Read the spec and answer in Markdown with exactly these four level-2 headings, in this order, and nothing before the first one:
@@ -35,19 +36,19 @@ export function topLevelFiles(rootDir: string): string[] {
 }
 
 /** The messages for one spec: the spec itself, its place in the table and the project's top-level files. */
-export function buildPrompt(config: ResolvedConfig, spec: ResolvedSpec, specText: string, files = topLevelFiles(config.rootDir)): ChatMessageLike[] {
-  const byId = new Map(config.specs.map((s) => [s.id, s]));
+export function buildPrompt(config: ResolvedConfig, spec: ResolvedSpec, specText: string, files = topLevelFiles(config.rootDir), folders?: SpecFolders): ChatMessageLike[] {
+  const byId = specById(config);
   const deps = spec.dependsOn.map((id) => {
     const d = byId.get(id)!;
     let about = d.title ?? '';
     try {
-      about ||= summary(readFileSync(locateSpec(config.specsDir, d).specFile, 'utf8'));
+      about ||= summary(readFileSync(locateSpec(config.specsDir, d, folders).specFile, 'utf8'));
     } catch {
       // a dependency without spec.md still has its name
     }
     return `- ${d.id}-${d.name} (wave ${d.wave})${about ? `: ${about}` : ''}`;
   });
-  const sameWave = config.specs.filter((s) => s.wave === spec.wave && s.id !== spec.id).map((s) => `${s.id}-${s.name}`);
+  const sameWave = specsOfWave(config, spec.wave).filter((s) => s.id !== spec.id).map((s) => `${s.id}-${s.name}`);
   const user = [
     `Project: ${config.project}`,
     `Spec: ${spec.id}-${spec.name}${spec.title ? ` — ${spec.title}` : ''}`,

@@ -166,6 +166,18 @@ export async function spawnAgent(argv: Argv, opts: { cwd: string; env: Record<st
 }
 
 /** For display only (dry-run, confirmations): quotes like a POSIX shell would need. Never executed. */
+const quoted = new Map<string, string>();
+const quote = (a: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 export function showArgv(argv: readonly string[]): string {
-  return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  let out = '';
+  for (const a of argv) {
+    // The runner's node, script and config path repeat in every line of a long dry run: quoted once.
+    let q = quoted.get(a);
+    if (q === undefined) {
+      q = quote(a);
+      if (quoted.size < 1000) quoted.set(a, q);
+    }
+    out += out ? ` ${q}` : q || "''";
+  }
+  return out;
 }

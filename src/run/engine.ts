@@ -17,6 +17,7 @@ import { removeRunnerEnv, writeRunnerEnv } from './runner-env.js';
 import { canRelaunch } from './policy.js';
 import { ensureWorktree, type WorktreeRecord } from './worktree.js';
 import { sleep } from '../util/sleep.js';
+import { specsOfWave } from '../config/spec-index.js';
 
 export interface LiveRow {
   id: string;
@@ -158,15 +159,15 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
     }
     // --spec waits only on its own dependencies; a wave on every earlier wave.
     const only = opts.only;
-    const blockers = only ? dependencyBlockers(config, doc, config.specs.filter((s) => only.has(s.id) && s.wave === wave), wave) : blockersBefore(config, doc, wave);
+    const blockers = only ? dependencyBlockers(config, doc, specsOfWave(config, wave).filter((s) => only.has(s.id)), wave) : blockersBefore(config, doc, wave);
     if (blockers.length) {
       outcome.blocked = { wave, blockers };
       break;
     }
     const plan = planWave(config, doc, opts.mux, wave, { only: opts.only });
     // Runners still alive from a dispatcher that died, and rate-limited specs: adopted, not relaunched.
-    const adopted = config.specs
-      .filter((s) => s.wave === wave && (!opts.only || opts.only.has(s.id)))
+    const adopted = specsOfWave(config, wave)
+      .filter((s) => !opts.only || opts.only.has(s.id))
       .filter((s) => ['running', 'rate-limited'].includes(stateOf(doc, s.id)))
       .map((s) => s.id);
     if (!plan.items.length && !adopted.length) continue;
@@ -183,7 +184,7 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
     if (!opts.wait || opts.signal.aborted) break;
     emit({ type: 'wave-done', wave });
     const after = afterWave;
-    const ids = config.specs.filter((s) => s.wave === wave).map((s) => s.id);
+    const ids = specsOfWave(config, wave).map((s) => s.id);
     hookFailed(await runHook(config, 'onWaveComplete', {
       WAVE: wave, RUN_ID: rc.runId,
       STATE: ids.every((id) => isComplete(after, id)) ? 'complete' : 'incomplete',

@@ -5,6 +5,7 @@ import { isComplete } from './launch-plan.js';
 import { reapLost } from './liveness.js';
 import { canRelaunch } from './policy.js';
 import { readRunLock } from '../state/run-lock.js';
+import { specsOfWave } from '../config/spec-index.js';
 
 // A run that ended normally leaves no lock; give a new one time to start before taking over its work.
 const LOCK_GRACE_MS = 10_000;
@@ -31,7 +32,7 @@ export async function waitForWave(
     onWaiting?: (text: string) => void;
   },
 ): Promise<{ verdict: 'complete' | 'failed' | 'interrupted' } | { verdict: 'resume'; situation: string }> {
-  const ids = config.specs.filter((s) => s.wave === wave).map((s) => s.id);
+  const ids = specsOfWave(config, wave).map((s) => s.id);
   let reported = '';
   let lastReap = 0;
   let lockGoneSince: number | undefined;

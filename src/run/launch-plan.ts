@@ -9,6 +9,7 @@ import { locateSpec, readSpecFolders, type SpecFiles, type SpecFolders } from '.
 import { stateOf, type SpecState, type StateDoc } from '../state/doc.js';
 import { branchOf, paneNameOf, runDirOf, workDirOf } from './paths.js';
 import { canRelaunch } from './policy.js';
+import { specsOfWave } from '../config/spec-index.js';
 
 export interface LaunchItem {
   spec: ResolvedSpec;
@@ -61,7 +62,7 @@ export function isComplete(doc: StateDoc, id: string): boolean {
 }
 
 export function planWave(config: ResolvedConfig, doc: StateDoc, mux: Mux, wave: number, opts: { only?: Set<string>; folders?: SpecFolders } = {}): WavePlan {
-  const specs = config.specs.filter((s) => s.wave === wave && (!opts.only || opts.only.has(s.id)));
+  const specs = specsOfWave(config, wave).filter((s) => !opts.only || opts.only.has(s.id));
   const held: WavePlan['held'] = [];
   const toLaunch: ResolvedSpec[] = [];
   for (const s of specs) {
@@ -90,13 +91,16 @@ export function launchItem(config: ResolvedConfig, mux: Mux, spec: ResolvedSpec,
   const cwd = workDirOf(config, spec);
   const argv = runnerArgv(config, spec.id);
   const paneName = paneNameOf(config, spec.id);
-  const base = { spec, paneName, cwd, runnerArgv: argv, waitAfter, batchPause, ...(usesDispatchWorktree(spec) ? { worktree: { path: cwd, branch: branchOf(spec.id) } } : {}) };
+  const item: LaunchItem = { spec, paneName, cwd, runnerArgv: argv, muxCommands: [], agentArgv: [spec.agent], waitAfter, batchPause };
+  if (usesDispatchWorktree(spec)) item.worktree = { path: cwd, branch: branchOf(spec.id) };
   try {
     const files = locateSpec(config.specsDir, spec, folders);
-    const agent = agentCommand(config, spec, { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir: runDirOf(config, spec.id), cwd });
-    return { ...base, muxCommands: mux.openCommands({ name: paneName, cwd, argv }), agentArgv: agent.argv, files };
+    item.agentArgv = agentCommand(config, spec, { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir: runDirOf(config, spec.id), cwd }).argv;
+    item.muxCommands = mux.openCommands({ name: paneName, cwd, argv });
+    item.files = files;
   } catch (err) {
     // Never opened: launchOne fails it with `error` first.
-    return { ...base, muxCommands: [], agentArgv: [spec.agent], error: (err as Error).message };
+    item.error = (err as Error).message;
   }
+  return item;
 }

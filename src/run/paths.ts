@@ -1,10 +1,11 @@
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { usesDispatchWorktree } from '../agents/command.js';
 
 export const logPath = (config: ResolvedConfig, id: string) => join(config.stateDir, 'logs', `${id}.log`);
 export const attemptLogPath = (config: ResolvedConfig, id: string, n: number) => join(config.stateDir, 'logs', `${id}.attempt-${n}.log`);
-export const runDirOf = (config: ResolvedConfig, id: string) => join(config.stateDir, 'runs', id);
+// Concatenated: stateDir is resolved and an id is one plain name (validated), so join's normalising is not needed.
+export const runDirOf = (config: ResolvedConfig, id: string) => `${config.stateDir}${sep}runs${sep}${id}`;
 export const worktreePath = (config: ResolvedConfig, id: string) => join(config.worktreesDir, id);
 export const branchOf = (id: string) => `dispatch/${id}`;
 /** What the user sees in the multiplexer: `<project>-<id>`. */

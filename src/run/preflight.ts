@@ -16,6 +16,11 @@ export interface Check {
   fix?: string;
 }
 
+/** What the checks need of a launch: not its whole command lines, only the program (and run.py for ac). */
+export type PreflightItem = Pick<LaunchItem, 'spec' | 'files' | 'error' | 'worktree'> & { agentArgv: readonly string[] };
+
+export const forPreflight = (i: LaunchItem): PreflightItem => ({ spec: i.spec, files: i.files, error: i.error, worktree: i.worktree, agentArgv: i.agentArgv.slice(0, 2) });
+
 export interface PreflightOptions {
   /** `run --create-session`: a missing zellij session is fine. */
   createSession?: boolean;
@@ -40,7 +45,7 @@ function executable(cmd: string, cwd: string): string | undefined {
   }
 }
 
-export async function preflight(config: ResolvedConfig, items: LaunchItem[], mux: Mux, doc: StateDoc, opts: PreflightOptions = {}): Promise<Check[]> {
+export async function preflight(config: ResolvedConfig, items: PreflightItem[], mux: Mux, doc: StateDoc, opts: PreflightOptions = {}): Promise<Check[]> {
   const checks: Check[] = [];
   checks.push(await muxCheck(config, mux, opts));
   if (!items.length) {
@@ -63,7 +68,7 @@ async function muxCheck(config: ResolvedConfig, mux: Mux, opts: PreflightOptions
 }
 
 /** Each spec's folder (found, and only one) and its spec.md. */
-function specFilesCheck(config: ResolvedConfig, items: LaunchItem[]): Check {
+function specFilesCheck(config: ResolvedConfig, items: PreflightItem[]): Check {
   const broken: string[] = [];
   const noFolder: string[] = [];
   const noSpec: string[] = [];
@@ -87,8 +92,8 @@ const AGENT_FIX: Record<string, string> = {
 };
 
 /** Each agent's program (once per program, whatever the number of specs), and Auto-Claude's run.py. */
-async function agentChecks(config: ResolvedConfig, items: LaunchItem[], opts: PreflightOptions): Promise<Check[]> {
-  const byAgent = new Map<string, LaunchItem[]>();
+async function agentChecks(config: ResolvedConfig, items: PreflightItem[], opts: PreflightOptions): Promise<Check[]> {
+  const byAgent = new Map<string, PreflightItem[]>();
   for (const i of items) {
     if (i.error) continue;
     const list = byAgent.get(i.spec.agent);
@@ -126,7 +131,7 @@ async function agentChecks(config: ResolvedConfig, items: LaunchItem[], opts: Pr
 }
 
 /** Isolated specs: a repository with a commit, worktree folders and branches free, agent scripts committed. */
-async function gitChecks(config: ResolvedConfig, items: LaunchItem[], doc: StateDoc): Promise<Check[]> {
+async function gitChecks(config: ResolvedConfig, items: PreflightItem[], doc: StateDoc): Promise<Check[]> {
   const { capture } = await import('../proc/launch.js');
   const git = (...args: string[]) => capture(['git', '-C', config.rootDir, ...args], { timeoutMs: 30_000 });
   const isolated = items.filter((i) => i.spec.mode === 'isolated');
@@ -143,15 +148,15 @@ async function gitChecks(config: ResolvedConfig, items: LaunchItem[], doc: State
   if (wts.length) {
     const refs = await git('for-each-ref', '--format=%(refname)', 'refs/heads/dispatch/');
     const branches = new Set(refs.stdout.split('\n').filter(Boolean));
-    const takenPath: LaunchItem[] = [];
-    const takenBranch: LaunchItem[] = [];
+    const takenPath: PreflightItem[] = [];
+    const takenBranch: PreflightItem[] = [];
     for (const i of wts) {
       const made = doc.dispatch?.specs[i.spec.id]?.worktree as { createdBy?: string; path?: string } | undefined;
       if (made?.createdBy === 'dispatch' && made.path === i.worktree!.path && existsSync(i.worktree!.path)) continue;
       if (existsSync(i.worktree!.path)) takenPath.push(i);
       else if (branches.has(`refs/heads/${i.worktree!.branch}`)) takenBranch.push(i);
     }
-    const whose = (list: LaunchItem[]) => `spec${list.length === 1 ? '' : 's'} ${idList(list.map((i) => i.spec.id))}`;
+    const whose = (list: PreflightItem[]) => `spec${list.length === 1 ? '' : 's'} ${idList(list.map((i) => i.spec.id))}`;
     if (takenPath.length) {
       const one = takenPath.length === 1;
       problems.push(`${one ? takenPath[0]!.worktree!.path : `${takenPath.length} worktree folders`} already ${one ? 'exists' : 'exist'} and dispatch did not make ${one ? 'it' : 'them'} (worktree of ${whose(takenPath)})`);

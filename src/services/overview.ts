@@ -3,6 +3,7 @@ import { idsInState, stateIndex, type SpecState, type StateDoc } from '../state/
 import { locateSpec, readSpecFolders, type SpecFolders } from '../specs/lookup.js';
 
 import { planStatus, type PlanStatus } from '../planner/status.js';
+import { specsOfWave } from '../config/spec-index.js';
 
 export type { PlanStatus };
 
@@ -34,7 +35,7 @@ export interface Overview {
 export function buildOverview(config: ResolvedConfig, doc: StateDoc, opts: { wave?: number; plans?: boolean } = {}): Overview {
   const state = stateIndex(doc);
   const folders = opts.plans === false ? undefined : readSpecFolders(config.specsDir);
-  const specs = opts.wave === undefined ? config.specs : config.specs.filter((s) => s.wave === opts.wave);
+  const specs = opts.wave === undefined ? config.specs : specsOfWave(config, opts.wave);
   const rows = specs.map((s) => row(config, s, state(s.id), doc, folders));
   const known = new Set(config.specs.map((s) => s.id));
   const unknownIds = [...idsInState(doc)].filter((id) => !known.has(id));

@@ -4,7 +4,7 @@ import { DispatchError } from '../errors.js';
 import { chatOnce, effectiveHost, pingOllama, PlannerError, unreachableHint, type ChatMessage, type OllamaTarget } from '../planner/ollama.js';
 import { cleanAnswer, hashSpec, missingSections, readPlanHeader, renderPlan } from '../planner/plan-file.js';
 import { buildPrompt, correctiveMessage, topLevelFiles } from '../planner/prompt.js';
-import { findSpecs, locateSpec, readSpecFolders } from '../specs/lookup.js';
+import { findSpecs, locateSpec, readSpecFolders, type SpecFolders } from '../specs/lookup.js';
 import { writeFileAtomicAsync } from '../state/store.js';
 import { sleep } from '../util/sleep.js';
 
@@ -54,6 +54,8 @@ interface Job {
   hash: string;
   /** The project's top-level files, listed once per run. */
   files: string[];
+  /** The spec folders, listed once per run (dependencies' specs are read through it). */
+  folders: SpecFolders;
 }
 
 /**
@@ -100,7 +102,7 @@ export async function prePlan(config: ResolvedConfig, opts: PrePlanOptions): Pro
       early.push({ ...base, status: 'up-to-date', file: files.planFile });
       continue;
     }
-    jobs.push({ spec, specFile: files.specFile, planFile: files.planFile, text, hash, files: (topFiles ??= topLevelFiles(config.rootDir)) });
+    jobs.push({ spec, specFile: files.specFile, planFile: files.planFile, text, hash, files: (topFiles ??= topLevelFiles(config.rootDir)), folders });
   }
   emit({ type: 'start', total: specs.length, toPlan: jobs.length });
   early.forEach(finish);
@@ -171,7 +173,7 @@ async function planOne(config: ResolvedConfig, job: Job, target: OllamaTarget, o
     }
   };
   try {
-    const messages = buildPrompt(config, job.spec, job.text, job.files);
+    const messages = buildPrompt(config, job.spec, job.text, job.files, job.folders);
     let answer = await ask(messages);
     let missing = missingSections(cleanAnswer(answer));
     if (missing.length) {
