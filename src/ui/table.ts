@@ -3,7 +3,13 @@ const SLICE = 200;
 /** Past this many rows even sliced cli-table3 costs seconds (about 30 µs a cell): the same lines are laid out directly. */
 const DIRECT_FROM = 1000;
 
-const plainWidth = (s: string) => [...s.replace(/\x1b\[[0-9;]*m/g, '')].length;
+const ASCII = /^[\x20-\x7e]*$/;
+/** Width on screen: colour codes take none, and a character outside ASCII counts once (not per UTF-16 unit). */
+const plainWidth = (s: string) => {
+  // Most cells are plain ASCII: measured without a copy (a 10,000-row list measures 160,000 cells).
+  if (ASCII.test(s)) return s.length;
+  return [...s.replace(/\x1b\[[0-9;]*m/g, '')].length;
+};
 const PAD_RIGHT = 2;
 
 /**
