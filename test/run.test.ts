@@ -106,7 +106,7 @@ describe('run: a whole project', () => {
     expect(state.dispatch.specs['002'].reason).toBe('agent exited with code 3: fail: cannot build 002');
     // The retry policy (retry.maxAttempts, default 2) relaunched it once, telling the agent why.
     expect(starts(dir).map((e) => e.id).sort()).toEqual(['001', '002', '002']);
-    expect(r.stderr).toMatch(/^relaunching 002: attempt 2 of 2 after: agent exited with code 3/m);
+    expect(r.stderr).toMatch(/^relaunching 002: retry 1 of 1 after: agent exited with code 3/m);
     expect(starts(dir).filter((e) => e.id === '002')[1].stdin).toContain('The previous attempt failed because: agent exited with code 3: fail: cannot build 002');
     expect(state.dispatch.specs['002'].attempts).toBe(2);
     expect(existsSync(join(dir, 'out', 'later.txt'))).toBe(false);

@@ -166,13 +166,32 @@ describe('rate limits', () => {
 });
 
 describe('automatic retries', () => {
+  it('numbers every launch once: after a retry by hand the next launch is attempt 3 everywhere (agent, log, logs --attempt), and its relaunch is retry 1 of 1', () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'bad', wave: 1, agent: 'bad' }], extra: { retry: { maxAttempts: 2 } } });
+    const first = run(dir, 'run', '--yes', '--no-plan');
+    expect(first.code).toBe(1);
+    expect(first.stderr).toMatch(/^relaunching 001: retry 1 of 1 after: /m);
+    expect(startsOf(dir, '001').map((e) => e.attempt)).toEqual(['1', '2']);
+    expect(run(dir, 'retry').code).toBe(0);
+    const second = run(dir, 'run', '--yes', '--no-plan');
+    expect(second.code).toBe(1);
+    // The retry count starts afresh after 'retry'; the launch numbers go on.
+    expect(second.stderr).toMatch(/^relaunching 001: retry 1 of 1 after: /m);
+    expect(startsOf(dir, '001').map((e) => e.attempt)).toEqual(['1', '2', '3', '4']);
+    expect(historyOf(dir, '001').map((h) => h.n)).toEqual([1, 2, 3, 4]);
+    const l3 = run(dir, 'logs', '001', '--attempt', '3');
+    expect(l3.stdout).toMatch(/^── dispatch: demo 001-bad · agent bad · attempt 3 · \S+\n/);
+    expect(run(dir, 'logs', '001').stdout).toMatch(/^── dispatch: demo 001-bad · agent bad · attempt 4 · /);
+    expect(readStateOf(dir).dispatch.specs['001'].attempts).toBe(2);
+  });
+
   it('fails once, then succeeds: relaunched with the reason and the log tail in its prompt; every attempt kept', () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'flaky', wave: 1, agent: 'flaky', body: 'Make the parser tests pass.\n' }], agents: { flaky: agent('fail-once') } });
     const r = run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('1 launched · 1 done · 0 failed\n');
     expect(r.stderr).toContain('failed 001: agent exited with code 1: error: 3 of 12 tests failed (attempt 1)\n');
-    expect(r.stderr).toContain('relaunching 001: attempt 2 of 2 after: agent exited with code 1: error: 3 of 12 tests failed (attempt 1)\n');
+    expect(r.stderr).toContain('relaunching 001: retry 1 of 1 after: agent exited with code 1: error: 3 of 12 tests failed (attempt 1)\n');
     const [one, two] = startsOf(dir, '001');
     expect([one.attempt, two.attempt]).toEqual(['1', '2']);
     expect(one.stdin).toBe('# Spec 001: flaky\n\nMake the parser tests pass.\n');
@@ -267,7 +286,7 @@ describe('stalls (log not growing for stall.minutes)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('1 launched · 1 done · 0 failed\n');
     expect(r.stderr).toMatch(/^stalled 001: no output for \d+ s — restarting it$/m);
-    expect(r.stderr).toMatch(/^relaunching 001: attempt 2 of 2 after: stalled: no output for \d+ s \(restarting\)$/m);
+    expect(r.stderr).toMatch(/^relaunching 001: retry 1 of 1 after: stalled: no output for \d+ s \(restarting\)$/m);
     expect(trace(dir).filter((e) => e.event === 'signal').map((e) => [e.attempt, e.signal])).toEqual([['1', 'SIGTERM']]);
     expect(startsOf(dir, '001').map((e) => e.attempt)).toEqual(['1', '2']);
     expect(startsOf(dir, '001')[1].stdin).toMatch(/The previous attempt failed because: stalled: no output for \d+ s \(restarting\)\n/);

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { warn } from '../errors.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Mux } from '../mux/types.js';
-import { extra, kindOf, markRunning, own, setState, stateOf, type StateDoc, type VerdictKind } from '../state/doc.js';
+import { closeLaunch, extra, kindOf, markRunning, nextLaunchNumber, own, setState, stateOf, type StateDoc, type VerdictKind } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
 import { runHook, specVars, type HookResult } from './hooks.js';
@@ -233,7 +233,7 @@ function rowsFor(config: ResolvedConfig, doc: StateDoc, ids: Iterable<string>, n
       ...(run?.startedAt ? { startedAt: run.startedAt } : {}),
       ...(rec?.reason && (st === 'failed' || st === 'rate-limited') ? { reason: rec.reason } : {}),
       ...(st === 'rate-limited' ? { until: doc.dispatch?.waiting?.[id]?.until } : {}),
-      ...(rec?.attempts ? { attempt: rec.attempts } : {}),
+      ...(run?.attempt ?? rec?.history?.at(-1)?.n ? { attempt: run?.attempt ?? rec!.history!.at(-1)!.n } : {}),
     };
   });
 }
@@ -292,7 +292,8 @@ async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<st
           // A sequential wave keeps its order: the retry goes before the specs after it.
           if (plan.sequential) queue.unshift(launchItem(config, opts.mux, spec));
           else queue.push(launchItem(config, opts.mux, spec));
-          emit({ type: 'relaunch', id, why: `attempt ${(doc.dispatch?.specs[id]?.attempts ?? 0) + 1} of ${config.retry.maxAttempts} after: ${reason ?? 'failure'}` });
+          // Numbered as the retry policy counts: retries since the spec was last put back to pending.
+          emit({ type: 'relaunch', id, why: `retry ${doc.dispatch?.specs[id]?.attempts ?? 1} of ${config.retry.maxAttempts - 1} after: ${reason ?? 'failure'}` });
         }
       }
     }
@@ -407,11 +408,15 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, rc:
       worktree = await ensureWorktree(config, item.spec, doc.dispatch?.specs[id]?.worktree as WorktreeRecord | undefined);
     }
     await withState(config.stateDir, { command: 'run' }, (doc) => {
-      attempt = (doc.dispatch?.specs[id]?.attempts ?? 0) + 1;
-      markRunning(doc, id, { pid: 0, host: hostname(), startedAt: new Date().toISOString(), pane: item.paneName, attempt, runId: rc.runId });
-      // Counted here, not only by the runner: a runner that never starts still used an attempt.
-      extra(doc).specs[id]!.attempts = attempt;
-      if (worktree) extra(doc).specs[id]!.worktree = worktree;
+      // The launch gets its number and its history entry now: a runner that never starts still
+      // used it (and counts for the retry policy), and the next launch never reuses it.
+      attempt = nextLaunchNumber(doc, id);
+      const startedAt = new Date().toISOString();
+      markRunning(doc, id, { pid: 0, host: hostname(), startedAt, pane: item.paneName, attempt, runId: rc.runId });
+      const rec = extra(doc).specs[id]!;
+      rec.attempts = (rec.attempts ?? 0) + 1;
+      rec.history = [...(rec.history ?? []), { n: attempt, startedAt, runId: rc.runId, wave: item.spec.wave }];
+      if (worktree) rec.worktree = worktree;
     });
     // The launch is on record (and in the journal) now: the next one is paced from here.
     recorded?.(Date.now());
@@ -426,7 +431,10 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, rc:
     const reason = `launch failed: ${(err as Error).message}`;
     // A runner that never started never took its environment: it does not stay on disk.
     removeRunnerEnv(config, id);
-    await withState(config.stateDir, { command: 'run', reason }, (doc) => void setState(doc, id, 'failed', reason, 'launch-error'));
+    await withState(config.stateDir, { command: 'run', reason }, (doc) => {
+      setState(doc, id, 'failed', reason, 'launch-error');
+      closeLaunch(doc, id, attempt, { state: 'failed', kind: 'launch-error', reason });
+    });
     const signalProblem = writeSignal(config.signalDir, config.project, 'failed', id, `${reason}\n`);
     if (signalProblem) warn(signalProblem);
     emit({ type: 'launch-failed', id, reason });

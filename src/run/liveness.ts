@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { warn } from '../errors.js';
 import type { ResolvedConfig } from '../config/load.js';
-import { own, setState, type StateDoc } from '../state/doc.js';
+import { closeLaunch, own, setState, type StateDoc } from '../state/doc.js';
 import { stopGroup } from '../proc/group.js';
 import { removeRunnerEnv } from './runner-env.js';
 import { agentGroupOf } from './agent-file.js';
@@ -79,12 +79,11 @@ export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: s
   const lost = await withState(config.stateDir, { command }, (fresh) => {
     // Re-check under the lock: a runner may have finished in between.
     const now = findLost(fresh, config.stateDir, config.startTimeoutSeconds).filter((l) => !stuck.has(l.id) && seen.some((s) => s.id === l.id));
-    const at = new Date().toISOString();
     for (const l of now) {
+      // The launch the dead runner (or the one that never started) had: closed as lost.
+      const n = own(fresh.dispatch?.running, l.id)?.attempt ?? own(fresh.dispatch?.specs, l.id)?.history?.at(-1)?.n;
       setState(fresh, l.id, 'failed', l.reason, 'lost');
-      // Close the attempt the dead runner had opened.
-      const rec = own(fresh.dispatch?.specs, l.id);
-      if (rec?.history?.length && !rec.history.at(-1)!.endedAt) rec.history[rec.history.length - 1] = { ...rec.history.at(-1)!, endedAt: at, state: 'failed', kind: 'lost', reason: l.reason };
+      if (n !== undefined) closeLaunch(fresh, l.id, n, { state: 'failed', kind: 'lost', reason: l.reason });
     }
     return now;
   });

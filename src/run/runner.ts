@@ -10,7 +10,7 @@ import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { DispatchError } from '../errors.js';
 import { spawnAgent } from '../proc/launch.js';
 import { findSpec, locateSpec } from '../specs/lookup.js';
-import { extra, markRateLimited, markRunning, own, setState, stateOf, type AgentGroup, type AttemptRecord, type VerdictKind } from '../state/doc.js';
+import { extra, markRateLimited, markRunning, own, setState, stateOf, type AgentGroup, type AttemptRecord, type VerdictKind, nextLaunchNumber } from '../state/doc.js';
 import { groupAlive, signalGroup, stopGroup } from '../proc/group.js';
 import { writeSignal } from '../state/signals.js';
 import { withState } from '../state/store.js';
@@ -43,7 +43,6 @@ export class NotMineError extends DispatchError {
 const LEFTOVER_GRACE_MS = 1000;
 
 export interface RunnerOptions {
-  attempt?: number;
   pane?: string;
   signal: AbortSignal;
   /** Where the agent's output is shown besides the log (the pane). */
@@ -148,17 +147,24 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     if (prev.pid > 0 && prev.pid !== process.pid && isRunner(prev.pid, id)) return { mine: false as const, why: `runner pid ${prev.pid} is already running it` };
     const x = extra(doc);
     const history = [...(x.specs[id]?.history ?? [])];
-    const before = previousFailure(config, id, history);
-    const attempt = opts.attempt ?? prev?.attempt ?? (x.specs[id]?.attempts ?? 0) + 1;
-    markRunning(doc, id, { pid: process.pid, host: hostname(), startedAt, pane, attempt, ...(prev?.runId ? { runId: prev.runId } : {}) });
+    // The launch `run` numbered and opened in the history; a runner started some other way (an older
+    // dispatch, by hand) opens its own.
+    const opened = prev.attempt !== undefined ? history.find((h) => h.n === prev.attempt && !h.endedAt) : undefined;
+    const n = opened?.n ?? nextLaunchNumber(doc, id);
+    const earlier = history.filter((h) => h.n !== n);
+    const before = previousFailure(config, id, earlier);
+    markRunning(doc, id, { pid: process.pid, host: hostname(), startedAt, pane, attempt: n, ...(prev?.runId ? { runId: prev.runId } : {}) });
     const rec = x.specs[id]!;
-    rec.attempts = attempt;
-    const n = history.length + 1;
-    rec.history = [...history, { n, startedAt, ...(prev?.runId ? { runId: prev.runId } : {}), wave: spec.wave }];
-    return { mine: true as const, attempt, n, before, rateLimits: history.filter((h) => h.state === 'rate-limited').length };
+    if (!opened) {
+      rec.attempts = (rec.attempts ?? 0) + 1;
+      rec.history = [...history, { n, startedAt, ...(prev?.runId ? { runId: prev.runId } : {}), wave: spec.wave }];
+    }
+    return { mine: true as const, n, before, rateLimits: earlier.filter((h) => h.state === 'rate-limited').length };
   });
   if (!start.mine) throw new NotMineError(id, start.why);
-  const { attempt, n } = start;
+  // Every launch is numbered once, in the spec's history: the log, the header, DISPATCH_ATTEMPT and {attempt} say that number.
+  const { n } = start;
+  const attempt = n;
 
   // Every attempt keeps its own log; <id>.log is the latest (a hard link, so `logs` follows it live).
   const attemptLog = attemptLogPath(config, id, n);
@@ -180,7 +186,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     out.write(text);
     echo(text);
   };
-  say(`── dispatch: ${config.project} ${id}-${spec.name} · agent ${spec.agent} · attempt ${attempt}${n !== attempt ? ` (launch #${n})` : ''} · ${startedAt}\n`);
+  say(`── dispatch: ${config.project} ${id}-${spec.name} · agent ${spec.agent} · attempt ${n} · ${startedAt}\n`);
 
   let reason: string | undefined;
   let kind: VerdictKind = 'agent-failed';
@@ -346,7 +352,6 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     if (verdict === 'rate-limited') markRateLimited(doc, id, { until: until!.toISOString(), agent: spec.agent, reason: reason!, at: endedAt });
     else setState(doc, id, verdict, reason, kind);
     const x = extra(doc).specs[id]!;
-    x.attempts = attempt;
     if (ok && spec.mode === 'isolated') x.awaitingMerge = true;
     x.history = (x.history ?? []).map((h) =>
       h.n === n ? { ...h, endedAt, state: verdict, kind, ...(reason ? { reason } : {}), ...(events?.tokens ? { tokens: events.tokens } : {}) } : h,

@@ -10,7 +10,7 @@ import { runHook, specVars } from '../run/hooks.js';
 import { removeRunnerEnv } from '../run/runner-env.js';
 import { agentGroupOf } from '../run/agent-file.js';
 import { findSpecs } from '../specs/lookup.js';
-import { extra, own, setState, stateOf, type SpecState } from '../state/doc.js';
+import { closeLaunch, extra, own, setState, stateOf, type SpecState } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
 
@@ -27,12 +27,12 @@ const REASON = 'interrupted: stopped by hand (dispatch stop)';
 
 /** Marks the spec stopped by hand, closing its open attempt. */
 function recordStop(d: import('../state/doc.js').StateDoc, id: string): void {
+  const n = own(d.dispatch?.running, id)?.attempt ?? own(d.dispatch?.specs, id)?.history?.at(-1)?.n;
   setState(d, id, 'failed', REASON, 'interrupted');
   const rec = own(d.dispatch?.specs, id)!;
   delete rec.stopReason;
   delete rec.stopKind;
-  const h = rec.history?.at(-1);
-  if (h && !h.endedAt) Object.assign(h, { endedAt: new Date().toISOString(), state: 'failed', kind: 'interrupted', reason: REASON });
+  if (n !== undefined) closeLaunch(d, id, n, { state: 'failed', kind: 'interrupted', reason: REASON });
 }
 
 const gone = (pid: number, id: string) => pid <= 0 || !isRunner(pid, id);

@@ -17,6 +17,7 @@ export interface RunnerInfo {
   host: string;
   startedAt: string;
   pane?: string;
+  /** The launch number: this launch's entry `n` in the spec's history (what logs --attempt, DISPATCH_ATTEMPT and {attempt} say). */
   attempt?: number;
   /** The `run` that launched it. */
   runId?: string;
@@ -350,6 +351,20 @@ export function setState(doc: StateDoc, id: string, to: SpecState, reason?: stri
   }
   if (to !== 'done') delete rec.awaitingMerge;
   return true;
+}
+
+/** The number the next launch of a spec gets: one past every launch on record, never reused. */
+export function nextLaunchNumber(doc: StateDoc, id: string): number {
+  let n = 0;
+  for (const h of own(doc.dispatch?.specs, id)?.history ?? []) if (h.n > n) n = h.n;
+  return n + 1;
+}
+
+/** Ends launch `n` in the spec's history, if it is still open (its first verdict stands). */
+export function closeLaunch(doc: StateDoc, id: string, n: number, end: Omit<AttemptRecord, 'n' | 'startedAt'>): void {
+  const rec = own(doc.dispatch?.specs, id);
+  if (!rec?.history) return;
+  rec.history = rec.history.map((h) => (h.n === n && !h.endedAt ? { ...h, endedAt: new Date().toISOString(), ...end } : h));
 }
 
 /** Records a spec as running (launching: pid 0 until the runner reports in). */
