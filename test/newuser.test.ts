@@ -89,6 +89,9 @@ describe('run: declining the prompt', () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 0 }] });
     const r = await onTerminal(dir, ['run', '--no-plan'], 'n\n');
     expect(r.out).toContain('launch?');
+    // A headless run has no session nor panes, and says so.
+    expect(r.out).toMatch(/about to launch in the background \(headless\):/);
+    expect(r.out).not.toMatch(/session/);
     expect(r.out).toMatch(/^dispatch: run cancelled; nothing changed — answer 'y' to go ahead, or pass --yes\r?$/m);
     expect(r.code).toBe(1);
     expect(readStateOf(dir)).toBeUndefined();

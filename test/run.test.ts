@@ -53,7 +53,7 @@ describe('run: a whole project', () => {
     // Waves announced in order, one line per launch and per verdict (not a terminal: no live table).
     const waveLines = errLines(r.stderr).filter((l) => l.startsWith('wave '));
     expect(waveLines).toEqual(['wave 1: launching 2 specs in headless', 'wave 2: launching 1 spec in headless', 'wave 3: launching 1 spec in headless']);
-    expect(r.stderr).toMatch(/^launched 001 \(pid:\d+\)$/m);
+    expect(r.stderr).toMatch(/^launched 001 \(pid \d+\)$/m);
     expect(r.stderr).toMatch(/^done 004$/m);
 
     const state = readStateOf(dir);
@@ -481,7 +481,7 @@ describe('run: confirmation, lock, selection', () => {
     const r = run(dir, 'run', '--yes', '--no-wait', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('1 launched · 0 done · 0 failed · 1 still running\n');
-    expect(r.stderr).toMatch(/^not waiting: 001 still run in their panes; follow them with 'dispatch status' or 'dispatch logs <id>'$/m);
+    expect(r.stderr).toMatch(/^not waiting: 001 still run in the background; follow them with 'dispatch status' or 'dispatch logs <id>'$/m);
     expect(readStateOf(dir).dispatch.running['001']).toBeDefined();
     expect(existsSync(lockPath(dir))).toBe(false);
     await waitFor('001 to be done', () => readStateOf(dir)?.completed.includes('001'));

@@ -124,7 +124,7 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
     const session = await mux.ensureSession(!!args.createSession);
     if (session.created) ctx.err(`created ${mux.kind} session '${mux.session}' (detached)\n`);
     const outcome = await execute(ctx, c, config, mux, waves, only, args);
-    return report(ctx, c, outcome, args.wait !== false);
+    return report(ctx, c, outcome, args.wait !== false, mux.kind);
   } finally {
     releaseRunLock(config.stateDir, lock);
   }
@@ -152,7 +152,7 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
         log(c.bold(`wave ${e.plan.wave}: launching ${e.plan.items.length} spec${e.plan.items.length === 1 ? '' : 's'} in ${mux.kind}${e.plan.sequential ? ' (sequential)' : ''}`));
         break;
       case 'launched':
-        if (!live) log(`launched ${e.id} (${e.pane})${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}`);
+        if (!live) log(`launched ${e.id} (${e.pane.replace(/^pid:/, 'pid ')})${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}`);
         break;
       case 'rate-limited':
         log(`${c.yellow('rate-limited')} ${e.id}: ${e.reason ?? ''} — ${e.agent} paused, relaunch at ${new Date(e.until).toLocaleTimeString()}`);
@@ -209,7 +209,7 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
   return runWaves(config, { mux, waves, only, wait: args.wait !== false, signal: ctx.signal, onEvent, beforeWave, ...(args.budget ? { tokensPerRun: args.budget } : {}) });
 }
 
-function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean): number {
+function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean, kind: import('../mux/types.js').MuxKind): number {
   if (ctx.json) {
     ctx.outJson(o);
   } else {
@@ -220,7 +220,7 @@ function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean): number {
     ctx.out(`${parts.join(' · ')}\n`);
     for (const f of o.failed) ctx.out(`  ${c.red('failed')} ${f.id}: ${f.reason ?? ''}\n`);
     if (o.rateLimited.length) ctx.err(c.dim(`rate-limited, not relaunched yet: ${o.rateLimited.join(', ')}; 'dispatch run' again relaunches them when their limit resets\n`));
-    if (o.stillRunning.length) ctx.err(c.dim(`${waited ? 'stopped waiting' : 'not waiting'}: ${o.stillRunning.join(', ')} still run in their panes; follow them with 'dispatch status' or 'dispatch logs <id>'\n`));
+    if (o.stillRunning.length) ctx.err(c.dim(`${waited ? 'stopped waiting' : 'not waiting'}: ${o.stillRunning.join(', ')} still run ${kind === 'headless' ? 'in the background' : `in their ${kind} ${kind === 'tmux' ? 'windows' : 'panes'}`}; follow them with 'dispatch status' or 'dispatch logs <id>'\n`));
   }
   if (o.blocked) throw blockedError(o.blocked.wave, o.blocked.blockers);
   if (o.interrupted) return EXIT.interrupted;
@@ -280,7 +280,8 @@ function printDryRun(ctx: Ctx, c: Palette, kind: string, session: string, previe
 }
 
 function printSummary(ctx: Ctx, c: Palette, kind: string, session: string, previews: WavePlan[]): void {
-  ctx.err(`${c.bold('about to launch')} in ${kind} session '${session}':\n`);
+  // Headless runs have no session nor panes: the agents run in the background.
+  ctx.err(`${c.bold('about to launch')} ${kind === 'headless' ? 'in the background (headless)' : `in ${kind} session '${session}'`}:\n`);
   for (const p of previews) {
     ctx.err(`wave ${p.wave}: ${p.items.length} spec${p.items.length === 1 ? '' : 's'}, pacing about ${secs(p.pacingSeconds)}\n`);
     for (const line of schedule(p)) ctx.err(`  ${line}\n`);
