@@ -17,7 +17,7 @@ import { removeRunnerEnv, writeRunnerEnv } from './runner-env.js';
 import { canRelaunch } from './policy.js';
 import { ensureWorktree, type WorktreeRecord } from './worktree.js';
 import { sleep } from '../util/sleep.js';
-import { specsOfWave } from '../config/spec-index.js';
+import { specById, specsOfWave } from '../config/spec-index.js';
 
 export interface LiveRow {
   id: string;
@@ -29,6 +29,8 @@ export interface LiveRow {
   /** Rate-limited: when it will be relaunched. */
   until?: string;
   attempt?: number;
+  /** Finished: how long its last launch ran (the table keeps it after the spec ends). */
+  durationSeconds?: number;
 }
 
 export type RunEvent =
@@ -215,12 +217,14 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
   return outcome;
 }
 
-function rowsFor(config: ResolvedConfig, doc: StateDoc, ids: Iterable<string>, now = Date.now()): LiveRow[] {
+export function rowsFor(config: ResolvedConfig, doc: StateDoc, ids: Iterable<string>, now = Date.now()): LiveRow[] {
+  const byId = specById(config);
   return [...ids].map((id) => {
-    const s = config.specs.find((x) => x.id === id)!;
+    const s = byId.get(id)!;
     const st = stateOf(doc, id);
     const rec = doc.dispatch?.specs[id];
     const run = doc.dispatch?.running[id];
+    const last = rec?.history?.at(-1);
     let state: string = st;
     if (st === 'running' && run?.pid === 0) state = 'launching';
     else if (st === 'running' && quietSeconds(config, s, run?.startedAt, now) > stallSeconds(config, s)) state = 'stalled';
@@ -233,7 +237,8 @@ function rowsFor(config: ResolvedConfig, doc: StateDoc, ids: Iterable<string>, n
       ...(run?.startedAt ? { startedAt: run.startedAt } : {}),
       ...(rec?.reason && (st === 'failed' || st === 'rate-limited') ? { reason: rec.reason } : {}),
       ...(st === 'rate-limited' ? { until: doc.dispatch?.waiting?.[id]?.until } : {}),
-      ...(run?.attempt ?? rec?.history?.at(-1)?.n ? { attempt: run?.attempt ?? rec!.history!.at(-1)!.n } : {}),
+      ...(run?.attempt ?? last?.n ? { attempt: run?.attempt ?? last!.n } : {}),
+      ...(!run && last?.endedAt ? { durationSeconds: Math.max(0, Math.round((Date.parse(last.endedAt) - Date.parse(last.startedAt)) / 1000)) } : {}),
     };
   });
 }

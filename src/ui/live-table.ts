@@ -5,7 +5,12 @@ import { columns, paintState, type Palette } from './style.js';
 
 export function elapsed(fromIso: string | undefined, now = Date.now()): string {
   if (!fromIso) return '';
-  const s = Math.max(0, Math.round((now - Date.parse(fromIso)) / 1000));
+  return duration((now - Date.parse(fromIso)) / 1000);
+}
+
+/** A length of time: "42s", "3m05s", "1h02m". */
+export function duration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
   return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
@@ -21,7 +26,7 @@ export function renderLive(c: Palette, wave: number, rows: LiveRow[], footer: st
       `${r.id}-${r.name}`,
       r.agent,
       paintState(c, r.state) + (r.attempt && r.attempt > 1 ? c.dim(` #${r.attempt}`) : ''),
-      r.state === 'running' || r.state === 'stalled' ? elapsed(r.startedAt) : r.until ? `retry in ${remaining(r.until)}` : '',
+      r.state === 'running' || r.state === 'stalled' ? elapsed(r.startedAt) : r.until ? `retry in ${remaining(r.until)}` : r.durationSeconds !== undefined ? duration(r.durationSeconds) : '',
       r.reason ? c.dim(r.reason.slice(0, 60)) : '',
     ]),
   ]);

@@ -1,0 +1,36 @@
+// The live table a run draws on a terminal: finished specs keep how long they ran.
+import { describe, expect, it } from 'vitest';
+import { renderLive } from '../src/ui/live-table.js';
+import { rowsFor } from '../src/run/engine.js';
+import { palette } from '../src/ui/style.js';
+import type { ResolvedConfig } from '../src/config/load.js';
+import type { StateDoc } from '../src/state/doc.js';
+
+const spec = (id: string) => ({ id, name: `s${id}`, wave: 1, cost: 1 as const, agent: 'codex', mode: 'direct' as const, dependsOn: [] });
+const config = { specs: [spec('001'), spec('002'), spec('003')], stall: { minutes: { 1: 10, 2: 15, 3: 20, 4: 30 }, action: 'warn' }, stateDir: '/nonexistent' } as unknown as ResolvedConfig;
+const t0 = Date.parse('2026-12-01T10:00:00Z');
+const iso = (s: number) => new Date(t0 + s * 1000).toISOString();
+
+describe('live table', () => {
+  it('a finished spec shows its last launch\'s duration; a running one its elapsed time; launch numbers past 1 shown', () => {
+    const doc = {
+      completed: ['001'],
+      failed: ['002'],
+      skipped: [],
+      dispatch: {
+        version: 1,
+        running: { '003': { pid: 1, host: 'h', startedAt: iso(100), attempt: 1 } },
+        specs: {
+          '001': { history: [{ n: 1, startedAt: iso(0), endedAt: iso(65), state: 'done' }] },
+          '002': { reason: 'agent exited with code 1', kind: 'agent-failed', history: [{ n: 1, startedAt: iso(0), endedAt: iso(3), state: 'failed' }, { n: 2, startedAt: iso(10), endedAt: iso(3730), state: 'failed' }] },
+        },
+      },
+    } as unknown as StateDoc;
+    const rows = rowsFor(config, doc, ['001', '002', '003'], t0 + 130_000);
+    expect(rows.map((r) => r.durationSeconds)).toEqual([65, 3720, undefined]);
+    const lines = renderLive(palette(false), 1, rows, '').split('\n');
+    expect(lines[2]).toMatch(/^001-s001\s+codex\s+done\s+1m05s\s*$/);
+    expect(lines[3]).toMatch(/^002-s002\s+codex\s+failed #2\s+1h02m\s+agent exited with code 1$/);
+    expect(lines[4]).toMatch(/^003-s003\s+codex\s+running\s+\d+(s|m\d\ds)\s*$/);
+  });
+});
