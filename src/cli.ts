@@ -5,7 +5,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { createCtx, type Ctx } from './context.js';
 import { EXIT, renderError } from './errors.js';
 
-type Verb = (args: any, ctx: Ctx) => Promise<number | void>;
+// Each verb types its own arguments; commander's parsed options are handed over as they come.
+type Verb = (args: never, ctx: Ctx) => Promise<number | void>;
 type Loader = () => Promise<{ run: Verb }>;
 
 const program = new Command('dispatch');
@@ -27,12 +28,12 @@ let exitCode: number = EXIT.ok;
 const interrupt = new AbortController();
 
 function action(load: Loader) {
-  return async (...params: any[]) => {
+  return async (...params: unknown[]) => {
     const cmd = params.at(-1) as Command;
     const positional = params.slice(0, -2);
     const ctx = createCtx(program.opts(), interrupt.signal);
     const { run } = await load();
-    const code = await run({ ...cmd.opts(), _: positional }, ctx);
+    const code = await run({ ...(cmd.opts() as object), _: positional } as never, ctx);
     exitCode = typeof code === 'number' ? code : EXIT.ok;
   };
 }
@@ -88,7 +89,7 @@ for (const [verb, desc, extra] of [
     .argument('<ids...>', 'spec ids')
     .option('--reason <text>', 'why (kept in the state and the event journal)')
     .addHelpText('after', examples(extra))
-    .action(action(() => import('./commands/mark.js').then((m) => ({ run: (a: any, ctx: Ctx) => m.run({ ...a, verb }, ctx) }))));
+    .action(action(() => import('./commands/mark.js').then((m) => ({ run: (a: Parameters<typeof m.run>[0], ctx: Ctx) => m.run({ ...a, verb }, ctx) }))));
   void c;
 }
 

@@ -421,8 +421,8 @@ describe('reset', () => {
     const aside = readdirSync(join(dir, '.codex')).filter((f) => f.startsWith('dispatch-state.json.corrupt-'));
     expect(aside).toHaveLength(1);
     expect(aside[0]).toMatch(/^dispatch-state\.json\.corrupt-\d{4}-\d\d-\d\dT[\d-]+Z$/);
-    expect(readFileSync(join(dir, '.codex', aside[0]), 'utf8')).toBe(corrupt);
-    expect(r.stderr).toContain(`moved aside to ${join(dir, '.codex', aside[0])}`);
+    expect(readFileSync(join(dir, '.codex', aside[0]!), 'utf8')).toBe(corrupt);
+    expect(r.stderr).toContain(`moved aside to ${join(dir, '.codex', aside[0]!)}`);
     expect(readStateOf(dir)).toEqual({ completed: [], failed: [], skipped: [] });
     expect(run(dir, 'status').code).toBe(0);
   });

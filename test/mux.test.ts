@@ -195,8 +195,8 @@ describe('zellij', () => {
     const r = dispatch(dir, ['run', '--yes', '--no-plan', '--create-session'], { env: w.env });
     expect(r.code, r.stderr).toBe(0);
     expect(w.calls().at(-1)).toEqual(['--session', 'demo', 'run', '--name', 'demo-001', '--close-on-exit', '--cwd', dir, '--', ...runnerArgv(dir, '001')]);
-    expect(starts(dir)[0].argv).toEqual([join(dir, 'trace.jsonl'), join(dir, '.auto-claude', 'specs', `001-${NASTY}`, 'spec.md'), NASTY]);
-    expect(starts(dir)[0].stdin).toBe('');
+    expect(starts(dir)[0]!.argv).toEqual([join(dir, 'trace.jsonl'), join(dir, '.auto-claude', 'specs', `001-${NASTY}`, 'spec.md'), NASTY]);
+    expect(starts(dir)[0]!.stdin).toBe('');
     expectNoPwned(dir);
   });
 
@@ -252,8 +252,8 @@ describe('tmux (real, private socket)', () => {
     expect(r.stderr).toMatch(/^launched 001 \(%\d+\)$/m);
     expect(r.stdout).toBe('2 launched · 2 done · 0 failed\n');
     const s = starts(dir);
-    expect(s[0].env!.TMUX_PANE).toMatch(/^%\d+$/);
-    expect(s[0].cwd).toBe(dir);
+    expect(s[0]!.env!.TMUX_PANE).toMatch(/^%\d+$/);
+    expect(s[0]!.cwd).toBe(dir);
     expect(readFileSync(join(dir, 'out/a.txt'), 'utf8')).toBe('a\n');
     // The windows close with their runner.
     await waitFor('the windows to close', () => !windows(session).some((w) => w.startsWith('demo-')));
@@ -275,7 +275,7 @@ describe('tmux (real, private socket)', () => {
     expect(state.dispatch.specs['001'].reason).toMatch(/interrupted/);
     await waitFor('the agent to be gone', () => {
       try {
-        process.kill(starts(dir)[0].pid, 0);
+        process.kill(starts(dir)[0]!.pid, 0);
         return false;
       } catch {
         return true;
@@ -306,8 +306,8 @@ describe('tmux (real, private socket)', () => {
     });
     const r = dispatch(dir, ['run', '--yes', '--no-plan']);
     expect(r.code, r.stderr).toBe(0);
-    expect(starts(dir)[0].argv).toEqual([join(dir, 'trace.jsonl'), join(dir, '.auto-claude', 'specs', `001-${NASTY}`, 'spec.md'), NASTY]);
-    expect(starts(dir)[0].cwd).toBe(dir);
+    expect(starts(dir)[0]!.argv).toEqual([join(dir, 'trace.jsonl'), join(dir, '.auto-claude', 'specs', `001-${NASTY}`, 'spec.md'), NASTY]);
+    expect(starts(dir)[0]!.cwd).toBe(dir);
     expectNoPwned(dir);
   });
 

@@ -5,8 +5,8 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, dispatch, makeProject, readStateOf, statePathOf, tempDir } from './helpers.js';
-import { NODE, deadPid, engineProject, expectUsageError, lockPath, stateBytes, type EngineSpec } from './fixtures/engine.js';
+import { BIN, dispatch, dispatchAsync, makeProject, readStateOf, statePathOf, tempDir } from './helpers.js';
+import { NODE, deadPid, engineProject, expectUsageError, lockPath, starts, stateBytes, type EngineSpec } from './fixtures/engine.js';
 import { GIT_ENV, git, commitAll } from './fixtures/git.js';
 
 const run = (dir: string, ...args: string[]) => dispatch(dir, args);
@@ -211,3 +211,29 @@ describe('status: running specs', () => {
   });
 });
 
+
+describe('run: planning before each wave', () => {
+  it('plans what has no plan before launching, and says so; the agent gets the plan', async () => {
+    const { startFakeOllama } = await import('./fixtures/fake-ollama.mjs');
+    const f = await startFakeOllama();
+    try {
+      const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 0 }, { id: '002', name: 'b', wave: 1 }], extra: { planner: { host: f.host } } });
+      const r = await dispatchAsync(dir, ['run', '--yes']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(errLines(r.stderr).filter((l) => l.startsWith('planned'))).toEqual(['planned 1 of 1 spec first', 'planned 1 of 1 spec first']);
+      expect(starts(dir).map((s) => s.stdin!.includes('# Implementation plan'))).toEqual([true, true]);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('with Ollama unreachable, warns once for the whole run and launches without plans', async () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 0 }, { id: '002', name: 'b', wave: 1 }], extra: { planner: { host: 'http://127.0.0.1:9' } } });
+    const r = await dispatchAsync(dir, ['run', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(errLines(r.stderr).filter((l) => l.includes('launching without plans'))).toEqual([
+      "warning: cannot reach Ollama at http://127.0.0.1:9 — launching without plans (--require-plan to stop instead); later waves try again without saying so",
+    ]);
+    expect(readStateOf(dir).completed).toEqual(['001', '002']);
+  });
+});

@@ -141,7 +141,7 @@ describe('prompt', () => {
   const userOf = (id: string, text = 'SPEC BODY: parse the TRIZ matrix.') => {
     const m = buildPrompt(config, spec(id), text);
     expect(m.map((x) => x.role)).toEqual(['system', 'user']);
-    return { system: m[0].content, user: m[1].content };
+    return { system: m[0]!.content, user: m[1]!.content };
   };
 
   it('includes the spec text', () => {

@@ -61,13 +61,13 @@ function expectGoodPlan(dir: string, folder: string, model = MODEL): { created: 
   const m = HEADER_RE.exec(text);
   expect(m, `header of ${folder}/plan.md`).not.toBeNull();
   expect(m![1]).toBe(model);
-  expect(Number.isNaN(Date.parse(m![2]))).toBe(false);
+  expect(Number.isNaN(Date.parse(m![2]!))).toBe(false);
   expect(m![3]).toBe(createHash('sha256').update(readFileSync(specFile(dir, folder))).digest('hex'));
   expect(text).toContain(`# Plan for ${folder}`);
   const at = ['## Risk register', '## File order', '## Crate audit', '## Gotchas'].map((h) => text.indexOf(h));
   expect(at.every((i) => i > 0)).toBe(true);
   expect([...at].sort((a, b) => a - b)).toEqual(at);
-  return { created: m![2], sha: m![3] };
+  return { created: m![2]!, sha: m![3]! };
 }
 
 /** Nothing but spec.md (and plan.md when expected) in each spec folder: no temp or partial files. */
@@ -183,8 +183,8 @@ describe('dispatch pre-plan: planning', () => {
     expect(lines(r.stdout).sort()).toEqual(['planned     002-beta', 'up to date  001-alpha', 'up to date  003-gamma']);
     expect(r.stderr).toContain('planning 1 of 3 specs');
     expect(f.state.chats).toBe(4);
-    expect(specOf(f.state.requests[3].body)).toBe('002-beta');
-    expect(f.state.requests[3].body.messages[1].content).toContain('Build beta, and a cache.');
+    expect(specOf(f.state.requests[3]!.body)).toBe('002-beta');
+    expect(f.state.requests[3]!.body.messages[1]!.content).toContain('Build beta, and a cache.');
     expectGoodPlan(dir, '002-beta');
     expect(await shown('list')).toEqual(['planned', 'planned', 'planned']);
   });
@@ -289,8 +289,8 @@ describe('dispatch pre-plan: the answer is checked', () => {
     expect(f.state.chats).toBe(6);
     const second = f.state.requests.find((q) => q.body.messages.length > 2)!.body.messages;
     expect(second.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user']);
-    expect(second[2].content).toBe(lacking);
-    expect(second[3].content).toContain('## Crate audit');
+    expect(second[2]!.content).toBe(lacking);
+    expect(second[3]!.content).toContain('## Crate audit');
     expectGoodPlan(dir, '002-beta');
     expect(readPlan(dir, '002-beta')).not.toContain('## Dependencies');
   });
@@ -372,7 +372,7 @@ describe('dispatch pre-plan: faults', () => {
 
   it('401: suggests ollama signin or OLLAMA_API_KEY, not retried', async () => {
     const f = await fake(() => ({ status: 401 }));
-    const dir = project(f.host, { specs: [SPECS3[0]] });
+    const dir = project(f.host, { specs: [SPECS3[0]!] });
     const r = await prePlan(dir);
     expect(r.code).toBe(1);
     const [l] = lines(r.stdout);

@@ -167,7 +167,7 @@ describe('the verdict is taken when the agent exits', () => {
       const r = run(dir, 'run', '--yes', '--no-plan');
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/^1 launched · 0 done · 1 failed\n {2}failed 001: stalled: no output for \d+ s\n$/);
-      const agentPid = starts(dir)[0].pid;
+      const agentPid = starts(dir)[0]!.pid;
       const childPid = Number(readFileSync(pidFile, 'utf8'));
       strays.add(childPid);
       expect(trace(dir).filter((e) => e.event === 'signal').map((e) => e.signal)).toEqual(['SIGTERM']);
@@ -371,7 +371,7 @@ describe('lost runners and hooks', () => {
     await waitFor('the agent to start', () => starts(dir).length > 0);
     process.kill(runner, 'SIGKILL');
     await waitFor('the runner to die', () => !running(runner));
-    process.kill(starts(dir)[0].pid, 'SIGKILL'); // the orphaned agent
+    process.kill(starts(dir)[0]!.pid, 'SIGKILL'); // the orphaned agent
     // Three commands notice it at once, then one more later.
     const seen = await Promise.all([0, 1, 2].map(() => dispatchAsync(dir, ['status'])));
     expect(seen.map((s) => s.code)).toEqual([0, 0, 0]);

@@ -107,7 +107,7 @@ describe('run: a whole project', () => {
     // The retry policy (retry.maxAttempts, default 2) relaunched it once, telling the agent why.
     expect(starts(dir).map((e) => e.id).sort()).toEqual(['001', '002', '002']);
     expect(r.stderr).toMatch(/^relaunching 002: retry 1 of 1 after: agent exited with code 3/m);
-    expect(starts(dir).filter((e) => e.id === '002')[1].stdin).toContain('The previous attempt failed because: agent exited with code 3: fail: cannot build 002');
+    expect(starts(dir).filter((e) => e.id === '002')[1]!.stdin).toContain('The previous attempt failed because: agent exited with code 3: fail: cannot build 002');
     expect(state.dispatch.specs['002'].attempts).toBe(2);
     expect(existsSync(join(dir, 'out', 'later.txt'))).toBe(false);
     expect(readFileSync(join(dir, 'signals', 'demo-failed-002'), 'utf8')).toContain('code 3');
@@ -296,8 +296,8 @@ describe('run: pacing', () => {
     const l = launchTimes(dir);
     expect(l.map((x) => x.spec)).toEqual(['001', '002', '003']);
     const why = JSON.stringify(l);
-    expect(l[1].t - l[0].t, why).toBeGreaterThanOrEqual(1000); // cost 1: 1 s
-    expect(l[2].t - l[1].t, why).toBeLessThan(1000); // cost 2: no cooldown
+    expect(l[1]!.t - l[0]!.t, why).toBeGreaterThanOrEqual(1000); // cost 1: 1 s
+    expect(l[2]!.t - l[1]!.t, why).toBeLessThan(1000); // cost 2: no cooldown
     expect(starts(dir)).toHaveLength(3);
   });
 
@@ -311,7 +311,7 @@ describe('run: pacing', () => {
     expect(r.code, r.stderr).toBe(0);
     const l = launchTimes(dir);
     expect(l.map((x) => x.spec)).toEqual(['001', '002', '003', '004']);
-    const gaps = l.slice(1).map((x, i) => x.t - l[i].t);
+    const gaps = l.slice(1).map((x, i) => x.t - l[i]!.t);
     expect(gaps[0], String(gaps)).toBeLessThan(1000);
     expect(gaps[1], String(gaps)).toBeGreaterThanOrEqual(1000);
     expect(gaps[2], String(gaps)).toBeLessThan(1000);
@@ -513,7 +513,7 @@ describe('the runner dies or is stopped', () => {
     expect(state.dispatch.specs['001'].reason).toMatch(/interrupted/);
     // The agent was stopped, not left behind.
     expect(trace(dir).find((e) => e.event === 'signal')?.signal).toBe('SIGTERM');
-    await waitFor('the agent to be gone', () => !pidAlive(starts(dir)[0].pid));
+    await waitFor('the agent to be gone', () => !pidAlive(starts(dir)[0]!.pid));
     expect(readFileSync(logOf(dir, '001'), 'utf8')).toContain('── dispatch: 001 failed: interrupted (SIGTERM)');
   });
 
@@ -525,7 +525,7 @@ describe('the runner dies or is stopped', () => {
     await waitFor('the agent to start', () => starts(dir).length > 0);
     // The runner records its agent's process group before anything else happens.
     const group = await waitFor('the agent group on record', () => readStateOf(dir)?.dispatch?.running['001']?.agent);
-    const agent = starts(dir)[0].pid;
+    const agent = starts(dir)[0]!.pid;
     expect(group.pgid).toBe(agent);
     process.kill(runner, 'SIGKILL');
     await waitFor('the runner to die', () => !pidAlive(runner));
@@ -557,7 +557,7 @@ describe('the runner dies or is stopped', () => {
     await waitFor('the agent to start', () => starts(dir).length > 0);
     process.kill(runner, 'SIGKILL');
     await waitFor('the runner to die', () => !pidAlive(runner));
-    process.kill(starts(dir)[0].pid, 'SIGKILL');
+    process.kill(starts(dir)[0]!.pid, 'SIGKILL');
     const r = run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('lost 001: lost (runner died)\n');
@@ -582,7 +582,7 @@ describe('spec names reach the agent as literal strings, never through a shell',
     });
     const r = run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    const s = starts(dir)[0];
+    const s = starts(dir)[0]!;
     const specDir = join(dir, '.auto-claude', 'specs', `001-${NASTY}`);
     expect(s.argv).toEqual([tracePath(dir), join(specDir, 'spec.md'), NASTY, '001', dir, specDir, `x ${NASTY} y`]);
     expect(s.stdin).toBe(`# Spec 001: ${NASTY}\n\nwrite out/ok.txt fine\n`);

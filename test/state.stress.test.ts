@@ -134,7 +134,7 @@ describe('writers killed with SIGKILL', () => {
     const wasKilled = outcomes.filter((o) => o.signal === 'SIGKILL').length;
     expect(wasKilled).toBeGreaterThanOrEqual(5); // the test really crashed writers
     // Survivors may have waited out a stale lock, but none may fail.
-    const survivors = writers.filter((_, i) => outcomes[i].signal === null);
+    const survivors = writers.filter((_, i) => outcomes[i]!.signal === null);
     for (const w of survivors) expect({ id: w.id, ...outcomes[writers.indexOf(w)] }).toEqual({ id: w.id, code: 0, signal: null, stderr: '' });
     const doc = parseState(dir);
     for (const w of survivors) expect(doc.completed).toContain(w.id);

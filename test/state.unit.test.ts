@@ -135,7 +135,7 @@ describe('withState', () => {
     await withState(dir, { command: 'reset' }, (doc) => void setState(doc, '003', 'pending'));
     const ev = events(dir);
     expect(ev).toHaveLength(3);
-    expect(ev.map(({ time, pid, ...rest }) => rest)).toEqual([
+    expect(ev.map(({ time: _time, pid: _pid, ...rest }) => rest)).toEqual([
       { seq: 1, command: 'mark-failed', spec: '001', from: 'done', to: 'failed', kind: 'agent-failed', reason: 'pane died' },
       { seq: 2, command: 'mark-failed', spec: '003', from: 'pending', to: 'failed', kind: 'agent-failed', reason: 'pane died' },
       { seq: 3, command: 'reset', spec: '003', from: 'failed', to: 'pending' },
@@ -250,9 +250,9 @@ describe('state document', () => {
   it('keeps the reason of a failure and drops it when the spec moves on', () => {
     const d = doc();
     expect(setState(d, '001', 'failed', 'tests red')).toBe(true);
-    expect(extra(d).specs['001'].reason).toBe('tests red');
+    expect(extra(d).specs['001']!.reason).toBe('tests red');
     expect(setState(d, '001', 'done')).toBe(true);
-    expect(extra(d).specs['001'].reason).toBeUndefined();
+    expect(extra(d).specs['001']!.reason).toBeUndefined();
     expect(d.completed).toEqual(['001']);
     expect(d.failed).toEqual(['002']);
   });

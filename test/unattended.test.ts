@@ -122,9 +122,9 @@ describe('rate limits', () => {
       expect(after.dispatch.specs[id].attempts, id).toBe(2);
       expect(historyOf(dir, id).map((h) => h.state), id).toEqual(['rate-limited', 'done']);
       // A rate limit is not a failure: the relaunch gets the plain prompt, not "avoid that failure".
-      expect(startsOf(dir, id)[1].stdin, id).not.toContain('previous attempt failed');
+      expect(startsOf(dir, id)[1]!.stdin, id).not.toContain('previous attempt failed');
       // Not before the limit said it resets.
-      expect(startsOf(dir, id)[1].t, id).toBeGreaterThanOrEqual(Date.parse(w[id].until));
+      expect(startsOf(dir, id)[1]!.t, id).toBeGreaterThanOrEqual(Date.parse(w[id].until));
     }
     // maxRateLimitAttempts 2: the second rate limit fails it, and it is not relaunched again.
     expect(startsOf(dir, '008')).toHaveLength(2);
@@ -157,10 +157,10 @@ describe('rate limits', () => {
     expect(other).toBeLessThan(limitedAt + 2000);
     expect(relaunch).toBeGreaterThanOrEqual(limitedAt + 2000);
     // The cooldown after the relaunch is widened by cooldownFactor (1.5 s × 1.5)...
-    expect(same - relaunch).toBeGreaterThanOrEqual(2250 - 100);
+    expect(same! - relaunch!).toBeGreaterThanOrEqual(2250 - 100);
     // ...and back to 1.5 s once the relaunched spec ran clean.
-    expect(narrowed - same).toBeGreaterThanOrEqual(1500 - 100);
-    expect(narrowed - same).toBeLessThan(2250 - 100);
+    expect(narrowed! - same!).toBeGreaterThanOrEqual(1500 - 100);
+    expect(narrowed! - same!).toBeLessThan(2250 - 100);
     expect(startsOf(dir, '002').map((e) => e.attempt)).toEqual(['1']);
   });
 });
@@ -193,12 +193,12 @@ describe('automatic retries', () => {
     expect(r.stderr).toContain('failed 001: agent exited with code 1: error: 3 of 12 tests failed (attempt 1)\n');
     expect(r.stderr).toContain('relaunching 001: retry 1 of 1 after: agent exited with code 1: error: 3 of 12 tests failed (attempt 1)\n');
     const [one, two] = startsOf(dir, '001');
-    expect([one.attempt, two.attempt]).toEqual(['1', '2']);
-    expect(one.stdin).toBe('# Spec 001: flaky\n\nMake the parser tests pass.\n');
-    expect(two.stdin).toMatch(/^# Spec 001: flaky\n\nMake the parser tests pass.\n/);
-    expect(two.stdin).toContain('The previous attempt failed because: agent exited with code 1: error: 3 of 12 tests failed (attempt 1)\n');
+    expect([one!.attempt, two!.attempt]).toEqual(['1', '2']);
+    expect(one!.stdin).toBe('# Spec 001: flaky\n\nMake the parser tests pass.\n');
+    expect(two!.stdin).toMatch(/^# Spec 001: flaky\n\nMake the parser tests pass.\n/);
+    expect(two!.stdin).toContain('The previous attempt failed because: agent exited with code 1: error: 3 of 12 tests failed (attempt 1)\n');
     // The tail of its log, so the agent sees what went wrong.
-    expect(two.stdin).toMatch(/The end of its output:\n\n```\n[^`]*fail-once: FAIL parser handles empty input\n[^`]*── dispatch: 001 failed: agent exited with code 1[^`]*```/);
+    expect(two!.stdin).toMatch(/The end of its output:\n\n```\n[^`]*fail-once: FAIL parser handles empty input\n[^`]*── dispatch: 001 failed: agent exited with code 1[^`]*```/);
     const state = readStateOf(dir);
     expect(state.completed).toEqual(['001']);
     expect(state.dispatch.specs['001'].attempts).toBe(2);
@@ -289,7 +289,7 @@ describe('stalls (log not growing for stall.minutes)', () => {
     expect(r.stderr).toMatch(/^relaunching 001: retry 1 of 1 after: stalled: no output for \d+ s \(restarting\)$/m);
     expect(trace(dir).filter((e) => e.event === 'signal').map((e) => [e.attempt, e.signal])).toEqual([['1', 'SIGTERM']]);
     expect(startsOf(dir, '001').map((e) => e.attempt)).toEqual(['1', '2']);
-    expect(startsOf(dir, '001')[1].stdin).toMatch(/The previous attempt failed because: stalled: no output for \d+ s \(restarting\)\n/);
+    expect(startsOf(dir, '001')[1]!.stdin).toMatch(/The previous attempt failed because: stalled: no output for \d+ s \(restarting\)\n/);
     const h = historyOf(dir, '001');
     expect(h.map((x) => x.state)).toEqual(['failed', 'done']);
     expect(h[0].reason).toMatch(/^stalled: no output for \d+ s \(restarting\)$/);
@@ -350,7 +350,7 @@ describe('the dispatcher dies and is started again', () => {
     // 003's runner dies too (and its agent with it): lost.
     const lostRunner = readStateOf(dir).dispatch.running['003'].pid;
     process.kill(lostRunner, 'SIGKILL');
-    process.kill(startsOf(dir, '003')[0].pid, 'SIGKILL');
+    process.kill(startsOf(dir, '003')[0]!.pid, 'SIGKILL');
     await waitFor('the lost runner to be gone', () => !pidAlive(lostRunner));
     setConfig(dir, (c) => (c.pacing.cooldownSeconds = { 1: 0, 2: 0, 3: 0, 4: 0 }));
     const again = live(dir, ['run', '--yes', '--no-plan']);
@@ -383,7 +383,7 @@ describe('the dispatcher dies and is started again', () => {
     await killMidWave(dir, ['run', '--yes', '--no-plan'], () => readStateOf(dir)?.dispatch.running['001']?.pid > 0 && startsOf(dir, '001').length === 1);
     const again = live(dir, ['run', '--yes', '--no-plan']);
     await waitFor('the pending spec to be done', () => readStateOf(dir)?.completed.includes('002'));
-    process.kill(startsOf(dir, '001')[0].pid, 'SIGTERM'); // the agent gives up: exit 143
+    process.kill(startsOf(dir, '001')[0]!.pid, 'SIGTERM'); // the agent gives up: exit 143
     const r = await again.done;
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toBe('1 launched · 1 done · 1 failed\n  failed 001: agent exited with code 143\n');

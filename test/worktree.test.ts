@@ -52,8 +52,8 @@ describe('isolated specs in git worktrees', () => {
       expect(git(wt, 'rev-parse', '--abbrev-ref', 'HEAD').trim()).toBe(`dispatch/${id}`);
       expect(git(dir, 'merge-base', 'HEAD', `dispatch/${id}`).trim()).toBe(head);
     }
-    expect(codexTrace(dir)[0].cwd).toBe(wtOf(dir, '001'));
-    expect(starts(dir)[0].cwd).toBe(wtOf(dir, '003'));
+    expect(codexTrace(dir)[0]!.cwd).toBe(wtOf(dir, '001'));
+    expect(starts(dir)[0]!.cwd).toBe(wtOf(dir, '003'));
     expect(readFileSync(join(wtOf(dir, '001'), 'feature.txt'), 'utf8')).toBe('from codex\n');
     expect(existsSync(join(dir, 'feature.txt'))).toBe(false);
     expect(git(dir, 'status', '--porcelain')).toBe('');

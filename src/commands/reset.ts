@@ -22,7 +22,7 @@ export async function run(args: { spec?: string; yes?: boolean; discard?: boolea
       if (!(await confirm(`Throw away ${wt.path} and the branch ${wt.branch}, with the work in them?`))) throw new DispatchError('reset cancelled; nothing changed', { hint: "answer 'y' to go ahead, or pass --yes" });
     }
     const changes = await resetSpecs(config, 'reset', (id) => id === spec.id);
-    ctx.out(changes.length ? `${spec.id}: ${changes[0].from} → pending\n` : `${spec.id}: already pending\n`);
+    ctx.out(changes.length ? `${spec.id}: ${changes[0]!.from} → pending\n` : `${spec.id}: already pending\n`);
     if (args.discard) {
       if (wt?.createdBy !== 'dispatch') ctx.err(`${spec.id} has no worktree made by dispatch; nothing to discard\n`);
       else {

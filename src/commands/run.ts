@@ -202,8 +202,10 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
     if (r.skipped) {
       if (!ollamaDown) log(c.yellow(`warning: ${r.skipped} — launching without plans (--require-plan to stop instead); later waves try again without saying so`));
       ollamaDown = true;
-    } else if (r.needed.length) ollamaDown = false;
-    else if (r.needed.length) log(`planned ${r.planned.length} of ${r.needed.length} spec${r.needed.length === 1 ? '' : 's'} first`);
+    } else if (r.needed.length) {
+      log(`${ollamaDown ? 'Ollama answers again: ' : ''}planned ${r.planned.length} of ${r.needed.length} spec${r.needed.length === 1 ? '' : 's'} first`);
+      ollamaDown = false;
+    }
     for (const f of r.failed) log(c.yellow(`warning: no plan for ${f.id}: ${f.reason}`));
   };
   return runWaves(config, { mux, waves, only, wait: args.wait !== false, signal: ctx.signal, onEvent, beforeWave, ...(args.budget ? { tokensPerRun: args.budget } : {}) });

@@ -48,7 +48,7 @@ export async function compileConfig(configPath: string): Promise<CompiledConfig>
 
 /** Imports the compiled module and returns the config object it exports. */
 export async function importCompiled(configPath: string, compiled: CompiledConfig): Promise<unknown> {
-  let mod: any;
+  let mod: { default?: unknown; config?: unknown };
   try {
     mod = await import(pathToFileURL(compiled.file).href);
   } catch (err) {
@@ -136,7 +136,7 @@ async function compile(configPath: string, cacheDir: string, indexPath: string):
     }
     throw err;
   }
-  const code = result.outputFiles[0].text;
+  const code = result.outputFiles[0]!.text;
   const { createHash } = await import('node:crypto');
   const hash = createHash('sha1').update(code).digest('hex').slice(0, 12);
   const isStatic = looksStatic(code);
@@ -183,6 +183,6 @@ export function writeAtomic(path: string, data: string): void {
 }
 
 function firstLine(s: string): string {
-  return s.split('\n')[0];
+  return s.split('\n')[0] ?? '';
 }
 

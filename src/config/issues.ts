@@ -8,8 +8,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v: any = root;
-  for (const p of path) v = v == null ? undefined : v[p as any];
+  let v: unknown = root;
+  for (const p of path) v = v == null ? undefined : (v as Record<PropertyKey, unknown>)[p];
   return v;
 }
 

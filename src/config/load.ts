@@ -186,12 +186,14 @@ function wellFormedRows(raw: unknown): TableRow[] {
   const specs = (raw as { specs?: unknown } | null)?.specs;
   if (!Array.isArray(specs)) return [];
   const rows: TableRow[] = [];
-  specs.forEach((s: any, index) => {
-    if (!s || typeof s !== 'object' || typeof s.id !== 'string') return;
+  specs.forEach((row: unknown, index) => {
+    if (!row || typeof row !== 'object') return;
+    const s = row as { id?: unknown; agent?: unknown; dependsOn?: unknown; wave?: unknown };
+    if (typeof s.id !== 'string') return;
     const deps = s.dependsOn ?? [];
     if (!Array.isArray(deps) || !deps.every((d: unknown) => typeof d === 'string')) return;
-    if (s.wave !== undefined && !(Number.isInteger(s.wave) && s.wave >= 0)) return;
-    rows.push({ index, id: s.id, agent: s.agent, dependsOn: deps, ...(s.wave !== undefined ? { wave: s.wave } : {}) });
+    if (s.wave !== undefined && !(typeof s.wave === 'number' && Number.isInteger(s.wave) && s.wave >= 0)) return;
+    rows.push({ index, id: s.id, agent: s.agent, dependsOn: deps as string[], ...(typeof s.wave === 'number' ? { wave: s.wave } : {}) });
   });
   return rows;
 }

@@ -56,7 +56,7 @@ export function tmuxMux(wanted: string, opts: { socket?: string; rootDir: string
       return { created: true, commands: [createCmd] };
     },
     async open(req) {
-      const r = await capture(openCommands(req)[0]);
+      const r = await capture(openCommands(req)[0]!);
       if (r.exitCode !== 0) throw new DispatchError(`tmux could not open window ${req.name}: ${(r.stderr || r.stdout).trim() || `exit ${r.exitCode}`}`);
       return r.stdout.trim() || req.name;
     },

@@ -45,7 +45,7 @@ export function zellijMux(session: string, bin = 'zellij'): Mux {
       return { created: true, commands: [createCmd] };
     },
     async open(req) {
-      const r = await capture(openCommands(req)[0]);
+      const r = await capture(openCommands(req)[0]!);
       if (r.exitCode !== 0) {
         throw new DispatchError(`zellij could not open pane ${req.name}: ${strip(r.stderr || r.stdout).trim() || `exit ${r.exitCode}`}`);
       }

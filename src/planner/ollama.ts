@@ -95,7 +95,7 @@ export async function chatOnce(target: OllamaTarget, messages: ChatMessage[], si
   let started = false;
   let text = '';
   try {
-    const stream = await client.chat({ model: target.model, messages, stream: true, options: target.options as any });
+    const stream = await client.chat({ model: target.model, messages, stream: true, options: target.options });
     for await (const part of stream) {
       started = true;
       text += part.message?.content ?? '';
@@ -110,8 +110,9 @@ export async function chatOnce(target: OllamaTarget, messages: ChatMessage[], si
 
 function classify(err: unknown, target: OllamaTarget, started: boolean): PlannerError {
   const e = err as Error & { status_code?: number; cause?: { code?: string } };
-  if (e instanceof MalformedStream || (e as any)?.cause instanceof MalformedStream) {
-    return new PlannerError(e instanceof MalformedStream ? e.message : (e as any).cause.message, false);
+  const cause = (e as { cause?: unknown } | undefined)?.cause;
+  if (e instanceof MalformedStream || cause instanceof MalformedStream) {
+    return new PlannerError(e instanceof MalformedStream ? e.message : (cause as MalformedStream).message, false);
   }
   if (e?.name === 'ResponseError' && typeof e.status_code === 'number') {
     const s = e.status_code;
@@ -120,7 +121,7 @@ function classify(err: unknown, target: OllamaTarget, started: boolean): Planner
     if (s === 429 || s >= 500) return new PlannerError(`Ollama answered ${s}: ${e.message}`, true);
     return new PlannerError(`Ollama answered ${s}: ${e.message}`, false);
   }
-  const code = e?.cause?.code ?? (e as any)?.code;
+  const code = e?.cause?.code ?? (e as { code?: string } | undefined)?.code;
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ECONNRESET' && !started || /fetch failed/.test(e?.message ?? '') && !started) {
     return new PlannerError(`cannot reach Ollama at ${target.host}`, true, unreachableHint);
   }

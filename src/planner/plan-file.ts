@@ -27,7 +27,7 @@ export function renderHeader(h: PlanHeader): string {
 
 export function parseHeader(text: string): PlanHeader | undefined {
   const m = HEADER_RE.exec(text);
-  return m ? { model: m[1], created: m[2], specSha256: m[3] } : undefined;
+  return m ? { model: m[1]!, created: m[2]!, specSha256: m[3]! } : undefined;
 }
 
 /** Reads just the first line of plan.md (listing many specs must not read whole files). */
@@ -51,7 +51,7 @@ export function readPlanHeader(planFile: string): PlanHeader | undefined | null 
 
 /** Headings the answer lacks (a heading of any level, matched case-insensitively). */
 export function missingSections(answer: string): string[] {
-  const headings = [...answer.matchAll(/^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$/gm)].map((m) => m[1].replace(/[*_`:]/g, '').trim().toLowerCase());
+  const headings = [...answer.matchAll(/^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$/gm)].map((m) => m[1]!.replace(/[*_`:]/g, '').trim().toLowerCase());
   return SECTIONS.filter((s) => !headings.some((h) => h.startsWith(s.toLowerCase()) || h.replace(/^\d+[.)]\s*/, '').startsWith(s.toLowerCase())));
 }
 
@@ -59,7 +59,7 @@ export function missingSections(answer: string): string[] {
 export function cleanAnswer(answer: string): string {
   let a = answer.replace(/<think>[\s\S]*?<\/think>/g, '').trim();
   const fenced = /^```(?:markdown|md)?\n([\s\S]*?)\n```$/.exec(a);
-  if (fenced) a = fenced[1].trim();
+  if (fenced) a = fenced[1]!.trim();
   return a;
 }
 

@@ -73,9 +73,11 @@ export class CodexEvents {
   }
   private line(l: string): void {
     if (!l.startsWith('{')) return;
-    let ev: any;
+    // One line of Codex's JSONL: read field by field, whatever its shape.
+    interface CodexLine { type?: unknown; message?: unknown; error?: { message?: unknown }; usage?: Record<string, unknown> }
+    let ev: CodexLine | null;
     try {
-      ev = JSON.parse(l);
+      ev = JSON.parse(l) as CodexLine | null;
     } catch {
       return;
     }

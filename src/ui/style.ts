@@ -42,6 +42,6 @@ export function columns(rows: string[][], gap = 2): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(cell))));
   return rows
-    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell + ' '.repeat(widths[i] - visible(cell) + gap))).join('').trimEnd())
+    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell + ' '.repeat(widths[i]! - visible(cell) + gap))).join('').trimEnd())
     .join('\n') + (rows.length ? '\n' : '');
 }
