@@ -236,4 +236,12 @@ describe('run: planning before each wave', () => {
     ]);
     expect(readStateOf(dir).completed).toEqual(['001', '002']);
   });
+
+  it('with Ollama unreachable and --require-plan, stops before launching: exit 1, one line, nothing launched', async () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 0 }], extra: { planner: { host: 'http://127.0.0.1:9' } } });
+    const r = await dispatchAsync(dir, ['run', '--yes', '--require-plan']);
+    expect(r.code).toBe(1);
+    expect(errLines(r.stderr).at(-1)).toMatch(/^dispatch: cannot reach Ollama at http:\/\/127\.0\.0\.1:9 and --require-plan is set — is 'ollama serve' running\? \(or set planner.host \/ OLLAMA_HOST\)$/);
+    expect(starts(dir)).toEqual([]);
+  });
 });

@@ -1,10 +1,12 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
+import { writeFileAtomic } from '../util/write-atomic.js';
 
 // A cache written by another build of dispatch may follow other rules.
-const BUILD = process.env.DISPATCH_BUILD ?? 'dev';
+/** Names this build of dispatch: caches made by another build are not used. */
+export const BUILD = process.env.DISPATCH_BUILD ?? 'dev';
 
 interface CacheIndex {
   build: string;
@@ -151,8 +153,9 @@ async function compile(configPath: string, cacheDir: string, indexPath: string):
   try {
     mkdirSync(cacheDir, { recursive: true });
     const outPath = join(cacheDir, output);
-    writeAtomic(outPath, code);
-    writeAtomic(indexPath, JSON.stringify({ build: BUILD, config: configPath, output, hash, isStatic, inputs } satisfies CacheIndex));
+    // A cache: rebuilt if lost, so no fsync.
+    writeFileAtomic(outPath, code, { sync: false });
+    writeFileAtomic(indexPath, JSON.stringify({ build: BUILD, config: configPath, output, hash, isStatic, inputs } satisfies CacheIndex), { sync: false });
     pruneOldOutputs(cacheDir, basename(configPath), output);
     return { file: outPath, hash, isStatic };
   } catch {
@@ -176,11 +179,6 @@ function pruneOldOutputs(cacheDir: string, base: string, keep: string): void {
   }
 }
 
-export function writeAtomic(path: string, data: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
 
 function firstLine(s: string): string {
   return s.split('\n')[0] ?? '';

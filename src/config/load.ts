@@ -45,20 +45,19 @@ export interface ResolvedConfig {
   waves: number[];
 }
 
-// Resolution rules change between builds: a cached result is only trusted from the same build.
-const BUILD = process.env.DISPATCH_BUILD ?? 'dev';
-
 export const BUILTIN_AGENTS = ['codex', 'ac'];
 
 /** Finds, imports, validates and resolves the config. Throws ConfigError (exit 2). */
 export async function loadConfig(opts: { cwd?: string; configPath?: string } = {}): Promise<ResolvedConfig> {
   const configPath = findConfig(opts.cwd ?? process.cwd(), opts.configPath);
   if (configPath.endsWith('.json')) return resolveConfig(readJson(configPath), configPath);
-  const { compileConfig, importCompiled, cacheDirFor, writeAtomic } = await import('./compile.js');
+  const { compileConfig, importCompiled, cacheDirFor, BUILD } = await import('./compile.js');
+  const { writeFileAtomic } = await import('../util/write-atomic.js');
   const compiled = await compileConfig(configPath);
   // A config that only builds literals validates to the same result every
-  // time: reuse it, so a 1,000-spec table costs a JSON.parse, not a module
-  // compile plus validation.
+  // time in one build of dispatch (resolution rules change between builds):
+  // reuse it, so a 1,000-spec table costs a JSON.parse, not a module compile
+  // plus validation.
   const cached = compiled.isStatic ? join(cacheDirFor(configPath), `${basename(compiled.file, '.mjs')}.resolved.json`) : undefined;
   if (cached) {
     try {
@@ -71,7 +70,7 @@ export async function loadConfig(opts: { cwd?: string; configPath?: string } = {
   const resolved = await resolveConfig(await importCompiled(configPath, compiled), configPath);
   if (cached) {
     try {
-      writeAtomic(cached, JSON.stringify({ ...resolved, build: BUILD, signalDir: resolved.signalDir === tmpdir() ? undefined : resolved.signalDir }));
+      writeFileAtomic(cached, JSON.stringify({ ...resolved, build: BUILD, signalDir: resolved.signalDir === tmpdir() ? undefined : resolved.signalDir }), { sync: false });
     } catch {
       // read-only project: fine, just slower
     }

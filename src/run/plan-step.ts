@@ -22,16 +22,17 @@ export async function planBeforeLaunch(config: ResolvedConfig, specs: ResolvedSp
   });
   const result: PlanStepResult = { needed: needed.map((s) => s.id), planned: [], failed: [] };
   if (!needed.length) return result;
-  const { pingOllama, effectiveHost, unreachableHint } = await import('../planner/ollama.js');
-  const host = effectiveHost(config.planner.host);
-  const ping = await pingOllama(host);
-  if (!ping.ok) {
-    if (opts.require) throw new DispatchError(`cannot reach Ollama at ${host} and --require-plan is set`, { hint: unreachableHint });
-    result.skipped = `cannot reach Ollama at ${host}`;
+  const { prePlan, OllamaUnreachableError } = await import('../services/pre-plan.js');
+  let results;
+  try {
+    // Asked once, not with pre-plan's retries: an unreachable Ollama must not hold the wave back.
+    results = await prePlan(config, { ids: result.needed, signal: opts.signal, reachRetries: 0 });
+  } catch (err) {
+    if (!(err instanceof OllamaUnreachableError)) throw err;
+    if (opts.require) throw new DispatchError(`${err.message} and --require-plan is set`, { hint: err.hint });
+    result.skipped = err.message;
     return result;
   }
-  const { prePlan } = await import('../services/pre-plan.js');
-  const results = await prePlan(config, { ids: result.needed, signal: opts.signal });
   for (const r of results) {
     if (r.status === 'planned' || r.status === 'up-to-date') result.planned.push(r.id);
     else result.failed.push({ id: r.id, reason: r.reason ?? r.status });

@@ -1,4 +1,5 @@
-import { readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { readSpecFolders } from '../specs/lookup.js';
 import { join } from 'node:path';
 
 export interface FoundSpec {
@@ -23,13 +24,8 @@ const isFile = (p: string) => {
 
 /** Spec folders named `<id>-<name>` (Auto-Claude's layout), split by whether they hold a spec.md. */
 export function scanSpecFolders(specsDir: string): SpecFolderScan {
-  let names: string[];
-  try {
-    names = readdirSync(specsDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
-  } catch {
-    return { specs: [], withoutSpecFile: [] };
-  }
-  const all = names
+  // The same listing every other command reads the spec folders through.
+  const all = [...readSpecFolders(specsDir).names]
     .map((n) => /^([A-Za-z0-9._]+)-(.+)$/.exec(n))
     .filter((m): m is RegExpExecArray => !!m && !m[1]!.includes('..'))
     .map((m) => ({ id: m[1]!, name: m[2]! }))

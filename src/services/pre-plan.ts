@@ -5,7 +5,7 @@ import { chatOnce, effectiveHost, pingOllama, PlannerError, unreachableHint, typ
 import { cleanAnswer, hashSpec, missingSections, readPlanHeader, renderPlan } from '../planner/plan-file.js';
 import { buildPrompt, correctiveMessage, topLevelFiles } from '../planner/prompt.js';
 import { findSpecs, locateSpec, readSpecFolders, type SpecFolders } from '../specs/lookup.js';
-import { writeFileAtomicAsync } from '../state/store.js';
+import { writeFileAtomicAsync } from '../util/write-atomic.js';
 import { sleep } from '../util/sleep.js';
 
 export type PlanResultStatus = 'planned' | 'up-to-date' | 'failed' | 'interrupted';
@@ -37,7 +37,12 @@ export interface PrePlanOptions {
   model?: string;
   signal: AbortSignal;
   onEvent?: (e: PrePlanEvent) => void;
+  /** How many times to try reaching Ollama again (default planner.retries); a run's planning step asks once. */
+  reachRetries?: number;
 }
+
+/** Ollama could not be reached at all: nothing was planned. */
+export class OllamaUnreachableError extends DispatchError {}
 
 /** Which specs the options select, in table order. */
 export function selectSpecs(config: ResolvedConfig, opts: Pick<PrePlanOptions, 'ids' | 'wave'>): ResolvedSpec[] {
@@ -117,7 +122,7 @@ export async function prePlan(config: ResolvedConfig, opts: PrePlanOptions): Pro
   };
   // The client loads while the server answers the ping: both sit on the way to the first request.
   const client = import('ollama');
-  await ensureReachable(target.host, p.retries, p.backoffSeconds, opts.signal, (e) => opts.onEvent?.({ type: 'unreachable', ...e }));
+  await ensureReachable(target.host, opts.reachRetries ?? p.retries, p.backoffSeconds, opts.signal, (e) => opts.onEvent?.({ type: 'unreachable', ...e }));
   await client;
 
   const queue = [...jobs];
@@ -144,7 +149,7 @@ async function ensureReachable(
     const r = await pingOllama(host);
     if (r.ok) return;
     if (signal.aborted) return;
-    if (attempt >= retries) throw new DispatchError(`cannot reach Ollama at ${host}`, { hint: unreachableHint });
+    if (attempt >= retries) throw new OllamaUnreachableError(`cannot reach Ollama at ${host}`, { hint: unreachableHint });
     const delayMs = backoffSeconds * 1000 * 2 ** attempt;
     onRetry({ host, error: r.error, attempt: attempt + 1, retries, delayMs });
     await sleep(delayMs, signal);

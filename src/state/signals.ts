@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { FsError, osReason } from '../errors.js';
-import { writeFileAtomic } from './store.js';
+import { writeFileAtomic } from '../util/write-atomic.js';
 
 export type SignalKind = 'done' | 'failed';
 
