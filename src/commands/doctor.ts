@@ -1,5 +1,6 @@
 import type { Ctx } from '../context.js';
 import { palette } from '../ui/style.js';
+import { EXIT } from '../errors.js';
 
 /** `dispatch doctor [--mux M]`: one line per check with the fix; exit 1 if any check fails. */
 export async function run(args: { mux?: 'auto' | 'zellij' | 'tmux' | 'headless' }, ctx: Ctx): Promise<number> {
@@ -12,5 +13,5 @@ export async function run(args: { mux?: 'auto' | 'zellij' | 'tmux' | 'headless' 
     const { checkLine } = await import('../ui/checks.js');
     for (const k of checks) ctx.out(`${checkLine(c, k)}\n`);
   }
-  return checks.some((k) => k.status === 'fail') ? 1 : 0;
+  return checks.some((k) => k.status === 'fail') ? EXIT.failure : EXIT.ok;
 }

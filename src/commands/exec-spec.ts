@@ -1,4 +1,5 @@
 import type { Ctx } from '../context.js';
+import { EXIT } from '../errors.js';
 
 /** Internal: what runs in a pane. Exit 0 when the spec ended done, 1 otherwise. */
 export async function run(args: { _: [string] }, ctx: Ctx): Promise<number> {
@@ -8,5 +9,5 @@ export async function run(args: { _: [string] }, ctx: Ctx): Promise<number> {
   process.stdout.on('error', () => {});
   process.stderr.on('error', () => {});
   const r = await execSpec(config, args._[0], { signal: ctx.signal });
-  return r.state === 'done' ? 0 : 1;
+  return r.state === 'done' ? EXIT.ok : EXIT.failure;
 }

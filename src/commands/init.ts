@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Ctx } from '../context.js';
-import { DispatchError, UsageError } from '../errors.js';
+import { DispatchError, UsageError, EXIT } from '../errors.js';
 import { CONFIG_NAMES } from '../config/find.js';
 import { compareCompleted, renderInitConfig, scanSpecFolders } from '../services/init.js';
 import { setState } from '../state/doc.js';
@@ -56,5 +56,5 @@ export async function run(args: { project?: string; session?: string; specsDir: 
   const list = ` (completed: ${after.length ? after.join(', ') : 'none'})`;
   ctx.out(hadState ? `${before.length === after.length ? 'kept' : 'updated'} the existing ${statePath}${list}\n` : `wrote ${statePath}${after.length ? list : ''}\n`);
   ctx.out(`next: set waves, costs and agents in specs.config.ts, then 'dispatch plan'\n`);
-  return 0;
+  return EXIT.ok;
 }

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import type { Ctx } from '../context.js';
-import { DispatchError, UsageError } from '../errors.js';
+import { DispatchError, UsageError, EXIT } from '../errors.js';
 import { readRunLock } from '../state/run-lock.js';
 
 // A lock written by hand or by an older dispatch may lack fields: say so rather than print "undefined".
@@ -15,7 +15,7 @@ export async function run(args: { clear?: boolean; force?: boolean }, ctx: Ctx):
   if (args.clear) {
     if (!view.lock && !view.unreadable) {
       ctx.out('no run lock\n');
-      return 0;
+      return EXIT.ok;
     }
     if (view.lock && view.alive !== false && !args.force) {
       throw new DispatchError(`the run lock is held by a live process (pid ${view.lock.pid} on ${shown(view.lock.host)}, '${shown(view.lock.command)}')`, {
@@ -24,24 +24,24 @@ export async function run(args: { clear?: boolean; force?: boolean }, ctx: Ctx):
     }
     rmSync(view.path, { force: true, recursive: !!view.unreadable });
     ctx.out(`removed ${view.lock ? `the ${view.alive === false ? 'stale ' : ''}run lock of pid ${view.lock.pid}` : 'an unreadable run lock'} (${view.path})\n`);
-    return 0;
+    return EXIT.ok;
   }
   if (ctx.json) {
     ctx.outJson({ path: view.path, held: !!view.lock, ...(view.lock ? { ...view.lock, alive: view.alive ?? null } : {}), ...(view.unreadable ? { unreadable: view.unreadable } : {}) });
-    return 0;
+    return EXIT.ok;
   }
   if (view.unreadable) {
     ctx.out(`run lock ${view.path} is unreadable (${view.unreadable}); remove it with 'dispatch lock --clear'\n`);
-    return 0;
+    return EXIT.ok;
   }
   if (!view.lock) {
     ctx.out('no run lock: no dispatch run is active\n');
-    return 0;
+    return EXIT.ok;
   }
   const l = view.lock;
   ctx.out(
     `run lock ${view.path}\n  pid      ${l.pid}\n  host     ${shown(l.host)}\n  command  ${shown(l.command)}\n  wave     ${l.wave ?? 'all'}\n  started  ${shown(l.started)}\n  alive    ${alive}\n` +
       (view.alive === false ? `the process is gone: remove the stale lock with 'dispatch lock --clear'\n` : ''),
   );
-  return 0;
+  return EXIT.ok;
 }

@@ -43,7 +43,7 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
     pos = size;
   };
   await copy();
-  if (!args.follow) return 0;
+  if (!args.follow) return EXIT.ok;
   const { readState } = await import('../state/store.js');
   const { stateOf } = await import('../state/doc.js');
   // Follow until the spec stops running (or Ctrl-C).
@@ -61,7 +61,7 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
         await copy();
         quiet = pos === before ? quiet + 1 : 0;
       }
-      return 0;
+      return EXIT.ok;
     }
   }
   return EXIT.interrupted;

@@ -2,6 +2,7 @@ import type { Ctx } from '../context.js';
 import { markSpecs, type MarkVerb } from '../services/mark.js';
 import { palette, paintState } from '../ui/style.js';
 import { throwSignalProblems } from './shared.js';
+import { EXIT } from '../errors.js';
 
 /** `dispatch mark-done|mark-failed|skip ID... [--reason TEXT]` */
 export async function run(args: { _: [string[]]; verb: MarkVerb; reason?: string }, ctx: Ctx): Promise<number> {
@@ -12,5 +13,5 @@ export async function run(args: { _: [string[]]; verb: MarkVerb; reason?: string
     ctx.out(ch.changed ? `${ch.id}: ${ch.from} → ${paintState(c, ch.to)}\n` : `${ch.id}: already ${paintState(c, ch.to)}\n`);
   }
   throwSignalProblems(changes);
-  return 0;
+  return EXIT.ok;
 }

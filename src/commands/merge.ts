@@ -1,5 +1,5 @@
 import type { Ctx } from '../context.js';
-import { DispatchError, UsageError } from '../errors.js';
+import { DispatchError, UsageError, EXIT } from '../errors.js';
 
 /** `dispatch merge <id>`: merge an isolated spec's work into the current branch. */
 export async function run(args: { _: [string] }, ctx: Ctx): Promise<number> {
@@ -21,7 +21,7 @@ export async function run(args: { _: [string] }, ctx: Ctx): Promise<number> {
         ? `${spec.id} is already merged${typeof merged.branch === 'string' ? ` (${merged.branch})` : ''}; nothing to do\n`
         : `${spec.id} has no worktree waiting to be merged (already merged, or done without one); nothing to do\n`,
     );
-    return 0;
+    return EXIT.ok;
   }
 
   if (spec.agent === 'ac') {
@@ -56,5 +56,5 @@ export async function run(args: { _: [string] }, ctx: Ctx): Promise<number> {
       r.merged = { at: new Date().toISOString(), ...(branch ? { branch } : {}) };
     }
   });
-  return 0;
+  return EXIT.ok;
 }

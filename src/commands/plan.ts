@@ -1,5 +1,5 @@
 import type { Ctx } from '../context.js';
-import { noSuchWave } from '../errors.js';
+import { noSuchWave, EXIT } from '../errors.js';
 import { buildOverview } from '../services/overview.js';
 import { groupWaves } from '../services/waves-view.js';
 import { readState } from '../state/store.js';
@@ -14,12 +14,12 @@ export async function run(args: { wave?: number }, ctx: Ctx): Promise<number> {
   const waves = groupWaves(overview.rows, config.waveOptions);
   if (ctx.json) {
     ctx.outJson({ project: config.project, waves });
-    return 0;
+    return EXIT.ok;
   }
   if (!waves.length) {
     if (args.wave !== undefined) throw noSuchWave(args.wave, config.waves);
     ctx.err('the spec table is empty\n');
-    return 0;
+    return EXIT.ok;
   }
   const c = palette(ctx.color);
   let text = '';
@@ -35,5 +35,5 @@ export async function run(args: { wave?: number }, ctx: Ctx): Promise<number> {
     );
   }
   ctx.out(text);
-  return 0;
+  return EXIT.ok;
 }

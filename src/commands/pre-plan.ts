@@ -59,5 +59,5 @@ export async function run(args: { spec?: string[]; wave?: number; force?: boolea
     ctx.err(`${count('planned')} planned, ${count('up-to-date')} up to date, ${failed ? c.red(`${failed} failed`) : '0 failed'}${count('interrupted') ? `, ${count('interrupted')} interrupted` : ''}\n`);
   }
   if (ctx.signal.aborted) return EXIT.interrupted;
-  return failed ? 1 : 0;
+  return failed ? EXIT.failure : EXIT.ok;
 }

@@ -1,6 +1,6 @@
 import { renameSync } from 'node:fs';
 import type { Ctx } from '../context.js';
-import { DispatchError, UsageError } from '../errors.js';
+import { DispatchError, UsageError, EXIT } from '../errors.js';
 import { resetSpecs } from '../services/mark.js';
 import { emptyState } from '../state/doc.js';
 import { clearSignals } from '../state/signals.js';
@@ -36,7 +36,7 @@ export async function run(args: { spec?: string; yes?: boolean; discard?: boolea
       }
     }
     throwSignalProblems(changes);
-    return 0;
+    return EXIT.ok;
   }
   if (!args.yes) {
     if (!ctx.interactive) throw new UsageError('reset of every spec needs confirmation', "pass --yes (or reset one spec with --spec ID)");
@@ -57,5 +57,5 @@ export async function run(args: { spec?: string; yes?: boolean; discard?: boolea
   if (movedAside) ctx.err(`dispatch: the corrupt state file was moved aside to ${movedAside}\n`);
   ctx.out(`reset ${changes.length} spec${changes.length === 1 ? '' : 's'} to pending\n`);
   throwSignalProblems([...changes, ...cleared]);
-  return 0;
+  return EXIT.ok;
 }

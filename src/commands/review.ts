@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Ctx } from '../context.js';
-import { DispatchError } from '../errors.js';
+import { DispatchError, EXIT } from '../errors.js';
 import { findSpec, locateSpec } from '../specs/lookup.js';
 
 /** `dispatch review ID [--plan]`: print spec.md or plan.md. */
@@ -17,5 +17,5 @@ export async function run(args: { _: [string]; plan?: boolean }, ctx: Ctx): Prom
     throw new DispatchError(`spec ${spec.id} has no spec.md (looked for ${file})`, { hint: `create ${files.dir}/spec.md` });
   }
   ctx.out(text.endsWith('\n') ? text : `${text}\n`);
-  return 0;
+  return EXIT.ok;
 }

@@ -97,7 +97,7 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
     const scope = (waves === 'all' ? config.specs : config.specs.filter((s) => waves.includes(s.wave) && (!only || only.has(s.id))));
     const failed = scope.filter((s) => doc.failed.includes(s.id)).map((s) => s.id);
     ctx.err(`nothing to launch: ${waves === 'all' ? 'no wave has pending specs' : `no pending specs in ${only ? 'the given specs' : `wave ${args.wave}`}`}${failed.length ? `; failed: ${failed.join(', ')} — 'dispatch retry' puts them back to pending` : ''} (see 'dispatch status')\n`);
-    return failed.length ? 1 : 0;
+    return failed.length ? EXIT.failure : EXIT.ok;
   }
   if (!args.yes) {
     if (!ctx.interactive) throw new UsageError('refusing to launch agents without --yes when not on a terminal', 'add --yes, or look first with --dry-run');
@@ -227,8 +227,8 @@ function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean, kind: impo
   if (o.blocked) throw blockedError(o.blocked.wave, o.blocked.blockers);
   if (o.interrupted) return EXIT.interrupted;
   if (o.budgetStop) throw new DispatchError(o.budgetStop, { hint: 'raise budget.tokensPerRun / tokensPerWave, or pass --budget <tokens> to allow more this once' });
-  if (o.failed.length || o.rateLimited.length) return 1;
-  return 0;
+  if (o.failed.length || o.rateLimited.length) return EXIT.failure;
+  return EXIT.ok;
 }
 
 function schedule(p: WavePlan): string[] {

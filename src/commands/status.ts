@@ -3,6 +3,7 @@ import { summarizeStatus } from '../services/status.js';
 import { readState } from '../state/store.js';
 import { columns, palette } from '../ui/style.js';
 import { warnUnknownIds } from './shared.js';
+import { EXIT } from '../errors.js';
 
 /** `dispatch status`: counts overall and per wave. Always exit 0 when it can read the state. */
 export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> {
@@ -19,7 +20,7 @@ export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> 
   warnUnknownIds(ctx, s.unknownIds);
   if (ctx.json) {
     ctx.outJson(s);
-    return 0;
+    return EXIT.ok;
   }
   const c = palette(ctx.color);
   const k = s.counts;
@@ -61,7 +62,7 @@ export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> 
   }
   if (args.usage) text += usageText(s, c);
   ctx.out(text);
-  return 0;
+  return EXIT.ok;
 }
 
 /** Time since an ISO start, as a person says it: "42 s", "3 min", "2 h 05 min"; '' when unknown. */

@@ -13,7 +13,7 @@ export async function run(args: RunArgs & { fromWave: number; toWave: number; st
   if (!args.yes && !args.dryRun) {
     if (!ctx.interactive) throw new UsageError('refusing to hand off without --yes when not on a terminal', 'add --yes');
     const { confirm } = await import('../ui/prompt.js');
-    if (!(await confirm(`launch wave ${args.toWave} as soon as wave ${args.fromWave} is complete?`))) return 0;
+    if (!(await confirm(`launch wave ${args.toWave} as soon as wave ${args.fromWave} is complete?`))) return EXIT.ok;
   }
   const { waitForWave } = await import('../run/handoff.js');
   const { run: runWave } = await import('./run.js');
