@@ -15,8 +15,8 @@ export interface SpecFiles {
 /** The folders under specsDir, read once, with an index by id prefix (a table of 10,000 specs must not scan 10,000 names per spec). */
 export interface SpecFolders {
   names: Set<string>;
-  /** `<id>` → folders named `<id>-…`, for every '-' in each name (ids may hold '-' themselves). */
-  byPrefix: Map<string, string[]>;
+  /** `<id>` → folders named `<id>-…`, for every '-' in each name (ids may hold '-' themselves). Built on first use. */
+  byPrefix(): Map<string, string[]>;
 }
 
 export function readSpecFolders(specsDir: string): SpecFolders {
@@ -26,16 +26,22 @@ export function readSpecFolders(specsDir: string): SpecFolders {
   } catch {
     // no folder yet: every spec is missing
   }
-  const byPrefix = new Map<string, string[]>();
-  for (const n of names) {
-    for (let i = n.indexOf('-'); i > 0; i = n.indexOf('-', i + 1)) {
-      const key = n.slice(0, i);
-      const list = byPrefix.get(key);
-      if (list) list.push(n);
-      else byPrefix.set(key, [n]);
+  // Most specs sit in their exact `<id>-<name>` folder: the prefix index is only built when one does not.
+  let byPrefix: Map<string, string[]> | undefined;
+  const index = () => {
+    if (byPrefix) return byPrefix;
+    byPrefix = new Map();
+    for (const n of names) {
+      for (let i = n.indexOf('-'); i > 0; i = n.indexOf('-', i + 1)) {
+        const key = n.slice(0, i);
+        const list = byPrefix.get(key);
+        if (list) list.push(n);
+        else byPrefix.set(key, [n]);
+      }
     }
-  }
-  return { names: new Set(names), byPrefix };
+    return byPrefix;
+  };
+  return { names: new Set(names), byPrefix: index };
 }
 
 /**
@@ -47,7 +53,7 @@ export function locateSpec(specsDir: string, spec: Pick<ResolvedSpec, 'id' | 'na
   let name = exact;
   let found = folders.names.has(exact);
   if (!found) {
-    const prefixed = folders.byPrefix.get(spec.id) ?? [];
+    const prefixed = folders.byPrefix().get(spec.id) ?? [];
     if (prefixed.length === 1) {
       name = prefixed[0]!;
       found = true;
