@@ -29,6 +29,8 @@ export interface SpecRowInput {
   mode?: string;
   dependsOn?: string[];
   title?: string;
+  verify?: string[][];
+  requireChanges?: boolean;
 }
 
 /**

@@ -87,23 +87,33 @@ export function agentCommand(config: ResolvedConfig, spec: ResolvedSpec, paths: 
   if (!custom || !Array.isArray(custom.command)) {
     throw new ConfigError(`spec ${spec.id}: agent "${spec.agent}" is not defined`, { hint: `add agents.${spec.agent} = { command: [...] } to the config` });
   }
-  const values: Record<string, string> = {
+  const argv = fillPlaceholders(custom.command, placeholderValues(config, spec, paths, attempt, custom.model ?? ''));
+  return { argv, cwd: paths.cwd, env: custom.env, promptOnStdin: custom.prompt === 'stdin', codexEvents: custom.codexEvents };
+}
+
+/** What `{id}`, `{specFile}`, `{cwd}`… stand for in a custom agent's command and in verify commands. */
+export function placeholderValues(config: ResolvedConfig, spec: ResolvedSpec, paths: AgentPaths, attempt: number, model = ''): Record<string, string> {
+  return {
     id: spec.id,
     name: spec.name,
     specDir: paths.specDir,
     specFile: paths.specFile,
     planFile: paths.planFile,
     promptFile: join(paths.runDir, 'prompt.md'),
-    model: custom.model ?? '',
+    model,
     effort: config.agents.codex.effort[spec.cost] ?? EFFORT_BY_COST[spec.cost],
     cwd: paths.cwd,
     project: config.project,
     attempt: String(attempt),
   };
-  // Placeholders are substituted inside each argument; the array is never re-split.
-  // Own keys only: `{constructor}` is not a placeholder, and stays as written.
-  const argv = custom.command.map((arg) => arg.replace(/\{(\w+)\}/g, (m, k: string) => (Object.hasOwn(values, k) ? values[k]! : m))) as Argv;
-  return { argv, cwd: paths.cwd, env: custom.env, promptOnStdin: custom.prompt === 'stdin', codexEvents: custom.codexEvents };
+}
+
+/**
+ * Placeholders are substituted inside each argument; the array is never re-split.
+ * Own keys only: `{constructor}` is not a placeholder, and stays as written.
+ */
+export function fillPlaceholders(command: readonly string[], values: Record<string, string>): Argv {
+  return command.map((arg) => arg.replace(/\{(\w+)\}/g, (m, k: string) => (Object.hasOwn(values, k) ? values[k]! : m))) as Argv;
 }
 
 /** The prompt an agent gets: the spec, then its pre-made plan when there is one. */

@@ -15,6 +15,9 @@ export interface ResolvedSpec {
   mode: 'direct' | 'isolated';
   dependsOn: string[];
   title?: string;
+  /** Set only when the spec has its own (see verifyOf). */
+  verify?: string[][];
+  requireChanges?: boolean;
 }
 
 /** The config after defaults, validation and wave computation, with absolute paths. */
@@ -35,6 +38,9 @@ export interface ResolvedConfig {
   waveOptions: Record<string, { sequential: boolean }>;
   worktreesDir: string;
   startTimeoutSeconds: number;
+  verify: string[][];
+  verifyTimeoutSeconds: number;
+  requireChanges: boolean;
   retry: RetryConfig;
   stall: StallConfig;
   budget: BudgetConfig;
@@ -128,6 +134,8 @@ export async function resolveConfig(raw: unknown, configPath: string): Promise<R
     mode: s.mode,
     dependsOn: s.dependsOn,
     ...(s.title !== undefined ? { title: s.title } : {}),
+    ...(s.verify !== undefined ? { verify: s.verify } : {}),
+    ...(s.requireChanges !== undefined ? { requireChanges: s.requireChanges } : {}),
   }));
   return {
     configPath,
@@ -145,6 +153,9 @@ export async function resolveConfig(raw: unknown, configPath: string): Promise<R
     waveOptions: config.waves,
     worktreesDir: resolve(rootDir, config.worktreesDir),
     startTimeoutSeconds: config.startTimeoutSeconds,
+    verify: config.verify,
+    verifyTimeoutSeconds: config.verifyTimeoutSeconds,
+    requireChanges: config.requireChanges,
     retry: config.retry,
     stall: config.stall,
     budget: config.budget,

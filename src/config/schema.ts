@@ -15,6 +15,9 @@ const specIdSchema = z.string().check(
   z.refine((s) => !s.includes('..') && s !== '.', { message: 'must not be "." nor contain ".."' }),
 );
 
+/** A check: an argument array (placeholders as for agents), never a shell string. */
+export const verifyCommandSchema = z.array(z.string()).check(z.minLength(1, { message: 'a command needs at least its program' }));
+
 /** One row of the spec table. */
 export const specSchema = z.strictObject({
   /** Spec id as a string, e.g. '011' (matches the `011-name` folder). */
@@ -36,7 +39,12 @@ export const specSchema = z.strictObject({
   dependsOn: z._default(z.array(specIdSchema), []),
   /** Human title shown in listings. */
   title: z.optional(z.string()),
+  /** This spec's checks, replacing the config's `verify` (`[]`: no checks for it). */
+  verify: z.optional(z.array(verifyCommandSchema)),
+  /** An attempt that changed nothing is `no-changes`, not done (overrides the config's). */
+  requireChanges: z.optional(z.boolean()),
 });
+
 
 /** Pre-planning through Ollama. */
 export const plannerSchema = z.strictObject({
@@ -228,6 +236,12 @@ export const configSchema = z.strictObject({
   logs: z.prefault(logsSchema, {}),
   /** Seconds a launched runner may take to start before the spec counts as failed. */
   startTimeoutSeconds: z._default(z.number().check(z.positive()), 60),
+  /** Checks run after an agent exits 0, in its working folder: all must pass for the spec to be done. */
+  verify: z._default(z.array(verifyCommandSchema), []),
+  /** Each check's time limit. */
+  verifyTimeoutSeconds: z._default(z.number().check(z.positive()), 600),
+  /** An attempt that changed nothing (same commit, clean tree) is `no-changes`, not done. */
+  requireChanges: z._default(z.boolean(), false),
   /** The spec table. */
   specs: z.array(specSchema),
 });

@@ -34,7 +34,18 @@ let exitHook = false;
  * The command runs in a process group of its own: at the timeout the whole group is stopped
  * (SIGTERM, then SIGKILL), and its exit is what counts, not pipes a background child keeps open.
  */
-export async function capture(argv: Argv, opts: { cwd?: string; env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<CaptureResult> {
+export interface CaptureOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  input?: string;
+  timeoutMs?: number;
+  /** Each chunk of stdout and stderr as it arrives, interleaved as printed (a check's output shown live). */
+  onData?: (chunk: Buffer) => void;
+  /** Aborted: the command and everything it started are stopped, as at a timeout. */
+  signal?: AbortSignal;
+}
+
+export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<CaptureResult> {
   const { execa } = await import('execa');
   // 0: no timeout.
   const timeoutMs = opts.timeoutMs ?? 30_000;
@@ -68,8 +79,14 @@ export async function capture(argv: Argv, opts: { cwd?: string; env?: Record<str
   }
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  child.stdout!.on('data', (d: Buffer) => out.push(d));
-  child.stderr!.on('data', (d: Buffer) => err.push(d));
+  child.stdout!.on('data', (d: Buffer) => {
+    out.push(d);
+    opts.onData?.(d);
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    err.push(d);
+    opts.onData?.(d);
+  });
   if (opts.input !== undefined) {
     // It may exit before reading everything (EPIPE): its exit code says what happened.
     child.stdin!.on('error', () => {});
@@ -109,23 +126,24 @@ export async function capture(argv: Argv, opts: { cwd?: string; env?: Record<str
       child.once('close', () => finish());
       timers.push(setTimeout(finishSoon, PIPE_GRACE_MS));
     });
-    if (timeoutMs > 0) {
-      timers.push(
-        setTimeout(() => {
-          if (exited) return;
-          timedOut = true;
-          signalGroup(group, 'SIGTERM');
-          const deadline = Date.now() + KILL_AFTER_MS;
-          const poll = () => {
-            if (!groupAlive(group)) return finishSoon();
-            if (Date.now() < deadline) return void timers.push(setTimeout(poll, 20));
-            signalGroup(group, 'SIGKILL');
-            // SIGKILL cannot be refused; a last moment for the kernel to reap.
-            timers.push(setTimeout(finishSoon, 100));
-          };
-          poll();
-        }, timeoutMs),
-      );
+    const stop = (why: 'timeout' | 'abort') => {
+      if (exited || done) return;
+      if (why === 'timeout') timedOut = true;
+      signalGroup(group, 'SIGTERM');
+      const deadline = Date.now() + KILL_AFTER_MS;
+      const poll = () => {
+        if (!groupAlive(group)) return finishSoon();
+        if (Date.now() < deadline) return void timers.push(setTimeout(poll, 20));
+        signalGroup(group, 'SIGKILL');
+        // SIGKILL cannot be refused; a last moment for the kernel to reap.
+        timers.push(setTimeout(finishSoon, 100));
+      };
+      poll();
+    };
+    if (timeoutMs > 0) timers.push(setTimeout(() => stop('timeout'), timeoutMs));
+    if (opts.signal) {
+      if (opts.signal.aborted) stop('abort');
+      else opts.signal.addEventListener('abort', () => stop('abort'), { once: true });
     }
   });
 }

@@ -8,12 +8,15 @@ import { agentCommand, buildPrompt } from '../agents/command.js';
 import { backoffSeconds, detectRateLimit } from '../agents/rate-limit.js';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { DispatchError } from '../errors.js';
-import { spawnAgent } from '../proc/launch.js';
+import { showArgv, spawnAgent } from '../proc/launch.js';
+import { specById } from '../config/spec-index.js';
+import { gitAfter, gitBefore, type GitBefore, type GitEvidence } from './evidence.js';
+import { endedAs, requireChangesOf, runVerify, verifyCommandsOf, type VerifyResult } from './verify.js';
 import { findSpec, locateSpec } from '../specs/lookup.js';
-import { extra, markRateLimited, markRunning, own, setState, stateOf, type AgentGroup, type AttemptRecord, type VerdictKind, nextLaunchNumber } from '../state/doc.js';
+import { extra, markRateLimited, markRunning, own, setState, stateOf, type AgentGroup, type AttemptRecord, type StateDoc, type VerdictKind, nextLaunchNumber } from '../state/doc.js';
 import { groupAlive, signalGroup, stopGroup } from '../proc/group.js';
 import { writeSignal } from '../state/signals.js';
-import { withState } from '../state/store.js';
+import { readState, withState } from '../state/store.js';
 import { runHook, specVars } from './hooks.js';
 import { isRunner, runnerPidFile } from './liveness.js';
 import { takeRunnerEnv } from './runner-env.js';
@@ -112,8 +115,33 @@ function rateLimitPatterns(config: ResolvedConfig, spec: ResolvedSpec): string[]
   return a?.rateLimitPatterns ?? [];
 }
 
+/** Other direct specs running in the project's tree now (their changes would mix with this one's). */
+function othersInTree(config: ResolvedConfig, doc: StateDoc, id: string): boolean {
+  const byId = specById(config);
+  for (const other of Object.keys(doc.dispatch?.running ?? {})) if (other !== id && byId.get(other)?.mode === 'direct') return true;
+  return false;
+}
+
+/** "passed 2 of 2" / "failed 2 of 3: `npm test`". */
+function verifySummary(ran: VerifyResult[]): string {
+  const failed = ran.find((v) => !v.ok);
+  return failed ? `failed check ${ran.length}: ${showArgv(failed.argv)}` : `passed ${ran.length}`;
+}
+
+/** One line at the end of an attempt's log: what backs its verdict. */
+function evidenceLine(e: Pick<AttemptRecord, 'exit' | 'verify' | 'git'>, timeoutSeconds: number): string {
+  const parts: string[] = [];
+  parts.push(e.exit ? (e.exit.signal ? `killed by ${e.exit.signal}` : `exit ${e.exit.code}`) : 'not started');
+  if (e.verify) {
+    const failed = e.verify.find((v) => !v.ok);
+    parts.push(failed ? `verify ${endedAs(failed, timeoutSeconds)}: ${showArgv(failed.argv)}` : `verify: ${e.verify.length} passed`);
+  }
+  if (e.git) parts.push(e.git.changed ? `${e.git.files} file${e.git.files === 1 ? '' : 's'} changed (+${e.git.insertions} -${e.git.deletions})${e.git.shared ? ', shared tree' : ''}` : `no changes${e.git.shared ? ' (shared tree)' : ''}`);
+  return parts.join(' · ');
+}
+
 /** What the previous attempt left, for the prompt of an automatic relaunch. */
-function previousFailure(config: ResolvedConfig, id: string, history: AttemptRecord[]): { reason: string; logTail: string } | undefined {
+function previousFailure(config: ResolvedConfig, id: string, history: AttemptRecord[]): { reason: string; logTail: string; check?: { command: string; tail: string } } | undefined {
   const prev = history.at(-1);
   if (!prev || prev.state !== 'failed' || !prev.reason) return undefined; // a rate limit is not the agent's failure
   if (prev.kind === 'interrupted' || prev.kind === 'manual' || prev.kind === 'launch-error') return undefined;
@@ -123,6 +151,9 @@ function previousFailure(config: ResolvedConfig, id: string, history: AttemptRec
   } catch {
     // no log kept
   }
+  // A check that failed: its own output says more than the agent's log.
+  const failed = prev.kind === 'verify-failed' ? prev.verify?.find((v) => !v.ok) : undefined;
+  if (failed) return { reason: prev.reason, logTail: '', check: { command: showArgv(failed.argv), tail: failed.tail ?? '' } };
   return { reason: prev.reason, logTail };
 }
 
@@ -161,7 +192,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
       rec.attempts = (rec.attempts ?? 0) + 1;
       rec.history = [...history, { n, startedAt, ...(prev?.runId ? { runId: prev.runId } : {}), wave: spec.wave }];
     }
-    return { mine: true as const, n, before, rateLimits: earlier.filter((h) => h.state === 'rate-limited').length };
+    return { mine: true as const, n, before, rateLimits: earlier.filter((h) => h.state === 'rate-limited').length, sharedTree: spec.mode === 'direct' && othersInTree(config, doc, id) };
   });
   if (!start.mine) throw new NotMineError(id, start.why);
   // Every launch is numbered once, in the spec's history: the log, the header, DISPATCH_ATTEMPT and {attempt} say that number.
@@ -193,6 +224,11 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   let reason: string | undefined;
   let kind: VerdictKind = 'agent-failed';
   let exitCode: number | null = null;
+  let exitSignal: string | undefined;
+  // Evidence for the verdict, kept in the attempt's history entry.
+  let gitEv: GitEvidence | undefined;
+  let verifyRan: VerifyResult[] | undefined;
+  let gitStart: GitBefore | undefined;
   let ok = false;
   let events: CodexEvents | undefined;
   const stderrTail = new Tail();
@@ -207,6 +243,8 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     let prompt = buildPrompt(spec, readFileSync(files.specFile, 'utf8'), plan);
     if (start.before) {
       prompt += `\n---\n\n# The previous attempt failed\n\nThe previous attempt failed because: ${start.before.reason}\n`;
+      const check = start.before.check;
+      if (check) prompt += `\nThe previous attempt's work failed this check: \`${check.command}\`\n${check.tail ? `\n\`\`\`\n${check.tail}\n\`\`\`\n` : ''}`;
       if (start.before.logTail) prompt += `\nThe end of its output:\n\n\`\`\`\n${start.before.logTail}\n\`\`\`\n`;
       prompt += '\nAvoid that failure this time.\n';
     }
@@ -219,6 +257,8 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
       DISPATCH_PROJECT: config.project,
       DISPATCH_ATTEMPT: String(attempt),
     };
+    // The tree as the agent finds it (Auto-Claude's isolated builds happen in its own worktree: not ours to judge).
+    if (!(spec.agent === 'ac' && spec.mode === 'isolated')) gitStart = await gitBefore(cwd);
     let child;
     let spawned;
     // Refused if the pane was closed or the spec stopped while we prepared: no agent starts unwatched.
@@ -277,6 +317,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     // 'exit', not 'close': a background process the agent left behind (a dev server) may hold
     // its output open for ever. The pipes get a moment to drain, then the verdict is taken.
     const [code, sig] = await exited;
+    exitSignal = sig ?? undefined;
     await Promise.race([
       closed,
       new Promise((r) => setTimeout(r, 500)),
@@ -306,6 +347,25 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
       const why = (errorLine || lastStderr).trim();
       reason = `agent exited with code ${code}${why ? `: ${why.slice(0, 300)}` : ''}`;
     }
+    // An exit code is a claim; what the tree and the checks say is the evidence.
+    if (gitStart) {
+      gitEv = await gitAfter(cwd, gitStart);
+      if (gitEv && (start.sharedTree || (spec.mode === 'direct' && othersInTree(config, readState(config.stateDir), id)))) gitEv.shared = true;
+    }
+    if (ok && gitEv && !gitEv.changed && !gitEv.shared && requireChangesOf(config, spec)) {
+      ok = false;
+      kind = 'no-changes';
+      reason = 'no changes: the agent exited 0 but left the commit and the working tree as they were (requireChanges)';
+    }
+    if (ok && verifyCommandsOf(config, spec).length) {
+      const v = await runVerify(config, spec, { paths: { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir, cwd }, attempt, env, signal: opts.signal, say });
+      verifyRan = v.ran;
+      if (v.failed) {
+        ok = false;
+        kind = opts.signal.aborted ? 'interrupted' : 'verify-failed';
+        reason = opts.signal.aborted ? `interrupted (${String(opts.signal.reason ?? 'signal')}) while verifying` : v.reason;
+      }
+    }
   } catch (err) {
     reason = (err as Error).message;
   }
@@ -313,7 +373,8 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   // A failure the agent blamed on a rate limit waits and is relaunched instead.
   // Codex speaks in events, so only its error events count (not code it printed).
   let limit: ReturnType<typeof detectRateLimit>;
-  if (!ok && !opts.signal.aborted && exitCode !== null) {
+  // Only the agent's own failure: a failed check or an unchanged tree is not a rate limit, whatever the agent printed.
+  if (!ok && kind === 'agent-failed' && !opts.signal.aborted && exitCode !== null) {
     // Codex: what failed the turn (an earlier transient `error` event may mention a 429 it survived).
     const said = events ? (events.failure ?? `${events.lastError ?? ''}\n${stderrTail.lines(20)}`) : `${stdoutTail.lines(30)}\n${stderrTail.lines(30)}`;
     limit = detectRateLimit(said, rateLimitPatterns(config, spec));
@@ -322,6 +383,11 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   let verdict = (ok ? 'done' : 'failed') as Verdict;
   let until: Date | undefined;
   const endedAt = new Date().toISOString();
+  const evidence: Pick<AttemptRecord, 'exit' | 'verify' | 'git'> = {
+    ...(exitCode !== null || exitSignal ? { exit: { ...(exitCode !== null ? { code: exitCode } : {}), ...(exitSignal ? { signal: exitSignal } : {}) } } : {}),
+    ...(verifyRan ? { verify: verifyRan } : {}),
+    ...(gitEv ? { git: gitEv } : {}),
+  };
   const applied = await withState(config.stateDir, { command: 'exec-spec', reason }, (doc) => {
     const running = own(doc.dispatch?.running, id);
     // Someone decided while we ran (mark-done, skip, reset by hand) or another runner took over:
@@ -356,17 +422,20 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     const x = extra(doc).specs[id]!;
     if (ok && spec.mode === 'isolated') x.awaitingMerge = true;
     x.history = (x.history ?? []).map((h) =>
-      h.n === n ? { ...h, endedAt, state: verdict, kind, ...(reason ? { reason } : {}), ...(events?.tokens ? { tokens: events.tokens } : {}) } : h,
+      h.n === n ? { ...h, endedAt, state: verdict, kind, ...(reason ? { reason } : {}), ...(events?.tokens ? { tokens: events.tokens } : {}), ...evidence } : h,
     );
     return true;
   });
   if (applied) {
+    say(`── dispatch: evidence: ${evidenceLine(evidence, config.verifyTimeoutSeconds)}\n`);
     const signalProblem = verdict !== 'rate-limited' ? writeSignal(config.signalDir, config.project, verdict, id, reason ? `${reason}\n` : '') : undefined;
     if (signalProblem) say(`── dispatch: ${signalProblem}\n`);
     say(`── dispatch: ${id} ${verdict}${reason ? `: ${reason}` : ''}${until ? ` — relaunch after ${until.toISOString()}` : ''}\n`);
     const hook = verdict === 'done' ? 'onSpecDone' : verdict === 'failed' ? 'onSpecFailed' : 'onRateLimited';
     const h = await runHook(config, hook, {
       ...specVars(id, spec), STATE: verdict, KIND: kind, REASON: reason, ATTEMPT: attempt,
+      EXIT_CODE: exitCode ?? undefined, VERIFY: verifyRan ? verifySummary(verifyRan) : undefined,
+      FILES_CHANGED: gitEv?.files, INSERTIONS: gitEv?.insertions, DELETIONS: gitEv?.deletions,
       LOG: attemptLog, RETRY_AT: until?.toISOString(), TOKENS: events?.tokens?.total,
     });
     if (h && !h.ok) say(`── dispatch: hook ${h.hook} failed: ${h.error}\n`);

@@ -65,6 +65,10 @@ function attemptsOf(doc: StateDoc): StatusSummary['attempts'] {
       ...(h.endedAt ? { endedAt: h.endedAt, durationSeconds: Math.round((Date.parse(h.endedAt) - Date.parse(h.startedAt)) / 100) / 10 } : {}),
       ...(h.tokens ? { tokens: h.tokens.total } : {}),
       ...(h.runId ? { runId: h.runId } : {}),
+      // The evidence behind the verdict.
+      ...(h.exit ? { exit: h.exit } : {}),
+      ...(h.verify ? { verify: h.verify } : {}),
+      ...(h.git ? { git: h.git } : {}),
     }));
   }
   return out;

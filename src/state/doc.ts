@@ -52,6 +52,12 @@ export interface AttemptRecord {
   reason?: string;
   /** Tokens the agent reported (Codex turn.completed.usage). */
   tokens?: { input: number; cachedInput: number; output: number; total: number };
+  /** How the agent ended. */
+  exit?: { code?: number; signal?: string };
+  /** Each verify command as it ran (up to the first that failed). */
+  verify?: { argv: string[]; exitCode?: number; signal?: string; timedOut?: boolean; error?: string; seconds: number; ok: boolean; tail?: string }[];
+  /** What the attempt did to the code, as git sees it (git projects only). */
+  git?: { before?: string; after?: string; files: number; insertions: number; deletions: number; changed: boolean; shared?: boolean };
   /** The `run` that launched it (budgets count per run). */
   runId?: string;
   wave?: number;
@@ -138,6 +144,10 @@ function specRecordProblem(path: string, r: unknown): string | undefined {
       for (const k of ['endedAt', 'state', 'kind', 'reason', 'runId']) if (!optType(h, k, 'string')) return `"${path}.history[${i}].${k}" must be a string`;
       const hb = kindProblem(`${path}.history[${i}].kind`, h.kind) ?? tokenProblem(`${path}.history[${i}].tokens`, h.tokens);
       if (hb) return hb;
+      // Evidence: read by status, logs and retry prompts; a hand-edited wrong shape is named, not trusted.
+      if (h.exit !== undefined && !isObj(h.exit)) return `"${path}.history[${i}].exit" must be an object`;
+      if (h.git !== undefined && !isObj(h.git)) return `"${path}.history[${i}].git" must be an object`;
+      if (h.verify !== undefined && (!Array.isArray(h.verify) || !h.verify.every((v) => isObj(v) && Array.isArray(v.argv)))) return `"${path}.history[${i}].verify" must be a list of checks`;
     }
   }
   return undefined;

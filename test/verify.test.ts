@@ -1,0 +1,132 @@
+// Verdicts backed by evidence (issue 10): verify commands, requireChanges, and
+// what each attempt keeps (exit, checks, git changes), judged by what a user sees.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dispatch, readStateOf } from './helpers.js';
+import { NODE, configPathOf, engineProject, starts } from './fixtures/engine.js';
+import { GIT_ENV, commitAll, git } from './fixtures/git.js';
+
+const run = (dir: string, ...args: string[]) => dispatch(dir, args, { env: GIT_ENV });
+const historyOf = (dir: string, id: string): any[] => readStateOf(dir).dispatch.specs[id].history;
+const logOf = (dir: string, id: string, n: number) => readFileSync(join(dir, '.codex', 'logs', `${id}.attempt-${n}.log`), 'utf8');
+
+/** A check that passes when `path` exists (relative to where it runs), and says so when it does not. */
+const needFile = (path: string) => [NODE, '-e', `const ok = require('fs').existsSync(${JSON.stringify(path)}); console.log(ok ? 'check: found ${path}' : 'check: FAIL ${path} is missing'); process.exit(ok ? 0 : 1)`];
+
+function setConfig(dir: string, change: (c: any) => void): void {
+  const c = JSON.parse(readFileSync(configPathOf(dir), 'utf8'));
+  change(c);
+  writeFileSync(configPathOf(dir), JSON.stringify(c, null, 2));
+}
+
+describe('verify commands', () => {
+  it('an agent that exits 0 but fails a check is verify-failed; the retry prompt holds the failing output; the retry passes', () => {
+    const dir = engineProject({
+      // The stand-in does the work only from its second launch on.
+      specs: [{ id: '001', name: 'feature', wave: 1, body: 'from-attempt 2\nwrite out/feature.txt done\n' }],
+      extra: { verify: [needFile('out/feature.txt')], retry: { maxAttempts: 2 } },
+    });
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^failed 001: verify failed: `\S+ -e .*` exited 1: check: FAIL out\/feature\.txt is missing$/m);
+    expect(r.stderr).toMatch(/^relaunching 001: retry 1 of 1 after: verify failed: /m);
+    const [first, second] = historyOf(dir, '001');
+    expect(first).toMatchObject({ n: 1, state: 'failed', kind: 'verify-failed', exit: { code: 0 } });
+    expect(first.verify).toEqual([expect.objectContaining({ ok: false, exitCode: 1, tail: 'check: FAIL out/feature.txt is missing' })]);
+    expect(second).toMatchObject({ n: 2, state: 'done', kind: 'done', exit: { code: 0 } });
+    expect(second.verify).toEqual([expect.objectContaining({ ok: true, exitCode: 0 })]);
+    // The second launch was told what check its predecessor's work failed, with the check's output.
+    const prompt2 = starts(dir)[1]!.stdin as string;
+    expect(prompt2).toContain("The previous attempt's work failed this check: `");
+    expect(prompt2).toContain('```\ncheck: FAIL out/feature.txt is missing\n```');
+    // The log shows each check under a marker, and the evidence at the end.
+    const log1 = logOf(dir, '001', 1);
+    expect(log1).toMatch(/^── dispatch: verify 1 of 1: \S+ -e /m);
+    expect(log1).toContain('check: FAIL out/feature.txt is missing\n── dispatch: verify 1 of 1 FAILED: exited 1 (');
+    expect(log1).toMatch(/^── dispatch: evidence: exit 0 · verify exited 1: /m);
+    expect(logOf(dir, '001', 2)).toMatch(/^── dispatch: evidence: exit 0 · verify: 1 passed$/m);
+    expect(readStateOf(dir).completed).toEqual(['001']);
+  });
+
+  it('a spec\'s own verify replaces the config\'s, and [] turns the checks off for it', () => {
+    const dir = engineProject({
+      specs: [
+        { id: '001', name: 'own', wave: 1, verify: [needFile('own.txt')], body: 'write own.txt x\n' },
+        { id: '002', name: 'none', wave: 1, verify: [] },
+      ],
+      extra: { verify: [needFile('never-there.txt')], retry: { maxAttempts: 1 } },
+    });
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code, r.stderr).toBe(0);
+    expect(historyOf(dir, '001')[0].verify).toHaveLength(1);
+    expect(historyOf(dir, '002')[0].verify).toBeUndefined();
+  });
+
+  it('a check that hangs is stopped at verifyTimeoutSeconds, and that is its failure', () => {
+    const dir = engineProject({
+      specs: [{ id: '001', name: 'slow', wave: 1 }],
+      extra: { verify: [[NODE, '-e', 'setInterval(() => {}, 1000)']], verifyTimeoutSeconds: 1, retry: { maxAttempts: 1 } },
+    });
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code).toBe(1);
+    expect(readStateOf(dir).dispatch.specs['001'].reason).toMatch(/^verify failed: `.*` timed out after 1 s$/);
+    expect(readStateOf(dir).dispatch.specs['001'].kind).toBe('verify-failed');
+  });
+
+  it('a check whose program does not exist fails the spec, saying so', () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'x', wave: 1 }], extra: { verify: [['no-such-checker-xyz', '{id}']], retry: { maxAttempts: 1 } } });
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code).toBe(1);
+    expect(readStateOf(dir).dispatch.specs['001'].reason).toBe("verify failed: `no-such-checker-xyz 001` could not start: 'no-such-checker-xyz' not found");
+  });
+
+  it('bad verify config: a string instead of an argument array is a config error (exit 2)', () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'x', wave: 1 }] });
+    setConfig(dir, (c) => (c.verify = ['npm test']));
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/verify/);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+});
+
+describe('evidence kept per attempt', () => {
+  it('in a git project: the commit before and after and a diff summary; requireChanges makes an unchanged tree no-changes', () => {
+    const dir = engineProject({
+      specs: [
+        { id: '001', name: 'writes', wave: 1, body: 'write src/a.txt one\nwrite src/b.txt two\n' },
+        { id: '002', name: 'idle', wave: 2 },
+      ],
+      extra: { requireChanges: true, retry: { maxAttempts: 1 } },
+    });
+    commitAll(dir);
+    const head = git(dir, 'rev-parse', 'HEAD').trim();
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code).toBe(1);
+    const a = historyOf(dir, '001')[0];
+    expect(a.git).toMatchObject({ before: head, after: head, files: 2, changed: true });
+    expect(a.git.shared).toBeUndefined();
+    const b = historyOf(dir, '002')[0];
+    expect(b).toMatchObject({ state: 'failed', kind: 'no-changes', exit: { code: 0 } });
+    expect(b.reason).toMatch(/^no changes: the agent exited 0 but left the commit and the working tree as they were/);
+    expect(logOf(dir, '002', 1)).toMatch(/^── dispatch: evidence: exit 0 · no changes$/m);
+    // status --json shows the evidence with the attempts.
+    const j = JSON.parse(run(dir, '--json', 'status').stdout);
+    expect(j.attempts['001'][0].git).toMatchObject({ files: 2 });
+  });
+
+  it('direct specs running side by side in one tree are marked shared, and not judged no-changes', () => {
+    const dir = engineProject({
+      specs: [
+        { id: '001', name: 'slow', wave: 1, body: 'sleep 1500\n' },
+        { id: '002', name: 'idle', wave: 1, body: 'sleep 1500\n' },
+      ],
+      extra: { requireChanges: true, retry: { maxAttempts: 1 } },
+    });
+    commitAll(dir);
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code, r.stderr).toBe(0);
+    for (const id of ['001', '002']) expect(historyOf(dir, id)[0].git).toMatchObject({ changed: false, shared: true });
+  });
+});
