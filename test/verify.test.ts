@@ -130,3 +130,45 @@ describe('evidence kept per attempt', () => {
     for (const id of ['001', '002']) expect(historyOf(dir, id)[0].git).toMatchObject({ changed: false, shared: true });
   });
 });
+
+describe('quota and reset times', () => {
+  const sayAndFail = (line: string) => ({ command: [NODE, '-e', `console.log('working'); console.error(${JSON.stringify(line)}); process.exit(1)`], prompt: 'none' });
+
+  it('billing exhausted is quota-exhausted: never relaunched, and that agent launches nothing more in this run', () => {
+    const dir = engineProject({
+      specs: [{ id: '001', name: 'a', wave: 1, agent: 'broke' }, { id: '002', name: 'b', wave: 1, agent: 'broke' }, { id: '003', name: 'c', wave: 1 }],
+      agents: { broke: sayAndFail('ERROR: Quota exceeded. Check your plan and billing details.') },
+      extra: { waves: { '1': { sequential: true } }, retry: { maxAttempts: 3 } },
+    });
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code).toBe(1);
+    const said = r.stderr.split('\n').filter((l) => l.startsWith('quota exhausted'));
+    expect(said).toEqual(["quota exhausted for broke (001: quota exhausted: ERROR: Quota exceeded. Check your plan and billing details.) — no more broke launches in this run; check the plan, credits or billing, then 'dispatch retry'"]);
+    expect(r.stderr).not.toMatch(/relaunching|rate-limited/);
+    const st = readStateOf(dir);
+    expect(st.dispatch.specs['001']).toMatchObject({ kind: 'quota-exhausted' });
+    expect(st.dispatch.specs['001'].history).toHaveLength(1);
+    // 002 (same agent) was never launched; 003 (another agent) was.
+    expect(st.dispatch.specs['002']).toBeUndefined();
+    expect(st.completed).toEqual(['003']);
+  });
+
+  it("Codex's usage limit with a date two days ahead waits until then (to the end of the printed minute), not a short backoff", async () => {
+    const at = new Date(Date.now() + 2 * 86_400_000);
+    at.setSeconds(0, 0);
+    const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+    const d = at.getDate();
+    const ord = d % 10 === 1 && d !== 11 ? 'st' : d % 10 === 2 && d !== 12 ? 'nd' : d % 10 === 3 && d !== 13 ? 'rd' : 'th';
+    const h = at.getHours() % 12 || 12;
+    const printed = `${months[at.getMonth()]} ${d}${ord}, ${at.getFullYear()} ${h}:${String(at.getMinutes()).padStart(2, '0')} ${at.getHours() < 12 ? 'AM' : 'PM'}`;
+    const dir = engineProject({
+      specs: [{ id: '001', name: 'a', wave: 1, agent: 'limited' }],
+      agents: { limited: sayAndFail(`You've hit your usage limit. Upgrade to Pro (https://chatgpt.com/explore/pro), visit https://chatgpt.com/codex/settings/usage to purchase more credits or try again at ${printed}.`) },
+    });
+    expect(run(dir, 'run', '--yes', '--no-plan', '--no-wait').code).toBe(0);
+    const { waitFor } = await import('./fixtures/engine.js');
+    await waitFor('the rate limit on record', () => readStateOf(dir)?.dispatch?.waiting?.['001']);
+    const until = Date.parse(readStateOf(dir).dispatch.waiting['001'].until);
+    expect(until).toBe(at.getTime() + 60_000);
+  });
+});

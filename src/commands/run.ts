@@ -169,6 +169,9 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
       case 'hook-failed':
         log(`${c.yellow('hook')} ${e.hook} failed: ${e.error}`);
         break;
+      case 'quota-exhausted':
+        log(`${c.red('quota exhausted')} for ${e.agent} (${e.id}: ${e.reason}) — no more ${e.agent} launches in this run; check the plan, credits or billing, then 'dispatch retry'`);
+        break;
       case 'launch-failed':
         log(`${c.red('launch failed')} ${e.id}: ${e.reason}`);
         break;

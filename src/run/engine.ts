@@ -36,6 +36,7 @@ export interface LiveRow {
 export type RunEvent =
   | { type: 'wave-start'; plan: WavePlan }
   | { type: 'launched'; id: string; pane: string; at: number; attempt: number }
+  | { type: 'quota-exhausted'; agent: string; id: string; reason: string }
   | { type: 'launch-failed'; id: string; reason: string }
   | { type: 'lost'; lost: Lost[] }
   | { type: 'finished'; id: string; state: string; kind?: VerdictKind; reason?: string }
@@ -139,13 +140,15 @@ class AgentPacing {
 interface RunCtx {
   runId: string;
   pacing: AgentPacing;
+  /** Agents whose quota or billing is exhausted: waiting does not fix it, so they launch nothing more in this run. */
+  exhausted: Map<string, string>;
   budgetStop?: string;
   tokensPerRun?: number;
 }
 
 export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Promise<RunOutcome> {
   const emit = (e: RunEvent) => opts.onEvent?.(e);
-  const rc: RunCtx = { runId: `run-${Date.now().toString(36)}-${process.pid}`, pacing: new AgentPacing(config.retry.cooldownFactor), tokensPerRun: opts.tokensPerRun ?? config.budget.tokensPerRun };
+  const rc: RunCtx = { runId: `run-${Date.now().toString(36)}-${process.pid}`, pacing: new AgentPacing(config.retry.cooldownFactor), exhausted: new Map(), tokensPerRun: opts.tokensPerRun ?? config.budget.tokensPerRun };
   const outcome: RunOutcome = { runId: rc.runId, launched: [], done: [], failed: [], stillRunning: [], rateLimited: [], tokens: 0, interrupted: false };
   // Specs this run tried to launch, launched or not: one that failed to launch failed the run.
   const attempted = new Set<string>();
@@ -260,7 +263,8 @@ async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<st
   let nextLaunchAt = 0;
   let lastCheck = 0;
   let waitingFor: string | undefined;
-  const specOf = (id: string) => config.specs.find((s) => s.id === id)!;
+  const byId = specById(config);
+  const specOf = (id: string) => byId.get(id)!;
   const queued = (id: string) => queue.some((q) => q.spec.id === id);
 
   while (!opts.signal.aborted) {
@@ -292,7 +296,12 @@ async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<st
       } else if (st === 'done' || st === 'failed' || st === 'skipped') {
         if (prev === undefined && !launched.includes(id)) continue; // adopted in a final state: nothing new
         if (st === 'done') rc.pacing.clean(spec.agent);
-        emit({ type: 'finished', id, state: st, kind: kindOf(doc, id, st), reason });
+        const kind = kindOf(doc, id, st);
+        emit({ type: 'finished', id, state: st, kind, reason });
+        if (kind === 'quota-exhausted' && !rc.exhausted.has(spec.agent)) {
+          rc.exhausted.set(spec.agent, reason ?? 'quota exhausted');
+          emit({ type: 'quota-exhausted', agent: spec.agent, id, reason: reason ?? 'quota exhausted' });
+        }
         if (st === 'failed' && canRelaunch(config, doc, id) && !queued(id)) {
           // A sequential wave keeps its order: the retry goes before the specs after it.
           if (plan.sequential) queue.unshift(launchItem(config, opts.mux, spec));
@@ -324,6 +333,8 @@ async function driveWave(config: ResolvedConfig, plan: WavePlan, watched: Set<st
 
     // Launch the next spec when its time has come and there is room.
     waitingFor = undefined;
+    // An exhausted agent's specs are not launched: they stay pending for a later run.
+    for (let i = queue.length - 1; i >= 0; i--) if (rc.exhausted.has(queue[i]!.spec.agent)) queue.splice(i, 1);
     if (queue.length && !rc.budgetStop && now >= nextLaunchAt) {
       // In a sequential wave a rate-limited spec still holds its place: the next one waits for it.
       const busy = [...watched].filter((id) => stateOf(doc, id) === 'running' || (plan.sequential && stateOf(doc, id) === 'rate-limited')).length;

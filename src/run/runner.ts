@@ -5,7 +5,7 @@ import { createWriteStream, existsSync, linkSync, mkdirSync, readFileSync, renam
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { agentCommand, buildPrompt } from '../agents/command.js';
-import { backoffSeconds, detectRateLimit } from '../agents/rate-limit.js';
+import { backoffSeconds, detectQuotaExhausted, detectRateLimit } from '../agents/rate-limit.js';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { DispatchError } from '../errors.js';
 import { showArgv, spawnAgent } from '../proc/launch.js';
@@ -377,7 +377,12 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   if (!ok && kind === 'agent-failed' && !opts.signal.aborted && exitCode !== null) {
     // Codex: what failed the turn (an earlier transient `error` event may mention a 429 it survived).
     const said = events ? (events.failure ?? `${events.lastError ?? ''}\n${stderrTail.lines(20)}`) : `${stdoutTail.lines(30)}\n${stderrTail.lines(30)}`;
-    limit = detectRateLimit(said, rateLimitPatterns(config, spec));
+    // Billing or quota exhausted: waiting does not fix it (never relaunched, and the run stops launching that agent).
+    const quota = detectQuotaExhausted(said);
+    if (quota) {
+      kind = 'quota-exhausted';
+      reason = `quota exhausted: ${quota.message}`;
+    } else limit = detectRateLimit(said, rateLimitPatterns(config, spec));
   }
 
   let verdict = (ok ? 'done' : 'failed') as Verdict;
