@@ -176,6 +176,14 @@ program
   .action(action(() => import('./commands/merge.js')));
 
 program
+  .command('verify')
+  .description("run specs' verify commands now, in their working folder; exit 1 if one fails")
+  .argument('<ids...>', 'spec ids')
+  .option('--mark', 'record each spec done, or failed (verify-failed), by the result')
+  .addHelpText('after', examples('dispatch verify 011', 'dispatch verify 011 012 --mark'))
+  .action(action(() => import('./commands/verify.js')));
+
+program
   .command('logs')
   .description("print a spec's agent output (.codex/logs/<id>.log)")
   .argument('<id>', 'spec id')

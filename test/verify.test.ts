@@ -172,3 +172,38 @@ describe('quota and reset times', () => {
     expect(until).toBe(at.getTime() + 60_000);
   });
 });
+
+describe('dispatch verify', () => {
+  it('runs a spec\'s checks now: prints each result, exit 1 on a failure; --mark records done or verify-failed', () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }, { id: '002', name: 'b', wave: 1 }], extra: { verify: [needFile('fixed-{id}.txt')] } });
+    const before = run(dir, 'verify', '001');
+    expect(before.code).toBe(1);
+    expect(before.stdout).toMatch(/^001 {2}FAIL {2}\S+ -e .* — exited 1 \(\d+(\.\d)? s\)\n$/);
+    expect(before.stderr).toContain('check: FAIL fixed-001.txt is missing');
+    expect(readStateOf(dir)).toBeUndefined();
+    // A fix by hand, then the check passes and --mark records it.
+    writeFileSync(join(dir, 'fixed-001.txt'), 'ok\n');
+    const fixed = run(dir, 'verify', '001', '002', '--mark');
+    expect(fixed.code).toBe(1);
+    expect(fixed.stdout).toMatch(/^001 {2}ok {4}/m);
+    expect(fixed.stdout).toMatch(/^002 {2}FAIL /m);
+    const st = readStateOf(dir);
+    expect(st.completed).toEqual(['001']);
+    expect(st.failed).toEqual(['002']);
+    expect(st.dispatch.specs['002']).toMatchObject({ kind: 'verify-failed' });
+    expect(st.dispatch.specs['002'].reason).toMatch(/^verify failed: .* exited 1: check: FAIL fixed-002\.txt is missing$/);
+  });
+
+  it('bad input: unknown id (exit 2), no checks configured (exit 2), nothing run or changed', () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }] });
+    const unknown = run(dir, 'verify', 'nope');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^dispatch: unknown spec id 'nope'/);
+    const none = run(dir, 'verify', '001', '--mark');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toBe("dispatch: no verify commands for 001 — add verify: [[...command]] to the config (or to the spec); nothing was run\n");
+    expect(readStateOf(dir)).toBeUndefined();
+    const noArgs = run(dir, 'verify');
+    expect(noArgs.code).toBe(2);
+  });
+});
