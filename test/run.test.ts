@@ -201,22 +201,8 @@ describe('run: the codex agent', () => {
 });
 
 describe('run: the Auto-Claude agent', () => {
-  /** A stand-in Auto-Claude checkout whose run.py (JavaScript, run by node as "python") records how it was called. */
-  function fakeAutoClaude(exitCode = 0): string {
-    const acDir = tempDir('auto-claude-');
-    const runPy = join(acDir, 'apps', 'backend', 'run.py');
-    mkdirSync(join(runPy, '..'), { recursive: true });
-    writeFileSync(
-      runPy,
-      `const fs = require('fs');
-let stdin = '';
-try { stdin = fs.readFileSync(0, 'utf8'); } catch {}
-fs.appendFileSync(process.env.AC_TRACE, JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), stdin }) + '\\n');
-if (${exitCode}) { console.error('Error: spec not approved'); process.exit(${exitCode}); }
-`,
-    );
-    return acDir;
-  }
+  /** The stand-in Auto-Claude checkout (test/fixtures/auto-claude): run.py behaves as v2.7.5's does where dispatch depends on it. */
+  const fakeAutoClaude = () => join(ROOT, 'test', 'fixtures', 'auto-claude');
   const acTrace = (dir: string) => readFileSync(join(dir, 'ac.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
   it('runs run.py --spec <id> --project-dir <project> --auto-continue --direct|--isolated [extra] with stdin from /dev/null', () => {
@@ -232,14 +218,14 @@ if (${exitCode}) { console.error('Error: spec not approved'); process.exit(${exi
     commitAll(dir, ['ac.jsonl']);
     const runPy = join(acDir, 'apps', 'backend', 'run.py');
     const dry = run(dir, 'run', '--dry-run');
-    expect(dry.stdout).toContain(`    agent: ${shown([NODE, runPy, '--spec', '001', '--project-dir', dir, '--auto-continue', '--direct', '--model', 'opus'])}\n`);
+    expect(dry.stdout).toContain(`    agent: ${shown([NODE, runPy, '--spec', '001-direct', '--project-dir', dir, '--auto-continue', '--direct', '--force', '--model', 'opus'])}\n`);
     const r = run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const calls = acTrace(dir).sort((a, b) => a.argv[1].localeCompare(b.argv[1]));
     expect(calls.map((c) => c.argv)).toEqual([
-      ['--spec', '001', '--project-dir', dir, '--auto-continue', '--direct', '--model', 'opus'],
+      ['--spec', '001-direct', '--project-dir', dir, '--auto-continue', '--direct', '--force', '--model', 'opus'],
       // Auto-Claude isolates itself: no dispatch worktree.
-      ['--spec', '002', '--project-dir', dir, '--auto-continue', '--isolated', '--model', 'opus'],
+      ['--spec', '002-iso', '--project-dir', dir, '--auto-continue', '--isolated', '--force', '--model', 'opus'],
     ]);
     expect(calls.every((c) => c.cwd === dir && c.stdin === '')).toBe(true);
     expect(readStateOf(dir).completed.sort()).toEqual(['001', '002']);
@@ -262,7 +248,7 @@ if (${exitCode}) { console.error('Error: spec not approved'); process.exit(${exi
     expect(starts(dir)).toEqual([]);
     const m = run(dir, 'merge', '001');
     expect(m.code, m.stderr).toBe(0);
-    expect(acTrace(dir).at(-1).argv).toEqual(['--spec', '001', '--project-dir', dir, '--merge']);
+    expect(acTrace(dir).at(-1).argv).toEqual(['--spec', '001-iso', '--project-dir', dir, '--merge']);
     expect(readStateOf(dir).dispatch.specs['001'].awaitingMerge).toBeUndefined();
     const next = run(dir, 'run', '--yes', '--no-plan');
     expect(next.code, next.stderr).toBe(0);
@@ -270,14 +256,64 @@ if (${exitCode}) { console.error('Error: spec not approved'); process.exit(${exi
   });
 
   it('a failing run.py fails the spec with its error line', () => {
-    const acDir = fakeAutoClaude(1);
     const dir = engineProject({
       specs: [{ id: '001', name: 'x', wave: 1, agent: 'ac' }],
-      agents: { ac: { python: NODE, dir: acDir, env: { AC_TRACE: join(tempDir(), 'ac.jsonl') } } },
+      agents: { ac: { python: NODE, dir: fakeAutoClaude(), env: { AC_FAIL: 'Error: No OAuth token found' } } },
     });
     const r = run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
-    expect(readStateOf(dir).dispatch.specs['001'].reason).toBe('agent exited with code 1: Error: spec not approved');
+    // Auto-Claude prints its errors on stdout (print()): the reason comes from there.
+    expect(readStateOf(dir).dispatch.specs['001'].reason).toBe('agent exited with code 1: Error: No OAuth token found');
+  });
+
+  it('passes --force by default (the spec table is the approval); agents.ac.force false lets its review block the build', () => {
+    const specs = [{ id: '001', name: 'x', wave: 1, agent: 'ac' }];
+    const ok = engineProject({ specs, agents: { ac: { python: NODE, dir: fakeAutoClaude() } } });
+    expect(run(ok, 'run', '--yes', '--no-plan').code).toBe(0);
+    const blocked = engineProject({ specs, agents: { ac: { python: NODE, dir: fakeAutoClaude(), force: false } }, extra: { retry: { maxAttempts: 1 } } });
+    expect(run(blocked, 'run', '--yes', '--no-plan').code).toBe(1);
+    expect(readStateOf(blocked).dispatch.specs['001'].reason).toMatch(/^agent exited with code 1: .*--force/);
+  });
+
+  it('--spec gets the exact folder: with 090-alpha and 090-zeta present, spec 090-zeta builds 090-zeta', () => {
+    const dir = engineProject({
+      specs: [{ id: '090', name: 'zeta', wave: 1, agent: 'ac' }],
+      agents: { ac: { python: NODE, dir: fakeAutoClaude(), env: { AC_TRACE: '' } } },
+    });
+    mkdirSync(join(dir, '.auto-claude', 'specs', '090-alpha'));
+    writeFileSync(join(dir, '.auto-claude', 'specs', '090-alpha', 'spec.md'), '# alpha\n');
+    const cfg = JSON.parse(readFileSync(configPathOf(dir), 'utf8'));
+    cfg.agents.ac.env.AC_TRACE = join(dir, 'ac.jsonl');
+    writeFileSync(configPathOf(dir), JSON.stringify(cfg));
+    expect(run(dir, 'run', '--yes', '--no-plan').code).toBe(0);
+    expect(acTrace(dir)[0].argv.slice(0, 2)).toEqual(['--spec', '090-zeta']);
+    expect(existsSync(join(dir, '.auto-claude', 'specs', '090-zeta', 'implementation_plan.json'))).toBe(true);
+    expect(existsSync(join(dir, '.auto-claude', 'specs', '090-alpha', 'implementation_plan.json'))).toBe(false);
+  });
+
+  it("exits 0 without QA's sign-off: that is verify-failed, with QA's reason; a build whose QA never ran is too", () => {
+    for (const [qa, expected] of [
+      ['rejected', "Auto-Claude's QA did not sign the work off (qa_signoff.status: rejected): login form accepts an empty password"],
+      ['none', "Auto-Claude's QA did not sign the work off (qa_signoff.status: missing)"],
+    ] as const) {
+      const dir = engineProject({
+        specs: [{ id: '001', name: 'x', wave: 1, agent: 'ac' }],
+        agents: { ac: { python: NODE, dir: fakeAutoClaude(), env: { AC_QA: qa, AC_QA_ISSUE: 'login form accepts an empty password' } } },
+        extra: { retry: { maxAttempts: 1 } },
+      });
+      const r = run(dir, 'run', '--yes', '--no-plan');
+      expect(r.code, qa).toBe(1);
+      const rec = readStateOf(dir).dispatch.specs['001'];
+      expect(rec, qa).toMatchObject({ kind: 'verify-failed', reason: expected });
+      expect(rec.history[0].qa).toBe(qa === 'none' ? 'missing' : qa);
+    }
+  });
+
+  it('an ac spec with a specsDir other than .auto-claude/specs is a config error (exit 2)', () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'x', wave: 1, agent: 'ac' }], extra: { specsDir: 'specs' } });
+    const r = run(dir, 'list');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/"ac" reads its specs only from \.auto-claude\/specs, but specsDir is "specs"/);
   });
 });
 

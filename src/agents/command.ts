@@ -1,7 +1,7 @@
 // Builds the exact command line each agent gets. Pure: the runner executes
 // it, `run --dry-run` prints it, tests compare it with the real tools' grammar.
 import { homedir } from 'node:os';
-import { join, sep } from 'node:path';
+import { basename, join, sep } from 'node:path';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import type { CustomAgentConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
@@ -70,10 +70,12 @@ export function agentCommand(config: ResolvedConfig, spec: ResolvedSpec, paths: 
     return {
       argv: [
         expandHome(a.python), join(autoClaudeDir(config), 'apps', 'backend', 'run.py'),
-        '--spec', spec.id,
+        // The exact folder: given only the id, run.py takes whichever `<id>-*` folder it lists first.
+        '--spec', basename(paths.specDir),
         '--project-dir', config.rootDir,
         '--auto-continue',
         spec.mode === 'isolated' ? '--isolated' : '--direct',
+        ...(a.force ? ['--force'] : []),
         ...a.extraArgs,
       ],
       cwd: config.rootDir,

@@ -30,7 +30,9 @@ export async function run(args: { _: [string] }, ctx: Ctx): Promise<number> {
     const { autoClaudeDir, expandHome } = await import('../agents/command.js');
     const { join } = await import('node:path');
     const a = config.agents.ac;
-    const r = await capture([expandHome(a.python), join(autoClaudeDir(config), 'apps', 'backend', 'run.py'), '--spec', spec.id, '--project-dir', config.rootDir, '--merge'], { cwd: config.rootDir, env: a.env, timeoutMs: 600_000 });
+    const { locateSpec } = await import('../specs/lookup.js');
+    const folder = (await import('node:path')).basename(locateSpec(config.specsDir, spec).dir);
+    const r = await capture([expandHome(a.python), join(autoClaudeDir(config), 'apps', 'backend', 'run.py'), '--spec', folder, '--project-dir', config.rootDir, '--merge'], { cwd: config.rootDir, env: a.env, timeoutMs: 600_000 });
     ctx.err(r.stdout + r.stderr);
     if (r.exitCode !== 0) throw new DispatchError(`Auto-Claude could not merge spec ${spec.id}${r.failedToStart ? `: ${r.failedToStart}` : ` (exit ${r.exitCode})`}`, { hint: 'see its output above; nothing was removed' });
   } else {

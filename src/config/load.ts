@@ -121,6 +121,11 @@ export async function resolveConfig(raw: unknown, configPath: string): Promise<R
   }
   const config: Config = parsed.data;
   const problems = tableProblems(config.specs.map((s, index) => ({ ...s, index })), agentNames(config));
+  // Auto-Claude reads specs from <project>/.auto-claude/specs and nowhere else.
+  const acSpec = config.specs.findIndex((s) => s.agent === 'ac');
+  if (acSpec >= 0 && resolve(dirname(configPath), config.specsDir) !== resolve(dirname(configPath), '.auto-claude/specs')) {
+    problems.push(`specs[${acSpec}].agent: "ac" reads its specs only from .auto-claude/specs, but specsDir is "${config.specsDir}" — move the spec folders there (and set specsDir: '.auto-claude/specs'), or use another agent`);
+  }
   if (problems.length) throw invalid(configPath, problems);
   const { waves } = computeWaves(config.specs);
 

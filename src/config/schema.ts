@@ -107,6 +107,11 @@ export const acSchema = z.strictObject({
   env: envSchema,
   /** More output patterns (regular expressions) that mean "rate limited", besides the built-in ones. */
   rateLimitPatterns: argsSchema,
+  /**
+   * Pass --force: Auto-Claude (v2.7) blocks a build until a person approves the spec
+   * ("BUILD BLOCKED - REVIEW REQUIRED"); in dispatch the spec table is that approval.
+   */
+  force: z._default(z.boolean(), true),
 });
 
 /** Any other agent, as an argument array with placeholders. */

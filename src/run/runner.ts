@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { agentCommand, buildPrompt } from '../agents/command.js';
 import { backoffSeconds, detectQuotaExhausted, detectRateLimit } from '../agents/rate-limit.js';
+import { qaOutcome } from '../agents/auto-claude-qa.js';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { DispatchError } from '../errors.js';
 import { showArgv, spawnAgent } from '../proc/launch.js';
@@ -129,9 +130,10 @@ function verifySummary(ran: VerifyResult[]): string {
 }
 
 /** One line at the end of an attempt's log: what backs its verdict. */
-function evidenceLine(e: Pick<AttemptRecord, 'exit' | 'verify' | 'git'>, timeoutSeconds: number): string {
+function evidenceLine(e: Pick<AttemptRecord, 'exit' | 'verify' | 'git' | 'qa'>, timeoutSeconds: number): string {
   const parts: string[] = [];
   parts.push(e.exit ? (e.exit.signal ? `killed by ${e.exit.signal}` : `exit ${e.exit.code}`) : 'not started');
+  if (e.qa) parts.push(`QA ${e.qa}`);
   if (e.verify) {
     const failed = e.verify.find((v) => !v.ok);
     parts.push(failed ? `verify ${endedAs(failed, timeoutSeconds)}: ${showArgv(failed.argv)}` : `verify: ${e.verify.length} passed`);
@@ -229,6 +231,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   let gitEv: GitEvidence | undefined;
   let verifyRan: VerifyResult[] | undefined;
   let gitStart: GitBefore | undefined;
+  let qaStatus: string | undefined;
   let ok = false;
   let events: CodexEvents | undefined;
   const stderrTail = new Tail();
@@ -281,13 +284,20 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     events = cmd.codexEvents ? new CodexEvents() : undefined;
     // The line that says why: CLIs (clap, argparse) end with "try --help" after their `error:` line.
     let lastStderr = '';
+    let lastStdout = '';
     let errorLine = '';
+    // An error line, on either stream: Auto-Claude (and many scripts) print their errors on stdout.
+    const ERROR_LINE = /^(error|fatal)\b|Error:|^✗|^❌/i;
     child.stdout!.on('data', (c: Buffer) => {
       out.write(c);
       echo(c);
       const t = c.toString('utf8');
       events?.push(t);
-      if (!events) stdoutTail.push(t);
+      if (events) return;
+      stdoutTail.push(t);
+      const lines = t.split('\n').map((l) => l.trim()).filter(Boolean);
+      if (lines.length) lastStdout = lines.at(-1)!;
+      errorLine = lines.filter((l) => ERROR_LINE.test(l)).at(-1) ?? errorLine;
     });
     child.stderr!.on('data', (c: Buffer) => {
       out.write(c);
@@ -298,7 +308,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
       if (trimmed) {
         const lines = trimmed.split('\n');
         lastStderr = lines.at(-1)!;
-        errorLine = lines.filter((l) => /^(error|fatal)\b|Error:/i.test(l.trim())).at(-1) ?? errorLine;
+        errorLine = lines.filter((l) => ERROR_LINE.test(l.trim())).at(-1) ?? errorLine;
       }
     });
     // The pane closed (SIGHUP) or someone stopped us: stop the agent, then record it.
@@ -344,13 +354,23 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     }
     else if (sig) reason = `agent killed by ${sig}`;
     else {
-      const why = (errorLine || lastStderr).trim();
+      const why = (errorLine || lastStderr || lastStdout).trim();
       reason = `agent exited with code ${code}${why ? `: ${why.slice(0, 300)}` : ''}`;
     }
     // An exit code is a claim; what the tree and the checks say is the evidence.
     if (gitStart) {
       gitEv = await gitAfter(cwd, gitStart);
       if (gitEv && (start.sharedTree || (spec.mode === 'direct' && othersInTree(config, readState(config.stateDir), id)))) gitEv.shared = true;
+    }
+    // Auto-Claude exits 0 whatever its QA concluded: its sign-off is the evidence.
+    if (ok && spec.agent === 'ac') {
+      const qa = qaOutcome(files.dir);
+      qaStatus = qa.status;
+      if (!qa.approved) {
+        ok = false;
+        kind = 'verify-failed';
+        reason = `Auto-Claude's QA did not sign the work off (qa_signoff.status: ${qa.status})${qa.detail ? `: ${qa.detail}` : ''}`;
+      }
     }
     if (ok && gitEv && !gitEv.changed && !gitEv.shared && requireChangesOf(config, spec)) {
       ok = false;
@@ -388,9 +408,10 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   let verdict = (ok ? 'done' : 'failed') as Verdict;
   let until: Date | undefined;
   const endedAt = new Date().toISOString();
-  const evidence: Pick<AttemptRecord, 'exit' | 'verify' | 'git'> = {
+  const evidence: Pick<AttemptRecord, 'exit' | 'verify' | 'git' | 'qa'> = {
     ...(exitCode !== null || exitSignal ? { exit: { ...(exitCode !== null ? { code: exitCode } : {}), ...(exitSignal ? { signal: exitSignal } : {}) } } : {}),
     ...(verifyRan ? { verify: verifyRan } : {}),
+    ...(qaStatus ? { qa: qaStatus } : {}),
     ...(gitEv ? { git: gitEv } : {}),
   };
   const applied = await withState(config.stateDir, { command: 'exec-spec', reason }, (doc) => {

@@ -56,6 +56,8 @@ export interface AttemptRecord {
   exit?: { code?: number; signal?: string };
   /** Each verify command as it ran (up to the first that failed). */
   verify?: { argv: string[]; exitCode?: number; signal?: string; timedOut?: boolean; error?: string; seconds: number; ok: boolean; tail?: string }[];
+  /** Auto-Claude's own QA outcome (qa_signoff.status in its implementation_plan.json). */
+  qa?: string;
   /** What the attempt did to the code, as git sees it (git projects only). */
   git?: { before?: string; after?: string; files: number; insertions: number; deletions: number; changed: boolean; shared?: boolean };
   /** The `run` that launched it (budgets count per run). */
