@@ -172,7 +172,8 @@ program
   .command('merge')
   .description("merge an isolated spec's branch into the current branch (--no-ff), then remove its worktree and branch")
   .argument('<id>', 'spec id')
-  .addHelpText('after', examples('dispatch merge 012'))
+  .option('--verify', "run the spec's verify commands on the merged tree before committing; a failure aborts the merge")
+  .addHelpText('after', examples('dispatch merge 012', 'dispatch merge 012 --verify'))
   .action(action(() => import('./commands/merge.js')));
 
 program

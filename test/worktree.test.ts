@@ -3,6 +3,7 @@
 // cleanup), conflicts, and never touching what dispatch did not create.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { dispatch, readStateOf } from './helpers.js';
 import { FAKE_CODEX, engineProject, snapshotTree, starts, type EngineSpec } from './fixtures/engine.js';
@@ -207,5 +208,51 @@ describe('isolated specs in git worktrees', () => {
     expect(r.code).toBe(1);
     expect(errLines(r.stderr)).toEqual([/* one line */ expect.stringMatching(/^dispatch: spec 001 is pending, not done: nothing to merge yet — /)]);
     expect(readStateOf(dir)).toBeUndefined();
+  });
+});
+
+describe('merge: provenance and --verify', () => {
+  it('the merge commit carries Dispatch-* trailers', () => {
+    const dir = repoProject([{ id: '001', name: 'feature', wave: 1, agent: 'codex', mode: 'isolated', body: 'write feature.txt hello\n' }]);
+    writeFileSync(join(dir, '.auto-claude', 'specs', '001-feature', 'plan.md'), '# plan\n');
+    expect(run(dir, 'run', '--yes', '--no-plan').code).toBe(0);
+    const m = run(dir, 'merge', '001');
+    expect(m.code, m.stderr).toBe(0);
+    const trailers = git(dir, 'log', '-1', '--format=%(trailers)').trim().split('\n');
+    expect(trailers).toEqual([
+      'Dispatch-Spec: 001-feature',
+      'Dispatch-Agent: codex',
+      'Dispatch-Model: gpt-5.3-codex',
+      'Dispatch-Attempt: 1',
+      expect.stringMatching(/^Dispatch-Tokens: \d+$/),
+      `Dispatch-Plan-Sha256: ${createHash('sha256').update('# plan\n').digest('hex')}`,
+    ]);
+  });
+
+  it('--verify checks the merged tree before committing: a failure aborts the merge and keeps everything; then it merges', () => {
+    const dir = repoProject([{ id: '001', name: 'feature', wave: 1, agent: 'codex', mode: 'isolated', body: 'write feature.txt hello\n' }]);
+    const cfgFile = join(dir, 'specs.config.json');
+    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
+    // Passes in the worktree (the agent wrote feature.txt); on the merged tree it also needs approved.txt.
+    cfg.specs[0].verify = [[process.execPath, '-e', "const fs = require('fs'); process.exit(fs.existsSync('feature.txt') && (process.cwd().includes('worktrees') || fs.existsSync('approved.txt')) ? 0 : 1)"]];
+    writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
+    git(dir, 'commit', '-q', '-am', 'checks');
+    expect(run(dir, 'run', '--yes', '--no-plan').code).toBe(0);
+    const head = git(dir, 'rev-parse', 'HEAD').trim();
+    const bad = run(dir, 'merge', '001', '--verify');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^dispatch: the merged tree failed its check \(verify failed: .* exited 1\); the merge was aborted and the worktree and branch are kept/m);
+    expect(git(dir, 'rev-parse', 'HEAD').trim()).toBe(head);
+    expect(git(dir, 'status', '--porcelain')).toBe('');
+    expect(existsSync(wtOf(dir, '001'))).toBe(true);
+    expect(readStateOf(dir).dispatch.specs['001'].awaitingMerge).toBe(true);
+    writeFileSync(join(dir, 'approved.txt'), 'yes\n');
+    git(dir, 'add', 'approved.txt');
+    git(dir, 'commit', '-q', '-m', 'approve');
+    const good = run(dir, 'merge', '001', '--verify');
+    expect(good.code, good.stderr).toBe(0);
+    expect(git(dir, 'log', '-1', '--format=%s').trim()).toBe('Merge dispatch/001 (001-feature)');
+    expect(git(dir, 'log', '-1', '--format=%(trailers)')).toContain('Dispatch-Spec: 001-feature');
+    expect(existsSync(join(dir, 'feature.txt'))).toBe(true);
   });
 });

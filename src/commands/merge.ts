@@ -2,7 +2,7 @@ import type { Ctx } from '../context.js';
 import { DispatchError, UsageError, EXIT } from '../errors.js';
 
 /** `dispatch merge <id>`: merge an isolated spec's work into the current branch. */
-export async function run(args: { _: [string] }, ctx: Ctx): Promise<number> {
+export async function run(args: { _: [string]; verify?: boolean }, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
   const { findSpec } = await import('../specs/lookup.js');
   const { readState, withState } = await import('../state/store.js');
@@ -39,7 +39,27 @@ export async function run(args: { _: [string] }, ctx: Ctx): Promise<number> {
     const wt = rec?.worktree as import('../run/worktree.js').WorktreeRecord | undefined;
     if (!wt || wt.createdBy !== 'dispatch') throw new DispatchError(`spec ${spec.id} has no worktree made by dispatch`, { hint: 'merge its branch by hand' });
     const { mergeWorktree } = await import('../run/worktree.js');
-    const m = await mergeWorktree(config, spec, wt);
+    const { mergeTrailers } = await import('../run/provenance.js');
+    let verify: (() => Promise<string | undefined>) | undefined;
+    if (args.verify) {
+      const { runVerify, verifyCommandsOf } = await import('../run/verify.js');
+      if (!verifyCommandsOf(config, spec).length) throw new UsageError(`no verify commands for ${spec.id}`, 'add verify: [[...command]] to the config (or the spec), or merge without --verify; nothing was merged');
+      const { locateSpec } = await import('../specs/lookup.js');
+      const { runDirOf } = await import('../run/paths.js');
+      const files = locateSpec(config.specsDir, spec);
+      const c = (await import('../ui/style.js')).palette(ctx.color);
+      verify = async () => {
+        ctx.err(c.dim(`checking the merged tree in ${config.rootDir}\n`));
+        const v = await runVerify(config, spec, { paths: { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir: runDirOf(config, spec.id), cwd: config.rootDir }, attempt: rec?.history?.at(-1)?.n ?? 0, signal: ctx.signal, say: (t) => ctx.err(c.dim(t)) });
+        return v.reason;
+      };
+    }
+    const m = await mergeWorktree(config, spec, wt, { trailers: mergeTrailers(config, spec, rec), ...(verify ? { verify } : {}) });
+    if (m.verifyFailed) {
+      throw new DispatchError(`the merged tree failed its check (${m.verifyFailed}); the merge was aborted and the worktree and branch are kept`, {
+        hint: `fix it in ${wt.path}, then 'dispatch merge ${spec.id} --verify' again`,
+      });
+    }
     if (!m.merged) {
       throw new DispatchError(`merging ${wt.branch} conflicts in ${m.conflicts.join(', ')}; the merge was aborted and the worktree and branch are kept`, {
         hint: `resolve by hand: 'git merge --no-ff ${wt.branch}', fix, commit, then 'dispatch merge ${spec.id}' again`,

@@ -47,6 +47,15 @@ export interface MergeResult {
   committed: boolean;
   conflicts: string[];
   removed: boolean;
+  /** `merge --verify`: the check that failed on the merged tree (the merge was aborted). */
+  verifyFailed?: string;
+}
+
+export interface MergeOptions {
+  /** `Dispatch-*: value` lines for the merge commit's message (provenance). */
+  trailers?: string[];
+  /** Run on the merged tree before committing: a failure aborts the merge (everything kept). */
+  verify?: () => Promise<string | undefined>;
 }
 
 /**
@@ -72,7 +81,7 @@ export async function discardWorktree(config: ResolvedConfig, wt: WorktreeRecord
 }
 
 /** Commits what the agent left in the worktree, merges --no-ff, removes the worktree and branch it created. */
-export async function mergeWorktree(config: ResolvedConfig, spec: ResolvedSpec, wt: WorktreeRecord): Promise<MergeResult> {
+export async function mergeWorktree(config: ResolvedConfig, spec: ResolvedSpec, wt: WorktreeRecord, opts: MergeOptions = {}): Promise<MergeResult> {
   let committed = false;
   if (existsSync(wt.path)) {
     const dirty = await gitOk(wt.path, 'status', '--porcelain');
@@ -83,7 +92,9 @@ export async function mergeWorktree(config: ResolvedConfig, spec: ResolvedSpec, 
       committed = true;
     }
   }
-  const m = await gitOk(config.rootDir, 'merge', '--no-ff', '-m', `Merge ${wt.branch} (${spec.id}-${spec.name})`, wt.branch);
+  const message = ['-m', `Merge ${wt.branch} (${spec.id}-${spec.name})`, ...(opts.trailers?.length ? ['-m', opts.trailers.join('\n')] : [])];
+  // With checks: merged without a commit first, so a failing check can abort it.
+  const m = await gitOk(config.rootDir, 'merge', '--no-ff', ...(opts.verify ? ['--no-commit'] : message), wt.branch);
   if (m.exitCode !== 0) {
     const u = await gitOk(config.rootDir, 'diff', '--name-only', '--diff-filter=U');
     const conflicts = u.stdout.split('\n').filter(Boolean);
@@ -91,6 +102,18 @@ export async function mergeWorktree(config: ResolvedConfig, spec: ResolvedSpec, 
     if (conflicts.length) await gitOk(config.rootDir, 'merge', '--abort');
     if (!conflicts.length) throw new DispatchError(`git merge of ${wt.branch} failed: ${(m.stderr || m.stdout).trim()}`, { hint: 'commit or stash your changes, then merge again' });
     return { merged: false, committed, conflicts, removed: false };
+  }
+  if (opts.verify) {
+    const failed = await opts.verify();
+    if (failed) {
+      await gitOk(config.rootDir, 'merge', '--abort');
+      return { merged: false, committed, conflicts: [], removed: false, verifyFailed: failed };
+    }
+    const c = await gitOk(config.rootDir, 'commit', '--no-edit', ...message);
+    if (c.exitCode !== 0) {
+      await gitOk(config.rootDir, 'merge', '--abort');
+      throw new DispatchError(`could not commit the merge of ${wt.branch}: ${(c.stderr || c.stdout).trim()}`, { hint: 'nothing was merged; see git status' });
+    }
   }
   let removed = false;
   if (existsSync(wt.path)) {

@@ -1,0 +1,34 @@
+// Where merged work came from, written into the merge commit as git trailers
+// (`git log --format=%(trailers)` reads them back).
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import { locateSpec } from '../specs/lookup.js';
+import type { SpecRecord } from '../state/doc.js';
+
+function modelOf(config: ResolvedConfig, spec: ResolvedSpec): string | undefined {
+  if (spec.agent === 'codex') return config.agents.codex.model;
+  if (spec.agent === 'ac') return undefined; // Auto-Claude picks its own
+  const custom = (config.agents as Record<string, { model?: string }>)[spec.agent];
+  return custom?.model || undefined;
+}
+
+export function mergeTrailers(config: ResolvedConfig, spec: ResolvedSpec, rec: SpecRecord | undefined): string[] {
+  const last = rec?.history?.filter((h) => h.state === 'done').at(-1) ?? rec?.history?.at(-1);
+  let planSha: string | undefined;
+  try {
+    planSha = createHash('sha256').update(readFileSync(locateSpec(config.specsDir, spec).planFile)).digest('hex');
+  } catch {
+    // no plan.md: no trailer
+  }
+  const model = modelOf(config, spec);
+  return [
+    // One line each: a name holding a newline must not start a trailer of its own.
+    `Dispatch-Spec: ${spec.id}-${spec.name.replace(/\s+/g, " ")}`,
+    `Dispatch-Agent: ${spec.agent}`,
+    ...(model ? [`Dispatch-Model: ${model}`] : []),
+    ...(last ? [`Dispatch-Attempt: ${last.n}`] : []),
+    ...(last?.tokens ? [`Dispatch-Tokens: ${last.tokens.total}`] : []),
+    ...(planSha ? [`Dispatch-Plan-Sha256: ${planSha}`] : []),
+  ];
+}
