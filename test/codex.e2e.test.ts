@@ -189,6 +189,36 @@ describe.skipIf(!E2E)('dispatch runs the real Codex CLI (against a fake Response
     expect(readLog(dir, '020')).toContain('"type":"turn.failed"');
   }, 120_000);
 
+  it('a usage limit with a date (ChatGPT resets_at, printed to the minute) waits until the end of that minute; no short backoff', async () => {
+    const dir = project([{ id: '040', name: 'limited', wave: 1, cost: 1 }], { '040': 'Build it (usage-7a1).\nFAKE_RESPONSES=usage\n' });
+    const r = await dispatchAsync(dir, ['run', '--yes', '--no-plan', '--no-wait']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const w = await waitFor('the rate limit on record', () => readStateOf(dir)?.dispatch?.waiting?.['040'], 60_000);
+    // codex printed "try again at <Mon> <D>th, <YYYY> <h>:<mm> AM|PM" for resets_at = now + 2 d 1 h.
+    expect(w.reason).toMatch(/^rate-limited: .*usage limit.*try again at [A-Z][a-z]{2} \d{1,2}(st|nd|rd|th), \d{4} \d{1,2}:\d{2} [AP]M\.$/);
+    const until = Date.parse(w.until);
+    const resetsAt = Date.now() + 2 * 86_400_000 + 3_600_000; // the fake's resets_at, give or take the run's few seconds
+    expect(until).toBeGreaterThan(resetsAt - 5 * 60_000);
+    expect(until).toBeLessThan(resetsAt + 2 * 60_000);
+    expect(new Date(until).getSeconds()).toBe(0);
+    expect(requestsFor('usage-7a1')).toHaveLength(1);
+  }, 120_000);
+
+  it('insufficient_quota is quota-exhausted: never relaunched, and no more codex launches in the run', async () => {
+    const dir = project(
+      [{ id: '041', name: 'broke', wave: 1, cost: 1 }, { id: '042', name: 'next', wave: 1, cost: 1 }],
+      { '041': 'Build it (quota-3f9).\nFAKE_RESPONSES=quota\n', '042': 'Build it (after-quota-3f9).\n' },
+      { extra: { waves: { '1': { sequential: true } }, retry: { maxAttempts: 3 } } },
+    );
+    const r = await dispatchAsync(dir, ['run', '--yes', '--no-plan']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(1);
+    expect(readStateOf(dir).dispatch.specs['041']).toMatchObject({ kind: 'quota-exhausted', reason: 'quota exhausted: Quota exceeded. Check your plan and billing details.' });
+    expect(r.stderr).toContain("quota exhausted for codex (041: quota exhausted: Quota exceeded. Check your plan and billing details.) — no more codex launches in this run");
+    expect(requestsFor('quota-3f9')).toHaveLength(1);
+    expect(requestsFor('after-quota-3f9')).toHaveLength(0);
+    expect(stateOf(dir, '042')).toBe('other');
+  }, 120_000);
+
   it('reports codex refusing a project that is not a git repository', async () => {
     const dir = project([{ id: '030', name: 'nogit', wave: 1, cost: 1 }], { '030': 'Build it (marker nogit-5c2e).\n' }, { git: false });
     const r = await dispatchAsync(dir, ['run', '--yes', '--no-plan']);

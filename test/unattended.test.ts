@@ -74,7 +74,8 @@ describe('rate limits', () => {
     expect(Object.keys(state.dispatch.waiting).sort()).toEqual(limited);
     expect(state.failed.sort()).toEqual(['009', '010']);
     expect(state.dispatch.specs['009'].reason).toBe('turn.failed: The model gpt-x does not exist');
-    expect(state.dispatch.specs['010'].reason).toBe('agent exited with code 1');
+    // Its last line on stdout says why (it printed nothing on stderr).
+    expect(state.dispatch.specs['010'].reason).toBe('agent exited with code 1: FAIL test/rate-limit.test.ts > rejects the sixth request');
     // Not failed: no failure signal for a rate-limited spec.
     expect(existsSync(join(dir, 'signals', 'demo-failed-001'))).toBe(false);
     const w = state.dispatch.waiting;
@@ -529,17 +530,17 @@ describe('hooks', () => {
     const logPath = (id: string, n: number) => attemptLog(dir, id, n);
     const base = { DISPATCH_PROJECT: 'demo', DISPATCH_WAVE: '1' };
     expect(of('onSpecDone').sort((a, b) => a.DISPATCH_SPEC_ID.localeCompare(b.DISPATCH_SPEC_ID))).toEqual([
-      { ...base, DISPATCH_EVENT: 'onSpecDone', DISPATCH_SPEC_ID: '001', DISPATCH_SPEC_NAME: 'good', DISPATCH_AGENT: 'ok', DISPATCH_STATE: 'done', DISPATCH_KIND: 'done', DISPATCH_ATTEMPT: '1', DISPATCH_LOG: logPath('001', 1) },
-      { ...base, DISPATCH_EVENT: 'onSpecDone', DISPATCH_SPEC_ID: '003', DISPATCH_SPEC_NAME: 'limited', DISPATCH_AGENT: 'rl', DISPATCH_STATE: 'done', DISPATCH_KIND: 'done', DISPATCH_ATTEMPT: '2', DISPATCH_LOG: logPath('003', 2) },
+      { ...base, DISPATCH_EVENT: 'onSpecDone', DISPATCH_SPEC_ID: '001', DISPATCH_SPEC_NAME: 'good', DISPATCH_AGENT: 'ok', DISPATCH_STATE: 'done', DISPATCH_KIND: 'done', DISPATCH_ATTEMPT: '1', DISPATCH_EXIT_CODE: '0', DISPATCH_LOG: logPath('001', 1) },
+      { ...base, DISPATCH_EVENT: 'onSpecDone', DISPATCH_SPEC_ID: '003', DISPATCH_SPEC_NAME: 'limited', DISPATCH_AGENT: 'rl', DISPATCH_STATE: 'done', DISPATCH_KIND: 'done', DISPATCH_ATTEMPT: '2', DISPATCH_EXIT_CODE: '0', DISPATCH_LOG: logPath('003', 2) },
     ]);
     expect(of('onSpecFailed')).toEqual([
-      { ...base, DISPATCH_EVENT: 'onSpecFailed', DISPATCH_SPEC_ID: '002', DISPATCH_SPEC_NAME: 'broken', DISPATCH_AGENT: 'bad', DISPATCH_STATE: 'failed', DISPATCH_KIND: 'agent-failed', DISPATCH_REASON: 'agent exited with code 3: fail: cannot build 002', DISPATCH_ATTEMPT: '1', DISPATCH_LOG: logPath('002', 1) },
+      { ...base, DISPATCH_EVENT: 'onSpecFailed', DISPATCH_SPEC_ID: '002', DISPATCH_SPEC_NAME: 'broken', DISPATCH_AGENT: 'bad', DISPATCH_STATE: 'failed', DISPATCH_KIND: 'agent-failed', DISPATCH_REASON: 'agent exited with code 3: fail: cannot build 002', DISPATCH_ATTEMPT: '1', DISPATCH_EXIT_CODE: '3', DISPATCH_LOG: logPath('002', 1) },
     ]);
     const [limited] = of('onRateLimited');
     expect(of('onRateLimited')).toHaveLength(1);
     expect(limited).toEqual({
       ...base, DISPATCH_EVENT: 'onRateLimited', DISPATCH_SPEC_ID: '003', DISPATCH_SPEC_NAME: 'limited', DISPATCH_AGENT: 'rl', DISPATCH_STATE: 'rate-limited', DISPATCH_KIND: 'rate-limited',
-      DISPATCH_REASON: 'rate-limited: API Error: 429 Too Many Requests', DISPATCH_ATTEMPT: '1', DISPATCH_LOG: logPath('003', 1), DISPATCH_RETRY_AT: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      DISPATCH_REASON: 'rate-limited: API Error: 429 Too Many Requests', DISPATCH_ATTEMPT: '1', DISPATCH_EXIT_CODE: '1', DISPATCH_LOG: logPath('003', 1), DISPATCH_RETRY_AT: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
     // retry.backoffSeconds after the attempt ended.
     const retryIn = Date.parse(limited.DISPATCH_RETRY_AT) - Date.parse(historyOf(dir, '003')[0].endedAt);

@@ -453,7 +453,8 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     return true;
   });
   if (applied) {
-    say(`── dispatch: evidence: ${evidenceLine(evidence, config.verifyTimeoutSeconds)}\n`);
+    // Said when there is more to say than the exit code (checks, git, Auto-Claude's QA).
+    if (evidence.verify || evidence.git || evidence.qa) say(`── dispatch: evidence: ${evidenceLine(evidence, config.verifyTimeoutSeconds)}\n`);
     const signalProblem = verdict !== 'rate-limited' ? writeSignal(config.signalDir, config.project, verdict, id, reason ? `${reason}\n` : '') : undefined;
     if (signalProblem) say(`── dispatch: ${signalProblem}\n`);
     say(`── dispatch: ${id} ${verdict}${reason ? `: ${reason}` : ''}${until ? ` — relaunch after ${until.toISOString()}` : ''}\n`);
