@@ -413,6 +413,24 @@ describe('the dispatcher dies and is started again', () => {
 });
 
 describe('token usage and budgets', () => {
+  it('a failed Codex turn reports no usage: the earlier turns are kept, and status --usage says the figure is a lower bound', () => {
+    const dir = engineProject({
+      specs: [{ id: '001', name: 'a', wave: 1, agent: 'ok120' }, { id: '002', name: 'b', wave: 1, agent: 'half' }],
+      agents: { ok120: agent('usage', ['100', '20'], CODEX), half: agent('usage', ['20', '10', '1', '0', 'fail'], CODEX) },
+      extra: { retry: { maxAttempts: 1 } },
+    });
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code).toBe(1);
+    expect(readStateOf(dir).dispatch.specs['002'].history[0].tokens).toEqual({ input: 20, cachedInput: 10, output: 10, total: 30, lowerBound: true });
+    const j = statusJson(dir);
+    expect(j.usage.lowerBound).toEqual({ total: true, specs: ['002'], waves: ['1'] });
+    const usage = run(dir, 'status', '--usage').stdout;
+    expect(usage).toMatch(/^token usage: ≥ 150 in total$/m);
+    expect(usage).toMatch(/^ {2}001\s+120$/m);
+    expect(usage).toMatch(/^ {2}002\s+≥ 30$/m);
+    expect(usage).toContain('≥: a failed Codex turn reports no usage; those figures count only the turns before it');
+  });
+
   it('`status --usage` and `status --json` show the tokens Codex reported, per spec, wave and run', () => {
     const dir = engineProject({
       specs: [
@@ -432,7 +450,7 @@ describe('token usage and budgets', () => {
     const j = statusJson(dir);
     const runId = j.attempts['001'][0].runId;
     expect(runId).toMatch(/^run-/);
-    expect(j.usage).toEqual({ total: 270, bySpec: { '001': 120, '002': 110, '003': 40 }, byWave: { '1': 230, '2': 40 }, byRun: [{ runId, startedAt: expect.any(String), tokens: 270 }] });
+    expect(j.usage).toEqual({ total: 270, bySpec: { '001': 120, '002': 110, '003': 40 }, byWave: { '1': 230, '2': 40 }, byRun: [{ runId, startedAt: expect.any(String), tokens: 270 }], lowerBound: { total: false, specs: [], waves: [] } });
     expect(j.attempts['002'][0].tokens).toBe(110);
     expect(readStateOf(dir).dispatch.specs['002'].history[0].tokens).toEqual({ input: 100, cachedInput: 50, output: 10, total: 110 });
     const s = run(dir, 'status', '--usage');
@@ -444,7 +462,8 @@ describe('token usage and budgets', () => {
     expect(usage).toMatch(/^ {2}003\s+40$/m);
     expect(usage).toMatch(/^ {2}1\s+230$/m);
     expect(usage).toMatch(/^ {2}2\s+40$/m);
-    expect(usage).toMatch(new RegExp(`^ {2}${runId}\\s+\\S+\\s+270$`, 'm'));
+    // The run's start to the minute, not a raw ISO time.
+    expect(usage).toMatch(new RegExp(`^ {2}${runId}\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+270$`, 'm'));
     expect(run(dir, 'status').stdout).not.toContain('token usage');
   });
 

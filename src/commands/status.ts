@@ -77,10 +77,17 @@ function sinceText(startIso: string | undefined, now: number): string {
 
 function usageText(s: ReturnType<typeof summarizeStatus>, c: ReturnType<typeof palette>): string {
   const u = s.usage;
-  let t = `\n${c.bold('token usage')}: ${u.total} in total\n`;
-  if (!u.total) return `${t}${c.dim('  no agent reported tokens yet (Codex reports them; Auto-Claude does not)\n')}`;
-  t += columns([['  spec', 'tokens'].map((h) => c.bold(h)), ...Object.entries(u.bySpec).sort((a, b) => b[1] - a[1]).map(([id, n]) => [`  ${id}`, String(n)])]);
-  t += columns([['  wave', 'tokens'].map((h) => c.bold(h)), ...Object.entries(u.byWave).map(([w, n]) => [`  ${w}`, String(n)])]);
-  t += columns([['  run', 'started', 'tokens'].map((h) => c.bold(h)), ...u.byRun.map((r) => [`  ${r.runId}`, r.startedAt, String(r.tokens)])]);
+  // "≥": a failed Codex turn reports no usage, so the figure counts only the turns before it.
+  const n = (v: number, low: boolean) => (low ? `≥ ${v}` : String(v));
+  const lowSpec = new Set(u.lowerBound.specs);
+  const lowWave = new Set(u.lowerBound.waves);
+  let t = `\n${c.bold('token usage')}: ${n(u.total, u.lowerBound.total)} in total\n`;
+  if (!u.total && !u.lowerBound.total) return `${t}${c.dim('  no agent reported tokens yet (Codex reports them; Auto-Claude does not)\n')}`;
+  const specs = Object.entries(u.bySpec);
+  for (const id of lowSpec) if (!(id in u.bySpec)) specs.push([id, 0]);
+  t += columns([['  spec', 'tokens'].map((h) => c.bold(h)), ...specs.sort((a, b) => b[1] - a[1]).map(([id, v]) => [`  ${id}`, n(v, lowSpec.has(id))])]);
+  t += columns([['  wave', 'tokens'].map((h) => c.bold(h)), ...Object.entries(u.byWave).map(([w, v]) => [`  ${w}`, n(v, lowWave.has(w))])]);
+  t += columns([['  run', 'started', 'tokens'].map((h) => c.bold(h)), ...u.byRun.map((r) => [`  ${r.runId}`, r.startedAt.slice(0, 16).replace('T', ' '), n(r.tokens, !!r.lowerBound)])]);
+  if (u.lowerBound.total) t += c.dim('  ≥: a failed Codex turn reports no usage; those figures count only the turns before it\n');
   return t;
 }

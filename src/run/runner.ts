@@ -129,6 +129,12 @@ function verifySummary(ran: VerifyResult[]): string {
   return failed ? `failed check ${ran.length}: ${showArgv(failed.argv)}` : `passed ${ran.length}`;
 }
 
+/** A failed Codex turn reports no usage: what the earlier turns reported is then a lower bound. */
+function tokensOf(events: CodexEvents | undefined): Pick<AttemptRecord, 'tokens'> {
+  if (!events || (!events.tokens && !events.failure)) return {};
+  return { tokens: { ...(events.tokens ?? { input: 0, cachedInput: 0, output: 0, total: 0 }), ...(events.failure ? { lowerBound: true } : {}) } };
+}
+
 /** One line at the end of an attempt's log: what backs its verdict. */
 function evidenceLine(e: Pick<AttemptRecord, 'exit' | 'verify' | 'git' | 'qa'>, timeoutSeconds: number): string {
   const parts: string[] = [];
@@ -448,7 +454,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     const x = extra(doc).specs[id]!;
     if (ok && spec.mode === 'isolated') x.awaitingMerge = true;
     x.history = (x.history ?? []).map((h) =>
-      h.n === n ? { ...h, endedAt, state: verdict, kind, ...(reason ? { reason } : {}), ...(events?.tokens ? { tokens: events.tokens } : {}), ...evidence } : h,
+      h.n === n ? { ...h, endedAt, state: verdict, kind, ...(reason ? { reason } : {}), ...tokensOf(events), ...evidence } : h,
     );
     return true;
   });

@@ -17,7 +17,14 @@ export interface StatusSummary {
   /** Every launch of every spec that has been launched, oldest first. */
   attempts: Record<string, { n: number; state?: string; kind?: VerdictKind; reason?: string; startedAt: string; endedAt?: string; durationSeconds?: number; tokens?: number; runId?: string }[]>;
   /** Tokens the agents reported. */
-  usage: { total: number; bySpec: Record<string, number>; byWave: Record<string, number>; byRun: { runId: string; startedAt: string; tokens: number }[] };
+  usage: {
+    total: number;
+    bySpec: Record<string, number>;
+    byWave: Record<string, number>;
+    byRun: { runId: string; startedAt: string; tokens: number; lowerBound?: boolean }[];
+    /** Figures that count a failed turn as nothing (it reported no usage): at least this much. */
+    lowerBound: { total: boolean; specs: string[]; waves: string[] };
+  };
   /** Isolated specs done in their worktree, waiting for `dispatch merge`. */
   awaitingMerge: { id: string; name: string; wave: number }[];
   unknownIds: string[];
@@ -77,8 +84,10 @@ function attemptsOf(doc: StateDoc): StatusSummary['attempts'] {
 function usageOf(doc: StateDoc): StatusSummary['usage'] {
   const bySpec: Record<string, number> = bare(undefined);
   const byWave: Record<string, number> = {};
-  const runs = new Map<string, { startedAt: string; tokens: number }>();
+  const runs = new Map<string, { startedAt: string; tokens: number; lowerBound?: boolean }>();
   let total = 0;
+  const lowSpecs = new Set<string>();
+  const lowWaves = new Set<string>();
   for (const [id, rec] of Object.entries(doc.dispatch?.specs ?? {})) {
     for (const h of rec.history ?? []) {
       const t = h.tokens?.total ?? 0;
@@ -86,7 +95,12 @@ function usageOf(doc: StateDoc): StatusSummary['usage'] {
         const r = runs.get(h.runId) ?? { startedAt: h.startedAt, tokens: 0 };
         if (h.startedAt < r.startedAt) r.startedAt = h.startedAt;
         r.tokens += t;
+        if (h.tokens?.lowerBound) r.lowerBound = true;
         runs.set(h.runId, r);
+      }
+      if (h.tokens?.lowerBound) {
+        lowSpecs.add(id);
+        if (h.wave !== undefined) lowWaves.add(String(h.wave));
       }
       if (!t) continue;
       total += t;
@@ -95,5 +109,5 @@ function usageOf(doc: StateDoc): StatusSummary['usage'] {
     }
   }
   const byRun = [...runs].map(([runId, r]) => ({ runId, ...r })).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
-  return { total, bySpec, byWave, byRun };
+  return { total, bySpec, byWave, byRun, lowerBound: { total: lowSpecs.size > 0, specs: [...lowSpecs], waves: [...lowWaves] } };
 }

@@ -51,7 +51,8 @@ export interface AttemptRecord {
   kind?: VerdictKind;
   reason?: string;
   /** Tokens the agent reported (Codex turn.completed.usage). */
-  tokens?: { input: number; cachedInput: number; output: number; total: number };
+  /** `lowerBound`: a turn failed, and a failed Codex turn reports no usage: only the turns before it are counted. */
+  tokens?: { input: number; cachedInput: number; output: number; total: number; lowerBound?: boolean };
   /** How the agent ended. */
   exit?: { code?: number; signal?: string };
   /** Each verify command as it ran (up to the first that failed). */
