@@ -245,3 +245,13 @@ describe('run: planning before each wave', () => {
     expect(starts(dir)).toEqual([]);
   });
 });
+
+describe('plan: Auto-Claude specs', () => {
+  it('shows that an ac spec has no plan to read (Auto-Claude reads no plan.md)', () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 0, agent: 'ac' }, { id: '002', name: 'b', wave: 0 }] });
+    const r = run(dir, 'plan');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}001\s+a\s+ac\s+direct\s+cost 1\s+pending\s+plan n\/a \(ac\)$/m);
+    expect(r.stdout).toMatch(/^ {2}002\s+b\s+ok\s+direct\s+cost 1\s+pending\s+plan missing$/m);
+  });
+});

@@ -29,7 +29,8 @@ export async function run(args: { wave?: number }, ctx: Ctx): Promise<number> {
     text += columns(
       w.specs.map((r) => [
         `  ${r.id}`, r.name, r.agent, r.mode, `cost ${r.cost}`, paintState(c, r.awaitingMerge ? 'awaiting-merge' : r.state),
-        `plan ${r.plan === 'planned' ? c.green(r.plan) : r.plan === 'stale' ? c.yellow(r.plan) : c.gray(r.plan)}`,
+        // Auto-Claude reads no plan.md (only its own files in the spec folder): plans reach Codex and custom agents.
+        r.agent === 'ac' ? c.dim('plan n/a (ac)') : `plan ${r.plan === 'planned' ? c.green(r.plan) : r.plan === 'stale' ? c.yellow(r.plan) : c.gray(r.plan)}`,
         r.dependsOn.length ? c.dim(`after ${r.dependsOn.join(', ')}`) : '',
       ]),
     );
