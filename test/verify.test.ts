@@ -1,6 +1,6 @@
 // Verdicts backed by evidence (issue 10): verify commands, requireChanges, and
 // what each attempt keeps (exit, checks, git changes), judged by what a user sees.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dispatch, readStateOf } from './helpers.js';
@@ -205,5 +205,55 @@ describe('dispatch verify', () => {
     expect(readStateOf(dir)).toBeUndefined();
     const noArgs = run(dir, 'verify');
     expect(noArgs.code).toBe(2);
+  });
+});
+
+describe('verify commands under attack', () => {
+  it('placeholders reach a check literally (quotes, $(), ;, backticks): no shell in between', () => {
+    const nasty = `it's $(touch pwned); \`touch pwned2\` #{x}`;
+    const dir = engineProject({
+      specs: [{ id: '001', name: nasty, wave: 1 }],
+      extra: { verify: [[NODE, '-e', "require('fs').writeFileSync('seen.txt', process.argv[1])", '{name}']] },
+    });
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'seen.txt'), 'utf8')).toBe(nasty);
+    expect(existsSync(join(dir, 'pwned'))).toBe(false);
+    expect(existsSync(join(dir, 'pwned2'))).toBe(false);
+  });
+
+  it('a runner killed (SIGKILL) while its check runs: whoever finds it lost stops the check too', async () => {
+    const dir = engineProject({
+      specs: [{ id: '001', name: 'a', wave: 1 }],
+      extra: { verify: [[NODE, '-e', "require('fs').writeFileSync('check.pid', String(process.pid)); setInterval(() => {}, 1000)"]], verifyTimeoutSeconds: 300 },
+    });
+    expect(run(dir, 'run', '--yes', '--no-plan', '--no-wait').code).toBe(0);
+    const { waitFor, pidAlive } = await import('./fixtures/engine.js');
+    const pid = Number(await waitFor('the check to start', () => existsSync(join(dir, 'check.pid')) && readFileSync(join(dir, 'check.pid'), 'utf8')));
+    const runner = readStateOf(dir).dispatch.running['001'].pid as number;
+    process.kill(runner, 'SIGKILL');
+    await waitFor('the runner to die', () => !pidAlive(runner));
+    expect(pidAlive(pid)).toBe(true);
+    const st = run(dir, 'status');
+    expect(st.stderr).toBe('dispatch: 001 was running but runner died: marked failed\n');
+    await waitFor('the check to be stopped', () => !pidAlive(pid));
+    expect(readStateOf(dir).dispatch.specs['001'].kind).toBe('lost');
+  });
+
+  it('a spec stopped while its check runs: recorded interrupted, and the check (with what it started) is stopped', async () => {
+    const dir = engineProject({
+      specs: [{ id: '001', name: 'a', wave: 1 }],
+      extra: { verify: [[NODE, '-e', "require('fs').writeFileSync('check.pid', String(process.pid)); setInterval(() => {}, 1000)"]], verifyTimeoutSeconds: 300 },
+    });
+    expect(run(dir, 'run', '--yes', '--no-plan', '--no-wait').code).toBe(0);
+    const { waitFor, pidAlive } = await import('./fixtures/engine.js');
+    const pid = Number(await waitFor('the check to start', () => existsSync(join(dir, 'check.pid')) && readFileSync(join(dir, 'check.pid'), 'utf8')));
+    expect(pidAlive(pid)).toBe(true);
+    const s = run(dir, 'stop', '001');
+    expect(s.code, s.stderr).toBe(0);
+    await waitFor('the check to be gone', () => !pidAlive(pid));
+    const rec = readStateOf(dir).dispatch.specs['001'];
+    expect(rec.kind).toBe('interrupted');
+    expect(readStateOf(dir).failed).toEqual(['001']);
   });
 });

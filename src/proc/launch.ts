@@ -43,6 +43,8 @@ export interface CaptureOptions {
   onData?: (chunk: Buffer) => void;
   /** Aborted: the command and everything it started are stopped, as at a timeout. */
   signal?: AbortSignal;
+  /** Its process group, as soon as it exists (a runner records a check's group, so it is stopped if the runner dies). */
+  onGroup?: (group: AgentGroup) => void;
 }
 
 export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<CaptureResult> {
@@ -71,6 +73,7 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
   }
   // Read at once, like an agent's: a command that exits at once is a zombie until the loop reaps it.
   const group = groupOf(child.pid);
+  opts.onGroup?.(group);
   if (!exitHook) {
     exitHook = true;
     process.once('exit', () => {

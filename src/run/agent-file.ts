@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { ResolvedConfig } from '../config/load.js';
 import type { AgentGroup, RunnerInfo } from '../state/doc.js';
 import { runDirOf } from './paths.js';
+import { groupAlive } from '../proc/group.js';
 
 const agentFile = (config: ResolvedConfig, id: string) => join(runDirOf(config, id), 'agent.json');
 
@@ -31,5 +32,9 @@ export function agentOnFile(config: ResolvedConfig, id: string, runnerPid: numbe
 
 /** A running spec's agent group: in the state, or — if its runner died before it could say so there — in its run folder. */
 export function agentGroupOf(config: ResolvedConfig, id: string, runner: RunnerInfo): AgentGroup | undefined {
-  return runner.agent ?? (runner.pid > 0 ? agentOnFile(config, id, runner.pid) : undefined);
+  const onFile = runner.pid > 0 ? agentOnFile(config, id, runner.pid) : undefined;
+  // The file is written last: after the agent, the runner's verify commands run in groups of their own,
+  // and a runner killed during a check leaves that check's group there, alive, while the agent's is gone.
+  if (onFile && runner.agent && onFile.pgid !== runner.agent.pgid && groupAlive(onFile)) return onFile;
+  return runner.agent ?? onFile;
 }

@@ -384,7 +384,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
       reason = 'no changes: the agent exited 0 but left the commit and the working tree as they were (requireChanges)';
     }
     if (ok && verifyCommandsOf(config, spec).length) {
-      const v = await runVerify(config, spec, { paths: { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir, cwd }, attempt, env, signal: opts.signal, say });
+      const v = await runVerify(config, spec, { paths: { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir, cwd }, attempt, env, signal: opts.signal, say, onGroup: (g) => writeAgentFile(config, id, g) });
       verifyRan = v.ran;
       if (v.failed) {
         ok = false;

@@ -4,6 +4,7 @@
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { fillPlaceholders, placeholderValues, type AgentPaths } from '../agents/command.js';
 import { capture, showArgv } from '../proc/launch.js';
+import type { AgentGroup } from '../state/doc.js';
 
 /** One check as it ran: kept in the attempt's evidence. */
 export interface VerifyResult {
@@ -59,7 +60,7 @@ export function endedAs(r: VerifyResult, timeoutSeconds: number): string {
 export async function runVerify(
   config: ResolvedConfig,
   spec: ResolvedSpec,
-  opts: { paths: AgentPaths; attempt: number; env?: Record<string, string>; signal?: AbortSignal; say: (text: string) => void },
+  opts: { paths: AgentPaths; attempt: number; env?: Record<string, string>; signal?: AbortSignal; say: (text: string) => void; onGroup?: (group: AgentGroup) => void },
 ): Promise<VerifyOutcome> {
   const commands = verifyCommandsOf(config, spec);
   const values = placeholderValues(config, spec, opts.paths, opts.attempt);
@@ -75,6 +76,7 @@ export async function runVerify(
       ...(opts.env ? { env: opts.env } : {}),
       timeoutMs: config.verifyTimeoutSeconds * 1000,
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onGroup ? { onGroup: opts.onGroup } : {}),
       onData: (c) => {
         const t = c.toString('utf8');
         output += t;
