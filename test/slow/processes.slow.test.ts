@@ -100,3 +100,55 @@ describe('the dispatcher, the runner and the agent, killed or paused at random m
     expect(tally).toEqual({ notDone: 0, orphans: 0, duplicates: 0, journal: 0 });
   });
 });
+
+describe('a verify command at work when its runner, its dispatcher or itself is killed or paused', () => {
+  it('50 trials: the spec ends done, 0 orphan checks, 0 checks running twice at once', async () => {
+    const trials = 50;
+    const tally = { notDone: 0, orphans: 0, duplicates: 0, journal: 0 };
+    const seen: Record<string, number> = {};
+    // A check that takes 800 ms and says when it starts (pid) in checks.jsonl.
+    const check = [NODE, '-e', "require('fs').appendFileSync('checks.jsonl', JSON.stringify({ pid: process.pid }) + '\\n'); setTimeout(() => {}, 800)"];
+    for (let t = 0; t < trials; t++) {
+      const dir = engineProject({ specs: [{ id: '001', name: 'checked', wave: 0 }], extra: { retry: { maxAttempts: 6 }, verify: [check] } });
+      const checks = (): number[] => (existsSync(join(dir, 'checks.jsonl')) ? readFileSync(join(dir, 'checks.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).pid as number) : []);
+      const runs = [start(dir, ['run', '--yes', '--no-plan'])];
+      let dup = false;
+      let watching = true;
+      const watch = (async () => {
+        while (watching) {
+          if (checks().filter((p) => pidAlive(p)).length > 1) dup = true;
+          await sleep(15);
+        }
+      })();
+      const t0 = Date.now();
+      while (Date.now() - t0 < 20_000 && !checks().length) await sleep(10);
+      await sleep(Math.random() * 700);
+      const runner = readStateOf(dir)?.dispatch?.running?.['001']?.pid ?? 0;
+      const victims = { dispatcher: runs[0]!.child.pid!, runner, check: checks().at(-1) ?? 0 };
+      const who = (['dispatcher', 'runner', 'check'] as const)[t % 3]!;
+      const how = Math.floor(t / 3) % 2 === 0 ? 'SIGKILL' : 'SIGSTOP';
+      seen[`${who} ${how}`] = (seen[`${who} ${how}`] ?? 0) + 1;
+      const pid = victims[who];
+      if (pid && pidAlive(pid)) {
+        process.kill(pid, how);
+        if (how === 'SIGSTOP') {
+          await sleep(300 + Math.random() * 1200);
+          process.kill(pid, 'SIGCONT');
+        }
+      }
+      const first = await runs[0]!.done;
+      if (first.code !== 0) await start(dir, ['run', '--yes', '--no-plan']).done;
+      dispatch(dir, ['status']);
+      watching = false;
+      await watch;
+      if (!readStateOf(dir).completed.includes('001')) tally.notDone++;
+      const left = checks().filter((p) => pidAlive(p));
+      tally.orphans += left.length;
+      if (dup) tally.duplicates++;
+      if (!journalAgrees(dir)) tally.journal++;
+      for (const p of left) process.kill(p, 'SIGKILL');
+    }
+    console.log(`verify: ${trials} trials (${Object.entries(seen).map(([k, v]) => `${k} ×${v}`).join(', ')}): ${tally.notDone} not done, ${tally.orphans} orphan checks, ${tally.duplicates} duplicates, ${tally.journal} journal disagreements`);
+    expect(tally).toEqual({ notDone: 0, orphans: 0, duplicates: 0, journal: 0 });
+  });
+});
