@@ -110,7 +110,7 @@ describe('plan', () => {
     expect(r.stdout).toMatch(/Wave 0\s+\(1 spec: 1 done\)/);
     expect(r.stdout).toMatch(/Wave 1\s+\(2 specs: 2 pending\)/);
     const beta = r.stdout.split('\n').find((l) => l.includes('002'))!;
-    expect(beta).toMatch(/002\s+beta\s+ac\s+direct\s+cost 2\s+pending\s+plan missing\s+after 001/);
+    expect(beta).toMatch(/002\s+beta\s+ac\s+direct\s+cost 2\s+pending\s+plan n\/a \(ac\)\s+after 001/);
     expect(r.stdout.indexOf('002')).toBeGreaterThan(w1);
   });
 

@@ -517,7 +517,7 @@ describe('run: confirmation, lock, selection', () => {
     const r = run(dir, 'run', '--yes', '--no-wait', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('1 launched · 0 done · 0 failed · 1 still running\n');
-    expect(r.stderr).toMatch(/^not waiting: 001 still run in the background; follow them with 'dispatch status' or 'dispatch logs <id>'$/m);
+    expect(r.stderr).toMatch(/^not waiting: 001 still running in the background; follow them with 'dispatch status' or 'dispatch logs <id>'$/m);
     expect(readStateOf(dir).dispatch.running['001']).toBeDefined();
     expect(existsSync(lockPath(dir))).toBe(false);
     await waitFor('001 to be done', () => readStateOf(dir)?.completed.includes('001'));

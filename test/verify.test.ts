@@ -1,9 +1,9 @@
 // Verdicts backed by evidence (issue 10): verify commands, requireChanges, and
 // what each attempt keeps (exit, checks, git changes), judged by what a user sees.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dispatch, readStateOf } from './helpers.js';
+import { ROOT, dispatch, readStateOf } from './helpers.js';
 import { NODE, configPathOf, engineProject, starts } from './fixtures/engine.js';
 import { GIT_ENV, commitAll, git } from './fixtures/git.js';
 
@@ -46,6 +46,11 @@ describe('verify commands', () => {
     expect(log1).toContain('check: FAIL out/feature.txt is missing\n── dispatch: verify 1 of 1 FAILED: exited 1 (');
     expect(log1).toMatch(/^── dispatch: evidence: exit 0 · verify exited 1: /m);
     expect(logOf(dir, '001', 2)).toMatch(/^── dispatch: evidence: exit 0 · verify: 1 passed$/m);
+    // `logs` heads its output (on stderr) with the attempt's verdict and evidence.
+    const l1 = run(dir, 'logs', '001', '--attempt', '1');
+    expect(l1.stderr).toMatch(/^── 001 attempt 1: failed \(verify-failed\) · exit 0 · verify exited 1: \S+ -e /);
+    expect(l1.stdout).toBe(logOf(dir, '001', 1));
+    expect(run(dir, 'logs', '001').stderr).toBe('── 001 attempt 2: done · exit 0 · verify: 1 passed\n');
     expect(readStateOf(dir).completed).toEqual(['001']);
   });
 
@@ -74,11 +79,17 @@ describe('verify commands', () => {
     expect(readStateOf(dir).dispatch.specs['001'].kind).toBe('verify-failed');
   });
 
-  it('a check whose program does not exist fails the spec, saying so', () => {
-    const dir = engineProject({ specs: [{ id: '001', name: 'x', wave: 1 }], extra: { verify: [['no-such-checker-xyz', '{id}']], retry: { maxAttempts: 1 } } });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+  it('a check whose program does not exist is named by the preflight, nothing launched; one gone by the time it runs fails the spec, saying so', () => {
+    const missing = engineProject({ specs: [{ id: '001', name: 'x', wave: 1 }], extra: { verify: [['no-such-checker-xyz', '{id}']] } });
+    const r = run(missing, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
-    expect(readStateOf(dir).dispatch.specs['001'].reason).toBe("verify failed: `no-such-checker-xyz 001` could not start: 'no-such-checker-xyz' not found");
+    expect(r.stderr).toBe("dispatch: 'no-such-checker-xyz' is not on PATH (checks of 001) — install it, or fix the verify commands in the config\n");
+    expect(readStateOf(missing)).toBeUndefined();
+    // The agent itself removes the check script: found at the preflight, gone when the check runs.
+    const gone = engineProject({ specs: [{ id: '001', name: 'x', wave: 1, body: 'remove checker.sh\n' }], extra: { verify: [['./checker.sh', '{id}']], retry: { maxAttempts: 1 } } });
+    writeFileSync(join(gone, 'checker.sh'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    expect(run(gone, 'run', '--yes', '--no-plan').code).toBe(1);
+    expect(readStateOf(gone).dispatch.specs['001'].reason).toBe("verify failed: `./checker.sh 001` could not start: './checker.sh' not found");
   });
 
   it('bad verify config: a string instead of an argument array is a config error (exit 2)', () => {
@@ -255,5 +266,61 @@ describe('verify commands under attack', () => {
     const rec = readStateOf(dir).dispatch.specs['001'];
     expect(rec.kind).toBe('interrupted');
     expect(readStateOf(dir).failed).toEqual(['001']);
+  });
+});
+
+describe('evidence under attack (found by a fresh-eyes attacker)', () => {
+  it('an edit to a file that was already modified is a change; the summary counts only what the attempt changed', () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'edit', wave: 1, body: 'write notes.txt second version\n' }], extra: { requireChanges: true, retry: { maxAttempts: 1 } } });
+    writeFileSync(join(dir, 'notes.txt'), 'committed\n');
+    writeFileSync(join(dir, 'other.txt'), 'committed\n');
+    commitAll(dir);
+    // Uncommitted changes the user had before the agent started: not the agent's.
+    writeFileSync(join(dir, 'notes.txt'), 'first version\n');
+    writeFileSync(join(dir, 'other.txt'), 'mine\n');
+    writeFileSync(join(dir, 'scratch.txt'), 'mine too\n');
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code, r.stderr).toBe(0);
+    expect(historyOf(dir, '001')[0].git).toMatchObject({ changed: true, files: 1, insertions: 1, deletions: 1 });
+  });
+
+  it('a direct spec that ran while another started and ended beside it is marked shared', () => {
+    const dir = engineProject({
+      specs: [{ id: '001', name: 'long', wave: 1, body: 'sleep 2500\n' }, { id: '002', name: 'short', wave: 1, body: 'write b.txt b\n' }],
+      extra: { requireChanges: true, retry: { maxAttempts: 1 }, pacing: { cooldownSeconds: { 1: 1, 2: 1, 3: 1, 4: 1 } } },
+    });
+    commitAll(dir);
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code, r.stderr).toBe(0);
+    // 002 started a second after 001 and ended long before it: 001's "changes" may be 002's.
+    expect(historyOf(dir, '001')[0].git).toMatchObject({ shared: true });
+    expect(readStateOf(dir).completed.sort()).toEqual(['001', '002']);
+  });
+
+  it('checks get the same environment from `dispatch verify` as in a run (DISPATCH_SPEC_ID, DISPATCH_PROJECT, DISPATCH_ATTEMPT)', () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }], extra: { verify: [[NODE, '-e', "process.exit(process.env.DISPATCH_SPEC_ID === '001' && process.env.DISPATCH_PROJECT === 'demo' && process.env.DISPATCH_ATTEMPT ? 0 : 1)"]] } });
+    expect(run(dir, 'run', '--yes', '--no-plan').code).toBe(0);
+    expect(run(dir, 'verify', '001').code).toBe(0);
+  });
+
+  it('a verifyTimeoutSeconds beyond what a timer can hold is a config error, not an instant timeout', () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }], extra: { verifyTimeoutSeconds: 1e12 } });
+    const r = run(dir, 'list');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^  verifyTimeoutSeconds: expected at most 2147483, got 1000000000000$/m);
+  });
+
+  it("an Auto-Claude sign-off left from an earlier run is not this attempt's: verify-failed (stale)", () => {
+    const dir = engineProject({
+      specs: [{ id: '001', name: 'x', wave: 1, agent: 'ac' }],
+      agents: { ac: { python: NODE, dir: join(ROOT, 'test', 'fixtures', 'auto-claude'), env: { AC_QA: 'none' } } },
+      extra: { retry: { maxAttempts: 1 } },
+    });
+    const plan = join(dir, '.auto-claude', 'specs', '001-x', 'implementation_plan.json');
+    writeFileSync(plan, JSON.stringify({ qa_signoff: { status: 'approved' } }));
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(plan, old, old);
+    expect(run(dir, 'run', '--yes', '--no-plan').code).toBe(1);
+    expect(readStateOf(dir).dispatch.specs['001']).toMatchObject({ kind: 'verify-failed', reason: "Auto-Claude's QA did not sign the work off (qa_signoff.status: stale): implementation_plan.json was not written by this attempt (its QA never ran)" });
   });
 });

@@ -256,3 +256,45 @@ describe('merge: provenance and --verify', () => {
     expect(existsSync(join(dir, 'feature.txt'))).toBe(true);
   });
 });
+
+describe('merge and verify --mark, attacked', () => {
+  it('merge --verify of a branch with nothing new is merged, as plain merge is', () => {
+    const dir = repoProject([{ id: '001', name: 'idle', wave: 1, agent: 'codex', mode: 'isolated' }]);
+    const cfgFile = join(dir, 'specs.config.json');
+    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
+    cfg.specs[0].verify = [['true']];
+    writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
+    git(dir, 'commit', '-q', '-am', 'checks');
+    expect(run(dir, 'run', '--yes', '--no-plan').code).toBe(0);
+    const m = run(dir, 'merge', '001', '--verify');
+    expect(m.code, m.stderr).toBe(0);
+    expect(readStateOf(dir).dispatch.specs['001'].awaitingMerge).toBeUndefined();
+  });
+
+  it('verify --mark of an isolated spec whose worktree is still there keeps it awaiting merge', () => {
+    const dir = repoProject([{ id: '001', name: 'feature', wave: 1, agent: 'codex', mode: 'isolated', body: 'write feature.txt hello\n' }]);
+    const cfgFile = join(dir, 'specs.config.json');
+    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
+    cfg.specs[0].verify = [['true']];
+    writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
+    git(dir, 'commit', '-q', '-am', 'checks');
+    expect(run(dir, 'run', '--yes', '--no-plan').code).toBe(0);
+    expect(run(dir, 'verify', '001', '--mark').code).toBe(0);
+    expect(readStateOf(dir).dispatch.specs['001'].awaitingMerge).toBe(true);
+    expect(run(dir, 'status').stdout).toMatch(/awaiting merge/);
+  });
+
+  it('a model or a name holding newlines cannot add trailers to the commits dispatch makes', () => {
+    const dir = repoProject([{ id: '001', name: 'x', wave: 1, agent: 'script', mode: 'isolated' }]);
+    const cfgFile = join(dir, 'specs.config.json');
+    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
+    cfg.agents.script = { command: ['sh', '-c', 'echo work > work.txt'], prompt: 'none', model: 'm1\nDispatch-Injected: yes' };
+    writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
+    git(dir, 'commit', '-q', '-am', 'agent');
+    expect(run(dir, 'run', '--yes', '--no-plan').code).toBe(0);
+    expect(run(dir, 'merge', '001').code).toBe(0);
+    const trailers = git(dir, 'log', '-1', '--format=%(trailers)');
+    expect(trailers).not.toMatch(/^Dispatch-Injected/m);
+    expect(trailers).toContain('Dispatch-Model: m1 Dispatch-Injected: yes\n');
+  });
+});

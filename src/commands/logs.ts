@@ -26,6 +26,17 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
     }
   }
   if (!existsSync(file) && !args.follow) throw new DispatchError(`no log for spec ${spec.id} yet (${file})`, { hint: 'it is written once the spec has been launched' });
+  // A short header on stderr (stdout stays the log itself): which launch, its verdict and the evidence behind it.
+  if (!args.follow) {
+    const { readState } = await import('../state/store.js');
+    const { own } = await import('../state/doc.js');
+    const history = own(readState(config.stateDir).dispatch?.specs, spec.id)?.history ?? [];
+    const h = args.attempt !== undefined ? history.find((x) => x.n === args.attempt) : history.at(-1);
+    if (h?.endedAt) {
+      const { evidenceLine } = await import('../run/evidence-line.js');
+      ctx.err(`── ${spec.id} attempt ${h.n}: ${h.state ?? 'ended'}${h.kind && h.kind !== h.state ? ` (${h.kind})` : ''} · ${evidenceLine(h, config.verifyTimeoutSeconds)}\n`);
+    }
+  }
   let pos = 0;
   const decoder = new StringDecoder('utf8');
   const copy = async () => {

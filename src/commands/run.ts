@@ -93,6 +93,7 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   }
   if (blocked.length) throw blockedError(firstWave!, blocked);
   if (failed.length) throw preflightError(ctx, c, failed);
+  for (const k of checks) if (k.status === 'warn') ctx.err(`${checkLine(c, k)}\n`);
   if (firstPlanned === undefined && !hasRunning(config, doc, waves)) {
     const scope = (waves === 'all' ? config.specs : config.specs.filter((s) => waves.includes(s.wave) && (!only || only.has(s.id))));
     const failed = scope.filter((s) => doc.failed.includes(s.id)).map((s) => s.id);
@@ -225,7 +226,7 @@ function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean, kind: impo
     ctx.out(`${parts.join(' · ')}\n`);
     for (const f of o.failed) ctx.out(`  ${c.red('failed')} ${f.id}: ${f.reason ?? ''}\n`);
     if (o.rateLimited.length) ctx.err(c.dim(`rate-limited, not relaunched yet: ${o.rateLimited.join(', ')}; 'dispatch run' again relaunches them when their limit resets\n`));
-    if (o.stillRunning.length) ctx.err(c.dim(`${waited ? 'stopped waiting' : 'not waiting'}: ${o.stillRunning.join(', ')} still run ${kind === 'headless' ? 'in the background' : `in their ${kind} ${kind === 'tmux' ? 'windows' : 'panes'}`}; follow them with 'dispatch status' or 'dispatch logs <id>'\n`));
+    if (o.stillRunning.length) ctx.err(c.dim(`${waited ? 'stopped waiting' : 'not waiting'}: ${o.stillRunning.join(', ')} still running ${kind === 'headless' ? 'in the background' : `in their ${kind} ${kind === 'tmux' ? 'windows' : 'panes'}`}; follow them with 'dispatch status' or 'dispatch logs <id>'\n`));
   }
   if (o.blocked) throw blockedError(o.blocked.wave, o.blocked.blockers);
   if (o.interrupted) return EXIT.interrupted;

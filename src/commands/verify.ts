@@ -53,8 +53,19 @@ export async function run(args: { _: [string[]]; mark?: boolean }, ctx: Ctx): Pr
     const { withState } = await import('../state/store.js');
     const { setState } = await import('../state/doc.js');
     const { writeSignal } = await import('../state/signals.js');
+    const { usesDispatchWorktree } = await import('../agents/command.js');
     await withState(config.stateDir, { command: 'verify' }, (d) => {
-      for (const r of results) setState(d, r.id, r.ok ? 'done' : 'failed', r.reason, r.ok ? 'done' : 'verify-failed');
+      // Asked again under the lock: a run may have launched one of them while the checks ran.
+      const launched = results.filter((r) => stateOf(d, r.id) === 'running').map((r) => r.id);
+      if (launched.length) throw new DispatchError(`${launched.join(', ')} started running while the checks ran; nothing was recorded`, { hint: "wait for it to end, then run 'dispatch verify --mark' again" });
+      for (const r of results) {
+        setState(d, r.id, r.ok ? 'done' : 'failed', r.reason, r.ok ? 'done' : 'verify-failed');
+        // Done work still in a worktree dispatch made is still to be merged.
+        const rec = own(d.dispatch?.specs, r.id);
+        const wt = rec?.worktree as { createdBy?: string; path?: string } | undefined;
+        const spec = specs.find((s) => s.id === r.id)!;
+        if (r.ok && rec && usesDispatchWorktree(spec) && wt?.createdBy === 'dispatch' && wt.path && existsSync(wt.path)) rec.awaitingMerge = true;
+      }
     });
     for (const r of results) {
       const p = writeSignal(config.signalDir, config.project, r.ok ? 'done' : 'failed', r.id, r.reason ? `${r.reason}\n` : '');

@@ -16,7 +16,10 @@ const specIdSchema = z.string().check(
 );
 
 /** A check: an argument array (placeholders as for agents), never a shell string. */
-export const verifyCommandSchema = z.array(z.string()).check(z.minLength(1, { message: 'a command needs at least its program' }));
+export const verifyCommandSchema = z.array(z.string()).check(
+  z.minLength(1, { message: 'a command needs at least its program: write it as an argument array, e.g. ["npm", "test"]' }),
+  z.refine((a) => a[0] !== '', { message: 'the program (first word) must not be empty' }),
+);
 
 /** One row of the spec table. */
 export const specSchema = z.strictObject({
@@ -243,8 +246,8 @@ export const configSchema = z.strictObject({
   startTimeoutSeconds: z._default(z.number().check(z.positive()), 60),
   /** Checks run after an agent exits 0, in its working folder: all must pass for the spec to be done. */
   verify: z._default(z.array(verifyCommandSchema), []),
-  /** Each check's time limit. */
-  verifyTimeoutSeconds: z._default(z.number().check(z.positive()), 600),
+  /** Each check's time limit (at most 2147483 s, about 24 days: the longest timer Node can set). */
+  verifyTimeoutSeconds: z._default(z.number().check(z.positive(), z.lte(2_147_483)), 600),
   /** An attempt that changed nothing (same commit, clean tree) is `no-changes`, not done. */
   requireChanges: z._default(z.boolean(), false),
   /** The spec table. */

@@ -1,63 +1,94 @@
 // What an attempt did to the code, as git sees it: the commit before and
-// after, and a diff summary. Read-only: dispatch never stages or commits here.
-import { createHash } from 'node:crypto';
+// after, and a diff summary of exactly what changed during the attempt.
+//
+// The working tree is snapshotted as a git tree object through a private copy
+// of the index (GIT_INDEX_FILE): the user's index, branches and files are never
+// touched. Comparing contents, not `git status` text, sees an edit to a file
+// that was already modified, and the summary leaves out what was there before.
+// (The snapshot writes unreferenced blobs into the object store; git's own gc
+// prunes them.)
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, relative } from 'node:path';
 import { capture } from '../proc/launch.js';
 
 /** The tree as the agent found it. */
 export interface GitBefore {
   commit?: string;
-  /** A fingerprint of `git status` (uncommitted and untracked files). */
-  status: string;
-  /** Untracked files already there: not counted as the agent's. */
-  untracked: Set<string>;
+  /** The working tree's content (tracked and untracked, .gitignore respected) as a tree id. */
+  tree: string;
 }
 
 /** Kept in the attempt's history entry. */
 export interface GitEvidence {
   before?: string;
   after?: string;
-  /** Files that differ from the commit before (tracked changes, committed or not, plus new untracked files). */
+  /** Files changed during the attempt (committed or not, new ones included). */
   files: number;
   insertions: number;
   deletions: number;
-  /** Anything changed at all: a commit, or the working tree. */
+  /** Anything changed at all: a commit, or the working tree's content. */
   changed: boolean;
   /** Other direct specs ran in the same tree meanwhile: the changes may be theirs. */
   shared?: boolean;
 }
 
-const git = (cwd: string, ...args: string[]) => capture(['git', '-C', cwd, ...args], { timeoutMs: 60_000 });
+const git = (cwd: string, args: string[], env?: Record<string, string>) =>
+  capture(['git', '-C', cwd, ...args], { timeoutMs: 120_000, ...(env ? { env: { ...(process.env as Record<string, string>), ...env } } : {}) });
 
-async function statusPrint(cwd: string): Promise<string | undefined> {
-  const st = await git(cwd, 'status', '--porcelain=v1', '--untracked-files=all', '-z');
-  if (st.exitCode !== 0) return undefined;
-  return createHash('sha1').update(st.stdout).digest('hex');
+/** The working tree's content as a tree id, through a throw-away copy of the index. */
+async function snapshot(cwd: string, exclude: string[]): Promise<string | undefined> {
+  const idx = await git(cwd, ['rev-parse', '--git-path', 'index']);
+  if (idx.exitCode !== 0) return undefined;
+  const real = idx.stdout.trim();
+  const dir = mkdtempSync(join(tmpdir(), 'dispatch-index-'));
+  const tmp = join(dir, 'index');
+  try {
+    // Seeded from the real index, `add` only rehashes what changed (a big repository stays fast).
+    try {
+      copyFileSync(isAbsolute(real) ? real : join(cwd, real), tmp);
+    } catch {
+      // no index yet (a fresh repository): start empty
+    }
+    const env = { GIT_INDEX_FILE: tmp };
+    // dispatch's own files (state, logs, worktrees) change during every attempt: not the agent's work.
+    const skip = exclude.map((p) => relative(cwd, p)).filter((r) => r && !r.startsWith('..') && !isAbsolute(r));
+    const add = await git(cwd, ['add', '-A', '--', '.'], env);
+    if (add.exitCode !== 0) return undefined;
+    // Taken out afterwards, not excluded from `add`: git refuses a pathspec naming an ignored folder.
+    if (skip.length) {
+      const rm = await git(cwd, ['rm', '-r', '-q', '--cached', '--ignore-unmatch', '--', ...skip], env);
+      if (rm.exitCode !== 0) return undefined;
+    }
+    const tree = await git(cwd, ['write-tree'], env);
+    return tree.exitCode === 0 ? tree.stdout.trim() : undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
-async function untrackedOf(cwd: string): Promise<Set<string>> {
-  const r = await git(cwd, 'ls-files', '--others', '--exclude-standard', '-z');
-  return new Set(r.stdout.split('\0').filter(Boolean));
+async function headOf(cwd: string): Promise<string | undefined> {
+  const head = await git(cwd, ['rev-parse', '--verify', '--quiet', 'HEAD']);
+  return head.exitCode === 0 ? head.stdout.trim() : undefined;
 }
 
 /** Undefined when `cwd` is not in a git repository (or git is missing): no evidence, no judgement. */
-export async function gitBefore(cwd: string): Promise<GitBefore | undefined> {
-  const status = await statusPrint(cwd);
-  if (status === undefined) return undefined;
-  const head = await git(cwd, 'rev-parse', '--verify', '--quiet', 'HEAD');
-  return { ...(head.exitCode === 0 ? { commit: head.stdout.trim() } : {}), status, untracked: await untrackedOf(cwd) };
+export async function gitBefore(cwd: string, exclude: string[] = []): Promise<GitBefore | undefined> {
+  const tree = await snapshot(cwd, exclude);
+  if (tree === undefined) return undefined;
+  const commit = await headOf(cwd);
+  return { ...(commit ? { commit } : {}), tree };
 }
 
-export async function gitAfter(cwd: string, before: GitBefore): Promise<GitEvidence | undefined> {
-  const status = await statusPrint(cwd);
-  if (status === undefined) return undefined;
-  const head = await git(cwd, 'rev-parse', '--verify', '--quiet', 'HEAD');
-  const after = head.exitCode === 0 ? head.stdout.trim() : undefined;
+export async function gitAfter(cwd: string, before: GitBefore, exclude: string[] = []): Promise<GitEvidence | undefined> {
+  const tree = await snapshot(cwd, exclude);
+  if (tree === undefined) return undefined;
+  const after = await headOf(cwd);
   let files = 0;
   let insertions = 0;
   let deletions = 0;
-  if (before.commit) {
-    // Against the commit before: what the agent committed and what it left uncommitted, together.
-    const d = await git(cwd, 'diff', '--numstat', '-z', before.commit);
+  if (tree !== before.tree) {
+    const d = await git(cwd, ['diff', '--numstat', '-z', '--no-renames', before.tree, tree]);
     for (const rec of d.stdout.split('\0')) {
       const m = /^(\d+|-)\t(\d+|-)\t/.exec(rec);
       if (!m) continue;
@@ -66,6 +97,5 @@ export async function gitAfter(cwd: string, before: GitBefore): Promise<GitEvide
       deletions += m[2] === '-' ? 0 : Number(m[2]);
     }
   }
-  for (const f of await untrackedOf(cwd)) if (!before.untracked.has(f)) files++;
-  return { ...(before.commit ? { before: before.commit } : {}), ...(after ? { after } : {}), files, insertions, deletions, changed: after !== before.commit || status !== before.status };
+  return { ...(before.commit ? { before: before.commit } : {}), ...(after ? { after } : {}), files, insertions, deletions, changed: after !== before.commit || tree !== before.tree };
 }

@@ -8,6 +8,8 @@ import { onPath } from '../mux/choose.js';
 import type { Mux } from '../mux/types.js';
 import type { StateDoc } from '../state/doc.js';
 import type { LaunchItem } from './launch-plan.js';
+import { fillPlaceholders, placeholderValues } from '../agents/command.js';
+import { requireChangesOf, verifyCommandsOf } from './verify.js';
 
 export interface Check {
   name: string;
@@ -54,8 +56,41 @@ export async function preflight(config: ResolvedConfig, items: PreflightItem[], 
   }
   checks.push(specFilesCheck(config, items));
   checks.push(...(await agentChecks(config, items, opts)));
+  checks.push(...verifyChecks(config, items));
   if (items.some((i) => i.spec.mode === 'isolated')) checks.push(...(await gitChecks(config, items, doc)));
+  else if (items.some((i) => requireChangesOf(config, i.spec))) {
+    const inRepo = await (await import('../proc/launch.js')).capture(['git', '-C', config.rootDir, 'rev-parse', '--git-dir'], { timeoutMs: 30_000 });
+    if (inRepo.exitCode !== 0) checks.push({ name: 'changes', status: 'warn', detail: `requireChanges is set, but ${config.rootDir} is not a git repository: changes cannot be checked`, fix: "run 'git init' and commit, or drop requireChanges" });
+  }
   return checks;
+}
+
+/** The verify commands' programs, found as a run would start them (each distinct one once). */
+function verifyChecks(config: ResolvedConfig, items: PreflightItem[]): Check[] {
+  const byProgram = new Map<string, string[]>();
+  let commands = 0;
+  const seen = new Set<string[][]>();
+  for (const i of items) {
+    const list = verifyCommandsOf(config, i.spec);
+    if (!list.length || !i.files) continue;
+    if (!seen.has(list)) {
+      seen.add(list);
+      commands += list.length;
+    }
+    const values = placeholderValues(config, i.spec, { specDir: i.files.dir, specFile: i.files.specFile, planFile: i.files.planFile, runDir: '', cwd: config.rootDir }, 1);
+    for (const c of list) {
+      const program = fillPlaceholders(c, values)[0];
+      const users = byProgram.get(program);
+      if (users) users.push(i.spec.id);
+      else byProgram.set(program, [i.spec.id]);
+    }
+  }
+  if (!byProgram.size) return [];
+  const missing = [...byProgram].filter(([p]) => !executable(p, config.rootDir));
+  if (missing.length) {
+    return [{ name: 'verify', status: 'fail', detail: missing.map(([p, ids]) => `'${p}' ${p.includes('/') ? 'is not an executable file' : 'is not on PATH'} (checks of ${idList(ids)})`).join('; '), fix: 'install it, or fix the verify commands in the config' }];
+  }
+  return [{ name: 'verify', status: 'ok', detail: `${plural(commands, 'check')}: ${[...byProgram.keys()].slice(0, 5).join(', ')}${byProgram.size > 5 ? ` and ${byProgram.size - 5} more` : ''}` }];
 }
 
 async function muxCheck(config: ResolvedConfig, mux: Mux, opts: PreflightOptions): Promise<Check> {
@@ -170,12 +205,14 @@ async function gitChecks(config: ResolvedConfig, items: PreflightItem[], doc: St
     // An agent script given by a relative path runs in the worktree, a checkout of HEAD: it must be committed.
     const scripts = new Map<string, string[]>();
     for (const i of wts) {
-      const program = i.agentArgv[0]!;
-      if (!program.includes('/') || (isAbsolute(program) && !program.startsWith(`${config.rootDir}/`))) continue;
-      const rel = isAbsolute(program) ? relative(config.rootDir, program) : program;
-      const list = scripts.get(rel);
-      if (list) list.push(i.spec.id);
-      else scripts.set(rel, [i.spec.id]);
+      // The agent's program and its checks' programs: all run in the worktree.
+      for (const program of [i.agentArgv[0]!, ...verifyCommandsOf(config, i.spec).map((c) => c[0]!)]) {
+        if (!program.includes('/') || program.includes('{') || (isAbsolute(program) && !program.startsWith(`${config.rootDir}/`))) continue;
+        const rel = isAbsolute(program) ? relative(config.rootDir, program) : program;
+        const list = scripts.get(rel);
+        if (!list) scripts.set(rel, [i.spec.id]);
+        else if (list.at(-1) !== i.spec.id) list.push(i.spec.id);
+      }
     }
     for (const [rel, users] of scripts) {
       const tracked = await git('ls-files', '--error-unmatch', '--', rel);

@@ -22,11 +22,13 @@ export function mergeTrailers(config: ResolvedConfig, spec: ResolvedSpec, rec: S
     // no plan.md: no trailer
   }
   const model = modelOf(config, spec);
+  // Every value on one line: a newline in a name or a model must not add trailers of its own.
+  const one = (v: string | number) => String(v).replace(/\s+/g, ' ');
   return [
     // One line each: a name holding a newline must not start a trailer of its own.
-    `Dispatch-Spec: ${spec.id}-${spec.name.replace(/\s+/g, " ")}`,
-    `Dispatch-Agent: ${spec.agent}`,
-    ...(model ? [`Dispatch-Model: ${model}`] : []),
+    `Dispatch-Spec: ${one(`${spec.id}-${spec.name}`)}`,
+    `Dispatch-Agent: ${one(spec.agent)}`,
+    ...(model ? [`Dispatch-Model: ${one(model)}`] : []),
     ...(last ? [`Dispatch-Attempt: ${last.n}`] : []),
     ...(last?.tokens ? [`Dispatch-Tokens: ${last.tokens.total}`] : []),
     ...(planSha ? [`Dispatch-Plan-Sha256: ${planSha}`] : []),

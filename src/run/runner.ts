@@ -12,7 +12,8 @@ import { DispatchError } from '../errors.js';
 import { showArgv, spawnAgent } from '../proc/launch.js';
 import { specById } from '../config/spec-index.js';
 import { gitAfter, gitBefore, type GitBefore, type GitEvidence } from './evidence.js';
-import { endedAs, requireChangesOf, runVerify, verifyCommandsOf, type VerifyResult } from './verify.js';
+import { requireChangesOf, runVerify, verifyCommandsOf, type VerifyResult } from './verify.js';
+import { evidenceLine } from './evidence-line.js';
 import { findSpec, locateSpec } from '../specs/lookup.js';
 import { extra, markRateLimited, markRunning, own, setState, stateOf, type AgentGroup, type AttemptRecord, type StateDoc, type VerdictKind, nextLaunchNumber } from '../state/doc.js';
 import { groupAlive, signalGroup, stopGroup } from '../proc/group.js';
@@ -117,9 +118,15 @@ function rateLimitPatterns(config: ResolvedConfig, spec: ResolvedSpec): string[]
 }
 
 /** Other direct specs running in the project's tree now (their changes would mix with this one's). */
-function othersInTree(config: ResolvedConfig, doc: StateDoc, id: string): boolean {
+function othersInTree(config: ResolvedConfig, doc: StateDoc, id: string, since?: string): boolean {
   const byId = specById(config);
   for (const other of Object.keys(doc.dispatch?.running ?? {})) if (other !== id && byId.get(other)?.mode === 'direct') return true;
+  if (since === undefined) return false;
+  // And those that started and ended while this one ran.
+  for (const [other, rec] of Object.entries(doc.dispatch?.specs ?? {})) {
+    if (other === id || byId.get(other)?.mode !== 'direct') continue;
+    if (rec.history?.some((h) => (h.endedAt ?? '9') >= since)) return true;
+  }
   return false;
 }
 
@@ -133,19 +140,6 @@ function verifySummary(ran: VerifyResult[]): string {
 function tokensOf(events: CodexEvents | undefined): Pick<AttemptRecord, 'tokens'> {
   if (!events || (!events.tokens && !events.failure)) return {};
   return { tokens: { ...(events.tokens ?? { input: 0, cachedInput: 0, output: 0, total: 0 }), ...(events.failure ? { lowerBound: true } : {}) } };
-}
-
-/** One line at the end of an attempt's log: what backs its verdict. */
-function evidenceLine(e: Pick<AttemptRecord, 'exit' | 'verify' | 'git' | 'qa'>, timeoutSeconds: number): string {
-  const parts: string[] = [];
-  parts.push(e.exit ? (e.exit.signal ? `killed by ${e.exit.signal}` : `exit ${e.exit.code}`) : 'not started');
-  if (e.qa) parts.push(`QA ${e.qa}`);
-  if (e.verify) {
-    const failed = e.verify.find((v) => !v.ok);
-    parts.push(failed ? `verify ${endedAs(failed, timeoutSeconds)}: ${showArgv(failed.argv)}` : `verify: ${e.verify.length} passed`);
-  }
-  if (e.git) parts.push(e.git.changed ? `${e.git.files} file${e.git.files === 1 ? '' : 's'} changed (+${e.git.insertions} -${e.git.deletions})${e.git.shared ? ', shared tree' : ''}` : `no changes${e.git.shared ? ' (shared tree)' : ''}`);
-  return parts.join(' · ');
 }
 
 /** What the previous attempt left, for the prompt of an automatic relaunch. */
@@ -238,6 +232,8 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   let verifyRan: VerifyResult[] | undefined;
   let gitStart: GitBefore | undefined;
   let qaStatus: string | undefined;
+  // What dispatch itself writes during an attempt: never counted as the agent's changes.
+  const ownFiles = [config.stateDir, config.worktreesDir, config.signalDir];
   let ok = false;
   let events: CodexEvents | undefined;
   const stderrTail = new Tail();
@@ -267,7 +263,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
       DISPATCH_ATTEMPT: String(attempt),
     };
     // The tree as the agent finds it (Auto-Claude's isolated builds happen in its own worktree: not ours to judge).
-    if (!(spec.agent === 'ac' && spec.mode === 'isolated')) gitStart = await gitBefore(cwd);
+    if (!(spec.agent === 'ac' && spec.mode === 'isolated')) gitStart = await gitBefore(cwd, ownFiles);
     let child;
     let spawned;
     // Refused if the pane was closed or the spec stopped while we prepared: no agent starts unwatched.
@@ -365,12 +361,13 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     }
     // An exit code is a claim; what the tree and the checks say is the evidence.
     if (gitStart) {
-      gitEv = await gitAfter(cwd, gitStart);
-      if (gitEv && (start.sharedTree || (spec.mode === 'direct' && othersInTree(config, readState(config.stateDir), id)))) gitEv.shared = true;
+      gitEv = await gitAfter(cwd, gitStart, ownFiles);
+      // Shared: another direct spec ran in this tree at any moment of this attempt (not only at its start or end).
+      if (gitEv && (start.sharedTree || (spec.mode === 'direct' && othersInTree(config, readState(config.stateDir), id, startedAt)))) gitEv.shared = true;
     }
     // Auto-Claude exits 0 whatever its QA concluded: its sign-off is the evidence.
     if (ok && spec.agent === 'ac') {
-      const qa = qaOutcome(files.dir);
+      const qa = qaOutcome(files.dir, Date.parse(startedAt));
       qaStatus = qa.status;
       if (!qa.approved) {
         ok = false;

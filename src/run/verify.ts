@@ -50,7 +50,7 @@ export function endedAs(r: VerifyResult, timeoutSeconds: number): string {
   if (r.error) return `could not start: ${r.error}`;
   if (r.timedOut) return `timed out after ${timeoutSeconds} s`;
   if (r.signal) return `killed by ${r.signal}`;
-  return `exited ${r.exitCode}`;
+  return r.exitCode === undefined ? 'was stopped' : `exited ${r.exitCode}`;
 }
 
 /**
@@ -64,6 +64,8 @@ export async function runVerify(
 ): Promise<VerifyOutcome> {
   const commands = verifyCommandsOf(config, spec);
   const values = placeholderValues(config, spec, opts.paths, opts.attempt);
+  // The same environment whoever runs the checks (a run, `dispatch verify`, `merge --verify`).
+  const env = { ...(process.env as Record<string, string>), ...opts.env, DISPATCH_SPEC_ID: spec.id, DISPATCH_PROJECT: config.project, DISPATCH_ATTEMPT: String(opts.attempt) };
   const ran: VerifyResult[] = [];
   for (const [i, command] of commands.entries()) {
     const argv = fillPlaceholders(command, values);
@@ -73,7 +75,7 @@ export async function runVerify(
     let output = '';
     const r = await capture(argv, {
       cwd: opts.paths.cwd,
-      ...(opts.env ? { env: opts.env } : {}),
+      env,
       timeoutMs: config.verifyTimeoutSeconds * 1000,
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onGroup ? { onGroup: opts.onGroup } : {}),

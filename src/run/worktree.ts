@@ -14,6 +14,8 @@ export interface WorktreeRecord {
 }
 
 const git = (root: string, ...args: string[]): Argv => ['git', '-C', root, ...args];
+/** git's first meaningful line: errors stay one line. */
+const firstLine = (s: string) => s.split('\n').map((l) => l.trim()).find(Boolean) ?? 'no message';
 
 async function gitOk(root: string, ...args: string[]) {
   // No timeout: a big checkout or a pre-commit hook may take minutes, and a killed git leaves a mess.
@@ -87,7 +89,8 @@ export async function mergeWorktree(config: ResolvedConfig, spec: ResolvedSpec, 
     const dirty = await gitOk(wt.path, 'status', '--porcelain');
     if (dirty.stdout.trim()) {
       await gitOk(wt.path, 'add', '-A');
-      const c = await gitOk(wt.path, 'commit', '-q', '-m', `dispatch: ${spec.id}-${spec.name}`);
+      // One line: a name holding newlines must not write trailers (Signed-off-by…) into the commit.
+      const c = await gitOk(wt.path, 'commit', '-q', '-m', `dispatch: ${spec.id}-${spec.name.replace(/\s+/g, ' ')}`);
       if (c.exitCode !== 0) throw new DispatchError(`could not commit the work left in ${wt.path}: ${(c.stderr || c.stdout).trim() || `exit ${c.exitCode}`}`, { hint: 'commit it there by hand (a pre-commit hook may have refused it), then merge again' });
       committed = true;
     }
@@ -100,7 +103,7 @@ export async function mergeWorktree(config: ResolvedConfig, spec: ResolvedSpec, 
     const conflicts = u.stdout.split('\n').filter(Boolean);
     // Only abort a merge we started: with no conflicts git may have refused before starting (dirty tree).
     if (conflicts.length) await gitOk(config.rootDir, 'merge', '--abort');
-    if (!conflicts.length) throw new DispatchError(`git merge of ${wt.branch} failed: ${(m.stderr || m.stdout).trim()}`, { hint: 'commit or stash your changes, then merge again' });
+    if (!conflicts.length) throw new DispatchError(`git merge of ${wt.branch} failed: ${firstLine(m.stderr || m.stdout)}`, { hint: "commit or stash your changes (or move the untracked files in the way), then merge again; 'git status' shows them" });
     return { merged: false, committed, conflicts, removed: false };
   }
   if (opts.verify) {
@@ -109,10 +112,12 @@ export async function mergeWorktree(config: ResolvedConfig, spec: ResolvedSpec, 
       await gitOk(config.rootDir, 'merge', '--abort');
       return { merged: false, committed, conflicts: [], removed: false, verifyFailed: failed };
     }
-    const c = await gitOk(config.rootDir, 'commit', '--no-edit', ...message);
+    // "Already up to date": a branch with nothing new leaves no merge to commit; that is merged.
+    const pending = await gitOk(config.rootDir, 'rev-parse', '--verify', '--quiet', 'MERGE_HEAD');
+    const c = pending.exitCode === 0 ? await gitOk(config.rootDir, 'commit', '--no-edit', ...message) : { exitCode: 0, stdout: '', stderr: '' };
     if (c.exitCode !== 0) {
       await gitOk(config.rootDir, 'merge', '--abort');
-      throw new DispatchError(`could not commit the merge of ${wt.branch}: ${(c.stderr || c.stdout).trim()}`, { hint: 'nothing was merged; see git status' });
+      throw new DispatchError(`could not commit the merge of ${wt.branch}: ${firstLine(c.stderr || c.stdout)}`, { hint: 'nothing was merged; see git status' });
     }
   }
   let removed = false;

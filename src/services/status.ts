@@ -95,10 +95,10 @@ function usageOf(doc: StateDoc): StatusSummary['usage'] {
         const r = runs.get(h.runId) ?? { startedAt: h.startedAt, tokens: 0 };
         if (h.startedAt < r.startedAt) r.startedAt = h.startedAt;
         r.tokens += t;
-        if (h.tokens?.lowerBound) r.lowerBound = true;
+        if (h.tokens?.lowerBound === true) r.lowerBound = true;
         runs.set(h.runId, r);
       }
-      if (h.tokens?.lowerBound) {
+      if (h.tokens?.lowerBound === true) {
         lowSpecs.add(id);
         if (h.wave !== undefined) lowWaves.add(String(h.wave));
       }
