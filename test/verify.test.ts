@@ -307,7 +307,7 @@ describe('evidence under attack (found by a fresh-eyes attacker)', () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }], extra: { verifyTimeoutSeconds: 1e12 } });
     const r = run(dir, 'list');
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^  verifyTimeoutSeconds: expected at most 2147483, got 1000000000000$/m);
+    expect(r.stderr).toMatch(/^ {2}verifyTimeoutSeconds: expected at most 2147483, got 1000000000000$/m);
   });
 
   it("an Auto-Claude sign-off left from an earlier run is not this attempt's: verify-failed (stale)", () => {
