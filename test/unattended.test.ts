@@ -424,6 +424,8 @@ describe('token usage and budgets', () => {
     expect(readStateOf(dir).dispatch.specs['002'].history[0].tokens).toEqual({ input: 20, cachedInput: 10, output: 10, total: 30, lowerBound: true });
     const j = statusJson(dir);
     expect(j.usage.lowerBound).toEqual({ total: true, specs: ['002'], waves: ['1'] });
+    expect(j.attempts['002'][0]).toMatchObject({ tokens: 30, tokensLowerBound: true });
+    expect(j.attempts['001'][0].tokensLowerBound).toBeUndefined();
     const usage = run(dir, 'status', '--usage').stdout;
     expect(usage).toMatch(/^token usage: ≥ 150 in total$/m);
     expect(usage).toMatch(/^ {2}001\s+120$/m);

@@ -375,6 +375,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
         reason = `Auto-Claude's QA did not sign the work off (qa_signoff.status: ${qa.status})${qa.detail ? `: ${qa.detail}` : ''}`;
       }
     }
+    if (ok && !gitStart && requireChangesOf(config, spec)) say(`── dispatch: changes not checked (requireChanges): ${cwd} is not in a git repository\n`);
     if (ok && gitEv && !gitEv.changed && !gitEv.shared && requireChangesOf(config, spec)) {
       ok = false;
       kind = 'no-changes';

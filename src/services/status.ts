@@ -70,7 +70,7 @@ function attemptsOf(doc: StateDoc): StatusSummary['attempts'] {
       ...(h.reason ? { reason: h.reason } : {}),
       startedAt: h.startedAt,
       ...(h.endedAt ? { endedAt: h.endedAt, durationSeconds: Math.round((Date.parse(h.endedAt) - Date.parse(h.startedAt)) / 100) / 10 } : {}),
-      ...(h.tokens ? { tokens: h.tokens.total } : {}),
+      ...(h.tokens ? { tokens: h.tokens.total, ...(h.tokens.lowerBound === true ? { tokensLowerBound: true } : {}) } : {}),
       ...(h.runId ? { runId: h.runId } : {}),
       // The evidence behind the verdict.
       ...(h.exit ? { exit: h.exit } : {}),
