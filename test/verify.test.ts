@@ -149,10 +149,16 @@ describe('quota and reset times', () => {
     const dir = engineProject({
       specs: [{ id: '001', name: 'a', wave: 1, agent: 'broke' }, { id: '002', name: 'b', wave: 1, agent: 'broke' }, { id: '003', name: 'c', wave: 1 }],
       agents: { broke: sayAndFail('ERROR: Quota exceeded. Check your plan and billing details.') },
-      extra: { waves: { '1': { sequential: true } }, retry: { maxAttempts: 3 } },
+      extra: {
+        waves: { '1': { sequential: true } },
+        retry: { maxAttempts: 3 },
+        // onSpecFailed hears of it with its kind.
+        hooks: { onSpecFailed: [NODE, '-e', "require('fs').appendFileSync('failed-hook.txt', process.env.DISPATCH_SPEC_ID + ' ' + process.env.DISPATCH_KIND + '\\n')"] },
+      },
     });
     const r = run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
+    expect(readFileSync(join(dir, 'failed-hook.txt'), 'utf8')).toBe('001 quota-exhausted\n');
     const said = r.stderr.split('\n').filter((l) => l.startsWith('quota exhausted'));
     expect(said).toEqual(["quota exhausted for broke (001: quota exhausted: ERROR: Quota exceeded. Check your plan and billing details.) — no more broke launches in this run; check the plan, credits or billing, then 'dispatch retry'"]);
     expect(r.stderr).not.toMatch(/relaunching|rate-limited/);
