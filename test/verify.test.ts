@@ -4,7 +4,7 @@ import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, dispatch, readStateOf } from './helpers.js';
-import { NODE, configPathOf, engineProject, starts } from './fixtures/engine.js';
+import { NODE, configPathOf, engineProject, pidAlive, starts, waitFor } from './fixtures/engine.js';
 import { GIT_ENV, commitAll, git } from './fixtures/git.js';
 
 const run = (dir: string, ...args: string[]) => dispatch(dir, args, { env: GIT_ENV });
@@ -183,7 +183,6 @@ describe('quota and reset times', () => {
       agents: { limited: sayAndFail(`You've hit your usage limit. Upgrade to Pro (https://chatgpt.com/explore/pro), visit https://chatgpt.com/codex/settings/usage to purchase more credits or try again at ${printed}.`) },
     });
     expect(run(dir, 'run', '--yes', '--no-plan', '--no-wait').code).toBe(0);
-    const { waitFor } = await import('./fixtures/engine.js');
     await waitFor('the rate limit on record', () => readStateOf(dir)?.dispatch?.waiting?.['001']);
     const until = Date.parse(readStateOf(dir).dispatch.waiting['001'].until);
     expect(until).toBe(at.getTime() + 60_000);
@@ -226,6 +225,17 @@ describe('dispatch verify', () => {
 });
 
 describe('verify commands under attack', () => {
+  /** A spec launched without waiting whose check (it never ends) is at work: the project and the check's pid. */
+  async function checkAtWork(): Promise<{ dir: string; pid: number }> {
+    const dir = engineProject({
+      specs: [{ id: '001', name: 'a', wave: 1 }],
+      extra: { verify: [[NODE, '-e', "require('fs').writeFileSync('check.pid', String(process.pid)); setInterval(() => {}, 1000)"]], verifyTimeoutSeconds: 300 },
+    });
+    expect(run(dir, 'run', '--yes', '--no-plan', '--no-wait').code).toBe(0);
+    const pid = Number(await waitFor('the check to start', () => existsSync(join(dir, 'check.pid')) && readFileSync(join(dir, 'check.pid'), 'utf8')));
+    return { dir, pid };
+  }
+
   it('placeholders reach a check literally (quotes, $(), ;, backticks): no shell in between', () => {
     const nasty = `it's $(touch pwned); \`touch pwned2\` #{x}`;
     const dir = engineProject({
@@ -240,13 +250,7 @@ describe('verify commands under attack', () => {
   });
 
   it('a runner killed (SIGKILL) while its check runs: whoever finds it lost stops the check too', async () => {
-    const dir = engineProject({
-      specs: [{ id: '001', name: 'a', wave: 1 }],
-      extra: { verify: [[NODE, '-e', "require('fs').writeFileSync('check.pid', String(process.pid)); setInterval(() => {}, 1000)"]], verifyTimeoutSeconds: 300 },
-    });
-    expect(run(dir, 'run', '--yes', '--no-plan', '--no-wait').code).toBe(0);
-    const { waitFor, pidAlive } = await import('./fixtures/engine.js');
-    const pid = Number(await waitFor('the check to start', () => existsSync(join(dir, 'check.pid')) && readFileSync(join(dir, 'check.pid'), 'utf8')));
+    const { dir, pid } = await checkAtWork();
     const runner = readStateOf(dir).dispatch.running['001'].pid as number;
     process.kill(runner, 'SIGKILL');
     await waitFor('the runner to die', () => !pidAlive(runner));
@@ -258,13 +262,7 @@ describe('verify commands under attack', () => {
   });
 
   it('a spec stopped while its check runs: recorded interrupted, and the check (with what it started) is stopped', async () => {
-    const dir = engineProject({
-      specs: [{ id: '001', name: 'a', wave: 1 }],
-      extra: { verify: [[NODE, '-e', "require('fs').writeFileSync('check.pid', String(process.pid)); setInterval(() => {}, 1000)"]], verifyTimeoutSeconds: 300 },
-    });
-    expect(run(dir, 'run', '--yes', '--no-plan', '--no-wait').code).toBe(0);
-    const { waitFor, pidAlive } = await import('./fixtures/engine.js');
-    const pid = Number(await waitFor('the check to start', () => existsSync(join(dir, 'check.pid')) && readFileSync(join(dir, 'check.pid'), 'utf8')));
+    const { dir, pid } = await checkAtWork();
     expect(pidAlive(pid)).toBe(true);
     const s = run(dir, 'stop', '001');
     expect(s.code, s.stderr).toBe(0);

@@ -258,13 +258,18 @@ describe('merge: provenance and --verify', () => {
 });
 
 describe('merge and verify --mark, attacked', () => {
-  it('merge --verify of a branch with nothing new is merged, as plain merge is', () => {
-    const dir = repoProject([{ id: '001', name: 'idle', wave: 1, agent: 'codex', mode: 'isolated' }]);
+  /** The spec's own verify commands, committed (the worktree is made from HEAD). */
+  function withChecks(dir: string, verify: string[][]): void {
     const cfgFile = join(dir, 'specs.config.json');
     const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
-    cfg.specs[0].verify = [['true']];
+    cfg.specs[0].verify = verify;
     writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
     git(dir, 'commit', '-q', '-am', 'checks');
+  }
+
+  it('merge --verify of a branch with nothing new is merged, as plain merge is', () => {
+    const dir = repoProject([{ id: '001', name: 'idle', wave: 1, agent: 'codex', mode: 'isolated' }]);
+    withChecks(dir, [['true']]);
     expect(run(dir, 'run', '--yes', '--no-plan').code).toBe(0);
     const m = run(dir, 'merge', '001', '--verify');
     expect(m.code, m.stderr).toBe(0);
@@ -273,11 +278,7 @@ describe('merge and verify --mark, attacked', () => {
 
   it('verify --mark of an isolated spec whose worktree is still there keeps it awaiting merge', () => {
     const dir = repoProject([{ id: '001', name: 'feature', wave: 1, agent: 'codex', mode: 'isolated', body: 'write feature.txt hello\n' }]);
-    const cfgFile = join(dir, 'specs.config.json');
-    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
-    cfg.specs[0].verify = [['true']];
-    writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
-    git(dir, 'commit', '-q', '-am', 'checks');
+    withChecks(dir, [['true']]);
     expect(run(dir, 'run', '--yes', '--no-plan').code).toBe(0);
     expect(run(dir, 'verify', '001', '--mark').code).toBe(0);
     expect(readStateOf(dir).dispatch.specs['001'].awaitingMerge).toBe(true);

@@ -3,17 +3,20 @@ import { delimiter, join } from 'node:path';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Mux, MuxKind } from './types.js';
 
+/** Whether `file` exists and this user may execute it. */
+export function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Looks an executable up on PATH without starting a process. */
 export function onPath(name: string, path = process.env.PATH ?? ''): string | undefined {
   for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const file = join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
+    if (dir && isExecutable(join(dir, name))) return join(dir, name);
   }
   return undefined;
 }

@@ -1,10 +1,10 @@
 // Preflight: everything a launch needs, checked for every spec a run may launch
 // before the first one starts, so a problem in wave 3 is said before wave 1 runs.
 // `run` refuses on a failed check, `run --dry-run` and `doctor` show the same list.
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { ResolvedConfig } from '../config/load.js';
-import { onPath } from '../mux/choose.js';
+import { isExecutable, onPath } from '../mux/choose.js';
 import type { Mux } from '../mux/types.js';
 import type { StateDoc } from '../state/doc.js';
 import type { LaunchItem } from './launch-plan.js';
@@ -39,12 +39,7 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 function executable(cmd: string, cwd: string): string | undefined {
   if (!cmd.includes('/')) return onPath(cmd);
   const file = resolve(cwd, cmd);
-  try {
-    accessSync(file, constants.X_OK);
-    return file;
-  } catch {
-    return undefined;
-  }
+  return isExecutable(file) ? file : undefined;
 }
 
 export async function preflight(config: ResolvedConfig, items: PreflightItem[], mux: Mux, doc: StateDoc, opts: PreflightOptions = {}): Promise<Check[]> {

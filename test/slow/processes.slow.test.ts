@@ -20,6 +20,24 @@ function start(dir: string, args: string[]) {
   return { child, done };
 }
 
+/**
+ * Trial t strikes one of three processes in turn, killing it (SIGKILL) or
+ * pausing it (SIGSTOP, then SIGCONT a random moment later) every other round.
+ */
+async function strike(victims: Record<string, number>, t: number, seen: Record<string, number>): Promise<void> {
+  const names = Object.keys(victims);
+  const who = names[t % names.length]!;
+  const how = Math.floor(t / names.length) % 2 === 0 ? 'SIGKILL' : 'SIGSTOP';
+  seen[`${who} ${how}`] = (seen[`${who} ${how}`] ?? 0) + 1;
+  const pid = victims[who]!;
+  if (!pid || !pidAlive(pid)) return;
+  process.kill(pid, how);
+  if (how === 'SIGSTOP') {
+    await sleep(300 + Math.random() * 1200);
+    process.kill(pid, 'SIGCONT');
+  }
+}
+
 function journalAgrees(dir: string): boolean {
   const f = join(dir, '.codex', 'dispatch-events.jsonl');
   const ev = existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
@@ -68,17 +86,7 @@ describe('the dispatcher, the runner and the agent, killed or paused at random m
       }
       await sleep(Math.random() * 900);
       const victims = { dispatcher: runs[0]!.child.pid!, runner, agent: agents().at(-1)?.pid ?? 0 };
-      const who = (['dispatcher', 'runner', 'agent'] as const)[t % 3]!;
-      const how = Math.floor(t / 3) % 2 === 0 ? 'SIGKILL' : 'SIGSTOP';
-      seen[`${who} ${how}`] = (seen[`${who} ${how}`] ?? 0) + 1;
-      const pid = victims[who];
-      if (pid && pidAlive(pid)) {
-        process.kill(pid, how);
-        if (how === 'SIGSTOP') {
-          await sleep(300 + Math.random() * 1200);
-          process.kill(pid, 'SIGCONT');
-        }
-      }
+      await strike(victims, t, seen);
       const first = await runs[0]!.done;
       // A killed dispatcher is started again, as a user would: it resumes.
       if (first.code !== 0) {
@@ -125,17 +133,7 @@ describe('a verify command at work when its runner, its dispatcher or itself is 
       await sleep(Math.random() * 700);
       const runner = readStateOf(dir)?.dispatch?.running?.['001']?.pid ?? 0;
       const victims = { dispatcher: runs[0]!.child.pid!, runner, check: checks().at(-1) ?? 0 };
-      const who = (['dispatcher', 'runner', 'check'] as const)[t % 3]!;
-      const how = Math.floor(t / 3) % 2 === 0 ? 'SIGKILL' : 'SIGSTOP';
-      seen[`${who} ${how}`] = (seen[`${who} ${how}`] ?? 0) + 1;
-      const pid = victims[who];
-      if (pid && pidAlive(pid)) {
-        process.kill(pid, how);
-        if (how === 'SIGSTOP') {
-          await sleep(300 + Math.random() * 1200);
-          process.kill(pid, 'SIGCONT');
-        }
-      }
+      await strike(victims, t, seen);
       const first = await runs[0]!.done;
       if (first.code !== 0) await start(dir, ['run', '--yes', '--no-plan']).done;
       dispatch(dir, ['status']);
