@@ -7,9 +7,9 @@
 // that was already modified, and the summary leaves out what was there before.
 // (The snapshot writes unreferenced blobs into the object store; git's own gc
 // prunes them.)
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join, relative } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { capture } from '../proc/launch.js';
 
 /** The tree as the agent found it. */
@@ -72,8 +72,20 @@ async function headOf(cwd: string): Promise<string | undefined> {
   return head.exitCode === 0 ? head.stdout.trim() : undefined;
 }
 
+/** A `.git` in `cwd` or above it (or GIT_DIR set): found without starting git, which costs a process per attempt. */
+function maybeInGit(cwd: string): boolean {
+  if (process.env.GIT_DIR) return true;
+  for (let d = resolve(cwd); ; d = dirname(d)) {
+    // A repository's .git holds HEAD; a worktree's .git is a file pointing to it. An empty .git folder is neither.
+    const dotGit = join(d, '.git');
+    if (existsSync(join(dotGit, 'HEAD')) || (existsSync(dotGit) && statSync(dotGit).isFile())) return true;
+    if (dirname(d) === d) return false;
+  }
+}
+
 /** Undefined when `cwd` is not in a git repository (or git is missing): no evidence, no judgement. */
 export async function gitBefore(cwd: string, exclude: string[] = []): Promise<GitBefore | undefined> {
+  if (!maybeInGit(cwd)) return undefined;
   const tree = await snapshot(cwd, exclude);
   if (tree === undefined) return undefined;
   const commit = await headOf(cwd);
