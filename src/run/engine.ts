@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { warn } from '../errors.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Mux } from '../mux/types.js';
-import { closeLaunch, extra, kindOf, markRunning, nextLaunchNumber, own, setState, stateOf, type StateDoc, type VerdictKind } from '../state/doc.js';
+import { extra, failLaunch, kindOf, markRunning, nextLaunchNumber, own, stateOf, type StateDoc, type VerdictKind } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
 import { runHook, specVars, type HookResult } from './hooks.js';
@@ -448,8 +448,7 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, rc:
     // A runner that never started never took its environment: it does not stay on disk.
     removeRunnerEnv(config, id);
     await withState(config.stateDir, { command: 'run', reason }, (doc) => {
-      setState(doc, id, 'failed', reason, 'launch-error');
-      closeLaunch(doc, id, attempt, { state: 'failed', kind: 'launch-error', reason });
+      failLaunch(doc, id, reason, 'launch-error');
     });
     const signalProblem = writeSignal(config.signalDir, config.project, 'failed', id, `${reason}\n`);
     if (signalProblem) warn(signalProblem);

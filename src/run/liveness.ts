@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { warn } from '../errors.js';
 import type { ResolvedConfig } from '../config/load.js';
-import { closeLaunch, own, setState, type StateDoc } from '../state/doc.js';
+import { failLaunch, own, type StateDoc } from '../state/doc.js';
 import { stopGroup } from '../proc/group.js';
 import { removeRunnerEnv } from './runner-env.js';
 import { agentGroupOf } from './agent-file.js';
@@ -80,10 +80,8 @@ export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: s
     // Re-check under the lock: a runner may have finished in between.
     const now = findLost(fresh, config.stateDir, config.startTimeoutSeconds).filter((l) => !stuck.has(l.id) && seen.some((s) => s.id === l.id));
     for (const l of now) {
-      // The launch the dead runner (or the one that never started) had: closed as lost.
-      const n = own(fresh.dispatch?.running, l.id)?.attempt ?? own(fresh.dispatch?.specs, l.id)?.history?.at(-1)?.n;
-      setState(fresh, l.id, 'failed', l.reason, 'lost');
-      if (n !== undefined) closeLaunch(fresh, l.id, n, { state: 'failed', kind: 'lost', reason: l.reason });
+      // The launch the dead runner (or the one that never started) had is closed as lost too.
+      failLaunch(fresh, l.id, l.reason, 'lost');
     }
     return now;
   });

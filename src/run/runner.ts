@@ -15,7 +15,7 @@ import { gitAfter, gitBefore, type GitBefore, type GitEvidence } from './evidenc
 import { requireChangesOf, runVerify, verifyCommandsOf, type VerifyResult } from './verify.js';
 import { evidenceLine } from './evidence-line.js';
 import { findSpec, locateSpec } from '../specs/lookup.js';
-import { extra, markRateLimited, markRunning, own, setState, stateOf, type AgentGroup, type AttemptRecord, type StateDoc, type VerdictKind, nextLaunchNumber } from '../state/doc.js';
+import { extra, markRateLimited, markRunning, own, setState, stateOf, type AgentGroup, type AttemptRecord, type StateDoc, type VerdictKind, closeLaunch, nextLaunchNumber } from '../state/doc.js';
 import { groupAlive, signalGroup, stopGroup } from '../proc/group.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
@@ -118,11 +118,10 @@ function rateLimitPatterns(config: ResolvedConfig, spec: ResolvedSpec): string[]
 }
 
 /** Other direct specs running in the project's tree now (their changes would mix with this one's). */
-function othersInTree(config: ResolvedConfig, doc: StateDoc, id: string, since?: string): boolean {
+function othersInTree(config: ResolvedConfig, doc: StateDoc, id: string, since: string): boolean {
   const byId = specById(config);
   for (const other of Object.keys(doc.dispatch?.running ?? {})) if (other !== id && byId.get(other)?.mode === 'direct') return true;
-  if (since === undefined) return false;
-  // And those that started and ended while this one ran.
+  // And those that started and ended while this one ran (an open entry counts: it may still be at work).
   for (const [other, rec] of Object.entries(doc.dispatch?.specs ?? {})) {
     if (other === id || byId.get(other)?.mode !== 'direct') continue;
     if (rec.history?.some((h) => (h.endedAt ?? '9') >= since)) return true;
@@ -194,7 +193,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
       rec.attempts = (rec.attempts ?? 0) + 1;
       rec.history = [...history, { n, startedAt, ...(prev?.runId ? { runId: prev.runId } : {}), wave: spec.wave }];
     }
-    return { mine: true as const, n, before, rateLimits: earlier.filter((h) => h.state === 'rate-limited').length, sharedTree: spec.mode === 'direct' && othersInTree(config, doc, id) };
+    return { mine: true as const, n, before, rateLimits: earlier.filter((h) => h.state === 'rate-limited').length };
   });
   if (!start.mine) throw new NotMineError(id, start.why);
   // Every launch is numbered once, in the spec's history: the log, the header, DISPATCH_ATTEMPT and {attempt} say that number.
@@ -363,7 +362,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     if (gitStart) {
       gitEv = await gitAfter(cwd, gitStart, ownFiles);
       // Shared: another direct spec ran in this tree at any moment of this attempt (not only at its start or end).
-      if (gitEv && (start.sharedTree || (spec.mode === 'direct' && othersInTree(config, readState(config.stateDir), id, startedAt)))) gitEv.shared = true;
+      if (gitEv && spec.mode === 'direct' && othersInTree(config, readState(config.stateDir), id, startedAt)) gitEv.shared = true;
     }
     // Auto-Claude exits 0 whatever its QA concluded: its sign-off is the evidence.
     if (ok && spec.agent === 'ac') {
@@ -423,8 +422,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     // Someone decided while we ran (mark-done, skip, reset by hand) or another runner took over:
     // their word stands; this attempt is only closed in the history.
     if (running?.pid !== process.pid) {
-      const h = doc.dispatch?.specs[id]?.history;
-      if (h) doc.dispatch!.specs[id]!.history = h.map((e) => (e.n === n && !e.endedAt ? { ...e, endedAt, state: ok ? 'done' : 'failed', kind, ...(reason ? { reason } : {}) } : e));
+      closeLaunch(doc, id, n, { endedAt, state: ok ? 'done' : 'failed', kind, ...(reason ? { reason } : {}) });
       return false;
     }
     const rec = extra(doc).specs[id] ?? {};
@@ -451,9 +449,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     else setState(doc, id, verdict, reason, kind);
     const x = extra(doc).specs[id]!;
     if (ok && spec.mode === 'isolated') x.awaitingMerge = true;
-    x.history = (x.history ?? []).map((h) =>
-      h.n === n ? { ...h, endedAt, state: verdict, kind, ...(reason ? { reason } : {}), ...tokensOf(events), ...evidence } : h,
-    );
+    closeLaunch(doc, id, n, { endedAt, state: verdict, kind, ...(reason ? { reason } : {}), ...tokensOf(events), ...evidence });
     return true;
   });
   if (applied) {

@@ -10,7 +10,7 @@ import { runHook, specVars } from '../run/hooks.js';
 import { removeRunnerEnv } from '../run/runner-env.js';
 import { agentGroupOf } from '../run/agent-file.js';
 import { findSpecs } from '../specs/lookup.js';
-import { closeLaunch, extra, own, setState, stateOf, type SpecState } from '../state/doc.js';
+import { extra, failLaunch, own, stateOf, type SpecState } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
 
@@ -27,12 +27,10 @@ const REASON = 'interrupted: stopped by hand (dispatch stop)';
 
 /** Marks the spec stopped by hand, closing its open attempt. */
 function recordStop(d: import('../state/doc.js').StateDoc, id: string): void {
-  const n = own(d.dispatch?.running, id)?.attempt ?? own(d.dispatch?.specs, id)?.history?.at(-1)?.n;
-  setState(d, id, 'failed', REASON, 'interrupted');
+  failLaunch(d, id, REASON, 'interrupted');
   const rec = own(d.dispatch?.specs, id)!;
   delete rec.stopReason;
   delete rec.stopKind;
-  if (n !== undefined) closeLaunch(d, id, n, { state: 'failed', kind: 'interrupted', reason: REASON });
 }
 
 const gone = (pid: number, id: string) => pid <= 0 || !isRunner(pid, id);

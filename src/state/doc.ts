@@ -380,6 +380,16 @@ export function closeLaunch(doc: StateDoc, id: string, n: number, end: Omit<Atte
   rec.history = rec.history.map((h) => (h.n === n && !h.endedAt ? { ...h, endedAt: new Date().toISOString(), ...end } : h));
 }
 
+/**
+ * Fails a running (or launching) spec from outside its runner — lost, stopped by hand, not launched —
+ * and closes the launch it had in the history with the same verdict.
+ */
+export function failLaunch(doc: StateDoc, id: string, reason: string, kind: VerdictKind): void {
+  const n = own(doc.dispatch?.running, id)?.attempt ?? own(doc.dispatch?.specs, id)?.history?.at(-1)?.n;
+  setState(doc, id, 'failed', reason, kind);
+  if (n !== undefined) closeLaunch(doc, id, n, { state: 'failed', kind, reason });
+}
+
 /** Records a spec as running (launching: pid 0 until the runner reports in). */
 export function markRunning(doc: StateDoc, id: string, info: RunnerInfo): void {
   leaveArrays(doc, id);
