@@ -41,7 +41,7 @@ function action(load: Loader) {
 program
   .description('Run coding agents (Codex CLI, Auto-Claude) over a project\'s specs, wave by wave.')
   .option('--config <path>', 'use this specs.config.ts instead of searching upwards')
-  .option('--json', 'print results as JSON on stdout (list, plan, status, lock, run, stop, doctor)')
+  .option('--json', 'print results as JSON on stdout (list, plan, status, lock, run, stop, doctor, simulate)')
   .option('--no-color', 'no colours (also: NO_COLOR=1, or when not a terminal)')
   .version(process.env.DISPATCH_VERSION ?? '0.1.0', '-V, --version')
   .showSuggestionAfterError(true)
@@ -144,6 +144,7 @@ const runOptions = (c: Command) =>
     .option('--no-plan', 'do not pre-plan specs that have no up-to-date plan')
     .option('--require-plan', 'stop if a plan cannot be made (default: warn and launch without it)')
     .addOption(muxOpt())
+    .addOption(new Option('--schedule <mode>', "'waves': each wave after the earlier ones are complete; 'eager': each spec as soon as its dependencies are (default: config schedule)").choices(['waves', 'eager']))
     .option('--create-session', 'create the zellij session (detached) when it is not running')
     .addOption(new Option('--budget <tokens>', 'token budget for this run (overrides budget.tokensPerRun once)').argParser(int('--budget', 1)));
 
@@ -154,7 +155,7 @@ runOptions(
     .addOption(waveOpt())
     .option('--spec <ids...>', 'launch just these specs'),
 )
-  .addHelpText('after', examples('dispatch run --wave 1 --yes', 'dispatch run --yes', 'dispatch run --wave 2 --dry-run', 'dispatch run --spec 011 --yes --mux tmux', 'dispatch run --wave 3 --yes --no-wait'))
+  .addHelpText('after', examples('dispatch run --wave 1 --yes', 'dispatch run --yes', 'dispatch run --wave 2 --dry-run', 'dispatch run --spec 011 --yes --mux tmux', 'dispatch run --wave 3 --yes --no-wait', 'dispatch run --schedule eager --dry-run'))
   .action(action(() => import('./commands/run.js')));
 
 runOptions(
@@ -167,6 +168,15 @@ runOptions(
 )
   .addHelpText('after', examples('dispatch watch-handoff --from-wave 1 --to-wave 2 --yes'))
   .action(action(() => import('./commands/watch-handoff.js')));
+
+program
+  .command('simulate')
+  .description('replay the table on a simulated clock: when each spec would start and end, the makespan, the critical path and the lower bound; launches nothing')
+  .addOption(new Option('--schedule <mode>', 'waves or eager (default: config schedule)').choices(['waves', 'eager']))
+  .addOption(new Option('--durations <source>', "'history': the median of each spec's done attempts, else its estimate by cost; 'cost': estimateMinutes by cost only").choices(['history', 'cost']).default('history'))
+  .option('--all', 'the whole table from scratch (default: what is not complete yet)')
+  .addHelpText('after', examples('dispatch simulate', 'dispatch simulate --schedule eager', 'dispatch simulate --durations cost --all', 'dispatch --json simulate --schedule waves'))
+  .action(action(() => import('./commands/simulate.js')));
 
 program
   .command('merge')

@@ -15,6 +15,8 @@ export interface RunArgs {
   plan?: boolean;
   requirePlan?: boolean;
   mux?: 'auto' | 'zellij' | 'tmux' | 'headless';
+  /** This run's schedule (default: the config's). */
+  schedule?: 'waves' | 'eager';
   createSession?: boolean;
   dryRun?: boolean;
   wait?: boolean;
@@ -40,6 +42,7 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   }
   const only = args.spec?.length ? new Set(findSpecs(config, args.spec).map((s) => s.id)) : undefined;
   const waves = only ? [...new Set(config.specs.filter((s) => only.has(s.id)).map((s) => s.wave))].sort((a, b) => a - b) : args.wave !== undefined ? [args.wave] : ('all' as const);
+  const schedule = args.schedule ?? config.schedule;
   const mux = await createMux(config, resolveMuxKind(args.mux ?? config.multiplexer));
 
   if (!args.dryRun) {
@@ -80,7 +83,8 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
     .reduce((m, s) => Math.min(m, s.wave), Infinity);
   const first = Math.min(firstPlanned ?? Infinity, adoptWave);
   const firstWave = first === Infinity ? undefined : first;
-  const blocked = firstWave === undefined ? [] : only
+  // Eager: no wave waits for another; what a dependency holds back is named when the run ends.
+  const blocked = firstWave === undefined || schedule === 'eager' ? [] : only
     ? dependencyBlockers(config, doc, config.specs.filter((s) => only.has(s.id)), firstWave)
     : blockersBefore(config, doc, firstWave);
   // Everything the launches of this run need, checked before the first (a dry run shows it, a run refuses on it).
@@ -88,6 +92,7 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   const failed = checks.filter((k) => k.status === 'fail');
   // A dry run shows what the wave would launch once the earlier ones are complete, and what blocks it now.
   if (args.dryRun) {
+    if (schedule === 'eager' && !ctx.json) ctx.out(await eagerOrderText(c, config, doc, only, waves));
     printDryRun(ctx, c, mux.kind, mux.session, previews, firstPlanned !== undefined, checks, blocked.length ? { wave: firstWave!, blockers: blocked } : undefined);
     return failed.length ? EXIT.failure : EXIT.ok;
   }
@@ -124,7 +129,8 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   try {
     const session = await mux.ensureSession(!!args.createSession);
     if (session.created) ctx.err(`created ${mux.kind} session '${mux.session}' (detached)\n`);
-    const outcome = await execute(ctx, c, config, mux, waves, only, args);
+    const scope = config.specs.filter((s) => (only ? only.has(s.id) : waves === 'all' || waves.includes(s.wave)));
+    const outcome = await execute(ctx, c, config, mux, scope, only, { ...args, schedule });
     return report(ctx, c, outcome, args.wait !== false, mux.kind);
   } finally {
     releaseRunLock(config.stateDir, lock);
@@ -136,7 +142,7 @@ function hasRunning(config: Awaited<ReturnType<Ctx['config']>>, doc: import('../
   return config.specs.some((s) => (waves === 'all' || waves.includes(s.wave)) && (own(doc.dispatch?.running, s.id) || own(doc.dispatch?.waiting, s.id)));
 }
 
-async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['config']>>, mux: import('../mux/types.js').Mux, waves: number[] | 'all', only: Set<string> | undefined, args: RunArgs): Promise<RunOutcome> {
+async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['config']>>, mux: import('../mux/types.js').Mux, scope: import('../config/load.js').ResolvedSpec[], only: Set<string> | undefined, args: RunArgs & { schedule: 'waves' | 'eager' }): Promise<RunOutcome> {
   const { runWaves } = await import('../run/engine.js');
   const { renderLive, InPlace } = await import('../ui/live-table.js');
   const live = process.stderr.isTTY && !ctx.json;
@@ -149,8 +155,14 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
   };
   const onEvent = (e: RunEvent) => {
     switch (e.type) {
+      case 'run-start':
+        if (e.schedule === 'eager') log(c.bold(`eager: ${e.specs} spec${e.specs === 1 ? '' : 's'} in ${mux.kind}, each launched as soon as its dependencies are complete`));
+        break;
       case 'wave-start':
-        log(c.bold(`wave ${e.plan.wave}: launching ${e.plan.items.length} spec${e.plan.items.length === 1 ? '' : 's'} in ${mux.kind}${e.plan.sequential ? ' (sequential)' : ''}`));
+        log(c.bold(`wave ${e.wave}: launching ${e.launches} spec${e.launches === 1 ? '' : 's'} in ${mux.kind}${e.sequential ? ' (sequential)' : ''}`));
+        break;
+      case 'merged':
+        log(e.ok ? `${c.green('merged')} ${e.id} into the project (merge: auto)` : `${c.yellow('not merged')} ${e.id}: ${e.reason ?? ''}`);
         break;
       case 'launched':
         if (!live) log(`launched ${e.id} (${e.pane.replace(/^pid:/, 'pid ')})${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}`);
@@ -184,7 +196,7 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
         break;
       case 'wave-done':
         // The final picture of the wave stays on screen, whatever the throttle skipped.
-        if (live && lastTick) screen.draw(renderLive(c, lastTick.wave, lastTick.rows, ''));
+        if (live && lastTick) screen.draw(renderLive(c, lastTick.wave ?? 'eager', lastTick.rows, ''));
         if (live) screen.done();
         break;
       case 'tick': {
@@ -192,16 +204,16 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
         if (!live || Date.now() - lastDraw < 250) break;
         lastDraw = Date.now();
         const footer = e.nextLaunchAt ? `next launch in ${Math.max(0, Math.ceil((e.nextLaunchAt - Date.now()) / 1000))} s${e.waitingFor ? ` (${e.waitingFor})` : ''}` : e.waitingFor ? `waiting for ${e.waitingFor}` : '';
-        screen.draw(renderLive(c, e.wave, e.rows, footer));
+        screen.draw(renderLive(c, e.wave ?? 'eager', e.rows, footer));
         break;
       }
     }
   };
   let ollamaDown = false;
-  const beforeWave = async (plan: WavePlan) => {
+  const beforeWave = async (_wave: number, specs: import('../config/load.js').ResolvedSpec[]) => {
     if (args.plan === false) return;
     const { planBeforeLaunch } = await import('../run/plan-step.js');
-    const r = await planBeforeLaunch(config, plan.items.map((i) => i.spec), { require: !!args.requirePlan, signal: ctx.signal });
+    const r = await planBeforeLaunch(config, specs, { require: !!args.requirePlan, signal: ctx.signal });
     // Said once a run: later waves try again in silence (Ollama may come back), and say so if it does.
     if (r.skipped) {
       if (!ollamaDown) log(c.yellow(`warning: ${r.skipped} — launching without plans (--require-plan to stop instead); later waves try again without saying so`));
@@ -212,7 +224,7 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
     }
     for (const f of r.failed) log(c.yellow(`warning: no plan for ${f.id}: ${f.reason}`));
   };
-  return runWaves(config, { mux, waves, only, wait: args.wait !== false, signal: ctx.signal, onEvent, beforeWave, ...(args.budget ? { tokensPerRun: args.budget } : {}) });
+  return runWaves(config, { mux, scope, ...(only ? { explicit: only } : {}), schedule: args.schedule, wait: args.wait !== false, signal: ctx.signal, onEvent, beforeWave, ...(args.budget ? { tokensPerRun: args.budget } : {}) });
 }
 
 function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean, kind: import('../mux/types.js').MuxKind): number {
@@ -229,6 +241,7 @@ function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean, kind: impo
     if (o.stillRunning.length) ctx.err(c.dim(`${waited ? 'stopped waiting' : 'not waiting'}: ${o.stillRunning.join(', ')} still running ${kind === 'headless' ? 'in the background' : `in their ${kind} ${kind === 'tmux' ? 'windows' : 'panes'}`}; follow them with 'dispatch status' or 'dispatch logs <id>'\n`));
   }
   if (o.blocked) throw blockedError(o.blocked.wave, o.blocked.blockers);
+  if (o.blockedSpecs?.length) throw blockedSpecsError(o.blockedSpecs);
   if (o.interrupted) return EXIT.interrupted;
   if (o.budgetStop) throw new DispatchError(o.budgetStop, { hint: 'raise budget.tokensPerRun / tokensPerWave, or pass --budget <tokens> to allow more this once' });
   if (o.failed.length || o.rateLimited.length) return EXIT.failure;
@@ -313,4 +326,29 @@ function blockedText(wave: number, blockers: import('../run/engine.js').Blocker[
 function blockedError(wave: number, blockers: import('../run/engine.js').Blocker[]): DispatchError {
   const t = blockedText(wave, blockers);
   return new DispatchError(t.what, { hint: t.hint });
+}
+
+/** Eager: the specs that never started, each with the unfinished dependencies at the root of it. */
+function blockedSpecsError(list: import('../run/engine.js').BlockedSpec[]): DispatchError {
+  const one = (b: import('../run/engine.js').BlockedSpec) => `${b.id} (waits for ${b.by.map((x) => `${x.id}: ${x.state}${x.reason ? ` — ${x.reason}` : ''}`).join('; ')})`;
+  const shown = list.slice(0, 10).map(one).join(', ');
+  const states = new Set(list.flatMap((b) => b.by.map((x) => x.state)));
+  return new DispatchError(`${list.length} spec${list.length === 1 ? '' : 's'} blocked: ${shown}${list.length > 10 ? ` and ${list.length - 10} more` : ''}`, {
+    hint: states.has('awaiting merge')
+      ? "merge isolated specs with 'dispatch merge <id>' (or set merge: 'auto'); failed ones: 'dispatch retry', then run again"
+      : "retry failed specs with 'dispatch retry' (or skip them with 'dispatch skip <id>'), then run again",
+  });
+}
+
+/** `run --dry-run --schedule eager`: the launch order on the simulated clock, and what each spec waits for. */
+async function eagerOrderText(c: Palette, config: Awaited<ReturnType<Ctx['config']>>, doc: import('../state/doc.js').StateDoc, only: Set<string> | undefined, waves: number[] | 'all'): Promise<string> {
+  const { simulate } = await import('../services/simulate.js');
+  const sim = await simulate(config, doc, { schedule: 'eager', durations: 'history', ...(only ? { only } : waves === 'all' ? {} : { waves }) });
+  if (!sim.specs.length) return '';
+  let out = `${c.bold('eager launch order')} (on the estimates of 'dispatch simulate'; finishes in about ${secs(Math.round(sim.makespanMs / 1000))})\n`;
+  for (const s of [...sim.specs].sort((a, b) => a.startMs - b.startMs)) {
+    const waits = s.waitsFor.length ? `after ${s.waitsFor.join(', ')}` : 'ready now';
+    out += `  t+${secs(Math.round(s.startMs / 1000))}  ${s.id}-${s.name} (wave ${s.wave}, cost ${s.cost}, ${s.agent}) — ${waits}\n`;
+  }
+  return out;
 }

@@ -46,6 +46,10 @@ export interface ResolvedConfig {
   budget: BudgetConfig;
   hooks: HooksConfig;
   logs: LogsConfig;
+  schedule: 'waves' | 'eager';
+  merge: 'manual' | 'auto';
+  /** Expected minutes by cost (simulate, eager priorities). */
+  estimateMinutes: Record<1 | 2 | 3 | 4, number>;
   specs: ResolvedSpec[];
   /** Sorted distinct wave numbers. */
   waves: number[];
@@ -166,6 +170,9 @@ export async function resolveConfig(raw: unknown, configPath: string): Promise<R
     budget: config.budget,
     hooks: config.hooks,
     logs: config.logs,
+    schedule: config.schedule,
+    merge: config.merge,
+    estimateMinutes: { 1: config.estimateMinutes[1] ?? 5, 2: config.estimateMinutes[2] ?? 15, 3: config.estimateMinutes[3] ?? 30, 4: config.estimateMinutes[4] ?? 60 },
     specs,
     waves: [...new Set(specs.map((s) => s.wave))].sort((a, b) => a - b),
   };

@@ -250,6 +250,12 @@ export const configSchema = z.strictObject({
   verifyTimeoutSeconds: z._default(z.number().check(z.positive(), z.lte(2_147_483)), 600),
   /** An attempt that changed nothing (same commit, clean tree) is `no-changes`, not done. */
   requireChanges: z._default(z.boolean(), false),
+  /** 'waves' (default): a wave starts when every earlier wave is complete; 'eager': a spec starts as soon as its own dependencies are complete. */
+  schedule: z._default(z.enum(['waves', 'eager']), 'waves'),
+  /** Isolated specs: 'manual' (default) waits for 'dispatch merge'; 'auto' merges a verified one as soon as it is done. */
+  merge: z._default(z.enum(['manual', 'auto']), 'manual'),
+  /** Minutes a spec of each cost is expected to take, for 'dispatch simulate' and eager priorities when it has no done attempt yet. */
+  estimateMinutes: costMap([5, 15, 30, 60]),
   /** The spec table. */
   specs: z.array(specSchema),
 });

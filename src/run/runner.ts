@@ -5,8 +5,7 @@ import { createWriteStream, existsSync, linkSync, mkdirSync, readFileSync, renam
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { agentCommand, buildPrompt } from '../agents/command.js';
-import { backoffSeconds, detectQuotaExhausted, detectRateLimit } from '../agents/rate-limit.js';
-import { qaOutcome } from '../agents/auto-claude-qa.js';
+import { qaOutcome, type QaOutcome } from '../agents/auto-claude-qa.js';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { DispatchError } from '../errors.js';
 import { showArgv, spawnAgent } from '../proc/launch.js';
@@ -25,8 +24,9 @@ import { takeRunnerEnv } from './runner-env.js';
 import { writeAgentFile } from './agent-file.js';
 import { attemptLogPath, logPath, runDirOf, workDirOf } from './paths.js';
 import { usesDispatchWorktree } from '../agents/command.js';
+import { agentOutcome, blameLimit, judge, settle, type AgentExit, type Verdict } from './verdict.js';
 
-export type Verdict = 'done' | 'failed' | 'rate-limited';
+export type { Verdict } from './verdict.js';
 
 export interface RunnerResult {
   id: string;
@@ -344,20 +344,12 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
       await new Promise((r) => setTimeout(r, LEFTOVER_GRACE_MS));
       if (!(await stopGroup(group))) say(`── dispatch: processes of process group ${group.pgid} did not stop\n`);
     }
-    if (opts.signal.aborted) {
-      kind = 'interrupted';
-      reason = `interrupted (${String(opts.signal.reason ?? 'signal')}${opts.signal.reason === 'SIGHUP' ? ': pane closed' : ''})`;
-    }
-    else if (events?.failure) reason = `turn.failed: ${events.failure}`;
-    else if (code === 0) {
-      ok = true;
-      kind = 'done';
-    }
-    else if (sig) reason = `agent killed by ${sig}`;
-    else {
-      const why = (errorLine || lastStderr || lastStdout).trim();
-      reason = `agent exited with code ${code}${why ? `: ${why.slice(0, 300)}` : ''}`;
-    }
+    const agent: AgentExit = {
+      ...(opts.signal.aborted ? { abort: { reason: opts.signal.reason } } : {}),
+      codexFailure: events?.failure, exitCode: code, signal: exitSignal, errorLine, lastStderr, lastStdout,
+    };
+    // Decided now, not after the evidence: if gathering it throws, the verdict is the exit's.
+    ({ ok, kind, reason } = agentOutcome(agent));
     // An exit code is a claim; what the tree and the checks say is the evidence.
     if (gitStart) {
       gitEv = await gitAfter(cwd, gitStart, ownFiles);
@@ -365,48 +357,32 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
       if (gitEv && spec.mode === 'direct' && othersInTree(config, readState(config.stateDir), id, startedAt)) gitEv.shared = true;
     }
     // Auto-Claude exits 0 whatever its QA concluded: its sign-off is the evidence.
+    let qa: QaOutcome | undefined;
     if (ok && spec.agent === 'ac') {
-      const qa = qaOutcome(files.dir, Date.parse(startedAt));
+      qa = qaOutcome(files.dir, Date.parse(startedAt));
       qaStatus = qa.status;
-      if (!qa.approved) {
-        ok = false;
-        kind = 'verify-failed';
-        reason = `Auto-Claude's QA did not sign the work off (qa_signoff.status: ${qa.status})${qa.detail ? `: ${qa.detail}` : ''}`;
-      }
     }
-    if (ok && !gitStart && requireChangesOf(config, spec)) say(`── dispatch: changes not checked (requireChanges): ${cwd} is not in a git repository\n`);
-    if (ok && gitEv && !gitEv.changed && !gitEv.shared && requireChangesOf(config, spec)) {
-      ok = false;
-      kind = 'no-changes';
-      reason = 'no changes: the agent exited 0 but left the commit and the working tree as they were (requireChanges)';
-    }
+    const requireChanges = requireChangesOf(config, spec);
+    ({ ok, kind, reason } = judge({ agent, qa, git: gitEv, requireChanges }));
+    if (ok && !gitStart && requireChanges) say(`── dispatch: changes not checked (requireChanges): ${cwd} is not in a git repository\n`);
     if (ok && verifyCommandsOf(config, spec).length) {
       const v = await runVerify(config, spec, { paths: { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir, cwd }, attempt, env, signal: opts.signal, say, onGroup: (g) => writeAgentFile(config, id, g) });
       verifyRan = v.ran;
-      if (v.failed) {
-        ok = false;
-        kind = opts.signal.aborted ? 'interrupted' : 'verify-failed';
-        reason = opts.signal.aborted ? `interrupted (${String(opts.signal.reason ?? 'signal')}) while verifying` : v.reason;
-      }
+      const verify = { failed: !!v.failed, reason: v.reason, ...(opts.signal.aborted ? { abort: { reason: opts.signal.reason } } : {}) };
+      ({ ok, kind, reason } = judge({ agent, qa, git: gitEv, requireChanges, verify }));
     }
   } catch (err) {
     reason = (err as Error).message;
   }
 
-  // A failure the agent blamed on a rate limit waits and is relaunched instead.
-  // Codex speaks in events, so only its error events count (not code it printed).
-  let limit: ReturnType<typeof detectRateLimit>;
-  // Only the agent's own failure: a failed check or an unchanged tree is not a rate limit, whatever the agent printed.
-  if (!ok && kind === 'agent-failed' && !opts.signal.aborted && exitCode !== null) {
-    // Codex: what failed the turn (an earlier transient `error` event may mention a 429 it survived).
-    const said = events ? (events.failure ?? `${events.lastError ?? ''}\n${stderrTail.lines(20)}`) : `${stdoutTail.lines(30)}\n${stderrTail.lines(30)}`;
-    // Billing or quota exhausted: waiting does not fix it (never relaunched, and the run stops launching that agent).
-    const quota = detectQuotaExhausted(said);
-    if (quota) {
-      kind = 'quota-exhausted';
-      reason = `quota exhausted: ${quota.message}`;
-    } else limit = detectRateLimit(said, rateLimitPatterns(config, spec));
-  }
+  // A failure the agent blamed on a rate limit waits and is relaunched instead; one blamed on its quota
+  // is final (never relaunched, and the run stops launching that agent).
+  // Codex speaks in events, so only its error events count (not code it printed): what failed the turn
+  // first (an earlier transient `error` event may mention a 429 it survived).
+  const said = events ? (events.failure ?? `${events.lastError ?? ''}\n${stderrTail.lines(20)}`) : `${stdoutTail.lines(30)}\n${stderrTail.lines(30)}`;
+  const blamed = blameLimit({ ok, kind, reason }, { aborted: opts.signal.aborted, exitCode, said, patterns: rateLimitPatterns(config, spec), now: new Date() });
+  ({ kind, reason } = blamed.outcome);
+  const { limit } = blamed;
 
   let verdict = (ok ? 'done' : 'failed') as Verdict;
   let until: Date | undefined;
@@ -427,24 +403,12 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     }
     const rec = extra(doc).specs[id] ?? {};
     // A stop asked for (a stalled agent by `run`, `dispatch stop` by hand) names its own reason and kind.
-    if (!ok && typeof rec.stopReason === 'string') {
-      reason = rec.stopReason;
-      kind = (rec.stopKind as VerdictKind | undefined) ?? 'interrupted';
-    }
+    ({ verdict, kind, reason, until } = settle({ ok, kind, reason }, {
+      limit, rateLimits: start.rateLimits, retry: config.retry,
+      stopReason: rec.stopReason, stopKind: rec.stopKind as VerdictKind | undefined, now: new Date(),
+    }));
     delete rec.stopReason;
     delete rec.stopKind;
-    if (limit) {
-      const rateLimits = start.rateLimits + 1;
-      if (rateLimits >= config.retry.maxRateLimitAttempts) {
-        kind = 'quota-exhausted';
-        reason = `rate-limited ${rateLimits} times; last: ${limit.message}`;
-      } else {
-        kind = 'rate-limited';
-        verdict = 'rate-limited';
-        until = limit.resetAt ?? new Date(Date.now() + backoffSeconds(rateLimits, config.retry.backoffSeconds, config.retry.maxBackoffSeconds) * 1000);
-        reason = `rate-limited: ${limit.message}`;
-      }
-    }
     if (verdict === 'rate-limited') markRateLimited(doc, id, { until: until!.toISOString(), agent: spec.agent, reason: reason!, at: endedAt });
     else setState(doc, id, verdict, reason, kind);
     const x = extra(doc).specs[id]!;

@@ -182,7 +182,7 @@ export function shapeProblem(v: unknown): string | undefined {
   if (d.lastEvents !== undefined) {
     if (!Array.isArray(d.lastEvents)) return '"dispatch.lastEvents" must be an array of events';
     for (const [i, e] of d.lastEvents.entries()) {
-      if (!isObj(e) || !Number.isSafeInteger(e.seq) || !['spec', 'from', 'to', 'time', 'command'].every((k) => typeof e[k] === 'string')) return `"dispatch.lastEvents[${i}]" must be an event (seq, time, command, spec, from, to)`;
+      if (!isObj(e) || !Number.isSafeInteger(e.seq) || !(typeof e.event === 'string' ? ['time', 'command'] : ['spec', 'from', 'to', 'time', 'command']).every((k) => typeof e[k] === 'string')) return `"dispatch.lastEvents[${i}]" must be an event (seq, time, command, and spec, from, to or a run's event)`;
     }
   }
   for (const [id, r] of Object.entries((d.running ?? {}) as object)) {

@@ -68,6 +68,16 @@ export interface WithStateOptions {
   onCorrupt?: (err: CorruptStateError) => StateDoc;
   /** Abandons waiting for the lock (Ctrl-C). */
   signal?: AbortSignal;
+  /** Run-level lines for the journal (a run's start and end, pauses, verify spans), numbered with the spec events. */
+  runEvents?: Record<string, unknown>[];
+}
+
+/** A run-level journal line: not a spec's move but a moment of a run, for drawing its timeline. */
+export type RunLevelEvent = { seq: number; time: string; pid: number; command: string; event: string } & Record<string, unknown>;
+
+/** Writes one run-level event to the journal, numbered (and reconciled after a crash) like the spec events. */
+export async function journalRunEvent(stateDir: string, e: { event: string } & Record<string, unknown>, command = 'run'): Promise<void> {
+  await withState(stateDir, { command, runEvents: [e] }, () => {});
 }
 
 /**
@@ -106,8 +116,10 @@ export async function withState<T>(stateDir: string, opts: WithStateOptions, cha
     const journalSeq = catchUpJournal(stateDir, doc);
     const before = snapshot(doc);
     const result = await change(doc);
-    if (JSON.stringify(doc) !== raw) {
-      const events = eventsOf(opts, before, doc, Math.max(journalSeq, doc.dispatch?.seq ?? 0));
+    if (JSON.stringify(doc) !== raw || opts.runEvents?.length) {
+      const events: (StateEvent | RunLevelEvent)[] = eventsOf(opts, before, doc, Math.max(journalSeq, doc.dispatch?.seq ?? 0));
+      let seq = events.at(-1)?.seq ?? Math.max(journalSeq, doc.dispatch?.seq ?? 0);
+      for (const e of opts.runEvents ?? []) events.push({ seq: ++seq, time: new Date().toISOString(), pid: process.pid, command: opts.command, ...e } as RunLevelEvent);
       if (events.length) {
         // The state carries its events: if we die before the journal line below, the next writer appends them.
         const x = extra(doc);
@@ -171,7 +183,7 @@ function catchUpJournal(stateDir: string, doc: StateDoc): number {
   return seq;
 }
 
-function appendJournal(stateDir: string, events: StateEvent[]): void {
+function appendJournal(stateDir: string, events: (StateEvent | RunLevelEvent)[]): void {
   const file = eventsPath(stateDir);
   try {
     const fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);

@@ -19,7 +19,8 @@ export function remaining(untilIso: string, now = Date.now()): string {
   return elapsed(new Date(now - Math.max(0, Date.parse(untilIso) - now)).toISOString(), now);
 }
 
-export function renderLive(c: Palette, wave: number, rows: LiveRow[], footer: string): string {
+/** `title`: the wave driven, or a label when several run at once (eager). */
+export function renderLive(c: Palette, title: number | string, rows: LiveRow[], footer: string): string {
   const body = columns([
     ['spec', 'agent', 'state', 'elapsed', ''].map((h) => c.bold(h)),
     ...rows.map((r) => [
@@ -30,7 +31,7 @@ export function renderLive(c: Palette, wave: number, rows: LiveRow[], footer: st
       r.reason ? c.dim(r.reason.slice(0, 60)) : '',
     ]),
   ]);
-  return `${c.bold(`wave ${wave}`)}\n${body}${footer ? `${c.dim(footer)}\n` : ''}`;
+  return `${c.bold(typeof title === 'number' ? `wave ${title}` : title)}\n${body}${footer ? `${c.dim(footer)}\n` : ''}`;
 }
 
 /** Redraws a block of text in place on a terminal stream. */

@@ -1,0 +1,104 @@
+// Merging an isolated spec's work into the project: `dispatch merge <id>` by hand,
+// or the scheduler as soon as the spec is done (merge: 'auto'). Returns what happened;
+// the caller says it.
+import { basename, join } from 'node:path';
+import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import { DispatchError } from '../errors.js';
+import { kindOf, own, setState, stateOf, type SpecRecord } from '../state/doc.js';
+import { readState, withState } from '../state/store.js';
+import type { WorktreeRecord } from '../run/worktree.js';
+
+export interface MergeSpecOptions {
+  /** Check the merged tree with the spec's verify commands before committing: always, only when some are configured, or never. */
+  verify: 'yes' | 'if-configured' | 'no';
+  /** Recorded in the journal. */
+  command: string;
+  /** A conflict or a failed check is recorded as the spec's verdict (`merge-conflict`, everything kept); by hand it is only said. */
+  recordStop?: boolean;
+  signal?: AbortSignal;
+  /** Progress (the checks' output, Auto-Claude's). */
+  say?: (text: string) => void;
+}
+
+export type MergeSpecResult =
+  | { ok: true; already?: string; branch?: string; path?: string; committed?: boolean; removed?: boolean }
+  | { ok: false; reason: string; hint: string };
+
+/** A spec whose work waits to be merged: done and awaiting merge, or stopped by a conflict with its worktree kept. */
+export function awaitingMerge(rec: SpecRecord | undefined, state: string, kind: string | undefined): boolean {
+  return (state === 'done' && !!rec?.awaitingMerge) || (state === 'failed' && kind === 'merge-conflict');
+}
+
+export async function mergeSpec(config: ResolvedConfig, spec: ResolvedSpec, opts: MergeSpecOptions): Promise<MergeSpecResult> {
+  const doc = readState(config.stateDir);
+  const state = stateOf(doc, spec.id);
+  const kind = kindOf(doc, spec.id, state);
+  const rec = own(doc.dispatch?.specs, spec.id);
+  if (state !== 'done' && kind !== 'merge-conflict') throw new DispatchError(`spec ${spec.id} is ${state}, not done: nothing to merge yet`, { hint: "see 'dispatch status'" });
+  const merged = rec?.merged as { at?: string; branch?: string } | undefined;
+  // Merging twice is not a failure: the work is in, there is nothing left to do.
+  if (!rec?.awaitingMerge && !rec?.worktree && kind !== 'merge-conflict' && (merged || spec.agent !== 'ac')) {
+    return { ok: true, already: merged ? `${spec.id} is already merged${typeof merged.branch === 'string' ? ` (${merged.branch})` : ''}` : `${spec.id} has no worktree waiting to be merged (already merged, or done without one)` };
+  }
+  const say = opts.say ?? (() => {});
+  let result: MergeSpecResult;
+  if (spec.agent === 'ac') {
+    // Auto-Claude made the worktree: its own --merge merges it (--no-ff, aborts on conflicts).
+    const { capture } = await import('../proc/launch.js');
+    const { autoClaudeDir, expandHome } = await import('../agents/command.js');
+    const { locateSpec } = await import('../specs/lookup.js');
+    const a = config.agents.ac;
+    const folder = basename(locateSpec(config.specsDir, spec).dir);
+    const r = await capture([expandHome(a.python), join(autoClaudeDir(config), 'apps', 'backend', 'run.py'), '--spec', folder, '--project-dir', config.rootDir, '--merge'], { cwd: config.rootDir, env: a.env, timeoutMs: 600_000 });
+    say(r.stdout + r.stderr);
+    if (r.failedToStart) throw new DispatchError(`Auto-Claude could not merge spec ${spec.id}: ${r.failedToStart}`, { hint: 'check agents.ac (python, dir); nothing was removed' });
+    result = r.exitCode === 0 ? { ok: true } : { ok: false, reason: `Auto-Claude could not merge spec ${spec.id} (exit ${r.exitCode})`, hint: 'see its output above; nothing was removed' };
+  } else {
+    const wt = rec?.worktree as WorktreeRecord | undefined;
+    if (!wt || wt.createdBy !== 'dispatch') throw new DispatchError(`spec ${spec.id} has no worktree made by dispatch`, { hint: 'merge its branch by hand' });
+    const { mergeWorktree } = await import('../run/worktree.js');
+    const { mergeTrailers } = await import('../run/provenance.js');
+    const { runVerify, verifyCommandsOf } = await import('../run/verify.js');
+    const checks = verifyCommandsOf(config, spec).length > 0;
+    let verify: (() => Promise<string | undefined>) | undefined;
+    if (opts.verify === 'yes' || (opts.verify === 'if-configured' && checks)) {
+      const { locateSpec } = await import('../specs/lookup.js');
+      const { runDirOf } = await import('../run/paths.js');
+      const files = locateSpec(config.specsDir, spec);
+      verify = async () => {
+        say(`checking the merged tree in ${config.rootDir}\n`);
+        const v = await runVerify(config, spec, { paths: { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir: runDirOf(config, spec.id), cwd: config.rootDir }, attempt: rec?.history?.at(-1)?.n ?? 0, ...(opts.signal ? { signal: opts.signal } : {}), say });
+        return v.reason;
+      };
+    }
+    const m = await mergeWorktree(config, spec, wt, { trailers: mergeTrailers(config, spec, rec), ...(verify ? { verify } : {}) });
+    if (m.verifyFailed) {
+      result = { ok: false, reason: `the merged tree failed its check (${m.verifyFailed}); the merge was aborted and the worktree and branch are kept`, hint: `fix it in ${wt.path}, then 'dispatch merge ${spec.id} --verify' again` };
+    } else if (!m.merged) {
+      result = { ok: false, reason: `merging ${wt.branch} conflicts in ${m.conflicts.join(', ')}; the merge was aborted and the worktree and branch are kept`, hint: `resolve by hand: 'git merge --no-ff ${wt.branch}', fix, commit, then 'dispatch merge ${spec.id}' again` };
+    } else {
+      result = { ok: true, branch: wt.branch, path: wt.path, committed: m.committed, removed: m.removed };
+    }
+  }
+  const branch = (rec?.worktree as { branch?: string } | undefined)?.branch;
+  if (result.ok) {
+    await withState(config.stateDir, { command: opts.command }, (d) => {
+      // Merged after a conflict was resolved by hand: the spec is done.
+      if (stateOf(d, spec.id) === 'failed' && kindOf(d, spec.id) === 'merge-conflict') setState(d, spec.id, 'done', undefined, 'done');
+      const r = own(d.dispatch?.specs, spec.id);
+      if (r) {
+        delete r.awaitingMerge;
+        delete r.worktree;
+        // So that merging again says "already merged"; going back to pending drops it with the rest.
+        r.merged = { at: new Date().toISOString(), ...(branch ? { branch } : {}) };
+      }
+    });
+  } else if (opts.recordStop) {
+    const reason = result.reason;
+    await withState(config.stateDir, { command: opts.command }, (d) => {
+      // Failed with everything kept: the worktree record stays, so 'dispatch merge' can finish it later.
+      if (stateOf(d, spec.id) === 'done') setState(d, spec.id, 'failed', reason, 'merge-conflict');
+    });
+  }
+  return result;
+}
