@@ -346,9 +346,11 @@ async function eagerOrderText(c: Palette, config: Awaited<ReturnType<Ctx['config
   const sim = await simulate(config, doc, { schedule: 'eager', durations: 'history', ...(only ? { only } : waves === 'all' ? {} : { waves }) });
   if (!sim.specs.length) return '';
   let out = `${c.bold('eager launch order')} (on the estimates of 'dispatch simulate'; finishes in about ${secs(Math.round(sim.makespanMs / 1000))})\n`;
+  let n = 0;
   for (const s of [...sim.specs].sort((a, b) => a.startMs - b.startMs)) {
     const waits = s.waitsFor.length ? `after ${s.waitsFor.join(', ')}` : 'ready now';
-    out += `  t+${secs(Math.round(s.startMs / 1000))}  ${s.id}-${s.name} (wave ${s.wave}, cost ${s.cost}, ${s.agent}) — ${waits}\n`;
+    out += `  ${++n}. t+${secs(Math.round(s.startMs / 1000))}  ${s.id}-${s.name} (wave ${s.wave}, cost ${s.cost}, ${s.agent}) — ${waits}\n`;
   }
+  for (const b of sim.blocked) out += `  ${c.yellow('blocked')} ${b.id}: waits for ${b.by.map((x) => `${x.id} (${x.state})`).join(', ')}\n`;
   return out;
 }

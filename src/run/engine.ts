@@ -99,7 +99,7 @@ class RealWorld implements World {
   async merge(spec: ResolvedSpec): Promise<MergeOutcome> {
     const { mergeSpec } = await import('../services/merge.js');
     try {
-      const r = await mergeSpec(this.config, spec, { verify: 'if-configured', command: 'run' });
+      const r = await mergeSpec(this.config, spec, { verify: 'if-configured', command: 'run', recordStop: true });
       return r.ok ? { ok: true } : { ok: false, stopped: true, reason: r.reason };
     } catch (err) {
       return { ok: false, reason: (err as Error).message };

@@ -193,11 +193,11 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
       rec.attempts = (rec.attempts ?? 0) + 1;
       rec.history = [...history, { n, startedAt, ...(prev?.runId ? { runId: prev.runId } : {}), wave: spec.wave }];
     }
-    return { mine: true as const, n, before, rateLimits: earlier.filter((h) => h.state === 'rate-limited').length };
+    return { mine: true as const, n, before, runId: prev?.runId, rateLimits: earlier.filter((h) => h.state === 'rate-limited').length };
   });
   if (!start.mine) throw new NotMineError(id, start.why);
   // Every launch is numbered once, in the spec's history: the log, the header, DISPATCH_ATTEMPT and {attempt} say that number.
-  const { n } = start;
+  const { n, runId } = start;
   const attempt = n;
 
   // Every attempt keeps its own log; <id>.log is the latest (a hard link, so `logs` follows it live).
@@ -229,6 +229,8 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   // Evidence for the verdict, kept in the attempt's history entry.
   let gitEv: GitEvidence | undefined;
   let verifyRan: VerifyResult[] | undefined;
+  // When the checks ran: a span of the run's timeline, in the journal.
+  let verifySpan: { from: string; until?: string; ok?: boolean } | undefined;
   let gitStart: GitBefore | undefined;
   let qaStatus: string | undefined;
   // What dispatch itself writes during an attempt: never counted as the agent's changes.
@@ -366,8 +368,11 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     ({ ok, kind, reason } = judge({ agent, qa, git: gitEv, requireChanges }));
     if (ok && !gitStart && requireChanges) say(`── dispatch: changes not checked (requireChanges): ${cwd} is not in a git repository\n`);
     if (ok && verifyCommandsOf(config, spec).length) {
+      verifySpan = { from: new Date().toISOString() };
       const v = await runVerify(config, spec, { paths: { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir, cwd }, attempt, env, signal: opts.signal, say, onGroup: (g) => writeAgentFile(config, id, g) });
       verifyRan = v.ran;
+      verifySpan.until = new Date().toISOString();
+      verifySpan.ok = !v.failed;
       const verify = { failed: !!v.failed, reason: v.reason, ...(opts.signal.aborted ? { abort: { reason: opts.signal.reason } } : {}) };
       ({ ok, kind, reason } = judge({ agent, qa, git: gitEv, requireChanges, verify }));
     }
@@ -393,7 +398,8 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     ...(qaStatus ? { qa: qaStatus } : {}),
     ...(gitEv ? { git: gitEv } : {}),
   };
-  const applied = await withState(config.stateDir, { command: 'exec-spec', reason }, (doc) => {
+  const runEvents = verifySpan ? [{ event: 'verify', ...(runId ? { run: runId } : {}), spec: id, attempt: n, from: verifySpan.from, until: verifySpan.until ?? endedAt, ok: verifySpan.ok ?? false }] : undefined;
+  const applied = await withState(config.stateDir, { command: 'exec-spec', reason, ...(runEvents ? { runEvents } : {}) }, (doc) => {
     const running = own(doc.dispatch?.running, id);
     // Someone decided while we ran (mark-done, skip, reset by hand) or another runner took over:
     // their word stands; this attempt is only closed in the history.
