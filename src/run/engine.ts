@@ -7,7 +7,7 @@ import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import type { Mux } from '../mux/types.js';
 import { extra, failLaunch, markRunning, nextLaunchNumber, own, type StateDoc } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
-import { journalRunEvent, readState, withState } from '../state/store.js';
+import { journalRunEvent, readState, statePath, withState } from '../state/store.js';
 import { runHook, specVars } from './hooks.js';
 import { launchItem, type LaunchItem } from './launch-plan.js';
 import { isRunner, reapLost } from './liveness.js';
@@ -49,12 +49,17 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
   const emit = (e: RunEvent) => opts.onEvent?.(e);
   const world = new RealWorld(config, opts.mux, emit, opts.beforeWave);
   const durations = schedule === 'eager' ? estimateDurations(config, readState(config.stateDir), opts.scope) : undefined;
-  return runSchedule(config, world, realClock(opts.pollMs ?? POLL_MS), {
+  const clock = realClock(opts.pollMs ?? POLL_MS, statePath(config.stateDir));
+  try {
+    return await runSchedule(config, world, clock, {
     schedule, scope: opts.scope, wait: opts.wait, signal: opts.signal, onEvent: opts.onEvent,
     ...(opts.explicit ? { explicit: opts.explicit } : {}),
     ...(opts.tokensPerRun ? { tokensPerRun: opts.tokensPerRun } : {}),
     ...(durations ? { durations } : {}),
-  });
+    });
+  } finally {
+    clock.close?.();
+  }
 }
 
 class RealWorld implements World {
