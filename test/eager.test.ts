@@ -86,6 +86,10 @@ describe('run --schedule eager', () => {
     expect(order[0]).toContain('ready now');
     expect(r.stdout).toContain('eager launch order');
     expect(readStateOf(dir)).toBeUndefined();
+    const j = JSON.parse(run(dir, '--json', 'run', '--dry-run', '--schedule', 'eager').stdout);
+    expect(j.schedule).toBe('eager');
+    expect(j.eager.order.map((o: { id: string }) => o.id)).toEqual(['001', '002', '003', '004']);
+    expect(j.eager.order[2]).toMatchObject({ id: '003', waitsFor: ['002'] });
   });
 
   it('rejects a schedule it does not know, exit 2, nothing launched', () => {

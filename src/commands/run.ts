@@ -92,8 +92,9 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   const failed = checks.filter((k) => k.status === 'fail');
   // A dry run shows what the wave would launch once the earlier ones are complete, and what blocks it now.
   if (args.dryRun) {
-    if (schedule === 'eager' && !ctx.json) ctx.out(await eagerOrderText(c, config, doc, only, waves));
-    printDryRun(ctx, c, mux.kind, mux.session, previews, firstPlanned !== undefined, checks, blocked.length ? { wave: firstWave!, blockers: blocked } : undefined);
+    const order = schedule === 'eager' ? await eagerOrder(config, doc, only, waves) : undefined;
+    if (order && !ctx.json) ctx.out(eagerOrderText(c, order));
+    printDryRun(ctx, c, mux.kind, mux.session, previews, firstPlanned !== undefined, checks, blocked.length ? { wave: firstWave!, blockers: blocked } : undefined, order);
     return failed.length ? EXIT.failure : EXIT.ok;
   }
   if (blocked.length) throw blockedError(firstWave!, blocked);
@@ -282,9 +283,10 @@ function waveText(c: Palette, kind: string, p: WavePlan): string {
 }
 
 /** The end of a dry run (its waves are printed as they are planned, or here as JSON). */
-function printDryRun(ctx: Ctx, c: Palette, kind: string, session: string, previews: WavePlan[], anyPlanned: boolean, checks: Check[], blocked?: { wave: number; blockers: import('../run/engine.js').Blocker[] }): void {
+function printDryRun(ctx: Ctx, c: Palette, kind: string, session: string, previews: WavePlan[], anyPlanned: boolean, checks: Check[], blocked?: { wave: number; blockers: import('../run/engine.js').Blocker[] }, order?: import('../services/simulate.js').Simulation): void {
   if (ctx.json) {
-    ctx.outJson({ multiplexer: kind, session, checks, ...(blocked ? { blocked } : {}), waves: previews.map((p) => ({ wave: p.wave, sequential: p.sequential, pacingSeconds: p.pacingSeconds, launches: p.items.map((i) => ({ id: i.spec.id, pane: i.paneName, cwd: i.cwd, mux: i.muxCommands, agent: i.agentArgv, waitAfter: i.waitAfter, worktree: i.worktree })) })) });
+    const eager = order ? { order: [...order.specs].sort((a, b) => a.startMs - b.startMs).map((s) => ({ id: s.id, wave: s.wave, startMs: s.startMs, waitsFor: s.waitsFor })), blockedSpecs: order.blocked } : undefined;
+    ctx.outJson({ multiplexer: kind, session, schedule: order ? 'eager' : 'waves', checks, ...(blocked ? { blocked } : {}), ...(eager ? { eager } : {}), waves: previews.map((p) => ({ wave: p.wave, sequential: p.sequential, pacingSeconds: p.pacingSeconds, launches: p.items.map((i) => ({ id: i.spec.id, pane: i.paneName, cwd: i.cwd, mux: i.muxCommands, agent: i.agentArgv, waitAfter: i.waitAfter, worktree: i.worktree })) })) });
     return;
   }
   let out = anyPlanned ? '' : 'nothing to launch\n';
@@ -341,10 +343,13 @@ function blockedSpecsError(list: import('../run/engine.js').BlockedSpec[]): Disp
 }
 
 /** `run --dry-run --schedule eager`: the launch order on the simulated clock, and what each spec waits for. */
-async function eagerOrderText(c: Palette, config: Awaited<ReturnType<Ctx['config']>>, doc: import('../state/doc.js').StateDoc, only: Set<string> | undefined, waves: number[] | 'all'): Promise<string> {
+async function eagerOrder(config: Awaited<ReturnType<Ctx['config']>>, doc: import('../state/doc.js').StateDoc, only: Set<string> | undefined, waves: number[] | 'all'): Promise<import('../services/simulate.js').Simulation> {
   const { simulate } = await import('../services/simulate.js');
-  const sim = await simulate(config, doc, { schedule: 'eager', durations: 'history', ...(only ? { only } : waves === 'all' ? {} : { waves }) });
-  if (!sim.specs.length) return '';
+  return simulate(config, doc, { schedule: 'eager', durations: 'history', ...(only ? { only } : waves === 'all' ? {} : { waves }) });
+}
+
+function eagerOrderText(c: Palette, sim: import('../services/simulate.js').Simulation): string {
+  if (!sim.specs.length && !sim.blocked.length) return '';
   let out = `${c.bold('eager launch order')} (on the estimates of 'dispatch simulate'; finishes in about ${secs(Math.round(sim.makespanMs / 1000))})\n`;
   let n = 0;
   for (const s of [...sim.specs].sort((a, b) => a.startMs - b.startMs)) {

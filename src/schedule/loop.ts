@@ -166,6 +166,18 @@ async function eager(rc: RunCtx, outcome: RunOutcome, attempted: Set<string>): P
   const launched = await drive(rc, {
     specs: o.scope, queue: toLaunch, watched: new Set(adopted), cap: config.pacing.maxParallel ?? Infinity, priority,
     gate: (spec, d) => depsComplete(d, spec),
+    settled: async (doc, queued, watched) => {
+      // A wave is over for this run when it has nothing queued and nothing running or waiting: its hook fires then.
+      const open = new Set<number>();
+      for (const id of queued) open.add(specOf(rc, id).wave);
+      const seen = new Set<number>();
+      for (const id of watched) {
+        const w = specOf(rc, id).wave;
+        seen.add(w);
+        if (['running', 'rate-limited'].includes(stateOf(doc, id))) open.add(w);
+      }
+      for (const w of [...seen].sort((a, b) => a - b)) if (!open.has(w) && !rc.wavesDone.has(w)) await waveHook(rc, w, doc);
+    },
   });
   for (const id of launched) attempted.add(id);
   const after = world.read();
@@ -223,6 +235,8 @@ interface DriveInput {
   gate: (spec: ResolvedSpec, doc: StateDoc) => boolean;
   /** Eager: where a relaunched spec goes in the queue (waves: at its end). */
   priority?: (a: string, b: string) => number;
+  /** Eager: told after each look at the state what is queued and followed (waves whose specs all ended). */
+  settled?: (doc: StateDoc, queued: ReadonlySet<string>, watched: ReadonlySet<string>) => Promise<void>;
 }
 
 /**
@@ -318,6 +332,8 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
       }
       doc = world.read();
     }
+
+    await d.settled?.(doc, queued, d.watched);
 
     // Budgets: once crossed, nothing new launches; what runs finishes.
     if (!rc.budgetStop) budgetCheck(rc, doc, d.wave);

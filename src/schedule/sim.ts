@@ -54,7 +54,7 @@ export class SimWorld implements World, Clock {
   private ends: Pending[] = [];
   private still = 0;
   readonly attempts: SimAttempt[] = [];
-  readonly hooks: { name: HookName; vars: Record<string, string | number | undefined> }[] = [];
+  readonly hooks: { name: HookName; vars: Record<string, string | number | undefined>; at: number }[] = [];
   readonly journalled: RunJournalEvent[] = [];
   readonly merges: { id: string; at: number; ok: boolean }[] = [];
   readonly prepared: { wave: number; ids: string[]; at: number }[] = [];
@@ -154,7 +154,7 @@ export class SimWorld implements World, Clock {
   }
 
   async hook(name: HookName, vars: Record<string, string | number | undefined>): Promise<void> {
-    this.hooks.push({ name, vars });
+    this.hooks.push({ name, vars, at: this.t });
   }
 
   async journal(e: RunJournalEvent): Promise<void> {
