@@ -269,3 +269,19 @@ describe('describeIssue', () => {
     expect(lines).toEqual(['planner.concurrency: expected at most 64, got 100', 'planner.retries: expected at least 0, got -1']);
   });
 });
+
+describe('scheduling keys', () => {
+  it('default to waves, a manual merge and 5/15/30/60 minutes by cost', async () => {
+    const c = await resolveConfig(table(row()), CONFIG);
+    expect([c.schedule, c.merge, c.estimateMinutes]).toEqual(['waves', 'manual', { 1: 5, 2: 15, 3: 30, 4: 60 }]);
+    const e = await resolveConfig({ ...table(row()), schedule: 'eager', merge: 'auto', estimateMinutes: { 4: 120 } }, CONFIG);
+    expect([e.schedule, e.merge, e.estimateMinutes[4], e.estimateMinutes[1]]).toEqual(['eager', 'auto', 120, 5]);
+  });
+
+  it('name each bad value with its field', async () => {
+    const problems = await problemsOf({ ...table(row()), schedule: 'fast', merge: 'yes', estimateMinutes: { 2: -1, 5: 3 } });
+    expect(problems.join('\n')).toMatch(/schedule/);
+    expect(problems.join('\n')).toMatch(/merge/);
+    expect(problems.filter((p) => p.startsWith('estimateMinutes')).length).toBeGreaterThanOrEqual(2);
+  });
+});

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emptyState, extra, setState, stateIndex, stateOf, type StateDoc } from '../src/state/doc.js';
-import { CorruptStateError, EVENTS_FILE, readState, statePath, withState } from '../src/state/store.js';
+import { CorruptStateError, EVENTS_FILE, journalRunEvent, readState, statePath, withState } from '../src/state/store.js';
 import { writeFileAtomic } from '../src/util/write-atomic.js';
 import { tempDir } from './helpers.js';
 import { LockTimeoutError, lockState } from '../src/state/lock.js';
@@ -156,6 +156,24 @@ describe('withState', () => {
     const last = events(dir).at(-1);
     expect(last).toMatchObject({ spec: '003', from: 'failed', to: 'failed', reason: 'second' });
     expect(readDoc(dir).dispatch.specs['003'].reason).toBe('second');
+  });
+
+  it("numbers a run's own lines with the spec events, and the state file stays the original tool's", async () => {
+    const dir = stateDirWith(NUSHELL_STATE);
+    await withState(dir, { command: 'mark-done' }, (d) => void setState(d, '003', 'done'));
+    await journalRunEvent(dir, { event: 'run-start', run: 'r1', schedule: 'eager', specs: 3 });
+    await withState(dir, { command: 'run', runEvents: [{ event: 'batch-pause', run: 'r1', from: 'a', until: 'b' }] }, (d) => void setState(d, '004', 'failed', 'x'));
+    const ev = events(dir);
+    expect(ev.map((e) => [e.seq, e.event ?? e.spec])).toEqual([[1, '003'], [2, 'run-start'], [3, '004'], [4, 'batch-pause']]);
+    expect(ev[1]).toMatchObject({ command: 'run', run: 'r1', schedule: 'eager', specs: 3 });
+    const doc = readDoc(dir);
+    expect(doc.completed).toEqual(['001', '002', '003']);
+    expect(doc.dispatch.seq).toBe(4);
+    // A writer killed after its state and before its journal line: the next writer appends the run's line too.
+    const f = join(dir, EVENTS_FILE);
+    writeFileSync(f, readFileSync(f, 'utf8').split('\n').slice(0, 2).join('\n') + '\n');
+    await withState(dir, { command: 'skip' }, (d) => void setState(d, '005', 'skipped'));
+    expect(events(dir).map((e) => [e.seq, e.event ?? e.spec])).toEqual([[1, '003'], [2, 'run-start'], [3, '004'], [4, 'batch-pause'], [5, '005']]);
   });
 
   it('returns what the change returns', async () => {
