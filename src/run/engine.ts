@@ -63,6 +63,7 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
 }
 
 class RealWorld implements World {
+  readonly external = true;
   private stalled = new Set<string>();
   private folders: SpecFolders | undefined;
   private launched = new Set<string>();

@@ -14,8 +14,9 @@ import { canRelaunch } from '../run/policy.js';
 import type { Clock } from './clock.js';
 import type { BlockedSpec, RunEvent, RunOutcome } from './events.js';
 import { bottomLevels, type Estimate } from './estimate.js';
+import { specsOfWave } from '../config/spec-index.js';
 import { AgentPacing } from './pacing.js';
-import { blockedRoots, blockersBefore, dependencyBlockers, depsComplete, tokensByWave, tokensUsed } from './readiness.js';
+import { blockedRoots, blockerOf, dependencyBlockers, depsComplete, tokensByWave, tokensUsed } from './readiness.js';
 import type { World } from './world.js';
 import { rowsFor } from './rows.js';
 
@@ -119,13 +120,21 @@ export async function runSchedule(config: ResolvedConfig, world: World, clock: C
 async function byWaves(rc: RunCtx, outcome: RunOutcome, attempted: Set<string>): Promise<void> {
   const { config, world, o } = rc;
   const waves = [...new Set(o.scope.map((s) => s.wave))].sort((a, b) => a - b);
+  // Earlier waves are checked once each: what was complete when a wave started stays so in this run
+  // (only dispatch moves it back, by hand, and that is looked at again by the next run).
+  let checkedBelow = -1;
+  const earlier: ResolvedSpec[] = [];
   for (const wave of waves) {
     if (o.signal.aborted || rc.budgetStop) break;
     await world.housekeep(new Set());
     const doc = world.read();
-    const specs = o.scope.filter((s) => s.wave === wave);
+    const specs = scopeOfWave(rc, wave);
+    for (const w of config.waves) if (w > checkedBelow && w < wave) earlier.push(...specsOfWave(config, w));
+    checkedBelow = Math.max(checkedBelow, wave - 1);
     // --spec waits only on its own dependencies; a wave on every earlier wave.
-    const blockers = o.explicit ? dependencyBlockers(config, doc, specs, wave) : blockersBefore(config, doc, wave);
+    const blockers = o.explicit ? dependencyBlockers(config, doc, specs, wave) : earlier.filter((s) => !isComplete(doc, s.id)).map((s) => blockerOf(doc, s));
+    // Past this point every earlier spec is complete (a blocker ends the run here).
+    earlier.length = 0;
     if (blockers.length) {
       outcome.blocked = { wave, blockers };
       break;
@@ -140,7 +149,7 @@ async function byWaves(rc: RunCtx, outcome: RunOutcome, attempted: Set<string>):
     for (const id of adopted) attempted.add(id);
     rc.batchCount = 0;
     rc.nextLaunchAt = 0;
-    const launched = await drive(rc, { specs, queue: toLaunch, watched: new Set(adopted), cap: sequential ? 1 : (config.pacing.maxParallel ?? Infinity), wave, gate: () => true });
+    const launched = await drive(rc, { queue: toLaunch, watched: new Set(adopted), cap: sequential ? 1 : (config.pacing.maxParallel ?? Infinity), wave, gate: () => true });
     for (const id of launched) attempted.add(id);
     const after = world.read();
     for (const id of toLaunch) if (stateOf(after, id) === 'failed') attempted.add(id);
@@ -164,19 +173,15 @@ async function eager(rc: RunCtx, outcome: RunOutcome, attempted: Set<string>): P
   const adopted = o.scope.filter((s) => ['running', 'rate-limited'].includes(stateOf(doc, s.id))).map((s) => s.id);
   for (const id of adopted) attempted.add(id);
   const launched = await drive(rc, {
-    specs: o.scope, queue: toLaunch, watched: new Set(adopted), cap: config.pacing.maxParallel ?? Infinity, priority,
+    queue: toLaunch, watched: new Set(adopted), cap: config.pacing.maxParallel ?? Infinity, priority,
     gate: (spec, d) => depsComplete(d, spec),
-    settled: async (doc, queued, watched) => {
-      // A wave is over for this run when it has nothing queued and nothing running or waiting: its hook fires then.
-      const open = new Set<number>();
-      for (const id of queued) open.add(specOf(rc, id).wave);
-      const seen = new Set<number>();
-      for (const id of watched) {
-        const w = specOf(rc, id).wave;
-        seen.add(w);
-        if (['running', 'rate-limited'].includes(stateOf(doc, id))) open.add(w);
+    settled: async (doc, waves, open) => {
+      // A wave is over for this run when none of its specs is queued, held or at work: its hook fires then.
+      for (const w of [...waves].sort((a, b) => a - b)) {
+        if (rc.wavesDone.has(w)) continue;
+        const specs = scopeOfWave(rc, w);
+        if (!specs.some((s) => open(s.id))) await waveHook(rc, w, doc);
       }
-      for (const w of [...seen].sort((a, b) => a - b)) if (!open.has(w) && !rc.wavesDone.has(w)) await waveHook(rc, w, doc);
     },
   });
   for (const id of launched) attempted.add(id);
@@ -185,7 +190,8 @@ async function eager(rc: RunCtx, outcome: RunOutcome, attempted: Set<string>): P
   outcome.launched.push(...launched);
   if (!o.wait || o.signal.aborted || rc.budgetStop) return;
   // What never started because something it depends on did not complete.
-  const waiting = toLaunch.filter((id) => startable(rc, after, id) && !launched.includes(id) && !depsComplete(after, specOf(rc, id)));
+  const started = new Set(launched);
+  const waiting = toLaunch.filter((id) => startable(rc, after, id) && !started.has(id) && !depsComplete(after, specOf(rc, id)));
   if (waiting.length) outcome.blockedSpecs = blockedRoots(config, after, waiting);
   // Waves that ended without completing (a failure or a block in them) still hear about it.
   for (const w of [...new Set(o.scope.map((s) => s.wave))].sort((a, b) => a - b)) if (!rc.wavesDone.has(w) && o.scope.some((s) => s.wave === w && attempted.has(s.id))) await waveHook(rc, w, after);
@@ -198,6 +204,17 @@ function entry(rc: RunCtx, id: string): [ResolvedSpec, number] {
   return m.get(id)!;
 }
 const specOf = (rc: RunCtx, id: string): ResolvedSpec => entry(rc, id)[0];
+const byWave = new WeakMap<RunCtx, Map<number, ResolvedSpec[]>>();
+/** This run's specs of a wave, grouped once. */
+function scopeOfWave(rc: RunCtx, wave: number): ResolvedSpec[] {
+  let m = byWave.get(rc);
+  if (!m) {
+    m = new Map();
+    for (const s of rc.o.scope) (m.get(s.wave) ?? m.set(s.wave, []).get(s.wave)!).push(s);
+    byWave.set(rc, m);
+  }
+  return m.get(wave) ?? [];
+}
 /** Its place in the table. */
 const indexOf = (rc: RunCtx, id: string): number => entry(rc, id)[1];
 
@@ -211,7 +228,8 @@ async function prepare(rc: RunCtx, specs: ResolvedSpec[]): Promise<void> {
 
 async function waveHook(rc: RunCtx, wave: number, doc: StateDoc): Promise<void> {
   rc.wavesDone.add(wave);
-  const ids = rc.config.specs.filter((s) => s.wave === wave).map((s) => s.id);
+  if (!rc.world.hook) return;
+  const ids = specsOfWave(rc.config, wave).map((s) => s.id);
   await rc.world.hook?.('onWaveComplete', {
     WAVE: wave, RUN_ID: rc.runId,
     STATE: ids.every((id) => isComplete(doc, id)) ? 'complete' : 'incomplete',
@@ -222,8 +240,6 @@ async function waveHook(rc: RunCtx, wave: number, doc: StateDoc): Promise<void> 
 }
 
 interface DriveInput {
-  /** The specs this drive covers (one wave, or the whole scope). */
-  specs: readonly ResolvedSpec[];
   /** Ids to launch, in order. */
   queue: string[];
   /** Launched or adopted specs, followed until they end. */
@@ -235,8 +251,8 @@ interface DriveInput {
   gate: (spec: ResolvedSpec, doc: StateDoc) => boolean;
   /** Eager: where a relaunched spec goes in the queue (waves: at its end). */
   priority?: (a: string, b: string) => number;
-  /** Eager: told after each look at the state what is queued and followed (waves whose specs all ended). */
-  settled?: (doc: StateDoc, queued: ReadonlySet<string>, watched: ReadonlySet<string>) => Promise<void>;
+  /** Eager: told which waves saw a spec end, and whether a spec is still queued, held or at work. */
+  settled?: (doc: StateDoc, waves: ReadonlySet<number>, open: (id: string) => boolean) => Promise<void>;
 }
 
 /**
@@ -246,11 +262,19 @@ interface DriveInput {
 async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
   const { config, world, clock, o, emit } = rc;
   const launched: string[] = [];
-  const queue = [...d.queue];
-  const queued = new Set(queue);
-  const last = new Map<string, string>();
-  const batch = config.pacing.batch;
-  let lastCheck = -Infinity;
+  const launchedSet = new Set<string>();
+  const seqOf = (w: number) => !!config.waveOptions[String(w)]?.sequential;
+  // Eager: a queued spec whose dependencies are not complete is held apart, keyed by what it waits on,
+  // and moves to the queue when that completes: each look at the state costs what changed, not the table.
+  const held = new Map<string, string>(); // held id → the dependency it waits on
+  const heldOn = new Map<string, Set<string>>(); // dependency → held ids
+  const firstIncomplete = (spec: ResolvedSpec, doc: StateDoc) => spec.dependsOn.find((dep) => !isComplete(doc, dep));
+  const hold = (id: string, dep: string) => {
+    held.set(id, dep);
+    (heldOn.get(dep) ?? heldOn.set(dep, new Set()).get(dep)!).add(id);
+  };
+  const queue: string[] = [];
+  const queued = new Set<string>();
   const enqueue = (id: string, front = false) => {
     if (queued.has(id)) return;
     queued.add(id);
@@ -265,8 +289,34 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
     const i = queue.indexOf(id);
     if (i >= 0) queue.splice(i, 1);
   };
+  /** Queue it, or hold it while a dependency is incomplete (sequential waves keep their order in the queue). */
+  const admit = (id: string, doc: StateDoc, front = false) => {
+    const spec = specOf(rc, id);
+    const dep = d.priority && !seqOf(spec.wave) ? firstIncomplete(spec, doc) : undefined;
+    if (dep) hold(id, dep);
+    else enqueue(id, front);
+  };
+  /** A spec completed (or something outside changed): what waited on it is looked at again. */
+  const release = (dep: string, doc: StateDoc) => {
+    const ids = heldOn.get(dep);
+    if (!ids) return;
+    heldOn.delete(dep);
+    for (const id of ids) {
+      held.delete(id);
+      admit(id, doc);
+    }
+  };
+  const start = world.read();
+  for (const id of d.queue) admit(id, start);
+  // Followed specs still at work (running, rate-limited): a final one is looked at again only when dispatch acts on it.
+  const live = new Set<string>();
+  for (const id of d.watched) if (['running', 'rate-limited'].includes(stateOf(start, id))) live.add(id);
+  const recheck = new Set<string>();
+  const last = new Map<string, string>();
+  const batch = config.pacing.batch;
+  let lastCheck = -Infinity;
+  let changed = true;
   const merges = new Map<string, number>(); // merge: 'auto' — done isolated specs to merge, and when to try next
-  const seqOf = (w: number) => !!config.waveOptions[String(w)]?.sequential;
 
   while (!o.signal.aborted) {
     const now = clock.now();
@@ -275,17 +325,24 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
       lastCheck = now;
       await world.housekeep(d.watched);
       doc = world.read();
+      // Something outside this run may have completed a dependency (mark-done, skip, a runner of a dead dispatcher).
+      if (world.external && held.size) for (const dep of [...heldOn.keys()]) if (isComplete(doc, dep)) release(dep, doc);
     }
 
     // What happened to the specs we follow.
-    for (const id of d.watched) {
+    const touched = new Set<number>();
+    for (const id of [...live, ...recheck]) {
       const st = stateOf(doc, id);
       const prev = last.get(id);
       if (st === prev) continue;
       last.set(id, st);
+      changed = true;
       const spec = specOf(rc, id);
+      touched.add(spec.wave);
       const reason = own(doc.dispatch?.specs, id)?.reason;
-      if (st === 'rate-limited') {
+      if (st === 'running') live.add(id);
+      else if (st === 'rate-limited') {
+        live.add(id);
         const w = own(doc.dispatch?.waiting, id);
         const until = w ? Date.parse(w.until) : now;
         rc.pacing.rateLimited(spec.agent, until);
@@ -293,7 +350,8 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
         emit({ type: 'rate-limited', id, agent: spec.agent, until: untilIso, reason });
         await world.journal?.({ event: 'rate-limit-wait', run: rc.runId, agent: spec.agent, spec: id, until: untilIso });
       } else if (st === 'done' || st === 'failed' || st === 'skipped') {
-        if (prev === undefined && !launched.includes(id)) continue; // adopted in a final state: nothing new
+        live.delete(id);
+        if (prev === undefined && !launchedSet.has(id)) continue; // adopted in a final state: nothing new
         if (st === 'done') rc.pacing.clean(spec.agent);
         const kind = kindOf(doc, id, st);
         emit({ type: 'finished', id, state: st, kind, reason });
@@ -302,6 +360,7 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
           emit({ type: 'quota-exhausted', agent: spec.agent, id, reason: reason ?? 'quota exhausted' });
         }
         if (st === 'done' && own(doc.dispatch?.specs, id)?.awaitingMerge && config.merge === 'auto' && world.merge) merges.set(id, now);
+        if (isComplete(doc, id)) release(id, doc);
         if (st === 'failed' && canRelaunch(config, doc, id) && !queued.has(id)) {
           // A sequential wave keeps its order: the retry goes before the specs after it.
           enqueue(id, seqOf(spec.wave) && !d.priority);
@@ -310,8 +369,9 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
         }
       }
     }
+    recheck.clear();
     // Rate-limited specs whose wait is over go first.
-    for (const id of d.watched) {
+    for (const id of live) {
       const w = own(doc.dispatch?.waiting, id);
       if (w && Date.parse(w.until) <= now && !queued.has(id)) {
         enqueue(id, true);
@@ -320,7 +380,7 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
     }
 
     // merge: 'auto' — not while an agent works in the project's own tree (git refuses a dirty tree).
-    const treeBusy = merges.size > 0 && [...d.watched].some((id) => stateOf(doc, id) === 'running' && specOf(rc, id).mode === 'direct');
+    const treeBusy = merges.size > 0 && [...live].some((id) => stateOf(doc, id) === 'running' && specOf(rc, id).mode === 'direct');
     if (merges.size && !treeBusy) {
       for (const [id, at] of merges) {
         if (at > now) continue;
@@ -329,25 +389,36 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
         // Refused for a reason that may pass (the tree was busy): tried again a minute on.
         if (m.ok || m.stopped) merges.delete(id);
         else merges.set(id, now + 60_000);
+        recheck.add(id);
+        last.delete(id);
       }
       doc = world.read();
+      for (const id of recheck) {
+        last.set(id, stateOf(doc, id));
+        if (isComplete(doc, id)) release(id, doc);
+        else if (stateOf(doc, id) === 'failed') emit({ type: 'finished', id, state: 'failed', kind: kindOf(doc, id, 'failed'), reason: own(doc.dispatch?.specs, id)?.reason });
+        touched.add(specOf(rc, id).wave);
+      }
+      recheck.clear();
     }
 
-    await d.settled?.(doc, queued, d.watched);
+    if (touched.size) await d.settled?.(doc, touched, (id) => queued.has(id) || held.has(id) || live.has(id));
 
-    // Budgets: once crossed, nothing new launches; what runs finishes.
-    if (!rc.budgetStop) budgetCheck(rc, doc, d.wave);
-
-    // An exhausted agent's specs are not launched: they stay pending for a later run.
-    for (const id of [...queue]) if (rc.exhausted.has(specOf(rc, id).agent)) dequeue(id);
+    if (changed) {
+      // Budgets: once crossed, nothing new launches; what runs finishes. Tokens only change with a verdict.
+      if (!rc.budgetStop) budgetCheck(rc, doc, d.wave);
+      // An exhausted agent's specs are not launched: they stay pending for a later run.
+      if (rc.exhausted.size) for (const id of [...queue]) if (rc.exhausted.has(specOf(rc, id).agent)) dequeue(id);
+      changed = false;
+    }
 
     // Launch the next spec when its time has come and there is room.
-    const pick = pickNext(rc, d, doc, queue, now);
+    const pick = pickNext(rc, d, doc, queue, live, now);
     if (pick.id && !rc.budgetStop && now >= rc.nextLaunchAt) {
       const id = pick.id;
       const spec = specOf(rc, id);
       // Planned with the rest of its wave that is waiting to launch, before the wave's first launch.
-      if (!rc.prepared.has(spec.wave)) await prepare(rc, queue.map((q) => specOf(rc, q)).filter((s) => s.wave === spec.wave));
+      if (!rc.prepared.has(spec.wave)) await prepare(rc, [...queue, ...held.keys()].map((q) => specOf(rc, q)).filter((s) => s.wave === spec.wave));
       dequeue(id);
       // Cooldowns count from the moment the launch is on record, not from when the pane answered.
       let recordedAt = clock.now();
@@ -356,7 +427,12 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
       else emit({ type: 'launch-failed', id, reason: r.reason ?? 'launch failed' });
       d.watched.add(id);
       last.set(id, r.ok ? 'running' : 'failed');
-      if (r.ok && !launched.includes(id)) launched.push(id);
+      if (r.ok) live.add(id);
+      else touched.add(spec.wave);
+      if (r.ok && !launchedSet.has(id)) {
+        launchedSet.add(id);
+        launched.push(id);
+      }
       const counted = spec.wave >= batch.fromWave;
       if (counted) rc.batchCount++;
       const cooldown = (config.pacing.cooldownSeconds[spec.cost] ?? 0) * rc.pacing.factorOf(spec.agent);
@@ -366,28 +442,30 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
       continue;
     }
 
-    const active = [...d.watched].filter((id) => ['running', 'rate-limited'].includes(stateOf(doc, id)));
-    const running = active.filter((id) => stateOf(doc, id) === 'running');
+    let running = 0;
+    for (const id of live) if (stateOf(doc, id) === 'running') running++;
     const canLaunch = !!pick.id || pick.later;
     if (!o.wait && !canLaunch) break;
     // Merges refused for a passing reason are not waited for once nothing else can happen: they stay for 'dispatch merge'.
-    if (!active.length && !canLaunch) break;
+    if (!live.size && !canLaunch) break;
     // A budget stop leaves the queue and the rate-limited specs; wait only for what runs.
-    if (rc.budgetStop && !running.length) break;
+    if (rc.budgetStop && !running) break;
     const waitingFor = pick.waitingFor ?? (pick.id && now < rc.nextLaunchAt && rc.batchCount && rc.batchCount % batch.every === 0 ? 'batch pause' : undefined);
     // A spec ready now waits for its cooldown; one held by its agent's rate limit, for the limit's end;
     // one held by maxParallel or a sequential wave, for a spec to end (no time to wake at).
     const launchAt = rc.budgetStop ? Infinity : pick.id ? rc.nextLaunchAt : pick.readyAt !== undefined ? Math.max(rc.nextLaunchAt, pick.readyAt) : Infinity;
-    emit({
-      type: 'tick',
-      ...(d.wave !== undefined ? { wave: d.wave } : {}),
-      rows: o.rows === false ? [] : rowsFor(config, doc, new Set([...d.watched, ...queue])),
-      ...(launchAt !== Infinity ? { nextLaunchAt: Math.max(launchAt, now) } : {}),
-      ...(waitingFor ? { waitingFor } : {}),
-    });
+    if (o.rows !== false) {
+      emit({
+        type: 'tick',
+        ...(d.wave !== undefined ? { wave: d.wave } : {}),
+        rows: rowsFor(config, doc, new Set([...d.watched, ...queue, ...held.keys()])),
+        ...(launchAt !== Infinity ? { nextLaunchAt: Math.max(launchAt, now) } : {}),
+        ...(waitingFor ? { waitingFor } : {}),
+      });
+    }
     // Wake on time for the next launch, a rate limit's end or a merge to retry.
     let deadline = launchAt;
-    for (const id of active) {
+    for (const id of live) {
       const w = own(doc.dispatch?.waiting, id);
       if (w) deadline = Math.min(deadline, Date.parse(w.until));
     }
@@ -403,11 +481,11 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
  * The next spec to launch, if one may go now. `later`: one is ready but its agent is
  * paused by a rate limit (or no slot is free) — the drive goes on waiting for it.
  */
-function pickNext(rc: RunCtx, d: DriveInput, doc: StateDoc, queue: string[], now: number): { id?: string; later: boolean; readyAt?: number; waitingFor?: string } {
+function pickNext(rc: RunCtx, d: DriveInput, doc: StateDoc, queue: string[], live: ReadonlySet<string>, now: number): { id?: string; later: boolean; readyAt?: number; waitingFor?: string } {
   const { config } = rc;
   const busyBy = new Map<number, number>();
   let busy = 0;
-  for (const id of d.watched) {
+  for (const id of live) {
     const st = stateOf(doc, id);
     const w = specOf(rc, id).wave;
     // In a sequential wave a rate-limited spec still holds its place: the next one waits for it.

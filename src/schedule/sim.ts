@@ -29,6 +29,8 @@ export interface SimOptions {
   conflictOf?: (spec: ResolvedSpec) => boolean;
   /** Tokens an attempt reports (budgets). */
   tokensOf?: (spec: ResolvedSpec, attempt: number) => number;
+  /** Record hook calls (default true). */
+  recordHooks?: boolean;
   /** Specs running at the start (adopted from a real state): when they end. */
   runningEndsAt?: ReadonlyMap<string, number>;
 }
@@ -54,19 +56,24 @@ export class SimWorld implements World, Clock {
   private ends: Pending[] = [];
   private still = 0;
   readonly attempts: SimAttempt[] = [];
+  private byAttempt = new Map<string, SimAttempt>();
   readonly hooks: { name: HookName; vars: Record<string, string | number | undefined>; at: number }[] = [];
   readonly journalled: RunJournalEvent[] = [];
   readonly merges: { id: string; at: number; ok: boolean }[] = [];
   readonly prepared: { wave: number; ids: string[]; at: number }[] = [];
 
+  /** Hooks are recorded (the tests read them) unless `recordHooks` is false (simulate has no use for them). */
+  readonly hook?: (name: HookName, vars: Record<string, string | number | undefined>) => Promise<void>;
+
   constructor(specs: readonly ResolvedSpec[], private o: SimOptions) {
+    if (o.recordHooks !== false) this.hook = async (name, vars) => void this.hooks.push({ name, vars, at: this.t });
     this.doc = o.doc ? structuredClone(o.doc) : emptyState();
     this.t = o.start ?? 0;
     const byId = new Map(specs.map((s) => [s.id, s]));
     for (const [id, at] of o.runningEndsAt ?? []) {
       const spec = byId.get(id);
       const attempt = own(this.doc.dispatch?.running, id)?.attempt ?? 1;
-      if (spec) this.ends.push({ at: Math.max(this.t, at), spec, attempt, end: { state: 'done' } });
+      if (spec) this.schedule({ at: Math.max(this.t, at), spec, attempt, end: { state: 'done' } });
     }
   }
 
@@ -74,9 +81,21 @@ export class SimWorld implements World, Clock {
     return this.t;
   }
 
+  /** Ends are kept sorted by time: the next one is the first. */
+  private schedule(p: Pending): void {
+    let lo = 0;
+    let hi = this.ends.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.ends[mid]!.at <= p.at) lo = mid + 1;
+      else hi = mid;
+    }
+    this.ends.splice(lo, 0, p);
+  }
+
   /** Jumps to the deadline or to the next end, whichever comes first. */
   async wait(deadline: number): Promise<void> {
-    const next = Math.min(deadline, ...this.ends.map((e) => e.at));
+    const next = Math.min(deadline, this.ends[0]?.at ?? Infinity);
     if (next === Infinity) throw new Error('simulation cannot go on: nothing runs and nothing is due (a bug in the scheduler)');
     // A scheduler that waits without time passing would spin for ever: said, not hung.
     this.still = next > this.t ? 0 : this.still + 1;
@@ -85,8 +104,9 @@ export class SimWorld implements World, Clock {
   }
 
   read(): StateDoc {
-    const due = this.ends.filter((e) => e.at <= this.t).sort((a, b) => a.at - b.at);
-    if (due.length) this.ends = this.ends.filter((e) => e.at > this.t);
+    let n = 0;
+    while (n < this.ends.length && this.ends[n]!.at <= this.t) n++;
+    const due = n ? this.ends.splice(0, n) : [];
     for (const e of due) this.finish(e);
     return this.doc;
   }
@@ -94,7 +114,7 @@ export class SimWorld implements World, Clock {
   private finish(e: Pending): void {
     const id = e.spec.id;
     const iso = new Date(e.at).toISOString();
-    const rec = this.attempts.find((a) => a.id === id && a.attempt === e.attempt);
+    const rec = this.byAttempt.get(`${id}\0${e.attempt}`);
     if (rec) {
       rec.end = e.at;
       rec.state = e.end.state;
@@ -132,8 +152,10 @@ export class SimWorld implements World, Clock {
       return { ok: false, attempt, pane: '', reason: `launch failed: ${error}` };
     }
     const ms = Math.max(0, this.o.durationOf(spec, attempt));
-    this.ends.push({ at: this.t + ms, spec, attempt, end: this.o.endOf?.(spec, attempt) ?? { state: 'done' } });
-    this.attempts.push({ id, attempt, start: this.t, end: this.t + ms, state: 'done' });
+    this.schedule({ at: this.t + ms, spec, attempt, end: this.o.endOf?.(spec, attempt) ?? { state: 'done' } });
+    const a: SimAttempt = { id, attempt, start: this.t, end: this.t + ms, state: 'done' };
+    this.attempts.push(a);
+    this.byAttempt.set(`${id}\0${attempt}`, a);
     return { ok: true, attempt, pane: `sim:${id}` };
   }
 
@@ -153,9 +175,6 @@ export class SimWorld implements World, Clock {
     return { ok: true };
   }
 
-  async hook(name: HookName, vars: Record<string, string | number | undefined>): Promise<void> {
-    this.hooks.push({ name, vars, at: this.t });
-  }
 
   async journal(e: RunJournalEvent): Promise<void> {
     this.journalled.push(e);

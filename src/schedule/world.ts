@@ -27,6 +27,8 @@ export interface MergeOutcome {
 }
 
 export interface World {
+  /** Others may change the state too (people, runners of an earlier run): held specs are looked at again now and then. */
+  readonly external?: boolean;
   /** The state as it is now. */
   read(): StateDoc;
   /** About once a second: lost runners and stalled agents (nothing to do in a simulation). */

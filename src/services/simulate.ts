@@ -59,15 +59,17 @@ export async function simulate(config: ResolvedConfig, real: StateDoc, o: Simula
     const r = own(doc.dispatch?.running, s.id);
     if (r) runningEndsAt.set(s.id, Math.max(start, (Date.parse(r.startedAt) || start) + ms(s)));
   }
-  const world = new SimWorld(config.specs, { doc, start, durationOf: ms, runningEndsAt });
+  const world = new SimWorld(config.specs, { doc, start, durationOf: ms, runningEndsAt, recordHooks: false });
   const outcome = await runSchedule(config, world, world, {
     schedule: o.schedule, scope, wait: true, signal: new AbortController().signal, durations, rows: false, runId: 'simulated',
     ...(o.only ? { explicit: o.only } : {}),
   });
-  const remaining = scope.filter((s) => !isComplete(doc, s.id) || world.attempts.some((a) => a.id === s.id));
+  const runsOf = new Map<string, typeof world.attempts>();
+  for (const a of world.attempts) (runsOf.get(a.id) ?? runsOf.set(a.id, []).get(a.id)!).push(a);
+  const remaining = scope.filter((s) => !isComplete(doc, s.id) || runsOf.has(s.id));
   const specs: SimulatedSpec[] = [];
   for (const s of scope) {
-    const runs = world.attempts.filter((a) => a.id === s.id);
+    const runs = runsOf.get(s.id) ?? [];
     const adopted = runningEndsAt.get(s.id);
     if (!runs.length && adopted === undefined) continue;
     const first = runs[0]?.start ?? start;
