@@ -126,6 +126,16 @@ describe('eager scheduling', () => {
     expect(r.outcome.blockedSpecs?.map((b) => [b.id, b.by.map((x) => x.id)])).toEqual([['afterShort', ['short']], ['afterLong', ['long']]]);
   });
 
+  it('relaunches rate-limited specs whose limit reset together by priority, not in reverse', async () => {
+    const c = await config([{ id: 'q', wave: 0 }, { id: 'r', wave: 0 }, { id: 'r2', dependsOn: ['r'] }], { pacing: { cooldownSeconds: { 1: 60 } } });
+    const r = await sim(c, {
+      minutes: { q: 1, r: 1, r2: 30 },
+      endOf: (s, n) => (n === 1 && s.id !== 'r2' ? { state: 'rate-limited', waitMs: 30 * MIN } : { state: 'done' }),
+    });
+    // r has r2 behind it: it goes first once both limits have reset.
+    expect(r.starts('r')[1]!).toBeLessThan(r.starts('q')[1]!);
+  });
+
   it('returns after the launches that can go now with --no-wait', async () => {
     const c = await config(skewed);
     const r = await sim(c, { minutes: skewedMinutes, opts: { wait: false } });

@@ -93,6 +93,8 @@ export async function runSchedule(config: ResolvedConfig, world: World, clock: C
     if (st === 'done') outcome.done.push(id);
     else if (st === 'running') outcome.stillRunning.push(id);
     else if (st === 'rate-limited') outcome.rateLimited.push(id);
+    // Skipped by hand meanwhile: a decision, not a failure.
+    else if (st === 'skipped') continue;
     else outcome.failed.push({ id, kind: kindOf(finalDoc, id, st) ?? 'interrupted', reason: own(finalDoc.dispatch?.specs, id)?.reason ?? st });
   }
   outcome.tokens = tokensUsed(finalDoc, rc.runId);
@@ -370,14 +372,15 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
       }
     }
     recheck.clear();
-    // Rate-limited specs whose wait is over go first.
+    // Rate-limited specs whose wait is over go first, among themselves by priority (eager) or table order.
+    const due: string[] = [];
     for (const id of live) {
       const w = own(doc.dispatch?.waiting, id);
-      if (w && Date.parse(w.until) <= now && !queued.has(id)) {
-        enqueue(id, true);
-        emit({ type: 'relaunch', id, why: 'the rate limit has reset' });
-      }
+      if (w && Date.parse(w.until) <= now && !queued.has(id)) due.push(id);
     }
+    due.sort(d.priority ?? ((a, b) => indexOf(rc, a) - indexOf(rc, b)));
+    for (const id of [...due].reverse()) enqueue(id, true);
+    for (const id of due) emit({ type: 'relaunch', id, why: 'the rate limit has reset' });
 
     // merge: 'auto' — not while an agent works in the project's own tree (git refuses a dirty tree).
     const treeBusy = merges.size > 0 && [...live].some((id) => stateOf(doc, id) === 'running' && specOf(rc, id).mode === 'direct');
