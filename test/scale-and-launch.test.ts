@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dispatch, readStateOf, tempDir } from './helpers.js';
 import { GIT_ENV, gitOk, commitAll } from './fixtures/git.js';
-import { AGENTS, NODE, engineProject, journal, live, starts, tracePath, waitFor } from './fixtures/engine.js';
+import { AGENTS, NODE, engineProject, journal, live, pidAlive, starts, tracePath, waitFor } from './fixtures/engine.js';
 
 const run = (dir: string, ...args: string[]) => dispatch(dir, args);
 const errLines = (s: string) => s.trimEnd().split('\n');
@@ -139,6 +139,21 @@ describe('reset and running specs, and --discard', () => {
     expect(readFileSync(join(dir, '.codex', 'dispatch-state.json'), 'utf8')).toBe(before);
     expect(run(dir, 'stop', '001').code).toBe(0);
     expect(run(dir, 'reset', '--spec', '001').stdout).toBe('001: failed → pending\n');
+  });
+
+  it('a spec decided by hand while its runner still works is not put back to pending either, and says how to end it', async () => {
+    const dir = engineProject({ specs: [{ id: '001', name: 'h', wave: 0, agent: 'hang' }] });
+    expect(run(dir, 'run', '--yes', '--no-wait', '--no-plan').code).toBe(0);
+    const pid = await waitFor('the runner', () => readStateOf(dir)?.dispatch?.running['001']?.pid);
+    await waitFor('the agent group on record', () => readStateOf(dir)?.dispatch?.running['001']?.agent);
+    expect(run(dir, 'mark-done', '001').code).toBe(0);
+    const r = run(dir, 'reset', '--spec', '001');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`dispatch: 001 was decided by hand while its runner (pid ${pid}) is still at work; nothing was changed — a relaunch would start a second agent beside it: wait until it ends, or end it with 'kill ${pid}' (its agent stops with it)\n`);
+    expect(readStateOf(dir).completed).toEqual(['001']);
+    process.kill(pid, 'SIGTERM');
+    await waitFor('the runner gone', () => !pidAlive(pid), 15_000);
+    expect(run(dir, 'reset', '--spec', '001').stdout).toBe('001: done → pending\n');
   });
 
   it('reset --spec ID --discard throws away the worktree and branch dispatch made (asks; --yes skips)', () => {

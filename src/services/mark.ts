@@ -1,7 +1,8 @@
 import type { ResolvedConfig } from '../config/load.js';
 import { idsInState, own, setState, stateOf, type SpecState } from '../state/doc.js';
 import { DispatchError } from '../errors.js';
-import { isRunner } from '../run/liveness.js';
+import { isRunner, runnerPidFile } from '../run/liveness.js';
+import { readFileSync } from 'node:fs';
 import { clearSignals, writeSignal } from '../state/signals.js';
 import { withState, type WithStateOptions } from '../state/store.js';
 import { findSpecs } from '../specs/lookup.js';
@@ -49,10 +50,25 @@ export async function resetSpecs(
   const changes = await withState(config.stateDir, { command, reason: opts.reason, kind: 'manual', onCorrupt: opts.onCorrupt }, (doc) => {
     const ids = new Set([...config.specs.map((s) => s.id), ...idsInState(doc)]);
     // Back to pending while its agent still works would let the next run start a second agent beside it.
+    // A runner outlives a decision by hand (mark-done or skip while its agent works): its pid file still names it.
     const live = [...ids].filter((id) => {
       const r = own(doc.dispatch?.running, id);
-      return r && r.pid > 0 && pick(id, 'running') && isRunner(r.pid, id);
+      if (r) return r.pid > 0 && pick(id, 'running') && isRunner(r.pid, id);
+      const st = stateOf(doc, id);
+      if (st === 'pending' || !pick(id, st)) return false;
+      // Its launch still open: the runner has not given its verdict (one that has is only finishing up).
+      if (own(doc.dispatch?.specs, id)?.history?.at(-1)?.endedAt !== undefined) return false;
+      const pid = runnerPidOf(config.stateDir, id);
+      return pid !== undefined && isRunner(pid, id);
     });
+    // Decided by hand while its runner still works: `dispatch stop` no longer sees it as running.
+    const outlived = live.filter((id) => !own(doc.dispatch?.running, id));
+    if (outlived.length) {
+      const pids = outlived.map((id) => runnerPidOf(config.stateDir, id));
+      throw new DispatchError(`${outlived.join(', ')} ${outlived.length === 1 ? 'was' : 'were'} decided by hand while ${outlived.length === 1 ? 'its runner (pid ' + pids[0] + ') is' : 'their runners (pids ' + pids.join(', ') + ') are'} still at work; nothing was changed`, {
+        hint: `a relaunch would start a second agent beside it: wait until it ends, or end it with 'kill ${pids.join(' ')}' (its agent stops with it)`,
+      });
+    }
     if (live.length) {
       throw new DispatchError(`${live.join(', ')} ${live.length === 1 ? 'is' : 'are'} running; nothing was changed`, { hint: `stop ${live.length === 1 ? 'it' : 'them'} first with 'dispatch stop ${live.join(' ')}'` });
     }
@@ -70,4 +86,14 @@ export async function resetSpecs(
     if (p) ch.signalProblem = p;
   }
   return changes;
+}
+
+/** The pid in a spec's runner pid file, if there is one. */
+function runnerPidOf(stateDir: string, id: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(runnerPidFile(stateDir, id), 'utf8').trim().split(' ')[0]);
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
