@@ -52,10 +52,10 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
   const clock = realClock(opts.pollMs ?? POLL_MS, statePath(config.stateDir));
   try {
     return await runSchedule(config, world, clock, {
-    schedule, scope: opts.scope, wait: opts.wait, signal: opts.signal, onEvent: opts.onEvent,
-    ...(opts.explicit ? { explicit: opts.explicit } : {}),
-    ...(opts.tokensPerRun ? { tokensPerRun: opts.tokensPerRun } : {}),
-    ...(durations ? { durations } : {}),
+      schedule, scope: opts.scope, wait: opts.wait, signal: opts.signal, onEvent: opts.onEvent,
+      ...(opts.explicit ? { explicit: opts.explicit } : {}),
+      ...(opts.tokensPerRun ? { tokensPerRun: opts.tokensPerRun } : {}),
+      ...(durations ? { durations } : {}),
     });
   } finally {
     clock.close?.();

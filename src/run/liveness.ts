@@ -31,13 +31,20 @@ export function isRunner(pid: number, id: string): boolean {
 /** The pid a runner writes at its very start, before it waits for the state lock. */
 export const runnerPidFile = (stateDir: string, id: string) => join(stateDir, 'runs', id, 'runner.pid');
 
-function startedRunner(stateDir: string, id: string, since: number): number | undefined {
+/** What a spec's runner pid file says: its pid and when it started (undefined when there is none). */
+export function runnerPidOf(stateDir: string, id: string): { pid: number; at: number } | undefined {
   try {
     const [pid, at] = readFileSync(runnerPidFile(stateDir, id), 'utf8').trim().split(' ');
-    return Date.parse(at!) >= since - 1000 ? Number(pid) : undefined;
+    const n = Number(pid);
+    return Number.isSafeInteger(n) && n > 0 ? { pid: n, at: Date.parse(at ?? '') } : undefined;
   } catch {
     return undefined;
   }
+}
+
+function startedRunner(stateDir: string, id: string, since: number): number | undefined {
+  const r = runnerPidOf(stateDir, id);
+  return r && r.at >= since - 1000 ? r.pid : undefined;
 }
 
 /** Running entries on this host whose runner is dead, or that never reported in. */

@@ -16,7 +16,7 @@ import type { BlockedSpec, RunEvent, RunOutcome } from './events.js';
 import { bottomLevels, type Estimate } from './estimate.js';
 import { specsOfWave } from '../config/spec-index.js';
 import { AgentPacing } from './pacing.js';
-import { blockedRoots, blockerOf, dependencyBlockers, depsComplete, tokensByWave, tokensUsed } from './readiness.js';
+import { blockedRoots, blockerOf, dependencyBlockers, depsComplete, firstIncomplete, tokensByWave, tokensUsed } from './readiness.js';
 import type { World } from './world.js';
 import { rowsFor } from './rows.js';
 
@@ -270,7 +270,6 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
   // and moves to the queue when that completes: each look at the state costs what changed, not the table.
   const held = new Map<string, string>(); // held id → the dependency it waits on
   const heldOn = new Map<string, Set<string>>(); // dependency → held ids
-  const firstIncomplete = (spec: ResolvedSpec, doc: StateDoc) => spec.dependsOn.find((dep) => !isComplete(doc, dep));
   const hold = (id: string, dep: string) => {
     held.set(id, dep);
     (heldOn.get(dep) ?? heldOn.set(dep, new Set()).get(dep)!).add(id);
@@ -294,7 +293,7 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
   /** Queue it, or hold it while a dependency is incomplete (sequential waves keep their order in the queue). */
   const admit = (id: string, doc: StateDoc, front = false) => {
     const spec = specOf(rc, id);
-    const dep = d.priority && !seqOf(spec.wave) ? firstIncomplete(spec, doc) : undefined;
+    const dep = d.priority && !seqOf(spec.wave) ? firstIncomplete(doc, spec) : undefined;
     if (dep) hold(id, dep);
     else enqueue(id, front);
   };

@@ -22,10 +22,14 @@ export function dependencyBlockers(config: ResolvedConfig, doc: StateDoc, specs:
   return blockersBefore(config, doc, wave).filter((b) => deps.has(b.id));
 }
 
+/** The first dependency of `spec` that is not complete (done and merged, or skipped). */
+export function firstIncomplete(doc: StateDoc, spec: ResolvedSpec): string | undefined {
+  return spec.dependsOn.find((d) => !isComplete(doc, d));
+}
+
 /** Eager: every dependency complete. */
 export function depsComplete(doc: StateDoc, spec: ResolvedSpec): boolean {
-  for (const d of spec.dependsOn) if (!isComplete(doc, d)) return false;
-  return true;
+  return firstIncomplete(doc, spec) === undefined;
 }
 
 /**

@@ -1,8 +1,7 @@
 import type { ResolvedConfig } from '../config/load.js';
 import { idsInState, own, setState, stateOf, type SpecState } from '../state/doc.js';
 import { DispatchError } from '../errors.js';
-import { isRunner, runnerPidFile } from '../run/liveness.js';
-import { readFileSync } from 'node:fs';
+import { isRunner, runnerPidOf } from '../run/liveness.js';
 import { clearSignals, writeSignal } from '../state/signals.js';
 import { withState, type WithStateOptions } from '../state/store.js';
 import { findSpecs } from '../specs/lookup.js';
@@ -58,13 +57,13 @@ export async function resetSpecs(
       if (st === 'pending' || !pick(id, st)) return false;
       // Its launch still open: the runner has not given its verdict (one that has is only finishing up).
       if (own(doc.dispatch?.specs, id)?.history?.at(-1)?.endedAt !== undefined) return false;
-      const pid = runnerPidOf(config.stateDir, id);
+      const pid = runnerPidOf(config.stateDir, id)?.pid;
       return pid !== undefined && isRunner(pid, id);
     });
     // Decided by hand while its runner still works: `dispatch stop` no longer sees it as running.
     const outlived = live.filter((id) => !own(doc.dispatch?.running, id));
     if (outlived.length) {
-      const pids = outlived.map((id) => runnerPidOf(config.stateDir, id));
+      const pids = outlived.map((id) => runnerPidOf(config.stateDir, id)?.pid);
       throw new DispatchError(`${outlived.join(', ')} ${outlived.length === 1 ? 'was' : 'were'} decided by hand while ${outlived.length === 1 ? 'its runner (pid ' + pids[0] + ') is' : 'their runners (pids ' + pids.join(', ') + ') are'} still at work; nothing was changed`, {
         hint: `a relaunch would start a second agent beside it: wait until it ends, or end it with 'kill ${pids.join(' ')}' (its agent stops with it)`,
       });
@@ -88,12 +87,3 @@ export async function resetSpecs(
   return changes;
 }
 
-/** The pid in a spec's runner pid file, if there is one. */
-function runnerPidOf(stateDir: string, id: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(runnerPidFile(stateDir, id), 'utf8').trim().split(' ')[0]);
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
