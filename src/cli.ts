@@ -23,6 +23,8 @@ function examples(...lines: string[]): string {
 }
 
 let exitCode: number = EXIT.ok;
+// A spec's runner (in a pane, or on an SSH host) must outlive its pane to record the verdict.
+const isRunner = process.argv.includes('exec-spec') || process.argv.includes('remote-run');
 // Ctrl-C aborts the running verb, which then cleans up and returns; a second
 // Ctrl-C (or a verb that does not return within 5 s) exits at once.
 const interrupt = new AbortController();
@@ -204,6 +206,14 @@ program
   .action(action(() => import('./commands/logs.js')));
 
 program
+  .command('attach')
+  .description("open a running spec's pane: its tmux window or zellij session here, or its tmux session on its SSH host")
+  .argument('<id>', 'spec id')
+  .option('--print', 'print the command instead of running it')
+  .addHelpText('after', examples('dispatch attach 011', 'dispatch attach 011 --print'))
+  .action(action(() => import('./commands/attach.js')));
+
+program
   .command('doctor')
   .description('check node, the multiplexer and session, the agents, and Ollama; one line each with the fix')
   .addOption(muxOpt())
@@ -215,6 +225,26 @@ program
   .command('exec-spec', { hidden: true })
   .argument('<id>')
   .action(action(() => import('./commands/exec-spec.js')));
+
+// What the dispatcher asks an SSH host to do, and the runner of an SSH run; not for people.
+program
+  .command('remote', { hidden: true })
+  .argument('<verb>')
+  .argument('[args...]')
+  .option('--base <dir>')
+  .option('--dir <dir>')
+  .option('--from <bytes>')
+  .option('--reason <text>')
+  .option('--kind <kind>')
+  .option('--kill')
+  .option('--discard')
+  .option('--worktree')
+  .action(action(() => import('./commands/remote.js')));
+
+program
+  .command('remote-run', { hidden: true })
+  .argument('<run>')
+  .action(action(() => import('./commands/remote-run.js')));
 
 program
   .command('init')
@@ -236,7 +266,7 @@ async function main(): Promise<number> {
     if (interrupt.signal.aborted) process.exit(EXIT.interrupted);
     interrupt.abort(sig);
     // The pane runner needs time to stop its agent (3 s to SIGKILL) and record why.
-    setTimeout(() => process.exit(EXIT.interrupted), process.argv.includes('exec-spec') ? 15_000 : 5000).unref();
+    setTimeout(() => process.exit(EXIT.interrupted), isRunner ? 15_000 : 5000).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -263,7 +293,7 @@ async function main(): Promise<number> {
 
 // `dispatch list | head` closes the pipe early: stop quietly, as other CLIs do.
 // Not the runner: a vanished pane must not stop it before it records the verdict.
-if (!process.argv.includes('exec-spec')) {
+if (!isRunner) {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw err;

@@ -25,7 +25,7 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
       throw new UsageError(`spec ${spec.id} has no attempt ${args.attempt}`, kept.length ? `its attempts are ${kept.join(', ')}` : 'it has not been launched yet');
     }
   }
-  if (!existsSync(file) && !args.follow) throw new DispatchError(`no log for spec ${spec.id} yet (${file})`, { hint: 'it is written once the spec has been launched' });
+  if (!existsSync(file) && !args.follow && !(await runsOnSsh(config, spec.id))) throw new DispatchError(`no log for spec ${spec.id} yet (${file})`, { hint: 'it is written once the spec has been launched' });
   // A short header on stderr (stdout stays the log itself): which launch, its verdict and the evidence behind it.
   if (!args.follow) {
     const { readState } = await import('../state/store.js');
@@ -39,6 +39,42 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
   }
   let pos = 0;
   const decoder = new StringDecoder('utf8');
+  if (args.attempt === undefined) {
+    // An SSH run's log is on its host until its verdict is collected: read there.
+    const { readState } = await import('../state/store.js');
+    const { own } = await import('../state/doc.js');
+    const r = own(readState(config.stateDir).dispatch?.running, spec.id);
+    if (r?.executor === 'ssh' && r.attempt !== undefined) {
+      const { sshExecutor } = await import('../executors/ssh/executor.js');
+      const { collectForReader } = await import('../executors/ssh/collect.js');
+      const ex = sshExecutor(config);
+      const current = () => {
+        const now = own(readState(config.stateDir).dispatch?.running, spec.id);
+        return now?.host === r.host && now.attempt === r.attempt;
+      };
+      while (!ctx.signal.aborted) {
+        const got = await ex.readLog(spec.id, r, pos);
+        if (got) {
+          ctx.out(decoder.write(got.chunk));
+          pos = got.size;
+        }
+        if (!args.follow) return EXIT.ok;
+        await new Promise((res) => setTimeout(res, 500));
+        await collectForReader(config, 'logs').catch(() => []);
+        if (!current()) break;
+      }
+      if (ctx.signal.aborted) return EXIT.interrupted;
+      // Collected: the rest is in the attempt's log, now kept here.
+      file = attemptLogPath(config, spec.id, r.attempt);
+      if (!existsSync(file)) return EXIT.ok;
+      await (async () => {
+        const { readFileFrom } = await import('../executors/local.js');
+        const rest = await readFileFrom(file, pos);
+        if (rest) ctx.out(decoder.write(rest.chunk));
+      })();
+      return EXIT.ok;
+    }
+  }
   const copy = async () => {
     if (!existsSync(file)) return;
     const size = statSync(file).size;
@@ -76,4 +112,11 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
     }
   }
   return EXIT.interrupted;
+}
+
+async function runsOnSsh(config: import('../config/load.js').ResolvedConfig, id: string): Promise<boolean> {
+  if (!config.executor) return false;
+  const { readState } = await import('../state/store.js');
+  const { own } = await import('../state/doc.js');
+  return own(readState(config.stateDir).dispatch?.running, id)?.executor === 'ssh';
 }

@@ -32,7 +32,7 @@ const secs = (n: number) => (n < 120 ? `${n} s` : `${Math.floor(n / 60)} min${n 
 export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
   const { findSpecs, readSpecFolders } = await import('../specs/lookup.js');
-  const { resolveMuxKind, createMux } = await import('../mux/choose.js');
+  const { resolveExecutorKind, createMux } = await import('../executors/choose.js');
   const { readState } = await import('../state/store.js');
   const { planWave } = await import('../run/launch-plan.js');
   const c = palette(ctx.color);
@@ -43,7 +43,7 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   const only = args.spec?.length ? new Set(findSpecs(config, args.spec).map((s) => s.id)) : undefined;
   const waves = only ? [...new Set(config.specs.filter((s) => only.has(s.id)).map((s) => s.wave))].sort((a, b) => a - b) : args.wave !== undefined ? [args.wave] : ('all' as const);
   const schedule = args.schedule ?? config.schedule;
-  const mux = await createMux(config, resolveMuxKind(args.mux ?? config.multiplexer));
+  const mux = await createMux(config, resolveExecutorKind(config, args.mux));
 
   if (!args.dryRun) {
     // A live run is named first: a second run is refused for that, whatever its waves.
@@ -143,7 +143,7 @@ function hasRunning(config: Awaited<ReturnType<Ctx['config']>>, doc: import('../
   return config.specs.some((s) => (waves === 'all' || waves.includes(s.wave)) && (own(doc.dispatch?.running, s.id) || own(doc.dispatch?.waiting, s.id)));
 }
 
-async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['config']>>, mux: import('../mux/types.js').Mux, scope: import('../config/load.js').ResolvedSpec[], only: Set<string> | undefined, args: RunArgs & { schedule: 'waves' | 'eager' }): Promise<RunOutcome> {
+async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['config']>>, mux: import('../executors/types.js').Mux, scope: import('../config/load.js').ResolvedSpec[], only: Set<string> | undefined, args: RunArgs & { schedule: 'waves' | 'eager' }): Promise<RunOutcome> {
   const { runWaves } = await import('../run/engine.js');
   const { renderLive, InPlace } = await import('../ui/live-table.js');
   const live = process.stderr.isTTY && !ctx.json;
@@ -182,6 +182,9 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
         break;
       case 'hook-failed':
         log(`${c.yellow('hook')} ${e.hook} failed: ${e.error}`);
+        break;
+      case 'host':
+        log(`${c.yellow('host')} ${e.host}: ${e.message}`);
         break;
       case 'quota-exhausted':
         log(`${c.red('quota exhausted')} for ${e.agent} (${e.id}: ${e.reason}) — no more ${e.agent} launches in this run; check the plan, credits or billing, then 'dispatch retry'`);
@@ -228,7 +231,7 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
   return runWaves(config, { mux, scope, ...(only ? { explicit: only } : {}), schedule: args.schedule, wait: args.wait !== false, signal: ctx.signal, onEvent, beforeWave, ...(args.budget ? { tokensPerRun: args.budget } : {}) });
 }
 
-function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean, kind: import('../mux/types.js').MuxKind): number {
+function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean, kind: import('../executors/types.js').ExecutorKind): number {
   if (ctx.json) {
     ctx.outJson(o);
   } else {
@@ -239,7 +242,7 @@ function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean, kind: impo
     ctx.out(`${parts.join(' · ')}\n`);
     for (const f of o.failed) ctx.out(`  ${c.red('failed')} ${f.id}: ${f.reason ?? ''}\n`);
     if (o.rateLimited.length) ctx.err(c.dim(`rate-limited, not relaunched yet: ${o.rateLimited.join(', ')}; 'dispatch run' again relaunches them when their limit resets\n`));
-    if (o.stillRunning.length) ctx.err(c.dim(`${waited ? 'stopped waiting' : 'not waiting'}: ${o.stillRunning.join(', ')} still running ${kind === 'headless' ? 'in the background' : `in their ${kind} ${kind === 'tmux' ? 'windows' : 'panes'}`}; follow them with 'dispatch status' or 'dispatch logs <id>'\n`));
+    if (o.stillRunning.length) ctx.err(c.dim(`${waited ? 'stopped waiting' : 'not waiting'}: ${o.stillRunning.join(', ')} still running ${kind === 'headless' ? 'in the background' : kind === 'ssh' ? 'on their SSH hosts' : `in their ${kind} ${kind === 'tmux' ? 'windows' : 'panes'}`}; follow them with 'dispatch status' or 'dispatch logs <id>'\n`));
   }
   if (o.blocked) throw blockedError(o.blocked.wave, o.blocked.blockers);
   if (o.blockedSpecs?.length) throw blockedSpecsError(o.blockedSpecs);
@@ -302,7 +305,7 @@ function printDryRun(ctx: Ctx, c: Palette, kind: string, session: string, previe
 
 function printSummary(ctx: Ctx, c: Palette, kind: string, session: string, previews: WavePlan[]): void {
   // Headless runs have no session nor panes: the agents run in the background.
-  ctx.err(`${c.bold('about to launch')} ${kind === 'headless' ? 'in the background (headless)' : `in ${kind} session '${session}'`}:\n`);
+  ctx.err(`${c.bold('about to launch')} ${kind === 'headless' ? 'in the background (headless)' : kind === 'ssh' ? 'on the SSH hosts' : `in ${kind} session '${session}'`}:\n`);
   for (const p of previews) {
     ctx.err(`wave ${p.wave}: ${p.items.length} spec${p.items.length === 1 ? '' : 's'}, pacing about ${secs(p.pacingSeconds)}\n`);
     for (const line of schedule(p)) ctx.err(`  ${line}\n`);

@@ -9,6 +9,15 @@ import { EXIT } from '../errors.js';
 export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
   let doc = readState(config.stateDir);
+  if (config.executor && Object.keys(doc.dispatch?.running ?? {}).length) {
+    // SSH runs leave their verdicts on their hosts: brought home first.
+    const { collectForReader } = await import('../executors/ssh/collect.js');
+    const got = await collectForReader(config, 'status').catch((err: Error) => {
+      ctx.err(`dispatch: could not collect from the SSH hosts: ${err.message}\n`);
+      return [];
+    });
+    if (got.length) doc = readState(config.stateDir);
+  }
   if (Object.keys(doc.dispatch?.running ?? {}).length) {
     // A runner that died (killed, reboot) leaves "running" behind: say so, and record it as failed.
     const { reapLost } = await import('../run/liveness.js');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { findConfig } from './find.js';
-import type { AgentsConfig, BudgetConfig, Config, HooksConfig, LogsConfig, PacingConfig, PlannerConfig, RetryConfig, StallConfig } from './schema.js';
+import type { AgentsConfig, ExecutorConfig, BudgetConfig, Config, HooksConfig, LogsConfig, PacingConfig, PlannerConfig, RetryConfig, StallConfig } from './schema.js';
 import { computeWaves } from './waves.js';
 
 export interface ResolvedSpec {
@@ -18,6 +18,7 @@ export interface ResolvedSpec {
   /** Set only when the spec has its own (see verifyOf). */
   verify?: string[][];
   requireChanges?: boolean;
+  runOn?: string;
 }
 
 /** The config after defaults, validation and wave computation, with absolute paths. */
@@ -32,6 +33,8 @@ export interface ResolvedConfig {
   planner: PlannerConfig;
   agents: AgentsConfig;
   multiplexer: 'auto' | 'zellij' | 'tmux' | 'headless';
+  /** Set: runners run on SSH hosts. */
+  executor?: ExecutorConfig;
   tmuxSocket?: string;
   pacing: PacingConfig;
   /** Per-wave settings by wave number. */
@@ -130,6 +133,7 @@ export async function resolveConfig(raw: unknown, configPath: string): Promise<R
   if (acSpec >= 0 && resolve(dirname(configPath), config.specsDir) !== resolve(dirname(configPath), '.auto-claude/specs')) {
     problems.push(`specs[${acSpec}].agent: "ac" reads its specs only from .auto-claude/specs, but specsDir is "${config.specsDir}" — move the spec folders there (and set specsDir: '.auto-claude/specs'), or use another agent`);
   }
+  problems.push(...executorProblems(config));
   if (problems.length) throw invalid(configPath, problems);
   const { waves } = computeWaves(config.specs);
 
@@ -145,6 +149,7 @@ export async function resolveConfig(raw: unknown, configPath: string): Promise<R
     ...(s.title !== undefined ? { title: s.title } : {}),
     ...(s.verify !== undefined ? { verify: s.verify } : {}),
     ...(s.requireChanges !== undefined ? { requireChanges: s.requireChanges } : {}),
+    ...(s.runOn !== undefined ? { runOn: s.runOn } : {}),
   }));
   return {
     configPath,
@@ -157,6 +162,7 @@ export async function resolveConfig(raw: unknown, configPath: string): Promise<R
     planner: config.planner,
     agents: config.agents,
     multiplexer: config.multiplexer,
+    ...(config.executor ? { executor: config.executor } : {}),
     ...(config.tmuxSocket ? { tmuxSocket: config.tmuxSocket } : {}),
     pacing: config.pacing,
     waveOptions: config.waves,
@@ -176,6 +182,24 @@ export async function resolveConfig(raw: unknown, configPath: string): Promise<R
     specs,
     waves: [...new Set(specs.map((s) => s.wave))].sort((a, b) => a - b),
   };
+}
+
+/** The name a host goes by in the state and in `runOn`. */
+export const hostNameOf = (h: { host: string; name?: string; port?: number }) => h.name ?? (h.port ? `${h.host}:${h.port}` : h.host);
+
+function executorProblems(config: Config): string[] {
+  const out: string[] = [];
+  const hosts = config.executor?.hosts ?? [];
+  const names = hosts.map(hostNameOf);
+  names.forEach((n, i) => {
+    if (names.indexOf(n) !== i) out.push(`executor.hosts[${i}]: two hosts are called "${n}" — give one a different name`);
+  });
+  config.specs.forEach((s, i) => {
+    if (s.runOn === undefined) return;
+    if (!config.executor) out.push(`specs[${i}].runOn: "${s.runOn}" needs executor: { kind: 'ssh', hosts: [...] } — or remove runOn`);
+    else if (!hosts.some((h) => hostNameOf(h) === s.runOn || h.host === s.runOn)) out.push(`specs[${i}].runOn: no host "${s.runOn}" — expected one of ${names.map((n) => `"${n}"`).join(', ')}`);
+  });
+  return out;
 }
 
 interface TableRow {

@@ -46,6 +46,8 @@ export const specSchema = z.strictObject({
   verify: z.optional(z.array(verifyCommandSchema)),
   /** An attempt that changed nothing is `no-changes`, not done (overrides the config's). */
   requireChanges: z.optional(z.boolean()),
+  /** With the SSH executor: the host this spec must run on (a `hosts[].name`, or its `host`). */
+  runOn: z.optional(z.string().check(z.minLength(1))),
 });
 
 
@@ -199,6 +201,40 @@ export const pacingSchema = z.strictObject({
   maxParallel: z.optional(z.int().check(z.minimum(1))),
 });
 
+/** One machine of the SSH host pool. */
+export const sshHostSchema = z.strictObject({
+  /** What `ssh` is given: a name from ~/.ssh/config, `host`, or `user@host`. */
+  host: z.string().check(z.minLength(1), z.refine((s) => !s.startsWith('-') && !/[\s\0]/.test(s), { message: 'a host name: no spaces, not starting with "-"' })),
+  /** What dispatch calls it (in status and `runOn`); default: `host`, with `:port` when a port is set. */
+  name: z.optional(z.string().check(z.regex(SAFE_ID, SAFE_MSG))),
+  /** SSH port (default: what the ssh config says, usually 22). */
+  port: z.optional(z.int().check(z.minimum(1), z.maximum(65535))),
+  /** Agents this host runs at once. */
+  slots: z._default(z.int().check(z.minimum(1)), 1),
+  /** The project's git checkout on the host (created when missing); `~/` is the remote home. */
+  dir: z.string().check(z.minLength(1)),
+  /** Private key for this host (ssh -i). */
+  identityFile: z.optional(z.string().check(z.minLength(1))),
+  /** The dispatch command on the host: a program, or an argument array (e.g. ['node', '/opt/dispatch/dist/cli.js']). */
+  dispatch: z._default(z.union([z.string().check(z.minLength(1)), z.array(z.string()).check(z.minLength(1))]), 'dispatch'),
+  /** More ssh options, each `Key=Value` (ssh -o), e.g. 'UserKnownHostsFile=~/.ssh/agents_known_hosts'. */
+  options: z._default(z.array(z.string().check(z.regex(/^[A-Za-z]+=/, { message: 'an ssh option as Key=Value' }))), []),
+});
+
+/** Where runners run: this machine (the multiplexer), or a pool of SSH hosts. */
+export const executorSchema = z.strictObject({
+  kind: z.literal('ssh'),
+  hosts: z.array(sshHostSchema).check(z.minLength(1, { message: 'at least one host' })),
+  /** Environment variables sent to the hosts (a trailing `*` matches a prefix); nothing else of yours leaves this machine. */
+  forwardEnv: z._default(z.array(z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, { message: 'a variable name, or a prefix ending in *' }))), ['OPENAI_API_KEY', 'CODEX_API_KEY', 'ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN', 'OLLAMA_API_KEY', 'DISPATCH_*']),
+  /** Seconds between checks of the hosts' runs. */
+  checkSeconds: z._default(z.number().check(z.positive()), 5),
+  /** A host that fails this many checks in a row is down: its specs are lost (and retried elsewhere). */
+  lostAfterChecks: z._default(z.int().check(z.minimum(1)), 3),
+  /** Seconds an ssh command may take before the check counts as failed. */
+  timeoutSeconds: z._default(z.number().check(z.positive()), 20),
+});
+
 /** The whole `specs.config.ts`. */
 export const configSchema = z.strictObject({
   /** Short project name: used in pane names and signal files. */
@@ -224,6 +260,8 @@ export const configSchema = z.strictObject({
   ),
   /** Where panes open: zellij, tmux, headless, or auto (zellij if inside/installed, else tmux, else headless). */
   multiplexer: z._default(z.enum(['auto', 'zellij', 'tmux', 'headless']), 'auto'),
+  /** Run agents elsewhere: { kind: 'ssh', hosts: [...] } (default: on this machine, in `multiplexer`). */
+  executor: z.optional(executorSchema),
   /** tmux server socket name (tmux -L); default: the user's default server. */
   tmuxSocket: z.optional(z.string().check(z.minLength(1))),
   /** Launch pacing. */
@@ -273,4 +311,6 @@ export type StallConfig = z.output<typeof stallSchema>;
 export type LogsConfig = z.output<typeof logsSchema>;
 export type BudgetConfig = z.output<typeof budgetSchema>;
 export type HooksConfig = z.output<typeof hooksSchema>;
+export type ExecutorConfig = z.output<typeof executorSchema>;
+export type SshHostConfig = z.output<typeof sshHostSchema>;
 export type AgentsConfig = Config['agents'];

@@ -18,6 +18,8 @@ export interface CaptureResult {
   timedOut?: boolean;
   /** The signal that ended it, when it did not exit by itself. */
   signal?: NodeJS.Signals;
+  /** stdout as bytes (asked with `raw`): a git bundle, a log. */
+  stdoutRaw?: Buffer;
 }
 
 /** How long output pipes may stay open after the command exits (a background child holding them). */
@@ -37,7 +39,9 @@ let exitHook = false;
 export interface CaptureOptions {
   cwd?: string;
   env?: Record<string, string>;
-  input?: string;
+  input?: string | Buffer;
+  /** Keep stdout's bytes as they are (`stdoutRaw`). */
+  raw?: boolean;
   timeoutMs?: number;
   /** Each chunk of stdout and stderr as it arrives, interleaved as printed (a check's output shown live). */
   onData?: (chunk: Buffer) => void;
@@ -111,7 +115,8 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
       child.stdin?.destroy();
       resolve({
         exitCode: exited?.code ?? undefined,
-        stdout: Buffer.concat(out).toString('utf8'),
+        stdout: opts.raw ? '' : Buffer.concat(out).toString('utf8'),
+        ...(opts.raw ? { stdoutRaw: Buffer.concat(out) } : {}),
         stderr: Buffer.concat(err).toString('utf8'),
         ...(timedOut ? { timedOut } : {}),
         ...(exited?.signal ? { signal: exited.signal } : {}),
@@ -148,6 +153,16 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
       if (opts.signal.aborted) stop('abort');
       else opts.signal.addEventListener('abort', () => stop('abort'), { once: true });
     }
+  });
+}
+
+/** Runs a command on this terminal (attach): it gets the keyboard and the screen; resolves with its exit code. */
+export async function runInteractive(argv: Argv): Promise<{ exitCode: number | undefined; notFound?: boolean }> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(argv[0], argv.slice(1), { stdio: 'inherit' });
+  return new Promise((resolve) => {
+    child.once('error', (err: NodeJS.ErrnoException) => resolve({ exitCode: undefined, ...(err.code === 'ENOENT' ? { notFound: true } : {}) }));
+    child.once('exit', (code) => resolve({ exitCode: code ?? undefined }));
   });
 }
 

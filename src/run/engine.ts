@@ -4,7 +4,8 @@
 import { hostname } from 'node:os';
 import { warn } from '../errors.js';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
-import type { Mux } from '../mux/types.js';
+import type { Executor as Mux } from '../executors/types.js';
+import type { SshExecutor } from '../executors/ssh/executor.js';
 import { extra, failLaunch, markRunning, nextLaunchNumber, own, type StateDoc } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { journalRunEvent, readState, statePath, withState } from '../state/store.js';
@@ -81,7 +82,47 @@ class RealWorld implements World {
   async housekeep(watched: ReadonlySet<string>): Promise<void> {
     const lost = await reapLost(this.config, this.read(), 'run');
     if (lost.length) this.emit({ type: 'lost', lost });
+    if (this.mux.kind === 'ssh') await this.collect(watched);
     if (watched.size) await checkStalls(this.config, this.read(), watched, this.stalled, this.emit);
+  }
+
+  slotWait(spec: ResolvedSpec, doc: StateDoc): string | undefined {
+    const p = this.mux.place(spec, doc);
+    return 'wait' in p ? p.wait : undefined;
+  }
+
+  /** SSH runs: their verdicts brought home, lost hosts judged, stalls acted on. */
+  private async collect(watched: ReadonlySet<string>): Promise<void> {
+    const { collectRemote } = await import('../executors/ssh/collect.js');
+    const ex = this.mux as unknown as SshExecutor;
+    let events;
+    try {
+      events = await collectRemote(this.config, ex, { command: 'run', judge: true });
+    } catch (err) {
+      this.emit({ type: 'host', host: 'ssh', message: `could not collect: ${(err as Error).message}` });
+      return;
+    }
+    for (const e of events) {
+      if (e.type === 'lost') this.emit({ type: 'lost', lost: [{ id: e.id, why: e.reason.replace(/^lost \(|\)$/g, ''), reason: e.reason }] });
+      else if (e.type === 'host-down') this.emit({ type: 'host', host: e.host, message: `not answering (${e.problem}): its specs are lost and go elsewhere` });
+      else if (e.type === 'host-back') this.emit({ type: 'host', host: e.host, message: `answering${e.discarded.length ? `; stopped and discarded ${e.discarded.join(', ')} (attempts no longer current)` : ''}` });
+      else if (e.type === 'stalled' && watched.has(e.id)) {
+        const action = this.config.stall.action;
+        this.emit({ type: 'stalled', id: e.id, quietSeconds: e.quietSeconds, action });
+        if (action === 'warn') continue;
+        const r = own(this.read().dispatch?.running, e.id);
+        if (!r) continue;
+        const mins = e.quietSeconds >= 120 ? `${Math.round(e.quietSeconds / 60)} min` : `${e.quietSeconds} s`;
+        await withState(this.config.stateDir, { command: 'run' }, (d) => {
+          const rec = own(d.dispatch?.specs, e.id);
+          if (rec && own(d.dispatch?.running, e.id)?.attempt === r.attempt) {
+            rec.stopReason = `stalled: no output for ${mins}${action === 'restart' ? ' (restarting)' : ''}`;
+            rec.stopKind = 'stalled';
+          }
+        });
+        await ex.stop(e.id, r, 'ask').catch((err: Error) => this.emit({ type: 'host', host: r.host, message: err.message }));
+      }
+    }
   }
 
   async launch(spec: ResolvedSpec, runId: string, recorded: (at: number) => void): Promise<LaunchResult> {
@@ -132,7 +173,8 @@ async function checkStalls(config: ResolvedConfig, doc: StateDoc, watched: Reado
   const action = config.stall.action;
   for (const id of watched) {
     const r = doc.dispatch?.running[id];
-    if (!r || r.pid <= 0) continue;
+    // An SSH run's log is on its host: its stalls are judged where it is collected.
+    if (!r || r.pid <= 0 || r.executor === 'ssh') continue;
     const key = `${id}:${r.pid}`;
     if (seen.has(key)) continue;
     const spec = config.specs.find((s) => s.id === id)!;
@@ -165,10 +207,11 @@ async function checkStalls(config: ResolvedConfig, doc: StateDoc, watched: Reado
 async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, runId: string, emit: (e: RunEvent) => void, recorded?: (at: number) => void): Promise<LaunchResult> {
   const id = item.spec.id;
   let attempt = 1;
+  let host = hostname();
   try {
     if (item.error) throw new Error(item.error);
     let worktree: WorktreeRecord | undefined;
-    if (item.worktree) {
+    if (item.worktree && !mux.remote) {
       const doc = readState(config.stateDir);
       worktree = await ensureWorktree(config, item.spec, doc.dispatch?.specs[id]?.worktree as WorktreeRecord | undefined);
     }
@@ -177,7 +220,11 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, run
       // used it (and counts for the retry policy), and the next launch never reuses it.
       attempt = nextLaunchNumber(doc, id);
       const startedAt = new Date().toISOString();
-      markRunning(doc, id, { pid: 0, host: hostname(), startedAt, pane: item.paneName, attempt, runId: runId });
+      // The machine it runs on, chosen under the lock with every other running spec in view (a host's slots).
+      const placed = mux.place(item.spec, doc);
+      if ('wait' in placed) throw new Error(`no room for it: waiting for ${placed.wait}`);
+      host = placed.host;
+      markRunning(doc, id, { pid: 0, host, startedAt, pane: item.paneName, attempt, runId: runId, ...(mux.kind === 'ssh' ? { executor: 'ssh' as const } : {}) });
       const rec = extra(doc).specs[id]!;
       rec.attempts = (rec.attempts ?? 0) + 1;
       rec.history = [...(rec.history ?? []), { n: attempt, startedAt, runId: runId, wave: item.spec.wave }];
@@ -187,9 +234,9 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, run
     recorded?.(Date.now());
     // A tmux or zellij pane starts with the multiplexer server's environment, not ours: hand ours
     // (API keys, PATH, CODEX_HOME...) to the runner in a file only this user can read.
-    if (mux.kind !== 'headless') writeRunnerEnv(config, id);
+    if (mux.kind !== 'headless' && !mux.remote) writeRunnerEnv(config, id);
     // The runner records its own pane id ($ZELLIJ_PANE_ID, $TMUX_PANE, its pid): no second write here.
-    const pane = await mux.open({ name: item.paneName, cwd: item.cwd, argv: item.runnerArgv });
+    const pane = await mux.open({ name: item.paneName, cwd: item.cwd, argv: item.runnerArgv, spec: item.spec, attempt, runId, host });
     return { ok: true, attempt, pane };
   } catch (err) {
     const reason = `launch failed: ${(err as Error).message}`;

@@ -41,6 +41,10 @@ export async function waitForWave(
     let doc = readState(config.stateDir);
     if (!opts.readOnly && Date.now() - lastReap > 1000) {
       lastReap = Date.now();
+      if (config.executor) {
+        const { collectForReader } = await import('../executors/ssh/collect.js');
+        if ((await collectForReader(config, 'watch-handoff').catch(() => [])).length) doc = readState(config.stateDir);
+      }
       const lost = await reapLost(config, doc, 'watch-handoff');
       if (lost.length) {
         opts.onLost?.(lost.map((l) => l.id));

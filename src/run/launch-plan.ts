@@ -3,7 +3,7 @@
 import { realpathSync } from 'node:fs';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { agentCommand, usesDispatchWorktree } from '../agents/command.js';
-import type { Mux } from '../mux/types.js';
+import type { Mux } from '../executors/types.js';
 import type { Argv } from '../proc/launch.js';
 import { locateSpec, readSpecFolders, type SpecFiles, type SpecFolders } from '../specs/lookup.js';
 import { stateOf, type SpecState, type StateDoc } from '../state/doc.js';

@@ -52,8 +52,8 @@ export function findLost(doc: StateDoc, stateDir: string, startTimeoutSeconds: n
   const lost: Lost[] = [];
   const host = hostname();
   for (const [id, r] of Object.entries(doc.dispatch?.running ?? {})) {
-    // Another machine's runner cannot be checked from here.
-    if (r.host && r.host !== host) continue;
+    // Another machine's runner cannot be checked from here (an SSH host's are judged by collecting them).
+    if ((r.host && r.host !== host) || r.executor === 'ssh') continue;
     if (r.pid > 0) {
       if (!isRunner(r.pid, id)) lost.push(lostOf(id, 'runner died'));
     } else if (now - Date.parse(r.startedAt) > startTimeoutSeconds * 1000) {

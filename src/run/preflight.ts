@@ -4,8 +4,8 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { ResolvedConfig } from '../config/load.js';
-import { isExecutable, onPath } from '../mux/choose.js';
-import type { Mux } from '../mux/types.js';
+import { isExecutable, onPath } from '../executors/choose.js';
+import type { Mux } from '../executors/types.js';
 import type { StateDoc } from '../state/doc.js';
 import type { LaunchItem } from './launch-plan.js';
 import { fillPlaceholders, placeholderValues } from '../agents/command.js';
@@ -43,6 +43,14 @@ function executable(cmd: string, cwd: string): string | undefined {
 }
 
 export async function preflight(config: ResolvedConfig, items: PreflightItem[], mux: Mux, doc: StateDoc, opts: PreflightOptions = {}): Promise<Check[]> {
+  if (mux.kind === 'ssh') {
+    // The agents and checks run on the hosts: asked there, not here.
+    const { hostChecks } = await import('../executors/ssh/checks.js');
+    const bins = [...new Set(items.flatMap((i) => (i.agentArgv[0] ? [i.agentArgv[0]] : [])))];
+    const checks = await hostChecks(config, mux as unknown as import('../executors/ssh/executor.js').SshExecutor, bins, doc);
+    if (items.length) checks.push(specFilesCheck(config, items));
+    return checks;
+  }
   const checks: Check[] = [];
   checks.push(await muxCheck(config, mux, opts));
   if (!items.length) {

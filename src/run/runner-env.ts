@@ -9,12 +9,17 @@ import { runDirOf } from './paths.js';
 const envFile = (config: ResolvedConfig, id: string) => join(runDirOf(config, id), 'env.json');
 
 export function writeRunnerEnv(config: ResolvedConfig, id: string): void {
+  // What describes the dispatcher's own terminal is the pane's business, not ours. The user's
+  // DISPATCH_* variables pass, as in a headless runner; the runner sets the spec's own after these.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(TMUX|ZELLIJ|TERM|STY|WINDOWID|COLUMNS|LINES)/.test(k))) as Record<string, string>;
+  writeRunnerEnvValues(config, id, env);
+}
+
+/** Writes exactly these variables for the spec's runner (an SSH host gets only the forwarded ones). */
+export function writeRunnerEnvValues(config: ResolvedConfig, id: string, env: Record<string, string>): void {
   mkdirSync(runDirOf(config, id), { recursive: true });
   rmSync(envFile(config, id), { force: true });
   // 0600: it may hold secrets. The runner deletes it once read.
-  // What describes the dispatcher's own terminal is the pane's business, not ours. The user's
-  // DISPATCH_* variables pass, as in a headless runner; the runner sets the spec's own after these.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(TMUX|ZELLIJ|TERM|STY|WINDOWID|COLUMNS|LINES)/.test(k)));
   writeFileSync(envFile(config, id), JSON.stringify(env), { mode: 0o600 });
 }
 

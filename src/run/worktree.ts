@@ -11,6 +11,8 @@ export interface WorktreeRecord {
   path: string;
   branch: string;
   createdBy: 'dispatch';
+  /** Made on this SSH host (`path` is there); only its branch, fetched back, is here. */
+  host?: string;
 }
 
 const git = (root: string, ...args: string[]): Argv => ['git', '-C', root, ...args];
@@ -67,7 +69,7 @@ export interface MergeOptions {
 export async function discardWorktree(config: ResolvedConfig, wt: WorktreeRecord): Promise<{ worktree: boolean; branch: boolean }> {
   if (wt.createdBy !== 'dispatch') throw new DispatchError(`the worktree ${wt.path} was not made by dispatch`, { hint: 'remove it by hand if you mean to' });
   let worktree = false;
-  if (existsSync(wt.path)) {
+  if (!wt.host && existsSync(wt.path)) {
     const rm = await gitOk(config.rootDir, 'worktree', 'remove', '--force', wt.path);
     if (rm.exitCode !== 0) throw new DispatchError(`git worktree remove failed for ${wt.path}: ${(rm.stderr || rm.stdout).trim()}`, { hint: "check 'git worktree list'" });
     worktree = true;
@@ -85,7 +87,7 @@ export async function discardWorktree(config: ResolvedConfig, wt: WorktreeRecord
 /** Commits what the agent left in the worktree, merges --no-ff, removes the worktree and branch it created. */
 export async function mergeWorktree(config: ResolvedConfig, spec: ResolvedSpec, wt: WorktreeRecord, opts: MergeOptions = {}): Promise<MergeResult> {
   let committed = false;
-  if (existsSync(wt.path)) {
+  if (!wt.host && existsSync(wt.path)) {
     const dirty = await gitOk(wt.path, 'status', '--porcelain');
     if (dirty.stdout.trim()) {
       await gitOk(wt.path, 'add', '-A');
@@ -121,7 +123,7 @@ export async function mergeWorktree(config: ResolvedConfig, spec: ResolvedSpec, 
     }
   }
   let removed = false;
-  if (existsSync(wt.path)) {
+  if (!wt.host && existsSync(wt.path)) {
     const rm = await gitOk(config.rootDir, 'worktree', 'remove', wt.path);
     removed = rm.exitCode === 0;
   }

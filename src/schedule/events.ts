@@ -30,6 +30,8 @@ export type RunEvent =
   | { type: 'stalled'; id: string; quietSeconds: number; action: 'warn' | 'restart' | 'fail' }
   | { type: 'budget'; message: string }
   | { type: 'hook-failed'; hook: string; error: string }
+  /** An SSH host went down, came back, or had leftovers of given-up attempts discarded. */
+  | { type: 'host'; host: string; message: string }
   /** `wave` is absent under eager scheduling, where several waves run at once. */
   | { type: 'tick'; wave?: number; rows: LiveRow[]; nextLaunchAt?: number; waitingFor?: string }
   | { type: 'wave-done'; wave: number };

@@ -504,6 +504,7 @@ function pickNext(rc: RunCtx, d: DriveInput, doc: StateDoc, queue: string[], liv
   }
   let paused: { agent: string; until: number } | undefined;
   let seqWait = false;
+  let slotWait: string | undefined;
   for (const id of queue) {
     const spec = specOf(rc, id);
     const sequential = !!config.waveOptions[String(spec.wave)]?.sequential;
@@ -520,9 +521,16 @@ function pickNext(rc: RunCtx, d: DriveInput, doc: StateDoc, queue: string[], liv
       continue;
     }
     if (busy >= d.cap) return { later: true, waitingFor: d.cap === 1 && d.wave !== undefined && config.waveOptions[String(d.wave)]?.sequential ? 'the previous spec to finish (sequential wave)' : `a free slot (maxParallel ${d.cap})` };
+    // Its executor has no room for it now (a host's slots): another spec may still go elsewhere.
+    const slot = rc.world.slotWait?.(spec, doc);
+    if (slot) {
+      slotWait ??= slot;
+      continue;
+    }
     return { id, later: false };
   }
   if (paused) return { later: true, readyAt: paused.until, waitingFor: `${paused.agent} to come off its rate limit` };
+  if (slotWait) return { later: true, waitingFor: slotWait };
   if (seqWait) return { later: true, waitingFor: 'the previous spec to finish (sequential wave)' };
   return { later: false };
 }

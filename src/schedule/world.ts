@@ -33,6 +33,8 @@ export interface World {
   read(): StateDoc;
   /** About once a second: lost runners and stalled agents (nothing to do in a simulation). */
   housekeep(watched: ReadonlySet<string>): Promise<void>;
+  /** What a ready spec waits for before it may launch (a free slot on a host), if anything. */
+  slotWait?(spec: ResolvedSpec, doc: StateDoc): string | undefined;
   /** Launches a spec; calls `recorded` the moment the launch is on record (pacing counts from there). */
   launch(spec: ResolvedSpec, runId: string, recorded: (at: number) => void): Promise<LaunchResult>;
   /** Before the first launch of a wave's specs (pre-planning). */

@@ -5,13 +5,13 @@ import type { Check } from '../run/preflight.js';
 export type { Check };
 
 export async function runChecks(config: ResolvedConfig, muxWanted: ResolvedConfig['multiplexer']): Promise<Check[]> {
-  const { resolveMuxKind, createMux } = await import('../mux/choose.js');
+  const { resolveExecutorKind, createMux } = await import('../executors/choose.js');
   const checks: Check[] = [];
   const major = Number(process.versions.node.split('.')[0]);
   checks.push(major >= 20 ? { name: 'node', status: 'ok', detail: process.version } : { name: 'node', status: 'fail', detail: process.version, fix: 'install Node 20 or later' });
 
   // The same checks as a run's preflight, for what `dispatch run` would launch now (every wave).
-  const mux = await createMux(config, resolveMuxKind(muxWanted));
+  const mux = await createMux(config, resolveExecutorKind(config, muxWanted === config.multiplexer ? undefined : muxWanted));
   const { readState } = await import('../state/store.js');
   const { planWave } = await import('../run/launch-plan.js');
   const { readSpecFolders } = await import('../specs/lookup.js');

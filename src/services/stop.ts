@@ -10,7 +10,7 @@ import { runHook, specVars } from '../run/hooks.js';
 import { removeRunnerEnv } from '../run/runner-env.js';
 import { agentGroupOf } from '../run/agent-file.js';
 import { findSpecs } from '../specs/lookup.js';
-import { extra, failLaunch, own, stateOf, type SpecState } from '../state/doc.js';
+import { extra, failLaunch, own, stateOf, type RunnerInfo, type SpecState } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
 
@@ -51,6 +51,13 @@ export async function stopSpecs(config: ResolvedConfig, ids: string[], opts: { w
       const from = stateOf(d, id);
       const r = own(d.dispatch?.running, id);
       if (!r) return { from };
+      if (r.executor === 'ssh') {
+        // Its runner is told why on its host; the verdict comes home with the next collection.
+        const rec = extra(d).specs[id] ??= {};
+        rec.stopReason = REASON;
+        rec.stopKind = 'interrupted';
+        return { from, runner: r, recorded: false, ssh: true };
+      }
       if (r.host && r.host !== hostname()) return { from, elsewhere: r.host };
       if (r.pid === 0) {
         recordStop(d, id);
@@ -67,6 +74,10 @@ export async function stopSpecs(config: ResolvedConfig, ids: string[], opts: { w
       continue;
     }
     const r = seen.runner;
+    if ('ssh' in seen && seen.ssh) {
+      out.push(await stopRemote(config, id, r, opts));
+      continue;
+    }
     let recordedHere = !!seen.recorded;
     if (!seen.recorded) {
       if (!gone(r.pid, id)) {
@@ -114,4 +125,42 @@ export async function stopSpecs(config: ResolvedConfig, ids: string[], opts: { w
     out.push({ id, from: seen.from, stopped, ...(stopped ? {} : { note: `still running (runner pid ${r.pid} did not stop)` }) });
   }
   return out;
+}
+
+/** Stops an SSH run: asked on its host, collected; what does not answer in time is killed there and recorded here. */
+async function stopRemote(config: ResolvedConfig, id: string, r: RunnerInfo, opts: { waitMs?: number; signal?: AbortSignal }): Promise<StopResult> {
+  const { sshExecutor } = await import('../executors/ssh/executor.js');
+  const { collectRemote } = await import('../executors/ssh/collect.js');
+  const ex = sshExecutor(config);
+  const same = () => {
+    const now = own(readState(config.stateDir).dispatch?.running, id);
+    return !!now && now.host === r.host && now.attempt === r.attempt;
+  };
+  try {
+    await ex.stop(id, r, 'ask');
+    const until = Date.now() + (opts.waitMs ?? 15_000);
+    while (same() && Date.now() < until && !opts.signal?.aborted) {
+      await new Promise((res) => setTimeout(res, 300));
+      await collectRemote(config, ex, { command: 'stop', force: true });
+    }
+    if (same()) await ex.stop(id, r, 'kill');
+  } catch (err) {
+    warn(`${(err as Error).message}: recording the stop here`);
+  }
+  let recordedHere = false;
+  if (same()) {
+    recordedHere = await withState(config.stateDir, { command: 'stop', reason: REASON }, (d) => {
+      const cur = own(d.dispatch?.running, id);
+      if (!cur || cur.host !== r.host || cur.attempt !== r.attempt) return false;
+      recordStop(d, id);
+      return true;
+    });
+  }
+  if (recordedHere) {
+    const spec = config.specs.find((s) => s.id === id);
+    const signalProblem = writeSignal(config.signalDir, config.project, 'failed', id, `${REASON}\n`);
+    if (signalProblem) warn(signalProblem);
+    await runHook(config, 'onSpecFailed', { ...specVars(id, spec), STATE: 'failed', KIND: 'interrupted', REASON });
+  }
+  return { id, from: 'running', stopped: stateOf(readState(config.stateDir), id) !== 'running' };
 }

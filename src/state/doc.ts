@@ -23,6 +23,8 @@ export interface RunnerInfo {
   runId?: string;
   /** The agent's process group, recorded by the runner when it starts it: stopped when the runner dies. */
   agent?: AgentGroup;
+  /** 'ssh': the runner is on the SSH host `host`; the dispatcher collects its verdict. */
+  executor?: 'ssh';
 }
 
 /** An agent's process group; `start` (its leader's start time) keeps a reused pid from being signalled. */
@@ -118,7 +120,7 @@ function runnerProblem(path: string, r: unknown): string | undefined {
   if (!isObj(r)) return `"${path}" must be an object (a runner: pid, startedAt)`;
   if (!Number.isInteger(r.pid) || (r.pid as number) < 0) return `"${path}.pid" must be a whole number`;
   if (typeof r.startedAt !== 'string') return `"${path}.startedAt" must be a time string`;
-  for (const k of ['host', 'pane', 'runId']) if (!optType(r, k, 'string')) return `"${path}.${k}" must be a string`;
+  for (const k of ['host', 'pane', 'runId', 'executor']) if (!optType(r, k, 'string')) return `"${path}.${k}" must be a string`;
   if (!optType(r, 'attempt', 'number')) return `"${path}.attempt" must be a number`;
   if (r.agent !== undefined && (!isObj(r.agent) || !Number.isInteger(r.agent.pgid))) return `"${path}.agent" must be an object with a numeric pgid`;
   return undefined;

@@ -1,14 +1,16 @@
 import { DispatchError } from '../errors.js';
 import { capture, type Argv } from '../proc/launch.js';
+import type { ResolvedConfig } from '../config/load.js';
+import { localRuntime } from './local.js';
 import type { Mux, PaneRequest } from './types.js';
 
 // tmux expands formats (`#(...)` runs a shell command) in -n, -c and -s, not in
 // -t nor after `--`. '##' reads as '#', but a run of '#' before '[' is kept as
 // it is (a style), so that run is left single.
-const formatLiteral = (v: string) => v.replace(/#+/g, (run, at: number) => (v[at + run.length] === '[' ? run : run + run));
+export const formatLiteral = (v: string) => v.replace(/#+/g, (run, at: number) => (v[at + run.length] === '[' ? run : run + run));
 
 // tmux ends a command at any argument ending in ';' (even after `--`); `\;` is a literal ';'.
-const tmuxArg = (v: string) => (v.endsWith(';') ? `${v.slice(0, -1)}\\;` : v);
+export const tmuxArg = (v: string) => (v.endsWith(';') ? `${v.slice(0, -1)}\\;` : v);
 
 /**
  * The session name as tmux stores it: '.' and ':' separate window and pane in
@@ -22,7 +24,7 @@ export const hasSessionArgv = (wanted: string, socket?: string, bin = 'tmux'): A
   [bin, ...(socket ? ['-L', socket] : []), ...['has-session', '-t', `=${tmuxSessionName(wanted)}`].map(tmuxArg)];
 
 /** A window per spec. With more than one argument tmux execs the command directly: no shell. */
-export function tmuxMux(wanted: string, opts: { socket?: string; rootDir: string; bin?: string }): Mux {
+export function tmuxMux(wanted: string, opts: { socket?: string; rootDir: string; bin?: string; config: ResolvedConfig }): Mux {
   const session = tmuxSessionName(wanted);
   const base: Argv = [opts.bin ?? 'tmux', ...(opts.socket ? ['-L', opts.socket] : [])];
   const tmux = (...args: string[]): Argv => [...base, ...args.map(tmuxArg)];
@@ -31,7 +33,11 @@ export function tmuxMux(wanted: string, opts: { socket?: string; rootDir: string
   const openCommands = (req: PaneRequest): Argv[] => [
     tmux('new-window', '-d', '-t', `${target}:`, '-n', formatLiteral(req.name), '-c', formatLiteral(req.cwd), '-P', '-F', '#{pane_id}', '--', ...req.argv),
   ];
+  // The runner's pane (%N), made current, then the session attached.
+  const attach = (pane: string | undefined) =>
+    pane?.startsWith('%') ? { argv: tmux('select-window', '-t', pane, ';', 'select-pane', '-t', pane, ';', 'attach-session', '-t', pane) } : { argv: tmux('attach-session', '-t', target) };
   return {
+    ...localRuntime(opts.config, (_id, r) => attach(r.pane)),
     kind: 'tmux',
     session,
     openCommands,

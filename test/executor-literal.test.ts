@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tmuxMux } from '../src/mux/tmux.js';
+import { tmuxMux } from '../src/executors/tmux.js';
+import type { ResolvedConfig } from '../src/config/load.js';
 import { dispatch, dispatchAsync, readStateOf, ROOT, tempDir } from './helpers.js';
 import { NODE, STANDIN_BIN, engineProject, starts, waitFor } from './fixtures/engine.js';
 
@@ -43,7 +44,7 @@ describe('tmux: values reach tmux literally', () => {
     mkdirSync(root, { recursive: true });
     mkdirSync(cwd, { recursive: true });
     const out = join(tempDir(), 'argv.json');
-    const mux = tmuxMux(`s ${JOBS} $HOME a.b:c\\d;`, { socket: SOCKET, rootDir: root });
+    const mux = tmuxMux(`s ${JOBS} $HOME a.b:c\\d;`, { socket: SOCKET, rootDir: root, config: { stateDir: root } as ResolvedConfig });
     // What tmux would rewrite in a session name on its own is already rewritten; the rest stays.
     expect(mux.session).toBe('s #(touch pwned) #{session_name} #S ## #[fg=red] #, _(touch pwned) `touch pwned` _HOME a_b_c_d;');
 

@@ -1,9 +1,12 @@
 import { spawnDetached } from '../proc/launch.js';
+import type { ResolvedConfig } from '../config/load.js';
+import { localRuntime } from './local.js';
 import type { Mux } from './types.js';
 
 /** No multiplexer: the runner is a detached background process; its output is in the spec's log. */
-export function headlessMux(session: string): Mux {
+export function headlessMux(session: string, config: ResolvedConfig): Mux {
   return {
+    ...localRuntime(config, (id) => ({ hint: `${id} runs headless (no pane to attach to): follow it with 'dispatch logs ${id} --follow'` })),
     kind: 'headless',
     session,
     openCommands: (req) => [req.argv],

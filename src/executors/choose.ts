@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { ResolvedConfig } from '../config/load.js';
-import type { Mux, MuxKind } from './types.js';
+import type { Executor, ExecutorKind, MuxKind } from './types.js';
 
 /** Whether `file` exists and this user may execute it. */
 export function isExecutable(file: string): boolean {
@@ -29,8 +29,13 @@ export function resolveMuxKind(wanted: ResolvedConfig['multiplexer']): MuxKind {
   return 'headless';
 }
 
-export async function createMux(config: ResolvedConfig, kind: MuxKind): Promise<Mux> {
-  if (kind === 'zellij') return (await import('./zellij.js')).zellijMux(config.session);
-  if (kind === 'tmux') return (await import('./tmux.js')).tmuxMux(config.session, { socket: config.tmuxSocket, rootDir: config.rootDir });
-  return (await import('./headless.js')).headlessMux(config.session);
+/** The executor of this run: the SSH pool when the config has one (and no --mux asks for a local one), else the multiplexer. */
+export function resolveExecutorKind(config: ResolvedConfig, muxFlag?: ResolvedConfig['multiplexer']): ExecutorKind {
+  if (config.executor && !muxFlag) return config.executor.kind;
+  return resolveMuxKind(muxFlag ?? config.multiplexer);
+}
+
+export async function createMux(config: ResolvedConfig, kind: ExecutorKind): Promise<Executor> {
+  const { createExecutor } = await import('./registry.js');
+  return createExecutor(config, kind);
 }

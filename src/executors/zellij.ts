@@ -1,5 +1,7 @@
 import { DispatchError } from '../errors.js';
 import { capture, showArgv, type Argv } from '../proc/launch.js';
+import type { ResolvedConfig } from '../config/load.js';
+import { localRuntime } from './local.js';
 import type { Mux, PaneRequest } from './types.js';
 
 const strip = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
@@ -11,11 +13,13 @@ const attachCmd = (bin: string, session: string): Argv =>
   session.startsWith('-') || session === 'options' || session === 'help' ? [bin, 'attach', '--create-background', '--', session] : [bin, 'attach', session, '--create-background'];
 
 /** Zellij 0.45 grammar: `zellij --session S run --name N --close-on-exit --cwd DIR -- CMD...` */
-export function zellijMux(session: string, bin = 'zellij'): Mux {
+export function zellijMux(session: string, bin: string, config: ResolvedConfig): Mux {
   const openCommands = (req: PaneRequest): Argv[] => [
     [bin, ...opt('--session', session), 'run', ...opt('--name', req.name), '--close-on-exit', ...opt('--cwd', req.cwd), '--', ...req.argv],
   ];
+  const attach: Argv = [bin, 'attach', ...(session.startsWith('-') ? ['--', session] : [session])];
   return {
+    ...localRuntime(config, () => ({ argv: attach })),
     kind: 'zellij',
     session,
     openCommands,

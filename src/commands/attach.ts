@@ -1,0 +1,29 @@
+import type { Ctx } from '../context.js';
+import { DispatchError, EXIT } from '../errors.js';
+
+/** `dispatch attach <id> [--print]`: opens the running spec's pane (or its tmux session on its SSH host). */
+export async function run(args: { _: [string]; print?: boolean }, ctx: Ctx): Promise<number> {
+  const config = await ctx.config();
+  const { findSpec } = await import('../specs/lookup.js');
+  const { readState } = await import('../state/store.js');
+  const { own, stateOf } = await import('../state/doc.js');
+  const spec = findSpec(config, args._[0]);
+  const doc = readState(config.stateDir);
+  const r = own(doc.dispatch?.running, spec.id);
+  if (!r) throw new DispatchError(`${spec.id} is not running (${stateOf(doc, spec.id)}): there is nothing to attach to`, { hint: `its output is in 'dispatch logs ${spec.id}'` });
+  const { createMux } = await import('../executors/choose.js');
+  // The pane's id says which multiplexer opened it: tmux %N, zellij terminal_N, headless pid:N.
+  const kind = r.executor === 'ssh' ? 'ssh' : r.pane?.startsWith('%') ? 'tmux' : r.pane?.startsWith('terminal_') ? 'zellij' : 'headless';
+  const ex = await createMux(config, kind);
+  const a = ex.attach(spec.id, r);
+  if ('hint' in a) throw new DispatchError(a.hint);
+  const { runInteractive, showArgv } = await import('../proc/launch.js');
+  if (args.print || !ctx.interactive) {
+    // Not a terminal (or asked): the command, to run by hand.
+    ctx.out(`${showArgv(a.argv)}\n`);
+    return EXIT.ok;
+  }
+  const res = await runInteractive(a.argv);
+  if (res.notFound) throw new DispatchError(`'${a.argv[0]}' is not installed here`, { hint: `attach by hand: ${showArgv(a.argv)}` });
+  return res.exitCode === 0 ? EXIT.ok : EXIT.failure;
+}

@@ -1,0 +1,278 @@
+// Brings SSH runs' verdicts home. One `remote poll` per host reports its runs;
+// each finished run's log and branch are fetched, then its verdict recorded
+// here — this machine is the state's only writer. A host that stops answering
+// loses its specs after a few failed checks; when it answers again, what it
+// still holds of attempts no longer current is stopped and discarded.
+import { linkSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { ResolvedConfig } from '../../config/load.js';
+import { warn } from '../../errors.js';
+import { capture } from '../../proc/launch.js';
+import { closeLaunch, extra, failLaunch, markRateLimited, own, setState, type AttemptRecord, type RunnerInfo, type VerdictKind } from '../../state/doc.js';
+import { writeSignal } from '../../state/signals.js';
+import { lockState } from '../../state/lock.js';
+import { readState, withState } from '../../state/store.js';
+import type { PolledRun, RunResult } from '../../remote/layout.js';
+import { remoteBase, runLabel, type SshHost } from './hosts.js';
+import { runningByHost, sshProblem, type SshExecutor } from './executor.js';
+
+export type CollectEvent =
+  | { type: 'collected'; id: string; host: string; state: string; reason?: string }
+  | { type: 'lost'; id: string; host: string; reason: string }
+  | { type: 'host-down'; host: string; problem: string }
+  | { type: 'host-back'; host: string; discarded: string[] }
+  | { type: 'adopted'; id: string; host: string; pid: number }
+  | { type: 'stalled'; id: string; quietSeconds: number };
+
+export interface CollectOptions {
+  command: string;
+  /** Only the dispatcher of a run judges hosts (lost after failed checks, runners that never started); `status` only collects. */
+  judge?: boolean;
+  /** Poll every host now, whatever checkSeconds says. */
+  force?: boolean;
+  now?: number;
+}
+
+/** Log growth per run, for stall checks: the size last seen and when it last grew. */
+const growth = new Map<string, { size: number; at: number }>();
+
+/** Collects what the hosts hold. Serialized between dispatch processes: one fetches a branch at a time. */
+export async function collectRemote(config: ResolvedConfig, ex: SshExecutor, opts: CollectOptions): Promise<CollectEvent[]> {
+  const now = opts.now ?? Date.now();
+  const every = (config.executor?.checkSeconds ?? 5) * 1000;
+  const due = ex.hosts.filter((h) => opts.force || now - (ex.health.checkedAt.get(h.name) ?? 0) >= every);
+  if (!due.length) return [];
+  const release = await lockState(join(config.stateDir, 'remote-collect'), { command: opts.command });
+  const events: CollectEvent[] = [];
+  try {
+    const polls = await Promise.all(due.map(async (h) => {
+      ex.health.checkedAt.set(h.name, now);
+      const r = await ex.onHost(h, 'poll', ['--base', remoteBase(config, h)]);
+      return { h, r };
+    }));
+    for (const { h, r } of polls) {
+      if (r.exitCode !== 0 || !r.stdout.trim().startsWith('{')) {
+        const problem = sshProblem(r);
+        if (!opts.judge) continue;
+        if (ex.health.fail(h.name)) events.push({ type: 'host-down', host: h.name, problem });
+        if (ex.health.isDown(h.name)) events.push(...(await loseHost(config, h, `lost (host ${h.name} not answering: ${problem})`)));
+        continue;
+      }
+      let runs: PolledRun[];
+      try {
+        runs = (JSON.parse(r.stdout) as { runs: PolledRun[] }).runs;
+      } catch {
+        continue;
+      }
+      const back = ex.health.ok(h.name);
+      events.push(...(await collectHost(config, ex, h, runs, opts, back)));
+    }
+  } finally {
+    await release();
+  }
+  return events;
+}
+
+/** Every running entry on a host that is down: lost, so the retry policy relaunches it elsewhere. */
+async function loseHost(config: ResolvedConfig, h: SshHost, reason: string): Promise<CollectEvent[]> {
+  const lost = await withState(config.stateDir, { command: 'run', reason }, (doc) => {
+    const ids: string[] = [];
+    for (const [id] of runningByHost(doc).get(h.name) ?? []) {
+      failLaunch(doc, id, reason, 'lost');
+      ids.push(id);
+    }
+    return ids;
+  });
+  for (const id of lost) await tell(config, id, 'failed', 'lost', reason);
+  return lost.map((id) => ({ type: 'lost' as const, id, host: h.name, reason }));
+}
+
+async function collectHost(config: ResolvedConfig, ex: SshExecutor, h: SshHost, runs: PolledRun[], opts: CollectOptions, back: boolean): Promise<CollectEvent[]> {
+  const events: CollectEvent[] = [];
+  const doc = readState(config.stateDir);
+  const entries = runningByHost(doc).get(h.name) ?? [];
+  const current = (run: PolledRun) => entries.some(([id, r]) => id === run.id && r.attempt === run.attempt);
+  const base = remoteBase(config, h);
+  const discarded: string[] = [];
+  // Runs of attempts that are no longer current here (given up while the host was away, or already recorded):
+  // stopped, and their results never count.
+  for (const run of runs) {
+    if (current(run) || ex.opening.has(run.id)) continue;
+    // Recorded already, its folder left behind by a dispatcher that stopped before cleaning: just cleaned.
+    const r = await ex.onHost(h, 'stop', ['--base', base, '--kill', '--discard', '--', run.label]);
+    if (r.exitCode === 0) discarded.push(run.label);
+  }
+  if (back || discarded.length) events.push({ type: 'host-back', host: h.name, discarded });
+  for (const [id, r] of entries) {
+    const run = runs.find((x) => x.id === id && x.attempt === r.attempt);
+    if (run?.result) {
+      events.push(await applyResult(config, ex, h, r, run, run.result));
+      continue;
+    }
+    if (run?.alive) {
+      if (r.pid !== run.pid && run.pid) {
+        // Adopted: the runner is on record with its pid on its host.
+        const pid = run.pid;
+        await withState(config.stateDir, { command: opts.command }, (d) => {
+          const cur = own(d.dispatch?.running, id);
+          if (cur?.host === h.name && cur.attempt === r.attempt) cur.pid = pid;
+        });
+        events.push({ type: 'adopted', id, host: h.name, pid });
+      }
+      const stall = stallOf(config, id, r, run.logSize, opts.now ?? Date.now());
+      if (stall) events.push(stall);
+      continue;
+    }
+    if (!opts.judge || ex.opening.has(id)) continue;
+    const startedAt = Date.parse(r.startedAt);
+    if (run && run.alive === false) {
+      // Its runner died without a verdict: what it left running ends, then it is lost.
+      await ex.onHost(h, 'stop', ['--base', base, '--kill', '--', run.label]);
+      events.push(...(await loseOne(config, h, id, r, `lost (runner died on ${h.name})`)));
+    } else if ((opts.now ?? Date.now()) - startedAt > config.startTimeoutSeconds * 1000 && (!run || run.alive === undefined)) {
+      events.push(...(await loseOne(config, h, id, r, `lost (runner never started on ${h.name} within ${config.startTimeoutSeconds} s)`)));
+    }
+  }
+  return events;
+}
+
+async function loseOne(config: ResolvedConfig, h: SshHost, id: string, r: RunnerInfo, reason: string): Promise<CollectEvent[]> {
+  const done = await withState(config.stateDir, { command: 'run', reason }, (doc) => {
+    const cur = own(doc.dispatch?.running, id);
+    if (cur?.host !== h.name || cur.attempt !== r.attempt) return false;
+    failLaunch(doc, id, reason, 'lost');
+    return true;
+  });
+  if (!done) return [];
+  await tell(config, id, 'failed', 'lost', reason);
+  return [{ type: 'lost', id, host: h.name, reason }];
+}
+
+function stallOf(config: ResolvedConfig, id: string, r: RunnerInfo, size: number, now: number): CollectEvent | undefined {
+  const key = `${id}:${r.attempt}`;
+  const g = growth.get(key);
+  if (!g || size !== g.size) {
+    growth.set(key, { size, at: g ? now : Math.max(Date.parse(r.startedAt) || now, now - 1) });
+    return undefined;
+  }
+  const spec = config.specs.find((s) => s.id === id);
+  const limit = (config.stall.minutes[spec?.cost ?? 1] ?? 15) * 60;
+  const quiet = (now - g.at) / 1000;
+  if (quiet <= limit) return undefined;
+  // Said once per quiet spell: it is said again only after the log grows and stops again.
+  growth.set(key, { size, at: Number.POSITIVE_INFINITY });
+  return { type: 'stalled', id, quietSeconds: Math.round(quiet) };
+}
+
+/** Fetches the run's log and (done) its branch, records its verdict, then cleans the run off the host. */
+async function applyResult(config: ResolvedConfig, ex: SshExecutor, h: SshHost, r: RunnerInfo, run: PolledRun, res: RunResult): Promise<CollectEvent> {
+  const id = run.id;
+  const base = remoteBase(config, h);
+  await copyLog(config, ex, h, id, run);
+  let state = res.state;
+  let kind = res.kind as VerdictKind;
+  let reason = res.reason;
+  let fetched = false;
+  if (state === 'done') {
+    const f = await fetchBranch(config, ex, h, run);
+    if (f) {
+      state = 'failed';
+      kind = 'lost';
+      reason = `lost (its work could not be fetched from ${h.name}: ${f})`;
+    } else fetched = true;
+  }
+  const wtPath = `${base}/worktrees/${id}`;
+  const applied = await withState(config.stateDir, { command: 'run', ...(reason ? { reason } : {}) }, (doc) => {
+    const cur = own(doc.dispatch?.running, id);
+    if (cur?.host !== h.name || cur.attempt !== run.attempt) return false;
+    const rec = extra(doc).specs[id] ??= {};
+    delete rec.stopReason;
+    delete rec.stopKind;
+    if (state === 'rate-limited' && res.until) {
+      const spec = config.specs.find((s) => s.id === id);
+      markRateLimited(doc, id, { until: res.until, agent: spec?.agent ?? '', reason: reason ?? 'rate limited', at: res.endedAt });
+    } else setState(doc, id, state === 'rate-limited' ? 'failed' : state, reason, kind);
+    if (state === 'done') {
+      rec.awaitingMerge = true;
+      rec.worktree = { path: wtPath, branch: `dispatch/${id}`, createdBy: 'dispatch', host: h.name };
+    }
+    const entry = (res.entry ?? {}) as Partial<AttemptRecord>;
+    const { n: _n, startedAt: _s, ...rest } = entry;
+    closeLaunch(doc, id, run.attempt, { ...rest, endedAt: entry.endedAt ?? res.endedAt, state: state === 'rate-limited' && !res.until ? 'failed' : state, kind, ...(reason ? { reason } : {}) } as Omit<AttemptRecord, 'n' | 'startedAt'>);
+    return true;
+  });
+  // Recorded (or someone decided meanwhile): the run leaves the host; with its work fetched, its worktree too.
+  const c = await ex.onHost(h, 'clean', ['--base', base, '--dir', h.cfg.dir, ...(fetched ? ['--worktree'] : []), '--', run.label]);
+  if (c.exitCode !== 0) warn(`${h.name}: could not clean run ${run.label}: ${sshProblem(c)}`);
+  if (applied) await tell(config, id, state === 'rate-limited' ? 'rate-limited' : state, kind, reason, { ATTEMPT: run.attempt, HOST: h.name, RETRY_AT: res.until });
+  return { type: 'collected', id, host: h.name, state, ...(reason ? { reason } : {}) };
+}
+
+/** The run's whole log, kept here as the attempt's log (and the spec's latest). */
+async function copyLog(config: ResolvedConfig, ex: SshExecutor, h: SshHost, id: string, run: PolledRun): Promise<void> {
+  const { attemptLogPath, logPath } = await import('../../run/paths.js');
+  const l = await ex.onHost(h, 'log', ['--base', remoteBase(config, h), '--from', '0', '--', run.label], { raw: true, timeoutMs: 0 });
+  if (l.exitCode !== 0) return;
+  const file = attemptLogPath(config, id, run.attempt);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, l.stdoutRaw ?? Buffer.alloc(0));
+    const tmp = `${logPath(config, id)}.${process.pid}.tmp`;
+    rmSync(tmp, { force: true });
+    linkSync(file, tmp);
+    renameSync(tmp, logPath(config, id));
+  } catch (err) {
+    warn(`could not keep the log of ${run.label}: ${(err as Error).message}`);
+  }
+}
+
+/** Fetches the spec's branch from the host into `dispatch/<id>` here. Returns what went wrong, if anything. */
+async function fetchBranch(config: ResolvedConfig, ex: SshExecutor, h: SshHost, run: PolledRun): Promise<string | undefined> {
+  const branch = `refs/heads/dispatch/${run.id}`;
+  const b = await ex.onHost(h, 'bundle', ['--base', remoteBase(config, h), '--', run.label], { raw: true, timeoutMs: 0 });
+  if (b.exitCode === 3) {
+    // Nothing new on the branch: it is the base, which this repository has.
+    const job = run.result?.head;
+    if (!job) return 'the host did not say which commit the branch is at';
+    const u = await capture(['git', '-C', config.rootDir, 'update-ref', branch, job]);
+    return u.exitCode === 0 ? undefined : (u.stderr.trim() || `git update-ref exit ${u.exitCode}`);
+  }
+  if (b.exitCode !== 0) return sshProblem(b);
+  const file = join(tmpdir(), `dispatch-fetch-${process.pid}-${Date.now()}.bundle`);
+  try {
+    writeFileSync(file, b.stdoutRaw ?? Buffer.alloc(0), { mode: 0o600 });
+    const f = await capture(['git', '-C', config.rootDir, 'fetch', '-q', file, `+${branch}:${branch}`], { timeoutMs: 0 });
+    return f.exitCode === 0 ? undefined : ((f.stderr || f.stdout).trim().split('\n')[0] || `git fetch exit ${f.exitCode}`);
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+/** What a runner would have said on its own machine: the signal file and the hook. */
+async function tell(config: ResolvedConfig, id: string, state: string, kind: string, reason: string | undefined, more: Record<string, string | number | undefined> = {}): Promise<void> {
+  if (state !== 'rate-limited') {
+    const problem = writeSignal(config.signalDir, config.project, state as 'done' | 'failed', id, reason ? `${reason}\n` : '');
+    if (problem) warn(problem);
+  }
+  const { runHook, specVars } = await import('../../run/hooks.js');
+  const hook = state === 'done' ? 'onSpecDone' : state === 'failed' ? 'onSpecFailed' : 'onRateLimited';
+  const spec = config.specs.find((s) => s.id === id);
+  const h = await runHook(config, hook, { ...specVars(id, spec), STATE: state, KIND: kind, REASON: reason, ...more });
+  if (h && !h.ok) warn(`hook ${h.hook} failed: ${h.error ?? ''}`);
+}
+
+export { runLabel };
+
+/**
+ * For commands that read the state (`status`, `watch-handoff`): the verdicts SSH runs left on their
+ * hosts, brought home first, so `run --no-wait` ends with the right verdict at the next `status`.
+ * A host that does not answer is only reported: judging it lost is the run's dispatcher's job.
+ */
+export async function collectForReader(config: ResolvedConfig, command: string): Promise<CollectEvent[]> {
+  if (!config.executor) return [];
+  const doc = readState(config.stateDir);
+  if (!runningByHost(doc).size) return [];
+  const { sshExecutor } = await import('./executor.js');
+  return collectRemote(config, sshExecutor(config), { command, force: true });
+}

@@ -1,0 +1,222 @@
+// The SSH host pool: each spec's runner runs on one of the configured hosts,
+// in a tmux session there, on a worktree of the project made from the commit
+// dispatch pushed. This machine stays the only writer of the state: runners
+// leave their verdict on the host, and `collect` brings it back.
+import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ResolvedConfig, ResolvedSpec } from '../../config/load.js';
+import { DispatchError } from '../../errors.js';
+import { capture, type Argv, type CaptureResult } from '../../proc/launch.js';
+import { own, stateOf, type RunnerInfo, type StateDoc } from '../../state/doc.js';
+import { readState } from '../../state/store.js';
+import type { StartPayload } from '../../remote/layout.js';
+import type { Executor, HeldRun } from '../types.js';
+import { REMOTE_TMUX_SOCKET, sessionOf, hostsOf, remoteBase, remoteDispatch, runLabel, sshArgv, sshConfigOf, type SshHost } from './hosts.js';
+import { HostHealth } from './health.js';
+
+export interface SshExecutor extends Executor {
+  hosts: SshHost[];
+  health: HostHealth;
+  /** Runs `dispatch remote <verb>` on a host. */
+  onHost(h: SshHost, verb: string, args: string[], opts?: { input?: string | Buffer; raw?: boolean; timeoutMs?: number }): Promise<CaptureResult>;
+  /** Specs being launched by this process now (not yet to be judged by their host's runs). */
+  opening: Set<string>;
+}
+
+/** Whether a running entry is an SSH run (its `host` is a pool host). */
+export const isSshRun = (r: RunnerInfo | undefined) => r?.executor === 'ssh';
+
+/** The ssh failure in one line: ssh's own last line, or how it ended. */
+export function sshProblem(r: CaptureResult): string {
+  if (r.failedToStart) return r.notFound ? "'ssh' is not installed" : r.failedToStart;
+  if (r.timedOut) return 'no answer (timed out)';
+  const line = r.stderr.trim().split('\n').filter(Boolean).at(-1);
+  return line ? line.replace(/^dispatch: /, '') : `exit ${r.exitCode}`;
+}
+
+/** The environment a host receives: only the forwarded variables (a trailing `*` is a prefix). */
+export function forwardedEnv(names: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) continue;
+    if (names.some((n) => (n.endsWith('*') ? k.startsWith(n.slice(0, -1)) : k === n))) out[k] = v;
+  }
+  return out;
+}
+
+/** Running SSH entries by host name. */
+export function runningByHost(doc: StateDoc): Map<string, [string, RunnerInfo][]> {
+  const by = new Map<string, [string, RunnerInfo][]>();
+  for (const [id, r] of Object.entries(doc.dispatch?.running ?? {})) {
+    if (!isSshRun(r)) continue;
+    const list = by.get(r.host) ?? [];
+    list.push([id, r]);
+    by.set(r.host, list);
+  }
+  return by;
+}
+
+export function sshExecutor(config: ResolvedConfig): SshExecutor {
+  const ex = sshConfigOf(config);
+  const hosts = hostsOf(config);
+  const health = new HostHealth(ex.lostAfterChecks);
+  const timeoutMs = ex.timeoutSeconds * 1000;
+  const byName = (name: string) => hosts.find((h) => h.name === name);
+  const remote: SshExecutor['onHost'] = (h, verb, args, opts = {}) =>
+    capture(sshArgv(h, [...remoteDispatch(h), 'remote', verb, ...args]), { timeoutMs: opts.timeoutMs ?? timeoutMs, ...(opts.input !== undefined ? { input: opts.input } : {}), ...(opts.raw ? { raw: true } : {}) });
+  const opening = new Set<string>();
+  const base = (h: SshHost) => remoteBase(config, h);
+
+  /** Puts the base commit on the host, sending only what it lacks. */
+  async function sync(h: SshHost): Promise<string> {
+    const head = await capture(['git', '-C', config.rootDir, 'rev-parse', '--verify', 'HEAD^{commit}']);
+    if (head.exitCode !== 0) throw new DispatchError(`SSH runs start from a commit, and ${config.rootDir} has none`, { hint: "commit once ('git init', 'git commit'): the hosts get the project through git" });
+    const sha = head.stdout.trim();
+    const prep = await remote(h, 'prepare', ['--dir', h.cfg.dir, '--', sha]);
+    if (prep.exitCode !== 0) throw new DispatchError(`${h.name}: ${sshProblem(prep)}`);
+    const p = JSON.parse(prep.stdout) as { have: boolean; tips: string[] };
+    if (p.have) return sha;
+    // What the host has and we know: left out of the bundle.
+    const known = p.tips.length ? await capture(['git', '-C', config.rootDir, 'cat-file', '--batch-check'], { input: `${p.tips.join('\n')}\n` }) : undefined;
+    const exclude = (known?.stdout ?? '').split('\n').filter((l) => / commit$/.test(l)).map((l) => `^${l.split(' ')[0]}`);
+    const file = join(tmpdir(), `dispatch-send-${process.pid}-${Date.now()}.bundle`);
+    try {
+      const b = await capture(['git', '-C', config.rootDir, 'bundle', 'create', '-q', file, 'HEAD', ...exclude], { timeoutMs: 0 });
+      if (b.exitCode !== 0) throw new DispatchError(`could not bundle the project for ${h.name}: ${(b.stderr || b.stdout).trim()}`);
+      const r = await remote(h, 'receive', ['--dir', h.cfg.dir], { input: readFileSync(file), timeoutMs: 0 });
+      if (r.exitCode !== 0) throw new DispatchError(`${h.name} could not receive the project: ${sshProblem(r)}`);
+      return (JSON.parse(r.stdout) as { received: string }).received || sha;
+    } finally {
+      const { rmSync } = await import('node:fs');
+      rmSync(file, { force: true });
+    }
+  }
+
+  async function payloadFor(req: { spec: ResolvedSpec; attempt: number; runId?: string; host: string }, sha: string, label: string): Promise<StartPayload> {
+    const { locateSpec } = await import('../../specs/lookup.js');
+    const { attemptLogPath } = await import('../../run/paths.js');
+    const files = locateSpec(config.specsDir, req.spec);
+    const doc = readState(config.stateDir);
+    const record = own(doc.dispatch?.specs, req.spec.id) ?? {};
+    const running = own(doc.dispatch?.running, req.spec.id);
+    const prev = record.history?.filter((h) => h.n < req.attempt).at(-1);
+    let previousLog: { n: number; text: string } | undefined;
+    if (prev && existsSync(attemptLogPath(config, req.spec.id, prev.n))) {
+      previousLog = { n: prev.n, text: readFileSync(attemptLogPath(config, req.spec.id, prev.n), 'utf8').slice(-16_384) };
+    }
+    return {
+      label, id: req.spec.id, attempt: req.attempt, ...(req.runId ? { runId: req.runId } : {}), host: req.host, base: sha,
+      startedAt: running?.startedAt ?? new Date().toISOString(),
+      config: { ...config, executor: undefined } as ResolvedConfig,
+      record,
+      files: { spec: readFileSync(files.specFile, 'utf8'), ...(existsSync(files.planFile) ? { plan: readFileSync(files.planFile, 'utf8') } : {}), ...(previousLog ? { previousLog } : {}) },
+      env: forwardedEnv(ex.forwardEnv),
+    };
+  }
+
+  return {
+    kind: 'ssh',
+    remote: true,
+    session: REMOTE_TMUX_SOCKET,
+    hosts,
+    health,
+    opening,
+    onHost: remote,
+    openCommands(req) {
+      // What a launch runs, for --dry-run: the runner in a tmux session on the chosen host.
+      const h = (req.host && byName(req.host)) || hosts[0]!;
+      const label = runLabel(config, req.spec?.id ?? req.name, req.attempt ?? 1);
+      return [sshArgv(h, [...remoteDispatch(h), 'remote', 'start', '--base', base(h), '--dir', h.cfg.dir]), sshArgv(h, ['tmux', '-L', REMOTE_TMUX_SOCKET, 'new-session', '-d', '-s', label, '--', ...remoteDispatch(h), 'remote-run', '--', `${base(h)}/runs/${label}`])];
+    },
+    async probe() {
+      return { installed: true, running: true };
+    },
+    async ensureSession() {
+      return { created: false, commands: [] };
+    },
+    place(spec, doc) {
+      const busy = new Map<string, number>();
+      for (const r of Object.values(doc.dispatch?.running ?? {})) if (isSshRun(r)) busy.set(r.host, (busy.get(r.host) ?? 0) + 1);
+      const wanted = spec.runOn ? hosts.filter((h) => h.name === spec.runOn || h.cfg.host === spec.runOn) : hosts;
+      let best: { h: SshHost; free: number } | undefined;
+      for (const h of wanted) {
+        if (health.isDown(h.name)) continue;
+        const free = h.cfg.slots - (busy.get(h.name) ?? 0);
+        if (free > 0 && (!best || free > best.free)) best = { h, free };
+      }
+      if (best) return { host: best.h.name };
+      const up = wanted.filter((h) => !health.isDown(h.name));
+      if (!up.length) return { wait: spec.runOn ? `${spec.runOn} to answer again (down)` : 'an SSH host to answer again (all down)' };
+      return { wait: spec.runOn ? `a free slot on ${spec.runOn}` : `a free slot on an SSH host (${up.reduce((n, h) => n + h.cfg.slots, 0)} busy)` };
+    },
+    async open(req) {
+      if (!req.spec || !req.host || req.attempt === undefined) throw new DispatchError('an SSH launch needs its spec, host and attempt');
+      const h = byName(req.host);
+      if (!h) throw new DispatchError(`no SSH host ${req.host} in the config`);
+      opening.add(req.spec.id);
+      try {
+        const sha = await sync(h);
+        const label = runLabel(config, req.spec.id, req.attempt);
+        const payload = await payloadFor({ spec: req.spec, attempt: req.attempt, host: h.name, ...(req.runId ? { runId: req.runId } : {}) }, sha, label);
+        const r = await remote(h, 'start', ['--base', base(h), '--dir', h.cfg.dir], { input: JSON.stringify(payload), timeoutMs: 0 });
+        if (r.exitCode !== 0) throw new DispatchError(`${h.name} could not start ${req.spec.id}: ${sshProblem(r)}`);
+        const started = JSON.parse(r.stdout) as { pane: string };
+        return `${h.name}:${started.pane}`;
+      } finally {
+        opening.delete(req.spec.id);
+      }
+    },
+    async alive(id, r) {
+      const h = byName(r.host);
+      if (!h || r.attempt === undefined) return undefined;
+      const p = await remote(h, 'poll', ['--base', base(h)]);
+      if (p.exitCode !== 0) return undefined;
+      const run = (JSON.parse(p.stdout) as { runs: HeldRunLike[] }).runs.find((x) => x.id === id && x.attempt === r.attempt);
+      return !!run && (run.alive ?? true) && !run.result;
+    },
+    async stop(id, r, how) {
+      const h = byName(r.host);
+      if (!h || r.attempt === undefined) return;
+      const label = runLabel(config, id, r.attempt);
+      const rec = own(readState(config.stateDir).dispatch?.specs, id);
+      const args = ['--base', base(h), ...(rec?.stopReason ? ['--reason', rec.stopReason, '--kind', rec.stopKind ?? 'interrupted'] : []), ...(how === 'kill' ? ['--kill'] : []), '--', label];
+      const s = await remote(h, 'stop', args);
+      if (s.exitCode !== 0) throw new DispatchError(`${h.name} could not stop ${id}: ${sshProblem(s)}`);
+    },
+    async readLog(id, r, from) {
+      if (!r || !isSshRun(r) || r.attempt === undefined) return undefined;
+      const h = byName(r.host);
+      if (!h) return undefined;
+      const l = await remote(h, 'log', ['--base', base(h), '--from', String(from), '--', runLabel(config, id, r.attempt)], { raw: true });
+      if (l.exitCode !== 0) return undefined;
+      const chunk = l.stdoutRaw ?? Buffer.alloc(0);
+      return { size: from + chunk.length, chunk };
+    },
+    attach(id, r) {
+      const h = byName(r.host);
+      if (!h || r.attempt === undefined) return { hint: `${id} is not running on an SSH host of this config` };
+      return { argv: sshArgv(h, ['tmux', '-L', REMOTE_TMUX_SOCKET, 'attach-session', '-t', `=${sessionOf(runLabel(config, id, r.attempt))}`], { tty: true }) as Argv };
+    },
+    async list() {
+      const out: HeldRun[] = [];
+      await Promise.all(hosts.map(async (h) => {
+        const p = await remote(h, 'poll', ['--base', base(h)]);
+        if (p.exitCode !== 0) return;
+        for (const run of (JSON.parse(p.stdout) as { runs: HeldRunLike[] }).runs) out.push({ id: run.id, attempt: run.attempt, host: h.name, alive: !!run.alive, ...(run.pid ? { pid: run.pid } : {}) });
+      }));
+      return out;
+    },
+  };
+}
+
+interface HeldRunLike {
+  id: string;
+  attempt: number;
+  alive?: boolean;
+  pid?: number;
+  result?: unknown;
+}
+
+/** Whether the spec has a running SSH entry now. */
+export const runsRemotely = (doc: StateDoc, id: string) => stateOf(doc, id) === 'running' && isSshRun(own(doc.dispatch?.running, id));

@@ -1,0 +1,297 @@
+// What dispatch does on an SSH host, asked over ssh by the dispatcher
+// (`dispatch remote <verb>`): receive the commit to start from, set up and
+// start a run in a tmux session, report the runs, stop, read and clean them.
+// Each answer is JSON on stdout. The host never writes the project's state:
+// a run's runner keeps a private one in its folder and leaves result.json.
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ResolvedConfig } from '../config/load.js';
+import { DispatchError, UsageError } from '../errors.js';
+import { capture, spawnDetached, type Argv } from '../proc/launch.js';
+import { pidIs } from '../proc/identity.js';
+import { stopGroup } from '../proc/group.js';
+import { bare, markRunning, own, type StateDoc } from '../state/doc.js';
+import { readState, withState } from '../state/store.js';
+import { writeFileAtomic } from '../util/write-atomic.js';
+import { sessionOf } from '../executors/ssh/hosts.js';
+import { jobFile, resultFile, runDir, runnerPidFile, runsDir, worktreeOf, type Job, type PolledRun, type RunResult, type StartPayload } from './layout.js';
+
+const LABEL = /^[A-Za-z0-9._-]+$/;
+const SHA = /^[0-9a-f]{40,64}$/;
+const git = (dir: string, ...args: string[]): Argv => ['git', '-C', dir, ...args];
+
+function checkLabel(label: string | undefined): string {
+  if (!label || !LABEL.test(label)) throw new UsageError(`not a run label: ${JSON.stringify(label)}`, 'labels are <project>-<id>-<attempt>');
+  return label;
+}
+
+async function gitOk(dir: string, ...args: string[]): Promise<string> {
+  const r = await capture(git(dir, ...args), { timeoutMs: 0 });
+  if (r.exitCode !== 0) throw new DispatchError(`git ${args[0]} failed in ${dir}: ${(r.failedToStart ?? (r.stderr || r.stdout)).trim().split('\n')[0] || `exit ${r.exitCode}`}`);
+  return r.stdout.trim();
+}
+
+/** The checkout exists (made with `git init` when missing); whether it has `sha`, and else its ref tips to send less. */
+export async function prepare(dir: string, sha: string): Promise<{ have: boolean; tips: string[] }> {
+  if (!SHA.test(sha)) throw new UsageError(`not a commit id: ${JSON.stringify(sha)}`);
+  if (!existsSync(join(dir, '.git'))) {
+    mkdirSync(dir, { recursive: true });
+    await gitOk(dir, 'init', '-q');
+  }
+  const has = await capture(git(dir, 'cat-file', '-e', `${sha}^{commit}`));
+  if (has.exitCode === 0) return { have: true, tips: [] };
+  const refs = await capture(git(dir, 'for-each-ref', '--format=%(objectname)'));
+  return { have: false, tips: [...new Set(refs.stdout.split('\n').filter((l) => SHA.test(l)))] };
+}
+
+/** Fetches the bundle on stdin (its one head is the commit to start from) into the checkout. */
+export async function receive(dir: string, bundle: Buffer): Promise<{ received: string }> {
+  const file = join(tmpdir(), `dispatch-bundle-${process.pid}-${Date.now()}`);
+  writeFileSync(file, bundle, { mode: 0o600 });
+  try {
+    const heads = await gitOk(dir, 'bundle', 'list-heads', file);
+    const sha = heads.split(/\s+/)[0] ?? '';
+    await gitOk(dir, 'fetch', '-q', file, 'HEAD');
+    return { received: sha };
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+/** The run's own config: the dispatcher's, its paths in the run's folder, the spec working in its worktree. */
+function jobConfig(p: StartPayload, run: string, worktree: string): ResolvedConfig {
+  const spec = p.config.specs.find((s) => s.id === p.id);
+  if (!spec) throw new UsageError(`spec ${p.id} is not in the config sent`);
+  return {
+    ...p.config,
+    configPath: jobFile(run),
+    rootDir: worktree,
+    stateDir: join(run, 'state'),
+    specsDir: join(run, 'specs'),
+    signalDir: join(run, 'signals'),
+    worktreesDir: join(run, 'worktrees'),
+    // Hooks run where the verdict is recorded: on the dispatcher's machine.
+    hooks: { timeoutSeconds: p.config.hooks.timeoutSeconds },
+    // The worktree is the isolation: the agent works in it directly.
+    specs: [{ ...spec, mode: 'direct' }],
+  } as ResolvedConfig;
+}
+
+/** This dispatch, by absolute paths, as the runner's command. */
+function selfArgv(): Argv {
+  let script = process.argv[1]!;
+  try {
+    script = realpathSync(script);
+  } catch {
+    // as given
+  }
+  return [process.execPath, script];
+}
+
+const tmux = (...args: string[]): Argv => ['tmux', '-L', 'dispatch', ...args];
+
+/** Sets up a run (worktree at the base commit, its folder, the private state) and starts its runner. */
+export async function start(base: string, dir: string, p: StartPayload): Promise<{ label: string; pane: string; worktree: string }> {
+  const label = checkLabel(p.label);
+  if (!SHA.test(p.base)) throw new UsageError(`not a commit id: ${JSON.stringify(p.base)}`);
+  const run = runDir(base, label);
+  if (existsSync(run)) throw new DispatchError(`run ${label} already exists on this host`, { hint: 'a launch is never repeated under the same attempt number' });
+  const wt = worktreeOf(base, p.id);
+  const branch = `dispatch/${p.id}`;
+  // A worktree an earlier attempt left here is dispatch's own (under .dispatch/): the new attempt starts afresh.
+  if (existsSync(wt)) {
+    await capture(git(dir, 'worktree', 'remove', '--force', wt), { timeoutMs: 0 });
+    rmSync(wt, { recursive: true, force: true });
+  }
+  await capture(git(dir, 'worktree', 'prune'));
+  mkdirSync(join(base, 'worktrees'), { recursive: true });
+  await gitOk(dir, 'worktree', 'add', '-q', '-f', '-B', branch, wt, p.base);
+  mkdirSync(run, { recursive: true, mode: 0o700 });
+  const config = jobConfig(p, run, wt);
+  const spec = config.specs[0]!;
+  const job: Job = { label, id: p.id, attempt: p.attempt, ...(p.runId ? { runId: p.runId } : {}), host: p.host, base: p.base, project: p.config.project, worktree: wt, config };
+  writeFileAtomic(jobFile(run), JSON.stringify(job));
+  const folder = join(config.specsDir, `${spec.id}-${spec.name}`);
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, 'spec.md'), p.files.spec);
+  if (p.files.plan !== undefined) writeFileSync(join(folder, 'plan.md'), p.files.plan);
+  if (p.files.previousLog) {
+    mkdirSync(join(config.stateDir, 'logs'), { recursive: true });
+    writeFileSync(join(config.stateDir, 'logs', `${p.id}.attempt-${p.files.previousLog.n}.log`), p.files.previousLog.text);
+  }
+  // The launch as the dispatcher recorded it: the runner finds it open, numbered, and takes it.
+  await withState(config.stateDir, { command: 'remote-start' }, (doc: StateDoc) => {
+    markRunning(doc, p.id, { pid: 0, host: p.host, startedAt: p.startedAt, attempt: p.attempt, ...(p.runId ? { runId: p.runId } : {}) });
+    doc.dispatch!.specs[p.id] = { ...structuredClone(p.record) };
+  });
+  const { writeRunnerEnvValues } = await import('../run/runner-env.js');
+  writeRunnerEnvValues(config, p.id, p.env);
+  const argv: Argv = [...selfArgv(), 'remote-run', '--', run];
+  const has = await capture(['tmux', '-V']);
+  if (has.exitCode === 0) {
+    const r = await capture(tmux('new-session', '-d', '-s', sessionOf(label), '-c', wt, '--', ...argv));
+    if (r.exitCode !== 0) throw new DispatchError(`tmux could not start run ${label}: ${(r.stderr || r.stdout).trim() || `exit ${r.exitCode}`}`);
+    return { label, pane: `tmux:${sessionOf(label)}`, worktree: wt };
+  }
+  const pid = await spawnDetached(argv, { cwd: wt });
+  return { label, pane: `pid:${pid}`, worktree: wt };
+}
+
+const readJson = <T>(file: string): T | undefined => {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+};
+
+/** The runner of a run folder: alive, and truly ours (not a process that reused its pid). */
+export function runnerOf(run: string): { pid: number; alive: boolean } | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(runnerPidFile(run), 'utf8').trim().split(' ')[0]);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  return { pid, alive: pidIs(pid, (argv) => argv.includes('remote-run') && argv.at(-1) === run) };
+}
+
+const logOf = (job: Job) => join(job.config.stateDir, 'logs', `${job.id}.attempt-${job.attempt}.log`);
+
+/** Every run of this project on the host. */
+export function poll(base: string): { runs: PolledRun[] } {
+  let labels: string[] = [];
+  try {
+    labels = readdirSync(runsDir(base)).filter((l) => LABEL.test(l));
+  } catch {
+    return { runs: [] };
+  }
+  const runs: PolledRun[] = [];
+  for (const label of labels) {
+    const run = runDir(base, label);
+    const job = readJson<Job>(jobFile(run));
+    if (!job) continue;
+    // Alive first, then the result: a runner writes its result before it exits, so "dead and no result" means it died.
+    const runner = runnerOf(run);
+    const result = readJson<RunResult>(resultFile(run));
+    let logSize = 0;
+    try {
+      logSize = statSync(logOf(job)).size;
+    } catch {
+      // no output yet
+    }
+    let since = 0;
+    try {
+      since = statSync(run).mtimeMs;
+    } catch {
+      // removed meanwhile
+    }
+    runs.push({ label, id: job.id, attempt: job.attempt, ...(job.runId ? { runId: job.runId } : {}), ...(runner ? { alive: runner.alive, pid: runner.pid } : {}), logSize, ...(result ? { result } : {}), since });
+  }
+  return { runs };
+}
+
+function jobOf(base: string, label: string): { run: string; job: Job } {
+  const run = runDir(base, checkLabel(label));
+  const job = readJson<Job>(jobFile(run));
+  if (!job) throw new DispatchError(`no run ${label} on this host`);
+  return { run, job };
+}
+
+/**
+ * Stops a run. `ask`: the runner is told why (kept in its private state, so its verdict says it) and
+ * asked to stop; it stops its agent and records. `kill`: the agent's group and the runner end now.
+ * `discard`: then its folder goes too (its result will never count).
+ */
+export async function stop(base: string, label: string, opts: { reason?: string; kind?: string; kill?: boolean; discard?: boolean }): Promise<{ stopped: boolean }> {
+  const { run, job } = jobOf(base, label);
+  if (opts.reason) {
+    await withState(job.config.stateDir, { command: 'remote-stop' }, (doc) => {
+      const rec = own(doc.dispatch?.specs, job.id);
+      if (rec && own(doc.dispatch?.running, job.id)) {
+        rec.stopReason = opts.reason;
+        rec.stopKind = (opts.kind ?? 'interrupted') as never;
+      }
+    }).catch(() => undefined);
+  }
+  const runner = runnerOf(run);
+  if (opts.kill) {
+    const doc = readState(job.config.stateDir);
+    const group = own(doc.dispatch?.running, job.id)?.agent;
+    if (group) await stopGroup(group);
+    const { agentOnFile } = await import('../run/agent-file.js');
+    const onFile = runner ? agentOnFile(job.config, job.id, runner.pid) : undefined;
+    if (onFile) await stopGroup(onFile);
+    if (runner?.alive) {
+      try {
+        process.kill(runner.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    await capture(tmux('kill-session', '-t', `=${sessionOf(label)}`));
+  } else if (runner?.alive) {
+    try {
+      process.kill(runner.pid, 'SIGTERM');
+    } catch {
+      // gone
+    }
+  }
+  if (opts.discard) rmSync(run, { recursive: true, force: true });
+  return { stopped: true };
+}
+
+/** The run's log from byte `from` on, written raw to `write`. */
+export async function log(base: string, label: string, from: number, write: (b: Buffer) => void): Promise<void> {
+  const { job } = jobOf(base, label);
+  const { readFileFrom } = await import('../executors/local.js');
+  const r = await readFileFrom(logOf(job), from);
+  if (r) write(r.chunk);
+}
+
+/** A bundle of the spec's branch, without what the dispatcher has (the base): exit 3 when the branch has nothing new. */
+export async function bundle(base: string, label: string, write: (b: Buffer) => void): Promise<boolean> {
+  const { job } = jobOf(base, label);
+  const head = await gitOk(job.worktree, 'rev-parse', 'HEAD');
+  if (head === job.base) return false;
+  const file = join(tmpdir(), `dispatch-bundle-${process.pid}-${Date.now()}`);
+  try {
+    await gitOk(job.worktree, 'bundle', 'create', '-q', file, `refs/heads/dispatch/${job.id}`, `^${job.base}`);
+    write(readFileSync(file));
+  } finally {
+    rmSync(file, { force: true });
+  }
+  return true;
+}
+
+/** Removes a run's folder, and with `worktree` the spec's worktree and branch too (its work was fetched). */
+export async function clean(base: string, dir: string, label: string, opts: { worktree?: boolean }): Promise<{ cleaned: boolean }> {
+  const run = runDir(base, checkLabel(label));
+  const job = readJson<Job>(jobFile(run));
+  if (job && opts.worktree && existsSync(job.worktree)) {
+    await capture(git(dir, 'worktree', 'remove', '--force', job.worktree), { timeoutMs: 0 });
+    await capture(git(dir, 'branch', '-D', `dispatch/${job.id}`));
+  }
+  await capture(tmux('kill-session', '-t', `=${sessionOf(label)}`));
+  rmSync(run, { recursive: true, force: true });
+  return { cleaned: true };
+}
+
+/** What doctor asks a host: this dispatch's version, the tools, the checkout. */
+export async function check(dir: string, bins: string[]): Promise<{ version: string; node: string; tmux: boolean; git: boolean; checkout: 'repo' | 'missing' | 'not-a-repo'; bins: Record<string, string | null> }> {
+  const { onPath } = await import('../executors/choose.js');
+  const { VERSION } = await import('../version.js');
+  const checkout = !existsSync(dir) ? 'missing' : existsSync(join(dir, '.git')) ? 'repo' : 'not-a-repo';
+  return {
+    version: VERSION,
+    node: process.version,
+    tmux: !!onPath('tmux'),
+    git: !!onPath('git'),
+    checkout,
+    bins: Object.fromEntries(bins.map((b) => [b, b.includes('/') ? (existsSync(b) ? b : null) : (onPath(b) ?? null)])),
+  };
+}
+
+export const emptyState = (): StateDoc => ({ completed: [], failed: [], skipped: [], dispatch: { version: 1, running: bare(undefined), specs: bare(undefined) } }) as StateDoc;
