@@ -31,6 +31,7 @@ export interface SpecRowInput {
   title?: string;
   verify?: string[][];
   requireChanges?: boolean;
+  runOn?: string;
 }
 
 /**

@@ -15,7 +15,8 @@ import { bare, markRunning, own, type StateDoc } from '../state/doc.js';
 import { readState, withState } from '../state/store.js';
 import { writeFileAtomic } from '../util/write-atomic.js';
 import { sessionOf } from '../executors/ssh/hosts.js';
-import { jobFile, resultFile, runDir, runnerPidFile, runsDir, worktreeOf, type Job, type PolledRun, type RunResult, type StartPayload } from './layout.js';
+import { formatLiteral, tmuxArg } from '../executors/tmux.js';
+import { hostBranchOf, jobFile, resultFile, runDir, runnerPidFile, runsDir, worktreeOf, type Job, type PolledRun, type RunResult, type StartPayload } from './layout.js';
 
 const LABEL = /^[A-Za-z0-9._-]+$/;
 const SHA = /^[0-9a-f]{40,64}$/;
@@ -98,7 +99,7 @@ export async function start(base: string, dir: string, p: StartPayload): Promise
   const run = runDir(base, label);
   if (existsSync(run)) throw new DispatchError(`run ${label} already exists on this host`, { hint: 'a launch is never repeated under the same attempt number' });
   const wt = worktreeOf(base, p.id);
-  const branch = `dispatch/${p.id}`;
+  const branch = hostBranchOf(p.config.project, p.id);
   // A worktree an earlier attempt left here is dispatch's own (under .dispatch/): the new attempt starts afresh.
   if (existsSync(wt)) {
     await capture(git(dir, 'worktree', 'remove', '--force', wt), { timeoutMs: 0 });
@@ -130,7 +131,8 @@ export async function start(base: string, dir: string, p: StartPayload): Promise
   const argv: Argv = [...selfArgv(), 'remote-run', '--', run];
   const has = await capture(['tmux', '-V']);
   if (has.exitCode === 0) {
-    const r = await capture(tmux('new-session', '-d', '-s', sessionOf(label), '-c', wt, '--', ...argv));
+    // tmux expands formats (`#(...)` runs a command) in -c: the folder goes through as a literal.
+    const r = await capture(tmux('new-session', '-d', '-s', sessionOf(label), '-c', formatLiteral(wt), '--', ...argv.map(tmuxArg)));
     if (r.exitCode !== 0) throw new DispatchError(`tmux could not start run ${label}: ${(r.stderr || r.stdout).trim() || `exit ${r.exitCode}`}`);
     return { label, pane: `tmux:${sessionOf(label)}`, worktree: wt };
   }
@@ -258,7 +260,7 @@ export async function bundle(base: string, label: string, write: (b: Buffer) => 
   if (head === job.base) return false;
   const file = join(tmpdir(), `dispatch-bundle-${process.pid}-${Date.now()}`);
   try {
-    await gitOk(job.worktree, 'bundle', 'create', '-q', file, `refs/heads/dispatch/${job.id}`, `^${job.base}`);
+    await gitOk(job.worktree, 'bundle', 'create', '-q', file, `refs/heads/${hostBranchOf(job.project, job.id)}`, `^${job.base}`);
     write(readFileSync(file));
   } finally {
     rmSync(file, { force: true });
@@ -272,7 +274,7 @@ export async function clean(base: string, dir: string, label: string, opts: { wo
   const job = readJson<Job>(jobFile(run));
   if (job && opts.worktree && existsSync(job.worktree)) {
     await capture(git(dir, 'worktree', 'remove', '--force', job.worktree), { timeoutMs: 0 });
-    await capture(git(dir, 'branch', '-D', `dispatch/${job.id}`));
+    await capture(git(dir, 'branch', '-D', hostBranchOf(job.project, job.id)));
   }
   await capture(tmux('kill-session', '-t', `=${sessionOf(label)}`));
   rmSync(run, { recursive: true, force: true });

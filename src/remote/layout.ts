@@ -8,6 +8,8 @@ import type { SpecRecord } from '../state/doc.js';
 export const runsDir = (base: string) => join(base, 'runs');
 export const runDir = (base: string, label: string) => join(runsDir(base), label);
 export const worktreeOf = (base: string, id: string) => join(base, 'worktrees', id);
+/** The spec's branch on a host: per project, as several projects may share one checkout there. */
+export const hostBranchOf = (project: string, id: string) => `dispatch-remote/${project}/${id}`;
 export const jobFile = (run: string) => join(run, 'job.json');
 export const resultFile = (run: string) => join(run, 'result.json');
 export const runnerPidFile = (run: string) => join(run, 'runner.pid');

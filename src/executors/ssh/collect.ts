@@ -13,7 +13,7 @@ import { closeLaunch, extra, failLaunch, markRateLimited, own, setState, type At
 import { writeSignal } from '../../state/signals.js';
 import { lockState } from '../../state/lock.js';
 import { readState, withState } from '../../state/store.js';
-import type { PolledRun, RunResult } from '../../remote/layout.js';
+import { hostBranchOf, type PolledRun, type RunResult } from '../../remote/layout.js';
 import { remoteBase, runLabel, type SshHost } from './hosts.js';
 import { runningByHost, sshProblem, type SshExecutor } from './executor.js';
 
@@ -230,6 +230,7 @@ async function copyLog(config: ResolvedConfig, ex: SshExecutor, h: SshHost, id: 
 /** Fetches the spec's branch from the host into `dispatch/<id>` here. Returns what went wrong, if anything. */
 async function fetchBranch(config: ResolvedConfig, ex: SshExecutor, h: SshHost, run: PolledRun): Promise<string | undefined> {
   const branch = `refs/heads/dispatch/${run.id}`;
+  const theirs = `refs/heads/${hostBranchOf(config.project, run.id)}`;
   const b = await ex.onHost(h, 'bundle', ['--base', remoteBase(config, h), '--', run.label], { raw: true, timeoutMs: 0 });
   if (b.exitCode === 3) {
     // Nothing new on the branch: it is the base, which this repository has.
@@ -242,7 +243,7 @@ async function fetchBranch(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
   const file = join(tmpdir(), `dispatch-fetch-${process.pid}-${Date.now()}.bundle`);
   try {
     writeFileSync(file, b.stdoutRaw ?? Buffer.alloc(0), { mode: 0o600 });
-    const f = await capture(['git', '-C', config.rootDir, 'fetch', '-q', file, `+${branch}:${branch}`], { timeoutMs: 0 });
+    const f = await capture(['git', '-C', config.rootDir, 'fetch', '-q', file, `+${theirs}:${branch}`], { timeoutMs: 0 });
     return f.exitCode === 0 ? undefined : ((f.stderr || f.stdout).trim().split('\n')[0] || `git fetch exit ${f.exitCode}`);
   } finally {
     rmSync(file, { force: true });

@@ -9,6 +9,8 @@ export function quoteRemote(word: string): string {
   if (word === '~') return '"$HOME"';
   if (word.startsWith('~/')) return `"$HOME"/${quoteRemote(word.slice(2))}`;
   if (word === '') return "''";
+  // Words of plain characters need no quotes (and read better in `attach --print`).
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
