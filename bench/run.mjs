@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`: dispatch's speed as ratios measured side by side in one
 // run, against `node -e 0` (the floor for any Node CLI) or the ideal time.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { sshdPath, startSshd } from './sshd.mjs';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -148,6 +149,49 @@ async function main() {
       const m = await alternate(args.join(' '), () => run([NODE, BIN, ...args], dir).then((r) => ((code = r.code), r.ms)), floor, 5);
       out(`10,000 specs, ${args.join(' ').padEnd(13)} ${f(m.a)} vs listing the folders ${f(m.b)}  → ${ratio(m.a, m.b)}  (aim ≤ 3×; exit ${code})`);
     }
+  }
+
+  // 8. SSH: what a launch costs on an SSH host beyond the same launch headless here, with agents that
+  // exit at once (a real sshd on loopback, so the network costs nothing: this is dispatch's own overhead).
+  if (section(8) && sshdPath && process.getuid?.() === 0) {
+    const sshd = await startSshd();
+    dirs.push(sshd.root);
+    const n = 8;
+    const zero = { 1: 0, 2: 0, 3: 0, 4: 0 };
+    const host = { host: '127.0.0.1', name: 'h', port: sshd.port, slots: n, dir: join(sshd.root, 'proj'), identityFile: sshd.key, options: [`UserKnownHostsFile=${sshd.knownHosts}`], dispatch: [NODE, BIN] };
+    const gitInit = (dir) => {
+      writeFileSync(join(dir, '.gitignore'), '.codex/\n');
+      const g = (...a) => spawnSync('git', ['-C', dir, ...a], { env: { ...env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' } });
+      g('init', '-q');
+      g('add', '-A');
+      g('commit', '-q', '-m', 'bench');
+    };
+    const common = { pacing: { cooldownSeconds: zero, batch: { every: 4, pauseSeconds: 0, fromWave: 99 } }, agents: { now: { command: ['true'], prompt: 'none' } }, specDefaults: { agent: 'now', wave: 0 } };
+    const ssh = [];
+    const local = [];
+    for (let round = 0; round < 3; round++) {
+      const a = project(n, { ...common, project: `bs${round}`, executor: { kind: 'ssh', hosts: [host], checkSeconds: 0.2 } });
+      gitInit(a.dir);
+      const ra = await run([NODE, BIN, 'run', '--yes', '--no-plan'], a.dir);
+      const doneA = JSON.parse(readFileSync(join(a.dir, '.codex', 'dispatch-state.json'), 'utf8')).completed.length;
+      if (ra.code !== 0 || doneA !== n) out(`ssh run failed (exit ${ra.code}, ${doneA}/${n} done): ${ra.err.trim().split('\n').at(-1)}`);
+      ssh.push(ra.ms);
+      const b = project(n, { ...common, multiplexer: 'headless' });
+      gitInit(b.dir);
+      local.push((await run([NODE, BIN, 'run', '--yes', '--no-plan'], b.dir)).ms);
+    }
+    const sshArgs = ['-o', 'BatchMode=yes', '-o', 'ControlMaster=auto', '-o', `ControlPath=${join(sshd.root, 'cm-%C')}`, '-o', 'ControlPersist=10', '-p', String(sshd.port), '-i', sshd.key, '-o', `UserKnownHostsFile=${sshd.knownHosts}`, '-T', '--', '127.0.0.1'];
+    await run(['ssh', ...sshArgs, 'true'], root);
+    const rt = [];
+    const poll = [];
+    for (let i = 0; i < 7; i++) {
+      rt.push((await run(['ssh', ...sshArgs, 'true'], root)).ms);
+      poll.push((await run(['ssh', ...sshArgs, `${NODE} ${BIN} remote poll --base /nonexistent`], root)).ms);
+    }
+    sshd.stop();
+    const m = median(ssh);
+    const l = median(local);
+    out(`ssh: run ${n} instant specs on one host ${f(m)} vs headless here ${f(l)}  → ${ratio(m, l)}; ${((m - l) / n).toFixed(0)} ms more per launch (round trip over the shared connection ${f(median(rt))}, one 'dispatch remote' call there ${f(median(poll))})`);
   }
 
   // 7. Scheduling: a 60-spec table whose durations vary tenfold, under waves and eager, against the

@@ -45,7 +45,7 @@ const run = (dir: string, args: string[] = []) => dispatchAsync(dir, ['run', '--
 
 describe.skipIf(!sshAvailable)('SSH host pool (real OpenSSH)', () => {
   it('spreads a wave over both hosts within their slots, fetches each branch back and merges it', async () => {
-    const specs = Array.from({ length: 6 }, (_, i) => ({ id: `00${i + 1}`, name: `s${i + 1}`, wave: 1, cost: 1 as const, body: `sleep 1200\nwrite out/${i + 1}.txt made by ${i + 1}\n` }));
+    const specs = Array.from({ length: 6 }, (_, i) => ({ id: `00${i + 1}`, name: `s${i + 1}`, wave: 1, cost: 1 as const, body: `sleep 4000\nwrite out/${i + 1}.txt made by ${i + 1}\n` }));
     const dir = sshProject('sshp1', specs, { merge: 'auto' });
     const r = await run(dir);
     expect(r.stderr).not.toMatch(/Error|bug/);
@@ -102,7 +102,13 @@ describe.skipIf(!sshAvailable)('SSH hosts that fail', () => {
     onExit.push(() => h1.restart());
     // What ran there dies with it.
     const { processesIn } = await import('./fixtures/sshd.js');
-    for (const p of processesIn(h1.dir)) process.kill(p, 'SIGKILL');
+    for (const p of processesIn(h1.dir)) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // ended meanwhile
+      }
+    }
     const r = await running;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/host h1: not answering/);

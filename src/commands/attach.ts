@@ -11,10 +11,8 @@ export async function run(args: { _: [string]; print?: boolean }, ctx: Ctx): Pro
   const doc = readState(config.stateDir);
   const r = own(doc.dispatch?.running, spec.id);
   if (!r) throw new DispatchError(`${spec.id} is not running (${stateOf(doc, spec.id)}): there is nothing to attach to`, { hint: `its output is in 'dispatch logs ${spec.id}'` });
-  const { createMux } = await import('../executors/choose.js');
-  // The pane's id says which multiplexer opened it: tmux %N, zellij terminal_N, headless pid:N.
-  const kind = r.executor === 'ssh' ? 'ssh' : r.pane?.startsWith('%') ? 'tmux' : r.pane?.startsWith('terminal_') ? 'zellij' : 'headless';
-  const ex = await createMux(config, kind);
+  const { executorForEntry } = await import('../executors/choose.js');
+  const ex = await executorForEntry(config, r);
   const a = ex.attach(spec.id, r);
   if ('hint' in a) throw new DispatchError(a.hint);
   const { runInteractive, showArgv } = await import('../proc/launch.js');

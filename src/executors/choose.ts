@@ -39,3 +39,9 @@ export async function createMux(config: ResolvedConfig, kind: ExecutorKind): Pro
   const { createExecutor } = await import('./registry.js');
   return createExecutor(config, kind);
 }
+
+/** The executor that holds a running entry: the SSH pool, or the multiplexer its pane id names (tmux %N, zellij terminal_N, else headless). */
+export function executorForEntry(config: ResolvedConfig, r: { executor?: string; pane?: string }): Promise<Executor> {
+  const kind: ExecutorKind = r.executor === 'ssh' ? 'ssh' : r.pane?.startsWith('%') ? 'tmux' : r.pane?.startsWith('terminal_') ? 'zellij' : 'headless';
+  return createMux(config, kind);
+}

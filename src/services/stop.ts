@@ -4,11 +4,9 @@
 import { hostname } from 'node:os';
 import type { ResolvedConfig } from '../config/load.js';
 import { DispatchError, warn } from '../errors.js';
-import { stopGroup } from '../proc/group.js';
 import { isRunner } from '../run/liveness.js';
 import { runHook, specVars } from '../run/hooks.js';
 import { removeRunnerEnv } from '../run/runner-env.js';
-import { agentGroupOf } from '../run/agent-file.js';
 import { findSpecs } from '../specs/lookup.js';
 import { extra, failLaunch, own, stateOf, type RunnerInfo, type SpecState } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
@@ -80,13 +78,9 @@ export async function stopSpecs(config: ResolvedConfig, ids: string[], opts: { w
     }
     let recordedHere = !!seen.recorded;
     if (!seen.recorded) {
-      if (!gone(r.pid, id)) {
-        try {
-          process.kill(r.pid, 'SIGTERM');
-        } catch {
-          // gone meanwhile
-        }
-      }
+      const { executorForEntry } = await import('../executors/choose.js');
+      const ex = await executorForEntry(config, r);
+      await ex.stop(id, r, 'ask');
       // Until its runner has recorded the stop and is gone.
       const until = Date.now() + (opts.waitMs ?? 15_000);
       while (Date.now() < until && !opts.signal?.aborted) {
@@ -97,15 +91,8 @@ export async function stopSpecs(config: ResolvedConfig, ids: string[], opts: { w
       // The runner is gone or did not answer: end its agent and record the stop ourselves.
       const left = own(readState(config.stateDir).dispatch?.running, id);
       if (left && left.pid === r.pid) {
-        const group = agentGroupOf(config, id, left);
-        if (group) await stopGroup(group);
-        if (!gone(r.pid, id)) {
-          try {
-            process.kill(r.pid, 'SIGKILL');
-          } catch {
-            // gone
-          }
-        }
+        // Its agent's group (recorded by the runner) and the runner itself, ended now.
+        await ex.stop(id, left, 'kill');
         recordedHere = await withState(config.stateDir, { command: 'stop', reason: REASON }, (d) => {
           if (own(d.dispatch?.running, id)?.pid !== r.pid) return false;
           recordStop(d, id);
