@@ -239,6 +239,7 @@ program
   .option('--kill')
   .option('--discard')
   .option('--worktree')
+  .option('--collect')
   .action(action(() => import('./commands/remote.js')));
 
 program

@@ -13,6 +13,7 @@ interface RemoteArgs {
   kill?: boolean;
   discard?: boolean;
   worktree?: boolean;
+  collect?: boolean;
 }
 
 async function stdin(): Promise<Buffer> {
@@ -32,20 +33,27 @@ export async function run(args: RemoteArgs, ctx: Ctx): Promise<number> {
   const out = (v: unknown) => ctx.out(`${JSON.stringify(v)}\n`);
   const raw = (b: Buffer) => void process.stdout.write(b);
   switch (verb) {
-    case 'prepare':
-      out(await host.prepare(need(args.dir, '--dir'), rest[0] ?? ''));
-      return EXIT.ok;
     case 'receive':
       out(await host.receive(need(args.dir, '--dir'), await stdin()));
       return EXIT.ok;
-    case 'start':
-      out(await host.start(need(args.base, '--base'), need(args.dir, '--dir'), JSON.parse((await stdin()).toString('utf8'))));
-      return EXIT.ok;
+    case 'start': {
+      const r = await host.start(need(args.base, '--base'), need(args.dir, '--dir'), JSON.parse((await stdin()).toString('utf8')));
+      out(r);
+      // 3: the host lacks the commit to start from (it named what it has).
+      return 'need' in r ? 3 : EXIT.ok;
+    }
     case 'poll':
-      out(host.poll(need(args.base, '--base')));
+      // Cleanups the dispatcher asks for ride along with its next check.
+      if (rest.length) await host.cleanAll(need(args.base, '--base'), need(args.dir, '--dir'), rest);
+      // A check carries finished runs' bytes up to 4 MB; `collect <label>` fetches one run's, whatever its size.
+      if (args.collect) await host.pollCollect(need(args.base, '--base'), raw, { limit: 4 * 1024 * 1024 });
+      else out(host.poll(need(args.base, '--base')));
       return EXIT.ok;
     case 'stop':
       out(await host.stop(need(args.base, '--base'), rest[0] ?? '', { ...(args.reason ? { reason: args.reason } : {}), ...(args.kind ? { kind: args.kind } : {}), kill: !!args.kill, discard: !!args.discard }));
+      return EXIT.ok;
+    case 'collect':
+      await host.pollCollect(need(args.base, '--base'), raw, { only: rest[0] ?? '' });
       return EXIT.ok;
     case 'log':
       await host.log(need(args.base, '--base'), rest[0] ?? '', Number(args.from ?? 0) || 0, raw);

@@ -93,9 +93,11 @@ function selfArgv(): Argv {
 const tmux = (...args: string[]): Argv => ['tmux', '-L', 'dispatch', ...args];
 
 /** Sets up a run (worktree at the base commit, its folder, the private state) and starts its runner. */
-export async function start(base: string, dir: string, p: StartPayload): Promise<{ label: string; pane: string; worktree: string }> {
+export async function start(base: string, dir: string, p: StartPayload): Promise<{ label: string; pane: string; worktree: string } | { need: string[] }> {
   const label = checkLabel(p.label);
-  if (!SHA.test(p.base)) throw new UsageError(`not a commit id: ${JSON.stringify(p.base)}`);
+  // The commit to start from: when the host lacks it, it says what it has, to be sent only the rest.
+  const commit = await prepare(dir, p.base);
+  if (!commit.have) return { need: commit.tips };
   const run = runDir(base, label);
   if (existsSync(run)) throw new DispatchError(`run ${label} already exists on this host`, { hint: 'a launch is never repeated under the same attempt number' });
   const wt = worktreeOf(base, p.id);
@@ -255,7 +257,10 @@ export async function log(base: string, label: string, from: number, write: (b: 
 
 /** A bundle of the spec's branch, without what the dispatcher has (the base): exit 3 when the branch has nothing new. */
 export async function bundle(base: string, label: string, write: (b: Buffer) => void): Promise<boolean> {
-  const { job } = jobOf(base, label);
+  return bundleOf(jobOf(base, label).job, write);
+}
+
+async function bundleOf(job: Job, write: (b: Buffer) => void): Promise<boolean> {
   const head = await gitOk(job.worktree, 'rev-parse', 'HEAD');
   if (head === job.base) return false;
   const file = join(tmpdir(), `dispatch-bundle-${process.pid}-${Date.now()}`);
@@ -266,6 +271,54 @@ export async function bundle(base: string, label: string, write: (b: Buffer) => 
     rmSync(file, { force: true });
   }
   return true;
+}
+
+/** A finished run's log and (done, with commits beyond the base) a bundle of its branch. */
+async function finished(base: string, label: string): Promise<{ log: Buffer; bundle: Buffer }> {
+  const { job } = jobOf(base, label);
+  let log = Buffer.alloc(0);
+  try {
+    log = readFileSync(logOf(job));
+  } catch {
+    // no output
+  }
+  const result = readJson<RunResult>(resultFile(runDir(base, label)));
+  let bundle = Buffer.alloc(0);
+  if (result?.state === 'done') {
+    const chunks: Buffer[] = [];
+    if (await bundleOf(job, (b) => chunks.push(b))) bundle = Buffer.concat(chunks);
+  }
+  return { log, bundle };
+}
+
+/**
+ * The dispatcher's check, in one answer: a JSON line (every run, and for each finished one the sizes
+ * of its log and bundle), then those bytes in the runs' order. A verdict comes home in one round trip.
+ */
+export async function pollCollect(base: string, write: (b: Buffer) => void, opts: { only?: string; limit?: number } = {}): Promise<void> {
+  const runs = poll(base).runs.filter((r) => !opts.only || r.label === opts.only);
+  const blobs: Buffer[] = [];
+  let total = 0;
+  for (const run of runs) {
+    // Past the limit, a finished run's bytes are asked for on their own (a check stays quick).
+    if (!run.result || total > (opts.limit ?? Infinity)) continue;
+    const f = await finished(base, run.label).catch(() => ({ log: Buffer.alloc(0), bundle: Buffer.alloc(0) }));
+    run.blob = { log: f.log.length, bundle: f.bundle.length };
+    blobs.push(f.log, f.bundle);
+    total += f.log.length + f.bundle.length;
+  }
+  write(Buffer.from(`${JSON.stringify({ runs })}\n`));
+  for (const b of blobs) write(b);
+}
+
+/** Runs of this host to clean (`label`), with their worktree (`+label`), or to stop and discard (`!label`). */
+export async function cleanAll(base: string, dir: string, what: string[]): Promise<void> {
+  for (const w of what) {
+    const label = w.replace(/^[+!]/, '');
+    if (!LABEL.test(label) || !existsSync(runDir(base, label))) continue;
+    if (w.startsWith('!')) await stop(base, label, { kill: true, discard: true });
+    else await clean(base, dir, label, { worktree: w.startsWith('+') });
+  }
 }
 
 /** Removes a run's folder, and with `worktree` the spec's worktree and branch too (its work was fetched). */

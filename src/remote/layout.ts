@@ -77,4 +77,6 @@ export interface PolledRun {
   result?: RunResult;
   /** When the run's folder was made (ms). */
   since: number;
+  /** `poll --collect`, finished runs: the sizes of the log and the bundle that follow the JSON line. */
+  blob?: { log: number; bundle: number };
 }

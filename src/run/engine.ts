@@ -60,6 +60,8 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
     });
   } finally {
     clock.close?.();
+    // The collected runs' folders leave their hosts now, not with a check that will not come.
+    if (opts.mux.kind === 'ssh') await (opts.mux as unknown as SshExecutor).flush().catch(() => undefined);
   }
 }
 

@@ -131,6 +131,7 @@ async function stopRemote(config: ResolvedConfig, id: string, r: RunnerInfo, opt
       await collectRemote(config, ex, { command: 'stop', force: true });
     }
     if (same()) await ex.stop(id, r, 'kill');
+    await ex.flush();
   } catch (err) {
     warn(`${(err as Error).message}: recording the stop here`);
   }

@@ -48,25 +48,22 @@ export async function collectRemote(config: ResolvedConfig, ex: SshExecutor, opt
   try {
     const polls = await Promise.all(due.map(async (h) => {
       ex.health.checkedAt.set(h.name, now);
-      const r = await ex.onHost(h, 'poll', ['--base', remoteBase(config, h)]);
+      const clean = ex.cleanups.get(h.name) ?? [];
+      const r = await ex.onHost(h, 'poll', ['--collect', '--base', remoteBase(config, h), '--dir', h.cfg.dir, ...(clean.length ? ['--', ...clean] : [])], { raw: true });
+      if (r.exitCode === 0 && clean.length) ex.cleanups.set(h.name, (ex.cleanups.get(h.name) ?? []).filter((c) => !clean.includes(c)));
       return { h, r };
     }));
     for (const { h, r } of polls) {
-      if (r.exitCode !== 0 || !r.stdout.trim().startsWith('{')) {
+      const answer = r.exitCode === 0 ? splitPoll(r.stdoutRaw ?? Buffer.alloc(0)) : undefined;
+      if (!answer) {
         const problem = sshProblem(r);
         if (!opts.judge) continue;
         if (ex.health.fail(h.name)) events.push({ type: 'host-down', host: h.name, problem });
         if (ex.health.isDown(h.name)) events.push(...(await loseHost(config, h, `lost (host ${h.name} not answering: ${problem})`)));
         continue;
       }
-      let runs: PolledRun[];
-      try {
-        runs = (JSON.parse(r.stdout) as { runs: PolledRun[] }).runs;
-      } catch {
-        continue;
-      }
       const back = ex.health.ok(h.name);
-      events.push(...(await collectHost(config, ex, h, runs, opts, back)));
+      events.push(...(await collectHost(config, ex, h, answer, opts, back)));
     }
   } finally {
     await release();
@@ -88,7 +85,31 @@ async function loseHost(config: ResolvedConfig, h: SshHost, reason: string): Pro
   return lost.map((id) => ({ type: 'lost' as const, id, host: h.name, reason }));
 }
 
-async function collectHost(config: ResolvedConfig, ex: SshExecutor, h: SshHost, runs: PolledRun[], opts: CollectOptions, back: boolean): Promise<CollectEvent[]> {
+/** `remote poll --collect`'s answer: the runs, and each finished one's log and bundle. */
+function splitPoll(b: Buffer): { runs: PolledRun[]; blobs: Map<string, { log: Buffer; bundle: Buffer }> } | undefined {
+  const nl = b.indexOf(10);
+  if (nl < 0) return undefined;
+  let runs: PolledRun[];
+  try {
+    runs = (JSON.parse(b.subarray(0, nl).toString('utf8')) as { runs: PolledRun[] }).runs;
+  } catch {
+    return undefined;
+  }
+  const blobs = new Map<string, { log: Buffer; bundle: Buffer }>();
+  let at = nl + 1;
+  for (const run of runs) {
+    if (!run.blob) continue;
+    const log = b.subarray(at, at + run.blob.log);
+    const bundle = b.subarray(at + run.blob.log, at + run.blob.log + run.blob.bundle);
+    at += run.blob.log + run.blob.bundle;
+    // A short answer (cut mid-way): what is whole is used, the rest waits for the next check.
+    if (log.length === run.blob.log && bundle.length === run.blob.bundle) blobs.set(run.label, { log, bundle });
+  }
+  return { runs, blobs };
+}
+
+async function collectHost(config: ResolvedConfig, ex: SshExecutor, h: SshHost, answer: NonNullable<ReturnType<typeof splitPoll>>, opts: CollectOptions, back: boolean): Promise<CollectEvent[]> {
+  const { runs, blobs } = answer;
   const events: CollectEvent[] = [];
   const doc = readState(config.stateDir);
   const entries = runningByHost(doc).get(h.name) ?? [];
@@ -97,9 +118,10 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
   const discarded: string[] = [];
   // Runs of attempts that are no longer current here (given up while the host was away, or already recorded):
   // stopped, and their results never count.
+  const queued = new Set((ex.cleanups.get(h.name) ?? []).map((c) => c.replace(/^[+!]/, '')));
   for (const run of runs) {
-    if (current(run) || ex.opening.has(run.id)) continue;
-    // Recorded already, its folder left behind by a dispatcher that stopped before cleaning: just cleaned.
+    if (current(run) || ex.opening.has(run.id) || queued.has(run.label)) continue;
+    // Given up while its host was away (or recorded by a dispatcher that stopped before cleaning): stopped and discarded now.
     const r = await ex.onHost(h, 'stop', ['--base', base, '--kill', '--discard', '--', run.label]);
     if (r.exitCode === 0) discarded.push(run.label);
   }
@@ -107,7 +129,13 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
   for (const [id, r] of entries) {
     const run = runs.find((x) => x.id === id && x.attempt === r.attempt);
     if (run?.result) {
-      events.push(await applyResult(config, ex, h, r, run, run.result));
+      let blob = blobs.get(run.label);
+      if (!blob) {
+        // Too big for the check's answer: fetched on its own, with no time limit.
+        const got = await ex.onHost(h, 'collect', ['--base', base, '--', run.label], { raw: true, timeoutMs: 0 });
+        blob = got.exitCode === 0 ? splitPoll(got.stdoutRaw ?? Buffer.alloc(0))?.blobs.get(run.label) : undefined;
+      }
+      if (blob) events.push(await applyResult(config, ex, h, run, run.result, blob));
       continue;
     }
     if (run?.alive) {
@@ -166,16 +194,16 @@ function stallOf(config: ResolvedConfig, id: string, r: RunnerInfo, size: number
 }
 
 /** Fetches the run's log and (done) its branch, records its verdict, then cleans the run off the host. */
-async function applyResult(config: ResolvedConfig, ex: SshExecutor, h: SshHost, r: RunnerInfo, run: PolledRun, res: RunResult): Promise<CollectEvent> {
+async function applyResult(config: ResolvedConfig, ex: SshExecutor, h: SshHost, run: PolledRun, res: RunResult, parts: { log: Buffer; bundle: Buffer }): Promise<CollectEvent> {
   const id = run.id;
   const base = remoteBase(config, h);
-  await copyLog(config, ex, h, id, run);
+  keepLog(config, id, run.attempt, parts.log);
   let state = res.state;
   let kind = res.kind as VerdictKind;
   let reason = res.reason;
   let fetched = false;
   if (state === 'done') {
-    const f = await fetchBranch(config, ex, h, run);
+    const f = await fetchBranch(config, run, parts.bundle);
     if (f) {
       state = 'failed';
       kind = 'lost';
@@ -202,47 +230,44 @@ async function applyResult(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
     closeLaunch(doc, id, run.attempt, { ...rest, endedAt: entry.endedAt ?? res.endedAt, state: state === 'rate-limited' && !res.until ? 'failed' : state, kind, ...(reason ? { reason } : {}) } as Omit<AttemptRecord, 'n' | 'startedAt'>);
     return true;
   });
-  // Recorded (or someone decided meanwhile): the run leaves the host; with its work fetched, its worktree too.
-  const c = await ex.onHost(h, 'clean', ['--base', base, '--dir', h.cfg.dir, ...(fetched ? ['--worktree'] : []), '--', run.label]);
-  if (c.exitCode !== 0) warn(`${h.name}: could not clean run ${run.label}: ${sshProblem(c)}`);
+  // Recorded (or decided meanwhile): the run leaves the host with its next check; with its work fetched, its worktree too.
+  const list = ex.cleanups.get(h.name) ?? [];
+  list.push(`${fetched ? '+' : ''}${run.label}`);
+  ex.cleanups.set(h.name, list);
   if (applied) await tell(config, id, state === 'rate-limited' ? 'rate-limited' : state, kind, reason, { ATTEMPT: run.attempt, HOST: h.name, RETRY_AT: res.until });
   return { type: 'collected', id, host: h.name, state, ...(reason ? { reason } : {}) };
 }
 
 /** The run's whole log, kept here as the attempt's log (and the spec's latest). */
-async function copyLog(config: ResolvedConfig, ex: SshExecutor, h: SshHost, id: string, run: PolledRun): Promise<void> {
-  const { attemptLogPath, logPath } = await import('../../run/paths.js');
-  const l = await ex.onHost(h, 'log', ['--base', remoteBase(config, h), '--from', '0', '--', run.label], { raw: true, timeoutMs: 0 });
-  if (l.exitCode !== 0) return;
-  const file = attemptLogPath(config, id, run.attempt);
+function keepLog(config: ResolvedConfig, id: string, attempt: number, log: Buffer): void {
+  const file = join(config.stateDir, 'logs', `${id}.attempt-${attempt}.log`);
+  const latest = join(config.stateDir, 'logs', `${id}.log`);
   try {
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, l.stdoutRaw ?? Buffer.alloc(0));
-    const tmp = `${logPath(config, id)}.${process.pid}.tmp`;
+    writeFileSync(file, log);
+    const tmp = `${latest}.${process.pid}.tmp`;
     rmSync(tmp, { force: true });
     linkSync(file, tmp);
-    renameSync(tmp, logPath(config, id));
+    renameSync(tmp, latest);
   } catch (err) {
-    warn(`could not keep the log of ${run.label}: ${(err as Error).message}`);
+    warn(`could not keep the log of ${id} attempt ${attempt}: ${(err as Error).message}`);
   }
 }
 
-/** Fetches the spec's branch from the host into `dispatch/<id>` here. Returns what went wrong, if anything. */
-async function fetchBranch(config: ResolvedConfig, ex: SshExecutor, h: SshHost, run: PolledRun): Promise<string | undefined> {
+/** Fetches the spec's branch (the bundle from its host) into `dispatch/<id>` here. Returns what went wrong, if anything. */
+async function fetchBranch(config: ResolvedConfig, run: PolledRun, bundle: Buffer): Promise<string | undefined> {
   const branch = `refs/heads/dispatch/${run.id}`;
   const theirs = `refs/heads/${hostBranchOf(config.project, run.id)}`;
-  const b = await ex.onHost(h, 'bundle', ['--base', remoteBase(config, h), '--', run.label], { raw: true, timeoutMs: 0 });
-  if (b.exitCode === 3) {
+  if (!bundle.length) {
     // Nothing new on the branch: it is the base, which this repository has.
-    const job = run.result?.head;
-    if (!job) return 'the host did not say which commit the branch is at';
-    const u = await capture(['git', '-C', config.rootDir, 'update-ref', branch, job]);
+    const head = run.result?.head;
+    if (!head) return 'the host did not say which commit the branch is at';
+    const u = await capture(['git', '-C', config.rootDir, 'update-ref', branch, head]);
     return u.exitCode === 0 ? undefined : (u.stderr.trim() || `git update-ref exit ${u.exitCode}`);
   }
-  if (b.exitCode !== 0) return sshProblem(b);
   const file = join(tmpdir(), `dispatch-fetch-${process.pid}-${Date.now()}.bundle`);
   try {
-    writeFileSync(file, b.stdoutRaw ?? Buffer.alloc(0), { mode: 0o600 });
+    writeFileSync(file, bundle, { mode: 0o600 });
     const f = await capture(['git', '-C', config.rootDir, 'fetch', '-q', file, `+${theirs}:${branch}`], { timeoutMs: 0 });
     return f.exitCode === 0 ? undefined : ((f.stderr || f.stdout).trim().split('\n')[0] || `git fetch exit ${f.exitCode}`);
   } finally {
@@ -275,5 +300,8 @@ export async function collectForReader(config: ResolvedConfig, command: string):
   const doc = readState(config.stateDir);
   if (!runningByHost(doc).size) return [];
   const { sshExecutor } = await import('./executor.js');
-  return collectRemote(config, sshExecutor(config), { command, force: true });
+  const ex = sshExecutor(config);
+  const events = await collectRemote(config, ex, { command, force: true });
+  await ex.flush().catch(() => undefined);
+  return events;
 }

@@ -2,7 +2,7 @@
 // in a tmux session there, on a worktree of the project made from the commit
 // dispatch pushed. This machine stays the only writer of the state: runners
 // leave their verdict on the host, and `collect` brings it back.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResolvedConfig, ResolvedSpec } from '../../config/load.js';
@@ -22,6 +22,10 @@ export interface SshExecutor extends Executor {
   onHost(h: SshHost, verb: string, args: string[], opts?: { input?: string | Buffer; raw?: boolean; timeoutMs?: number }): Promise<CaptureResult>;
   /** Specs being launched by this process now (not yet to be judged by their host's runs). */
   opening: Set<string>;
+  /** Runs collected here whose folders go with the host's next check (`+label`: with their worktree). */
+  cleanups: Map<string, string[]>;
+  /** Sends the cleanups still waiting (before this process ends). */
+  flush(): Promise<void>;
 }
 
 /** Whether a running entry is an SSH run (its `host` is a pool host). */
@@ -66,19 +70,19 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
   const remote: SshExecutor['onHost'] = (h, verb, args, opts = {}) =>
     capture(sshArgv(h, [...remoteDispatch(h), 'remote', verb, ...args]), { timeoutMs: opts.timeoutMs ?? timeoutMs, ...(opts.input !== undefined ? { input: opts.input } : {}), ...(opts.raw ? { raw: true } : {}) });
   const opening = new Set<string>();
+  const cleanups = new Map<string, string[]>();
   const base = (h: SshHost) => remoteBase(config, h);
 
-  /** Puts the base commit on the host, sending only what it lacks. */
-  async function sync(h: SshHost): Promise<string> {
+  /** The commit to start from: HEAD here. */
+  async function headCommit(): Promise<string> {
     const head = await capture(['git', '-C', config.rootDir, 'rev-parse', '--verify', 'HEAD^{commit}']);
     if (head.exitCode !== 0) throw new DispatchError(`SSH runs start from a commit, and ${config.rootDir} has none`, { hint: "commit once ('git init', 'git commit'): the hosts get the project through git" });
-    const sha = head.stdout.trim();
-    const prep = await remote(h, 'prepare', ['--dir', h.cfg.dir, '--', sha]);
-    if (prep.exitCode !== 0) throw new DispatchError(`${h.name}: ${sshProblem(prep)}`);
-    const p = JSON.parse(prep.stdout) as { have: boolean; tips: string[] };
-    if (p.have) return sha;
-    // What the host has and we know: left out of the bundle.
-    const known = p.tips.length ? await capture(['git', '-C', config.rootDir, 'cat-file', '--batch-check'], { input: `${p.tips.join('\n')}\n` }) : undefined;
+    return head.stdout.trim();
+  }
+
+  /** Sends the host the commits it lacks: a bundle of HEAD without what the host named (`tips`) and we know. */
+  async function send(h: SshHost, tips: string[]): Promise<string> {
+    const known = tips.length ? await capture(['git', '-C', config.rootDir, 'cat-file', '--batch-check'], { input: `${tips.join('\n')}\n` }) : undefined;
     const exclude = (known?.stdout ?? '').split('\n').filter((l) => / commit$/.test(l)).map((l) => `^${l.split(' ')[0]}`);
     const file = join(tmpdir(), `dispatch-send-${process.pid}-${Date.now()}.bundle`);
     try {
@@ -86,9 +90,8 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
       if (b.exitCode !== 0) throw new DispatchError(`could not bundle the project for ${h.name}: ${(b.stderr || b.stdout).trim()}`);
       const r = await remote(h, 'receive', ['--dir', h.cfg.dir], { input: readFileSync(file), timeoutMs: 0 });
       if (r.exitCode !== 0) throw new DispatchError(`${h.name} could not receive the project: ${sshProblem(r)}`);
-      return (JSON.parse(r.stdout) as { received: string }).received || sha;
+      return (JSON.parse(r.stdout) as { received: string }).received;
     } finally {
-      const { rmSync } = await import('node:fs');
       rmSync(file, { force: true });
     }
   }
@@ -123,6 +126,15 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
     health,
     opening,
     onHost: remote,
+    cleanups,
+    async flush() {
+      await Promise.all([...cleanups].map(async ([name, what]) => {
+        const h = byName(name);
+        if (!h || !what.length) return;
+        const r = await remote(h, 'poll', ['--base', base(h), '--dir', h.cfg.dir, '--', ...what]);
+        if (r.exitCode === 0) cleanups.delete(name);
+      }));
+    },
     openCommands(req) {
       // What a launch runs, for --dry-run: the runner in a tmux session on the chosen host.
       const h = (req.host && byName(req.host)) || hosts[0]!;
@@ -156,10 +168,16 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
       if (!h) throw new DispatchError(`no SSH host ${req.host} in the config`);
       opening.add(req.spec.id);
       try {
-        const sha = await sync(h);
+        let sha = await headCommit();
         const label = runLabel(config, req.spec.id, req.attempt);
         const payload = await payloadFor({ spec: req.spec, attempt: req.attempt, host: h.name, ...(req.runId ? { runId: req.runId } : {}) }, sha, label);
-        const r = await remote(h, 'start', ['--base', base(h), '--dir', h.cfg.dir], { input: JSON.stringify(payload), timeoutMs: 0 });
+        const startArgs = ['--base', base(h), '--dir', h.cfg.dir];
+        // One round trip when the host has the commit (every launch but its first); else the commits it lacks, then again.
+        let r = await remote(h, 'start', startArgs, { input: JSON.stringify(payload), timeoutMs: 0 });
+        if (r.exitCode === 3) {
+          sha = await send(h, (JSON.parse(r.stdout) as { need: string[] }).need);
+          r = await remote(h, 'start', startArgs, { input: JSON.stringify({ ...payload, base: sha }), timeoutMs: 0 });
+        }
         if (r.exitCode !== 0) throw new DispatchError(`${h.name} could not start ${req.spec.id}: ${sshProblem(r)}`);
         const started = JSON.parse(r.stdout) as { pane: string };
         return `${h.name}:${started.pane}`;
