@@ -238,3 +238,32 @@ describe.skipIf(!sshAvailable)('SSH hosts and what travels to them', () => {
     expect(d.code).toBe(1);
   }, 60_000);
 });
+
+describe.skipIf(!sshAvailable)('stopping SSH runs', () => {
+  it('dispatch stop ends the runner and agent on the host, recorded interrupted here', async () => {
+    const dir = sshProject('sshp9', [{ id: '001', name: 'stopme', wave: 1, cost: 1, body: 'sleep 60000\nwrite out/s.txt s\n' }]);
+    const running = dispatchAsync(dir, ['run', '--yes', '--no-plan', '--no-wait'], { env });
+    await waitFor(() => starts(dir).length === 1, 60_000, 'the agent');
+    expect((await running).code).toBe(0);
+    const s = dispatch(dir, ['stop', '001'], { env });
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stdout).toMatch(/001: stopped \(interrupted/);
+    const st = readStateOf(dir);
+    expect(st.failed).toEqual(['001']);
+    expect(st.dispatch.specs['001'].kind).toBe('interrupted');
+    expect(st.dispatch.specs['001'].history[0]).toMatchObject({ state: 'failed', kind: 'interrupted' });
+    const { pidAlive } = await import('./fixtures/engine.js');
+    await waitFor(() => !pidAlive(starts(dir)[0]!.pid), 20_000, 'the agent to end');
+    expect(readFileSync(join(dir, '.codex', 'logs', '001.log'), 'utf8')).toMatch(/succeed: working on 001/);
+  }, 120_000);
+
+  it('a stalled agent on a host is stopped by the run (stall.action fail), its reason recorded', async () => {
+    const dir = sshProject('sshp10', [{ id: '001', name: 'quiet', wave: 1, cost: 1, body: 'sleep 60000\n' }], { stall: { minutes: { 1: 0.05 }, action: 'fail' } });
+    const r = await run(dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/stalled 001: no output for \d+ s — stopping it/);
+    const st = readStateOf(dir);
+    expect(st.dispatch.specs['001']).toMatchObject({ kind: 'stalled' });
+    expect(st.dispatch.specs['001'].reason).toMatch(/^stalled: no output for \d+ s/);
+  }, 120_000);
+});

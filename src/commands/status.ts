@@ -48,7 +48,7 @@ export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> 
       s.running.map((r) => {
         const took = sinceText(r.startedAt, now);
         return [
-          `  ${r.id}`, r.name, r.pid ? `running${took ? ` ${took}` : ''}` : `launching${took ? ` for ${took}` : ''}`, r.pid ? c.dim(`pid ${r.pid}`) : '',
+          `  ${r.id}`, r.name, r.pid ? `running${took ? ` ${took}` : ''}` : `launching${took ? ` for ${took}` : ''}`, r.host ? c.dim(`on ${r.host}${r.pid ? ` (pid ${r.pid})` : ''}`) : r.pid ? c.dim(`pid ${r.pid}`) : '',
           r.attempt && r.attempt > 1 ? `attempt ${r.attempt}` : '', r.stalled ? c.yellow(`stalled: no output for ${r.quietSeconds} s`) : '',
         ];
       }),

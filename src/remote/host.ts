@@ -243,7 +243,7 @@ export async function stop(base: string, label: string, opts: { reason?: string;
       // gone
     }
   }
-  if (opts.discard) rmSync(run, { recursive: true, force: true });
+  if (opts.discard) await removeRun(run);
   return { stopped: true };
 }
 
@@ -316,8 +316,13 @@ export async function cleanAll(base: string, dir: string, what: string[]): Promi
   for (const w of what) {
     const label = w.replace(/^[+!]/, '');
     if (!LABEL.test(label) || !existsSync(runDir(base, label))) continue;
-    if (w.startsWith('!')) await stop(base, label, { kill: true, discard: true });
-    else await clean(base, dir, label, { worktree: w.startsWith('+') });
+    // One run that cannot be cleaned does not keep the check from answering: it is found again by a later one.
+    try {
+      if (w.startsWith('!')) await stop(base, label, { kill: true, discard: true });
+      else await clean(base, dir, label, { worktree: w.startsWith('+') });
+    } catch (err) {
+      process.stderr.write(`dispatch: could not clean ${label}: ${(err as Error).message}\n`);
+    }
   }
 }
 
@@ -330,8 +335,30 @@ export async function clean(base: string, dir: string, label: string, opts: { wo
     await capture(git(dir, 'branch', '-D', hostBranchOf(job.project, job.id)));
   }
   await capture(tmux('kill-session', '-t', `=${sessionOf(label)}`));
-  rmSync(run, { recursive: true, force: true });
+  await removeRun(run);
   return { cleaned: true };
+}
+
+/**
+ * Removes a run folder once its runner has gone: a runner writes its result just before it exits, so a
+ * cleanup can arrive while it is still ending, and a file it writes then would leave the folder behind.
+ */
+async function removeRun(run: string): Promise<void> {
+  const runner = runnerOf(run);
+  if (runner?.alive) {
+    try {
+      process.kill(runner.pid, 'SIGTERM');
+    } catch {
+      // gone
+    }
+    for (let i = 0; i < 50 && runnerOf(run)?.alive; i++) await new Promise((r) => setTimeout(r, 100));
+    try {
+      if (runnerOf(run)?.alive) process.kill(runner.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  rmSync(run, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
 }
 
 /** What doctor asks a host: this dispatch's version, the tools, the checkout. */

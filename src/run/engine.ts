@@ -60,8 +60,14 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
     });
   } finally {
     clock.close?.();
-    // The collected runs' folders leave their hosts now, not with a check that will not come.
-    if (opts.mux.kind === 'ssh') await (opts.mux as unknown as SshExecutor).flush().catch(() => undefined);
+    // A last check of every host: what was given up while a host was away is stopped and discarded if it
+    // answers now, and the collected runs' folders leave their hosts (no later check would take them).
+    if (opts.mux.kind === 'ssh' && !opts.signal.aborted) {
+      const ex = opts.mux as unknown as SshExecutor;
+      const { collectRemote } = await import('../executors/ssh/collect.js');
+      await collectRemote(config, ex, { command: 'run', force: true }).catch(() => undefined);
+      await ex.flush().catch(() => undefined);
+    }
   }
 }
 

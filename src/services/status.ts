@@ -11,7 +11,7 @@ export interface StatusSummary {
   waves: { wave: number; total: number; counts: StateCounts; complete: boolean }[];
   /** Specs needing attention, with the recorded reason. */
   failed: { id: string; name: string; wave: number; kind?: VerdictKind; reason?: string }[];
-  running: { id: string; name: string; wave: number; pid?: number; pane?: string; startedAt?: string; attempt?: number; quietSeconds: number; stalled: boolean }[];
+  running: { id: string; name: string; wave: number; pid?: number; pane?: string; startedAt?: string; attempt?: number; quietSeconds: number; stalled: boolean; /** The SSH host it runs on (an SSH run). */ host?: string }[];
   /** Rate-limited specs and when they will be relaunched. */
   rateLimited: { id: string; name: string; wave: number; agent?: string; until?: string; reason?: string }[];
   /** Every launch of every spec that has been launched, oldest first. */
@@ -43,8 +43,13 @@ export function summarizeStatus(config: ResolvedConfig, doc: StateDoc): StatusSu
       .filter((r) => r.state === 'running')
       .map((r) => {
         const spec = config.specs.find((x) => x.id === r.id)!;
-        const quiet = Math.round(quietSeconds(config, spec, running[r.id]?.startedAt));
-        return { id: r.id, name: r.name, wave: r.wave, pid: running[r.id]?.pid, pane: running[r.id]?.pane, startedAt: running[r.id]?.startedAt, attempt: running[r.id]?.attempt, quietSeconds: quiet, stalled: (running[r.id]?.pid ?? 0) > 0 && quiet > stallSeconds(config, spec) };
+        const ssh = running[r.id]?.executor === 'ssh';
+        // An SSH run's log is on its host: its quiet time is judged by the run that collects it, not here.
+        const quiet = ssh ? 0 : Math.round(quietSeconds(config, spec, running[r.id]?.startedAt));
+        return {
+          id: r.id, name: r.name, wave: r.wave, pid: running[r.id]?.pid, pane: running[r.id]?.pane, startedAt: running[r.id]?.startedAt, attempt: running[r.id]?.attempt,
+          quietSeconds: quiet, stalled: !ssh && (running[r.id]?.pid ?? 0) > 0 && quiet > stallSeconds(config, spec), ...(ssh ? { host: running[r.id]!.host } : {}),
+        };
       }),
     rateLimited: rows
       .filter((r) => r.state === 'rate-limited')
