@@ -43,7 +43,7 @@ function action(load: Loader) {
 program
   .description('Run coding agents (Codex CLI, Auto-Claude) over a project\'s specs, wave by wave.')
   .option('--config <path>', 'use this specs.config.ts instead of searching upwards')
-  .option('--json', 'print results as JSON on stdout (list, plan, status, lock, run, stop, doctor, simulate)')
+  .option('--json', 'print results as JSON on stdout (list, plan, status, lock, run, stop, doctor, simulate, report)')
   .option('--no-color', 'no colours (also: NO_COLOR=1, or when not a terminal)')
   .version(process.env.DISPATCH_VERSION ?? '0.1.0', '-V, --version')
   .showSuggestionAfterError(true)
@@ -60,9 +60,10 @@ program
 
 program
   .command('plan')
-  .description('the waves in order, each with its specs, agent and plan status')
+  .description('the waves in order, each with its specs, agent and plan status; --graph prints the dependency graph')
   .addOption(waveOpt())
-  .addHelpText('after', examples('dispatch plan', 'dispatch plan --wave 1'))
+  .addOption(new Option('--graph <format>', "the dependency graph as text: 'mermaid' (for a README) or 'dot' (for Graphviz: dot -Tsvg)").choices(['mermaid', 'dot']))
+  .addHelpText('after', examples('dispatch plan', 'dispatch plan --wave 1', 'dispatch plan --graph mermaid', 'dispatch plan --graph dot | dot -Tsvg > graph.svg'))
   .action(action(() => import('./commands/plan.js')));
 
 program
@@ -179,6 +180,16 @@ program
   .option('--all', 'the whole table from scratch (default: what is not complete yet)')
   .addHelpText('after', examples('dispatch simulate', 'dispatch simulate --schedule eager', 'dispatch simulate --durations cost --all', 'dispatch --json simulate --schedule waves'))
   .action(action(() => import('./commands/simulate.js')));
+
+program
+  .command('report')
+  .description('write one self-contained HTML page of a run: a timeline of every attempt, the dependency graph, figures (throughput, cost, retries, rate-limit waits, verify), failures')
+  .option('--run <id>', 'this run (default: the latest)')
+  .option('--all', 'every launch of every run')
+  .option('--out <file>', 'where to write it (default: .codex/report.html)')
+  .option('--open', 'open it in the browser afterwards')
+  .addHelpText('after', examples('dispatch report', 'dispatch report --all --out night.html', 'dispatch report --open', 'dispatch --json report | jq .figures'))
+  .action(action(() => import('./commands/report.js')));
 
 program
   .command('merge')

@@ -93,6 +93,24 @@ export function agentCommand(config: ResolvedConfig, spec: ResolvedSpec, paths: 
   return { argv, cwd: paths.cwd, env: custom.env, promptOnStdin: custom.prompt === 'stdin', codexEvents: custom.codexEvents };
 }
 
+/** The value after `-m`/`--model` (or `--model=`) in extra arguments, which the agent takes over the configured one. */
+function modelFlag(args: readonly string[]): string | undefined {
+  let found: string | undefined;
+  args.forEach((a, i) => {
+    if ((a === '-m' || a === '--model') && args[i + 1] !== undefined) found = args[i + 1];
+    else if (a.startsWith('--model=')) found = a.slice('--model='.length);
+  });
+  return found;
+}
+
+/** The model a spec's agent runs on, as far as its config tells (for prices in the report). */
+export function modelOf(config: ResolvedConfig, spec: Pick<ResolvedSpec, 'agent'>): string | undefined {
+  if (spec.agent === 'codex') return modelFlag(config.agents.codex.extraArgs) ?? config.agents.codex.model;
+  if (spec.agent === 'ac') return modelFlag(config.agents.ac.extraArgs);
+  const custom = (Object.hasOwn(config.agents, spec.agent) ? (config.agents as Record<string, unknown>)[spec.agent] : undefined) as CustomAgentConfig | undefined;
+  return custom?.model;
+}
+
 /** What `{id}`, `{specFile}`, `{cwd}`… stand for in a custom agent's command and in verify commands. */
 export function placeholderValues(config: ResolvedConfig, spec: ResolvedSpec, paths: AgentPaths, attempt: number, model = ''): Record<string, string> {
   return {

@@ -6,9 +6,15 @@ import { readState } from '../state/store.js';
 import { paintState, palette, columns } from '../ui/style.js';
 import { warnUnknownIds } from './shared.js';
 
-/** `dispatch plan [--wave N]`: the waves in order with their specs. */
-export async function run(args: { wave?: number }, ctx: Ctx): Promise<number> {
+/** `dispatch plan [--wave N] [--graph mermaid|dot]`: the waves in order with their specs, or their dependency graph. */
+export async function run(args: { wave?: number; graph?: 'mermaid' | 'dot' }, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
+  if (args.graph) {
+    if (args.wave !== undefined && !config.specs.some((s) => s.wave === args.wave)) throw noSuchWave(args.wave, config.waves);
+    const { graphText } = await import('../services/graph.js');
+    ctx.out(graphText(config, readState(config.stateDir), args.graph, args.wave));
+    return EXIT.ok;
+  }
   const overview = buildOverview(config, readState(config.stateDir), { wave: args.wave });
   warnUnknownIds(ctx, overview.unknownIds);
   const waves = groupWaves(overview.rows, config.waveOptions);

@@ -1,14 +1,6 @@
 import type { Ctx } from '../context.js';
 import { EXIT } from '../errors.js';
-
-/** Minutes and hours as people read a schedule: 45 s, 12 min, 2 h 05 min. */
-export function span(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s} s`;
-  const m = Math.round(s / 60);
-  if (m < 60) return `${m} min`;
-  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
-}
+import { span } from '../ui/duration.js';
 
 /** `dispatch simulate [--schedule eager|waves] [--durations history|cost] [--all] [--json]` */
 export async function run(args: { schedule?: 'waves' | 'eager'; durations?: 'history' | 'cost'; all?: boolean }, ctx: Ctx): Promise<number> {

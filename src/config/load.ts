@@ -53,6 +53,8 @@ export interface ResolvedConfig {
   merge: 'manual' | 'auto';
   /** Expected minutes by cost (simulate, eager priorities). */
   estimateMinutes: Record<1 | 2 | 3 | 4, number>;
+  /** Dollars per million tokens, by model (the report's cost figures). */
+  pricing: Record<string, { input: number; cachedInput?: number; output: number }>;
   specs: ResolvedSpec[];
   /** Sorted distinct wave numbers. */
   waves: number[];
@@ -178,6 +180,7 @@ export async function resolveConfig(raw: unknown, configPath: string): Promise<R
     logs: config.logs,
     schedule: config.schedule,
     merge: config.merge,
+    pricing: config.pricing ?? {},
     estimateMinutes: { 1: config.estimateMinutes[1] ?? 5, 2: config.estimateMinutes[2] ?? 15, 3: config.estimateMinutes[3] ?? 30, 4: config.estimateMinutes[4] ?? 60 },
     specs,
     waves: [...new Set(specs.map((s) => s.wave))].sort((a, b) => a - b),

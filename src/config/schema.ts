@@ -79,6 +79,10 @@ const effort = z.enum(['minimal', 'low', 'medium', 'high', 'xhigh']);
 const envSchema = z._default(z.record(z.string(), z.string()), {});
 const argsSchema = z._default(z.array(z.string()), []);
 
+const price = z.number().check(z.minimum(0));
+/** One model's prices, per million tokens: input (uncached), cached input (default: the input price), output. */
+export const pricingSchema = z.strictObject({ input: price, cachedInput: z.optional(price), output: price });
+
 /** The Codex CLI (`codex exec`). */
 export const codexSchema = z.strictObject({
   /** Executable (default: `codex` on PATH). */
@@ -292,6 +296,11 @@ export const configSchema = z.strictObject({
   schedule: z._default(z.enum(['waves', 'eager']), 'waves'),
   /** Isolated specs: 'manual' (default) waits for 'dispatch merge'; 'auto' merges a verified one as soon as it is done. */
   merge: z._default(z.enum(['manual', 'auto']), 'manual'),
+  /**
+   * Prices per model, in dollars per million tokens, for `dispatch report`'s cost figures,
+   * e.g. { 'gpt-5.3-codex': { input: 1.25, cachedInput: 0.125, output: 10 } } (without: tokens only).
+   */
+  pricing: z._default(z.record(z.string().check(z.minLength(1)), pricingSchema), {}),
   /** Minutes a spec of each cost is expected to take, for 'dispatch simulate' and eager priorities when it has no done attempt yet. */
   estimateMinutes: costMap([5, 15, 30, 60]),
   /** The spec table. */

@@ -143,6 +143,30 @@ export async function withState<T>(stateDir: string, opts: WithStateOptions, cha
   }
 }
 
+/**
+ * Every journal line, oldest first: spec moves and run-level moments. A line that does not parse (a torn
+ * last line, a hand edit) is skipped; a journal that is missing or unreadable is empty.
+ */
+export function readJournal(stateDir: string): (StateEvent | RunLevelEvent)[] {
+  let text: string;
+  try {
+    text = readFileSync(eventsPath(stateDir), 'utf8');
+  } catch {
+    return [];
+  }
+  const out: (StateEvent | RunLevelEvent)[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      const e = JSON.parse(line) as unknown;
+      if (e && typeof e === 'object' && !Array.isArray(e) && typeof (e as { time?: unknown }).time === 'string') out.push(e as StateEvent);
+    } catch {
+      // torn or edited line
+    }
+  }
+  return out;
+}
+
 /** The highest `seq` among the journal's last lines, after cutting off a torn last line (a writer killed mid-append). */
 function journalTail(stateDir: string): number {
   const file = eventsPath(stateDir);
