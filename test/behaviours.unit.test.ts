@@ -173,3 +173,29 @@ describe('a launch that fails', () => {
     expect(readState(config.stateDir).dispatch?.specs['001']).toMatchObject({ kind: 'launch-error', reason: 'launch failed: no pane today' });
   }, 30_000);
 });
+
+describe('the retry policy', () => {
+  const doc = (state: 'failed' | 'done' | 'pending', attempts: number | undefined, kind?: string) => ({
+    completed: state === 'done' ? ['x'] : [], failed: state === 'failed' ? ['x'] : [], skipped: [],
+    dispatch: { version: 1 as const, running: {}, specs: attempts === undefined ? {} : { x: { attempts, ...(kind ? { kind } : {}) } } },
+  }) as never;
+
+  it('relaunches a retryable failure while attempts are left: 1 and 2 of 3, not 3, not 0', async () => {
+    const c = await tableIn(tempDir(), [{ id: 'x', wave: 0 }], { retry: { maxAttempts: 3 } });
+    expect([0, 1, 2, 3].map((n) => canRelaunch(c, doc('failed', n, 'agent-failed'), 'x'))).toEqual([false, true, true, false]);
+    // No record at all (failed by an older tool, no attempts counted): not the policy's to relaunch.
+    expect(canRelaunch(c, doc('failed', undefined), 'x')).toBe(false);
+    expect(canRelaunch(c, doc('done', 1, 'done'), 'x')).toBe(false);
+    expect(canRelaunch(c, doc('pending', 1), 'x')).toBe(false);
+  });
+
+  it('by kind: the agent\'s own failures and lost runners yes; decisions by hand, interruptions, launch errors, quotas, conflicts no; stalls as configured', async () => {
+    const c = await tableIn(tempDir(), [{ id: 'x', wave: 0 }], { retry: { maxAttempts: 3 } });
+    const kinds = ['agent-failed', 'verify-failed', 'no-changes', 'lost', 'manual', 'interrupted', 'launch-error', 'quota-exhausted', 'merge-conflict', 'stalled'];
+    expect(kinds.filter((k) => canRelaunch(c, doc('failed', 1, k), 'x'))).toEqual(['agent-failed', 'verify-failed', 'no-changes', 'lost']);
+    const restart = await tableIn(tempDir(), [{ id: 'x', wave: 0 }], { retry: { maxAttempts: 3 }, stall: { action: 'restart' } });
+    expect(kinds.filter((k) => canRelaunch(restart, doc('failed', 1, k), 'x'))).toEqual(['agent-failed', 'verify-failed', 'no-changes', 'lost', 'stalled']);
+    // A failure with no kind on record counts as the agent's (the default kind of 'failed').
+    expect(canRelaunch(c, doc('failed', 1), 'x')).toBe(true);
+  });
+});

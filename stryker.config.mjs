@@ -1,0 +1,42 @@
+// `npm run test:mutation`: Stryker mutates the core modules and runs the
+// in-process tests against each mutant (see vitest.mutation.config.ts).
+// MUTATE=src/run/policy.ts narrows it to one file.
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutation.config.ts' },
+  plugins: ['@stryker-mutator/vitest-runner'],
+  mutate: process.env.MUTATE ? process.env.MUTATE.split(',') : [
+    // state
+    'src/state/doc.ts',
+    'src/state/lock.ts',
+    // config and waves
+    'src/config/waves.ts',
+    'src/config/spec-index.ts',
+    // the scheduler and policies
+    'src/schedule/loop.ts',
+    'src/schedule/readiness.ts',
+    'src/schedule/pacing.ts',
+    'src/schedule/estimate.ts',
+    'src/run/policy.ts',
+    'src/run/verdict.ts',
+    // rate-limit and reset parsing
+    'src/agents/rate-limit.ts',
+    // agent and executor command lines
+    'src/agents/command.ts',
+    'src/executors/tmux.ts',
+    'src/executors/zellij.ts',
+    'src/executors/ssh/quote.ts',
+    'src/executors/ssh/hosts.ts',
+  ],
+  coverageAnalysis: 'perTest',
+  concurrency: 2,
+  reporters: ['clear-text', 'progress', 'json'],
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  clearTextReporter: { allowColor: false, logTests: false, maxTestsToLog: 0 },
+  thresholds: { high: 90, low: 80, break: null },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+  ignoreStatic: true,
+  timeoutMS: 10_000,
+};
