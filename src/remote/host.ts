@@ -134,7 +134,13 @@ export async function start(base: string, dir: string, p: StartPayload): Promise
   const has = await capture(['tmux', '-V']);
   if (has.exitCode === 0) {
     // tmux expands formats (`#(...)` runs a command) in -c: the folder goes through as a literal.
-    const r = await capture(tmux('new-session', '-d', '-s', sessionOf(label), '-c', formatLiteral(wt), '--', ...argv.map(tmuxArg)));
+    let r = await capture(tmux('new-session', '-d', '-s', sessionOf(label), '-c', formatLiteral(wt), '--', ...argv.map(tmuxArg)));
+    // A client that reaches the tmux server just as its last session closes is told "server exited
+    // unexpectedly" and nothing starts: tried again (a few times, briefly) while the session is not there.
+    for (let i = 0; i < 4 && r.exitCode !== 0 && (await capture(tmux('has-session', '-t', `=${sessionOf(label)}`))).exitCode !== 0; i++) {
+      await new Promise((res) => setTimeout(res, 100 * (i + 1)));
+      r = await capture(tmux('new-session', '-d', '-s', sessionOf(label), '-c', formatLiteral(wt), '--', ...argv.map(tmuxArg)));
+    }
     if (r.exitCode !== 0) throw new DispatchError(`tmux could not start run ${label}: ${(r.stderr || r.stdout).trim() || `exit ${r.exitCode}`}`);
     return { label, pane: `tmux:${sessionOf(label)}`, worktree: wt };
   }
