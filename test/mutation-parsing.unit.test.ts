@@ -134,3 +134,23 @@ describe('the specs of a wave', () => {
     expect(specsOfWave(config, 0).map((s: { id: string }) => s.id)).toEqual(['b']);
   });
 });
+
+describe('leftovers of the first mutation run', () => {
+  it('a spec on itself with an explicit wave is one problem, not two', async () => {
+    const { computeWaves } = await import('../src/config/waves.js');
+    expect(computeWaves([{ id: 'a', wave: 2, dependsOn: ['a'] }]).problems).toEqual(['spec a depends on itself']);
+  });
+
+  it('a state file from the old tool (no dispatch section) relaunches nothing', async () => {
+    const { canRelaunch } = await import('../src/run/policy.js');
+    const { resolveConfig } = await import('../src/config/load.js');
+    const c = await resolveConfig({ project: 'p', specsDir: 's', agents: { a: { command: ['true'] } }, specs: [{ id: 'x', name: 'x', cost: 1, agent: 'a' }] }, '/p/specs.config.ts');
+    expect(canRelaunch(c, { completed: [], failed: ['x'], skipped: [] }, 'x')).toBe(false);
+  });
+
+  it("an agent's failure with no limit in its output stays that failure", async () => {
+    const { blameLimit } = await import('../src/run/verdict.js');
+    const o = { ok: false as const, kind: 'agent-failed' as const, reason: 'agent exited with code 1' };
+    expect(blameLimit(o, { aborted: false, exitCode: 1, said: 'error: 3 tests failed\n', patterns: [], now: NOW })).toEqual({ outcome: o });
+  });
+});
