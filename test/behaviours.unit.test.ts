@@ -199,3 +199,27 @@ describe('the retry policy', () => {
     expect(canRelaunch(c, doc('failed', 1), 'x')).toBe(true);
   });
 });
+
+describe('rate-limited specs coming back (found by mutation testing)', () => {
+  const simRun = async (c: ResolvedConfig, endOf: (id: string, n: number) => { state: 'done' } | { state: 'rate-limited'; waitMs: number }, doc?: import('../src/state/doc.js').StateDoc) => {
+    const world = new SimWorld(c.specs, { start: 0, durationOf: () => MIN, endOf: (s, n) => endOf(s.id, n), ...(doc ? { doc } : {}) });
+    await runSchedule(c, world, world, { schedule: 'waves', scope: c.specs, wait: true, signal: new AbortController().signal, rows: false });
+    return world.attempts.map((a) => [a.id, a.start / MIN]);
+  };
+
+  it('in a sequential wave, the rate-limited spec is relaunched when its limit resets, then the next goes', async () => {
+    const c = await tableIn(tempDir(), [{ id: 'x', wave: 0 }, { id: 'y', wave: 0 }], { waves: { 0: { sequential: true } } });
+    // x ends at 1 min, limited for 5: back at 6, done at 7; then y.
+    expect(await simRun(c, (id, n) => (id === 'x' && n === 1 ? { state: 'rate-limited', waitMs: 5 * MIN } : { state: 'done' }))).toEqual([['x', 0], ['x', 6], ['y', 7]]);
+  });
+
+  it('two limits that reset together are relaunched a cooldown apart, without spinning meanwhile', async () => {
+    const c = await tableIn(tempDir(), [{ id: 'x', wave: 0 }, { id: 'y', wave: 0, agent: 'b' }], { agents: { a: { command: ['true'] }, b: { command: ['true'] } }, pacing: { cooldownSeconds: { 1: 60 }, batch: { every: 4, pauseSeconds: 0, fromWave: 0 } } });
+    const { emptyState, markRateLimited } = await import('../src/state/doc.js');
+    const doc = emptyState();
+    markRateLimited(doc, 'y', { until: new Date(5 * MIN).toISOString(), agent: 'b', reason: 'limit', at: new Date(0).toISOString() });
+    // x (0 → 1 min) is limited until 5, as y already is: both are due at 5, the second a cooldown later
+    // (x's cooldown, widened to 2 min by its agent's rate limit).
+    expect(await simRun(c, (id, n) => (id === 'x' && n === 1 ? { state: 'rate-limited', waitMs: 4 * MIN } : { state: 'done' }), doc)).toEqual([['x', 0], ['x', 5], ['y', 7]]);
+  });
+});

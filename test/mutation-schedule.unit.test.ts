@@ -824,6 +824,8 @@ describe('readiness', () => {
     marked.dispatch = { version: 1, running: {}, specs: { x: { awaitingMerge: true } } };
     expect(blockerOf(marked, { id: 'x', wave: 0 })).toEqual({ id: 'x', wave: 0, state: 'pending' });
     expect(blockerOf(emptyState(), { id: 'x', wave: 3 })).toEqual({ id: 'x', wave: 3, state: 'pending' });
+    // A file of the original tool: done, with no record of dispatch's own.
+    expect(blockerOf({ completed: ['x'], failed: [], skipped: [] }, { id: 'x', wave: 1 })).toEqual({ id: 'x', wave: 1, state: 'done' });
   });
 
   it('lists the unfinished specs of earlier waves, and for --spec only its own dependencies', async () => {
@@ -915,6 +917,9 @@ describe('estimates', () => {
     expect(d.get('zero')).toEqual({ ms: 0, from: 'history' });
     expect(estimateDurations(c, doc, c.specs, 'cost').get('h')).toEqual({ ms: 5 * MIN, from: 'cost' });
     expect(estimateDurations(c, emptyState(), c.specs).get('h')).toEqual({ ms: 5 * MIN, from: 'cost' });
+    // Only a nonsensical duration on record (ended before it started): the estimate by cost.
+    const bad = { completed: [], failed: [], skipped: [], dispatch: { version: 1 as const, running: {}, specs: { h: { history: [{ n: 1, startedAt: iso(30), endedAt: iso(20), state: 'done' as const }] } } } };
+    expect(estimateDurations(c, bad, c.specs).get('h')).toEqual({ ms: 5 * MIN, from: 'cost' });
   });
 
   it('median sorts numerically and averages the middle pair', () => {
@@ -941,6 +946,9 @@ describe('estimates', () => {
     // Ties keep the first in table order.
     const tie = new Map(c.specs.map((s) => [s.id, { ms: MIN, from: 'cost' as const }]));
     expect(criticalPath(c.specs, tie)).toEqual({ ms: 3 * MIN, ids: ['a', 'd', 'e'] });
+    // Dependents with equal chains: the first in table order.
+    const twins = await config([{ id: 'r', wave: 0 }, { id: 't1', dependsOn: ['r'] }, { id: 't2', dependsOn: ['r'] }]);
+    expect(criticalPath(twins.specs, new Map(twins.specs.map((s) => [s.id, { ms: MIN, from: 'cost' as const }]))).ids).toEqual(['r', 't1']);
   });
 
   it('the lower bound counts cooldowns and batch pauses per wave under waves and over the run under eager', async () => {
@@ -964,6 +972,8 @@ describe('estimates', () => {
     const c = await config([{ id: 'a', wave: 0 }, { id: 'b', wave: 0 }, { id: 'c', dependsOn: ['a'] }, { id: 'x', dependsOn: ['a'] }], { waves: { 1: { sequential: true }, 0: { sequential: true } } });
     const d = new Map([['a', 2], ['b', 3], ['c', 6], ['x', 7]].map(([id, m]) => [id as string, { ms: (m as number) * MIN, from: 'cost' as const }]));
     expect(lowerBound(c, c.specs, d, 'eager')).toEqual({ ms: 13 * MIN, by: 'sequential wave', criticalPathMs: 9 * MIN, workMs: 0, pacingMs: 2 * MIN, sequentialMs: 13 * MIN });
+    // A spec without an estimate counts as nothing.
+    expect(lowerBound(c, c.specs, new Map([['a', { ms: MIN, from: 'cost' as const }]]), 'eager').sequentialMs).toBe(MIN);
     expect(lowerBound(c, [], d, 'waves')).toEqual({ ms: 0, by: 'critical path', criticalPathMs: 0, workMs: 0, pacingMs: 0, sequentialMs: 0 });
     const one = await config([{ id: 'a', wave: 0 }], { pacing: { maxParallel: 1 } });
     expect(lowerBound(one, one.specs, new Map([['a', { ms: MIN, from: 'cost' }]]), 'eager')).toEqual({ ms: MIN, by: 'critical path', criticalPathMs: MIN, workMs: MIN, pacingMs: MIN, sequentialMs: 0 });

@@ -469,7 +469,8 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
     let deadline = launchAt;
     for (const id of live) {
       const w = own(doc.dispatch?.waiting, id);
-      if (w) deadline = Math.min(deadline, Date.parse(w.until));
+      // A wait already over is queued for its relaunch, paced like any launch: waking for it again would spin.
+      if (w && Date.parse(w.until) > now) deadline = Math.min(deadline, Date.parse(w.until));
     }
     if (!treeBusy) for (const t of merges.values()) deadline = Math.min(deadline, t);
     await clock.wait(deadline, o.signal);
@@ -487,7 +488,10 @@ function pickNext(rc: RunCtx, d: DriveInput, doc: StateDoc, queue: string[], liv
   const { config } = rc;
   const busyBy = new Map<number, number>();
   let busy = 0;
+  const queued = new Set(queue);
   for (const id of live) {
+    // A rate-limited spec whose wait is over is queued to go again: it holds no place against itself.
+    if (queued.has(id)) continue;
     const st = stateOf(doc, id);
     const w = specOf(rc, id).wave;
     // In a sequential wave a rate-limited spec still holds its place: the next one waits for it.
