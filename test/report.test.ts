@@ -44,11 +44,14 @@ describe('dispatch report', () => {
     expect(j.criticalPath).toEqual(['001', '002']);
   });
 
-  it('a project that never ran: the graph and the plan, with the simulated makespan', () => {
+  it('a project that never ran (no .codex yet): the graph and the plan, with the simulated makespan; --out - prints it', () => {
     const dir = makeProject({ specs: [{ id: '001', name: 'a', wave: 0, cost: 2 }, { id: '002', name: 'b', wave: 1, cost: 3, dependsOn: ['001'] }] });
-    const out = join(tempDir(), 'r.html');
-    const r = dispatch(dir, ['report', '--out', out]);
+    expect(existsSync(join(dir, '.codex'))).toBe(false);
+    const r = dispatch(dir, ['report']);
     expect(r.code, r.stderr).toBe(0);
+    const out = join(dir, '.codex', 'report.html');
+    const piped = dispatch(dir, ['report', '--out', '-']);
+    expect(piped.stdout).toMatch(/^<!doctype html>/);
     expect(r.stderr).toMatch(/every launch, 2 specs, 0 attempts/);
     const html = readFileSync(out, 'utf8');
     expect(html).toContain('nothing has run yet');
@@ -79,10 +82,24 @@ describe('dispatch report', () => {
     expect(oneLine(both.stderr)).toMatch(/--run and --all do not go together/);
     const noDir = dispatch(dir, ['report', '--out', join(dir, 'missing', 'r.html')]);
     expect(noDir.code).toBe(1);
-    expect(oneLine(noDir.stderr)).toMatch(/^dispatch: cannot write .*missing\/r\.html \(its folder .*missing does not exist\)/);
+    expect(oneLine(noDir.stderr)).toMatch(/^dispatch: cannot write .*missing\/r\.html: its folder .*missing does not exist — create the folder, or pick another --out$/);
     const dirOut = dispatch(dir, ['report', '--out', dir]);
-    expect(dirOut.code).toBe(1);
-    expect(oneLine(dirOut.stderr)).toMatch(/^dispatch: cannot write /);
+    expect(dirOut.code).toBe(2);
+    expect(oneLine(dirOut.stderr)).toMatch(/is not a regular file \(a folder\)/);
+    const device = dispatch(dir, ['report', '--out', '/dev/null']);
+    expect(device.code).toBe(2);
+    expect(oneLine(device.stderr)).toMatch(/^dispatch: --out \/dev\/null is not a regular file \(a device or special file\)/);
+    const stateFile = join(dir, '.codex', 'dispatch-state.json');
+    const before = readFileSync(stateFile, 'utf8');
+    for (const own of [stateFile, join(dir, '.codex', 'dispatch-events.jsonl'), join(dir, 'specs.config.json'), join(dir, '.codex', 'dispatch-state.json.lock')]) {
+      const r = dispatch(dir, ['report', '--out', own]);
+      expect(r.code, own).toBe(2);
+      expect(oneLine(r.stderr)).toMatch(/is one of dispatch's own files/);
+    }
+    expect(readFileSync(stateFile, 'utf8')).toBe(before);
+    const empty = dispatch(dir, ['report', '--out', '']);
+    expect(empty.code).toBe(2);
+    expect(oneLine(empty.stderr)).toMatch(/--out needs a file name/);
     expect(existsSync(file)).toBe(false);
     const noArg = dispatch(dir, ['report', '--run']);
     expect(noArg.code).toBe(2);

@@ -163,6 +163,18 @@ describe('report data', () => {
     expect(r.criticalPath).toEqual([]);
   });
 
+  it('a run whose dispatcher died (no end line) is over when its attempts are; times that are not ISO or before 2000 are skipped', async () => {
+    const c = await config(rows);
+    const d = state({ a: [att(1, 0, 5, { state: 'done', kind: 'done' })], b: [{ n: 1, startedAt: '0001-01-01T00:00:00Z', endedAt: at(3), state: 'done', runId: 'r1' } as AttemptRecord], c: [{ n: 1, startedAt: '5', endedAt: at(3), state: 'done', runId: 'r1' } as AttemptRecord] }, { completed: ['a', 'b', 'c'] });
+    const r = buildReport(c, d, [{ time: at(0), event: 'run-start', run: 'r1', schedule: 'waves', specs: 4 }, { time: '0001-01-01T00:00:00Z', event: 'batch-pause', run: 'r1', from: '0001-01-01T00:00:00Z', until: at(1) }], { now: T0 + 60 * MIN });
+    expect(r.inProgress).toBe(false);
+    expect([r.start, r.end]).toEqual([T0, T0 + 5 * MIN]);
+    expect(r.figures.attempts).toBe(1);
+    expect(r.batchPauses).toEqual([]);
+    const html = renderReport(r);
+    expect(Buffer.byteLength(html)).toBeLessThan(50_000);
+  });
+
   it('the union of waits counts an overlap once, and clips to the run', () => {
     expect(unionMs([{ from: 0, until: 10 }, { from: 5, until: 12 }, { from: 20, until: 25 }])).toBe(17);
     expect(unionMs([{ from: 0, until: 10 }], 4, 8)).toBe(4);
@@ -208,6 +220,19 @@ describe('the page', () => {
     expect(html).not.toMatch(/\b(src|href)=["']?(https?:)?\/\//);
   });
 
+  it('control characters never reach the page; labels are cut between characters, not inside an emoji', async () => {
+    const c = await config([{ id: 'e1', name: `ctrl\x1b]0;PWNED\x07-${'😀'.repeat(40)}`, wave: 0 }]);
+    const html = renderReport(buildReport(c, state({ e1: [att(1, 0, 1, { state: 'failed', kind: 'agent-failed', reason: `bad\x1b[31m ${'😀'.repeat(400)}` })] }, { failed: ['e1'] }), [], { now: T0 }));
+    expect(html).not.toMatch(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/);
+    expect(html).not.toMatch(/\uFFFD|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/);
+  });
+
+  it('a timeline over years still has about ten ticks', async () => {
+    const c = await config([{ id: 'y', wave: 0 }]);
+    const html = renderReport(buildReport(c, state({ y: [att(1, 0, 3 * 365 * 1440, { state: 'done', kind: 'done' })] }, { completed: ['y'] }), [], { now: T0 }));
+    expect(html.match(/class="grid"/g)!.length).toBeLessThanOrEqual(12);
+  });
+
   it('1,000 specs: the page stays under 1 MB', async () => {
     const many: Row[] = Array.from({ length: 1000 }, (_, i) => ({ id: `s${i}`, name: `spec-number-${i}`, wave: Math.floor(i / 100), ...(i >= 100 ? { dependsOn: [`s${i - 100}`, `s${(i * 7) % 100 + Math.floor(i / 100 - 1) * 100}`] } : {}) }));
     const c = await config(many);
@@ -250,6 +275,9 @@ describe('graph layout and text', () => {
     const dot = graphText(c, d, 'dot');
     expect(dot).toContain('"c" [label="c dq \\"x\\"   tab", fillcolor="#ffffff", tooltip="pending"];');
     expect(dot.match(/subgraph cluster_wave/g)).toHaveLength(2);
+    const amp = await config([{ id: 'a', name: 'x &lt;b&gt; \x1b[31m', wave: 0 }]);
+    expect(graphText(amp, d, 'dot')).toContain('label="a x &amp;lt;b&amp;gt;  [31m"');
+    expect(graphText(amp, d, 'mermaid')).not.toContain('\x1b');
     expect(dot.match(/ -> /g)).toHaveLength(2);
     expect(graphText(c, d, 'dot', 1)).not.toContain('"a"');
   });

@@ -116,7 +116,16 @@ export interface ReportOptions {
   now: number;
 }
 
-const ms = (iso: unknown) => (typeof iso === 'string' ? Date.parse(iso) : Number.NaN);
+// Times as dispatch writes them (ISO 8601, from 2000 on): Date.parse would also read "5" as May 2001, and a
+// year-1 date would stretch the timeline over two thousand years.
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+const EARLIEST = Date.UTC(2000, 0, 1);
+const ms = (iso: unknown) => {
+  if (typeof iso !== 'string' || !ISO_TIME.test(iso)) return Number.NaN;
+  const t = Date.parse(iso);
+  return t >= EARLIEST ? t : Number.NaN;
+};
+const STATES = new Set(['done', 'failed', 'rate-limited']);
 
 /** The length of a union of intervals, each clipped to [lo, hi]. */
 export function unionMs(intervals: readonly Interval[], lo = -Infinity, hi = Infinity): number {
@@ -200,7 +209,7 @@ export function buildReport(config: ResolvedConfig, doc: StateDoc, journal: read
       const end = h.endedAt ? ms(h.endedAt) : live ? o.now : start;
       const a: ReportAttempt = {
         id: s.id, n: h.n, wave: h.wave ?? s.wave, start, end: Math.max(start, Number.isFinite(end) ? end : start), ongoing: live,
-        state: live ? 'running' : (h.state ?? 'failed'), ...(h.kind ? { kind: h.kind } : {}), ...(h.reason ? { reason: h.reason } : {}),
+        state: live ? 'running' : STATES.has(h.state as string) ? h.state! : 'failed', ...(h.kind ? { kind: h.kind } : {}), ...(h.reason ? { reason: h.reason } : {}),
         ...(h.runId ? { runId: h.runId } : {}), critical: false, log: `${config.stateDir}/logs/${s.id}.attempt-${h.n}.log`,
       };
       if (h.tokens) {
@@ -210,7 +219,7 @@ export function buildReport(config: ResolvedConfig, doc: StateDoc, journal: read
       }
       if (h.verify?.length) {
         const passed = h.verify.filter((v) => v.ok).length;
-        const seconds = h.verify.reduce((t, v) => t + (v.seconds || 0), 0);
+        const seconds = h.verify.reduce((t, v) => t + (Number.isFinite(v.seconds) && v.seconds > 0 ? v.seconds : 0), 0);
         a.verify = { passed, total: h.verify.length, seconds, ok: passed === h.verify.length };
         a.verifySpan = verifySpans.get(`${s.id}#${h.n}`) ?? { from: Math.max(a.start, a.end - seconds * 1000), until: a.end };
       }
@@ -223,7 +232,8 @@ export function buildReport(config: ResolvedConfig, doc: StateDoc, journal: read
   const run = runId === undefined ? undefined : runs.find((r) => r.id === runId);
   // Reduced, not spread: a table of thousands of attempts would overflow the call stack.
   const first = attempts.reduce((m, a) => Math.min(m, a.start), run?.start ?? Infinity);
-  const inProgress = attempts.some((a) => a.ongoing) || (run !== undefined && run.end === undefined);
+  // In progress while an attempt runs: a run whose dispatcher died without its end line is over when its attempts are.
+  const inProgress = attempts.some((a) => a.ongoing) || (run !== undefined && run.end === undefined && !attempts.length);
   const lastEnd = attempts.reduce((m, a) => Math.max(m, a.end), run?.end ?? -Infinity);
   const start = Number.isFinite(first) ? first : o.now;
   const end = inProgress ? Math.max(o.now, lastEnd) : Number.isFinite(lastEnd) ? lastEnd : start;
@@ -273,6 +283,7 @@ export function actualCriticalPath(specs: readonly ReportSpec[], schedule: 'wave
   const span = new Map(launched.map((s) => [s.id, { start: s.attempts[0]!.start, end: s.attempts.reduce((m, a) => Math.max(m, a.end), -Infinity) }]));
   const byId = new Map(launched.map((s) => [s.id, s]));
   const waves = [...new Set(launched.map((s) => s.wave))].sort((a, b) => a - b);
+  const prevWave = new Map(waves.slice(1).map((w, i) => [w, waves[i]!]));
   // Under waves, the latest-ending spec of each wave is what the next wave waited for.
   const lastOfWave = new Map<number, string>();
   for (const s of launched) {
@@ -287,7 +298,7 @@ export function actualCriticalPath(specs: readonly ReportSpec[], schedule: 'wave
     const startAt = span.get(cur)!.start;
     const candidates = me.dependsOn.filter((d) => byId.has(d));
     if (schedule === 'waves') {
-      const before = waves.filter((w) => w < me.wave).at(-1);
+      const before = prevWave.get(me.wave);
       if (before !== undefined) candidates.push(lastOfWave.get(before)!);
     }
     let next: string | undefined;
@@ -347,8 +358,12 @@ function figuresOf(
     unpriced.add(modelOf(config, s) ?? `(${s.agent}: model unknown)`);
   }
   const cost = costOf(attempts);
-  const waves = [...new Set(specs.map((s) => s.wave))].sort((a, b) => a - b);
-  const runIds = [...new Set(attempts.map((a) => a.runId ?? ''))];
+  const byWave = new Map<number, ReportSpec[]>();
+  for (const s of specs) (byWave.get(s.wave) ?? byWave.set(s.wave, []).get(s.wave)!).push(s);
+  const waves = [...byWave.keys()].sort((a, b) => a - b);
+  const byRun = new Map<string, ReportAttempt[]>();
+  for (const a of attempts) (byRun.get(a.runId ?? '') ?? byRun.set(a.runId ?? '', []).get(a.runId ?? '')!).push(a);
+  const runIds = [...byRun.keys()];
   return {
     makespanMs,
     lowerBoundMs: lb.ms,
@@ -370,13 +385,13 @@ function figuresOf(
     ...(cost !== undefined && tokens.total > 0 ? { cost } : {}),
     unpricedModels: [...unpriced].sort(),
     perWave: waves.map((wave) => {
-      const ss = specs.filter((s) => s.wave === wave);
+      const ss = byWave.get(wave)!;
       const xs = ss.flatMap((s) => s.attempts);
       const c = costOf(xs);
       return { wave, specs: ss.length, done: ss.filter((s) => s.attempts.some((a) => a.state === 'done')).length, attempts: xs.length, tokens: sumTokens(xs).total, ...(c !== undefined && xs.some((a) => a.tokens?.total) ? { cost: c } : {}) };
     }),
     perRun: runIds.map((run) => {
-      const xs = attempts.filter((a) => (a.runId ?? '') === run);
+      const xs = byRun.get(run)!;
       const c = costOf(xs);
       return { run: run || '(by hand)', attempts: xs.length, done: new Set(xs.filter((a) => a.state === 'done').map((a) => a.id)).size, tokens: sumTokens(xs).total, ...(c !== undefined && xs.some((a) => a.tokens?.total) ? { cost: c } : {}) };
     }),

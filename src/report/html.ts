@@ -14,7 +14,13 @@ export interface PlanSummary {
   lowerBoundBy: string;
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+// Control characters are not allowed in HTML text (and a terminal escape has no business in a page): shown as '?'.
+const esc = (s: string) => s.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, '?').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** At most n characters (code points: an emoji is never cut in half), with … when cut. */
+const clip = (s: string, n: number) => {
+  const cs = Array.from(s);
+  return cs.length > n ? `${cs.slice(0, n - 1).join('')}…` : s;
+};
 
 const duration = span;
 
@@ -51,7 +57,7 @@ main{padding:0 28px 40px}.sub{color:var(--muted)}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(190px,1fr));gap:10px}
 .card{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:10px 12px}
 .card b{display:block;font-size:20px}.card span{color:var(--muted);font-size:12px}
-table{border-collapse:collapse;margin:6px 0}td,th{border-bottom:1px solid var(--line);padding:4px 10px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:6px 0}td,th{border-bottom:1px solid var(--line);padding:4px 10px;text-align:left;vertical-align:top;overflow-wrap:anywhere;max-width:40em}
 th{font-weight:600;color:var(--muted);font-size:12px}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .scroll{overflow:auto;border:1px solid var(--line);border-radius:8px;max-height:80vh}
 svg text{font-size:11px;fill:var(--fg)}svg .ax{fill:var(--muted)}svg .wv{font-weight:600}
@@ -78,7 +84,7 @@ document.addEventListener('mouseover',show);document.addEventListener('focusin',
 
 function attemptLines(s: ReportSpec, a: ReportAttempt): string[] {
   const lines = [`${s.id} ${s.name} · attempt ${a.n}`, `${kindOf(a)}${a.ongoing ? ' (still running)' : ''}`, `${clock(a.start, true)} → ${a.ongoing ? 'now' : clock(a.end)} (${duration(a.end - a.start)})`];
-  if (a.reason) lines.push(a.reason.length > 300 ? `${a.reason.slice(0, 300)}…` : a.reason);
+  if (a.reason) lines.push(clip(a.reason, 300));
   if (a.tokens) lines.push(`tokens ${a.tokens.total.toLocaleString('en-US')} (in ${a.tokens.input.toLocaleString('en-US')}, cached ${a.tokens.cachedInput.toLocaleString('en-US')}, out ${a.tokens.output.toLocaleString('en-US')})${a.cost !== undefined ? ` · ${money(a.cost)}` : ''}`);
   if (a.verify) lines.push(`verify ${a.verify.passed}/${a.verify.total} passed, ${Math.round(a.verify.seconds)} s`);
   if (a.runId) lines.push(`run ${a.runId}`);
@@ -101,14 +107,15 @@ function timeline(d: ReportData, tips: string[][]): string {
   let y = 26;
   const rowsTop = y;
   const rowY = new Map<string, number>();
+  const byWave = new Map<number, ReportSpec[]>();
+  for (const s of d.specs) (byWave.get(s.wave) ?? byWave.set(s.wave, []).get(s.wave)!).push(s);
   for (const w of waves) {
     parts.push(`<text class="wv" x="6" y="${y + 14}">wave ${w}</text>`);
     y += WAVE_ROW;
-    for (const s of d.specs) {
-      if (s.wave !== w) continue;
+    for (const s of byWave.get(w)!) {
       rowY.set(s.id, y);
       const label = `${s.id} ${s.name}`;
-      parts.push(`<text x="14" y="${y + 12}">${esc(label.length > 34 ? `${label.slice(0, 33)}…` : label)}</text>`);
+      parts.push(`<text x="14" y="${y + 12}">${esc(clip(label, 34))}</text>`);
       for (const a of s.attempts) {
         const x0 = x(a.start);
         const w0 = Math.max(2, x(a.end) - x0);
@@ -127,7 +134,8 @@ function timeline(d: ReportData, tips: string[][]): string {
   const back: string[] = [];
   // Time ticks: about ten, on a round step.
   const steps = [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400].map((s) => s * 1000);
-  const step = steps.find((s) => span / s <= 10) ?? steps.at(-1)!;
+  // Beyond a day a step, whole days: never more than about ten ticks, however long the span.
+  const step = steps.find((s) => span / s <= 10) ?? Math.ceil(span / 10 / 86_400_000) * 86_400_000;
   for (let t = 0; t <= span; t += step) {
     const xx = x(d.start + t).toFixed(1);
     back.push(`<line class="grid" x1="${xx}" x2="${xx}" y1="18" y2="${height}"/><text class="ax" x="${xx}" y="13" text-anchor="middle">+${duration(t)}</text>`);
@@ -176,10 +184,10 @@ function graph(d: ReportData, layout: GraphLayout, tips: string[][]): string {
     const n = layout.nodes[i]!;
     const label = `${s.id} ${s.name}`;
     const t = tips.push([`${s.id} ${s.name}`, `${s.state} · wave ${s.wave} · cost ${s.cost} · ${s.agent}`, `${s.attempts.length} attempt${s.attempts.length === 1 ? '' : 's'} in this report`, s.dependsOn.length ? `after ${s.dependsOn.join(', ')}` : 'no dependencies']) - 1;
-    parts.push(`<g class="n s-${s.state}${cp.has(s.id) ? ' cp' : ''}" tabindex="0" data-s="${t}" transform="translate(${n.x},${n.y})"><rect width="${NODE_W}" height="${NODE_H}" rx="4"/><text x="6" y="15">${esc(label.length > 24 ? `${label.slice(0, 23)}…` : label)}</text></g>`);
+    parts.push(`<g class="n s-${s.state}${cp.has(s.id) ? ' cp' : ''}" tabindex="0" data-s="${t}" transform="translate(${n.x},${n.y})"><rect width="${NODE_W}" height="${NODE_H}" rx="4"/><text x="6" y="15">${esc(clip(label, 24))}</text></g>`);
   });
   const legend = Object.keys(STATE_FILL).map((k) => `<span><i style="background:${STATE_FILL[k as keyof typeof STATE_FILL]};border:1px solid #555"></i>${k}</span>`).join('');
-  return `<section id="graph"><h2>Dependency graph</h2><p class="sub">One column per wave; an arrow from a spec to the one that waits for it. Nodes coloured by state; the critical path in bold.</p><div class="legend">${legend}</div><div class="scroll"><svg xmlns="http://www.w3.org/2000/svg" width="${layout.width}" height="${layout.height}" role="img" aria-label="dependency graph">${parts.join('\n')}</svg></div></section>`;
+  return `<section id="graph"><h2>Dependency graph</h2><p class="sub">One column per wave; a line from a spec to the one that waits for it (left to right). Nodes coloured by state; the critical path in bold.</p><div class="legend">${legend}</div><div class="scroll"><svg xmlns="http://www.w3.org/2000/svg" width="${layout.width}" height="${layout.height}" role="img" aria-label="dependency graph">${parts.join('\n')}</svg></div></section>`;
 }
 
 function figures(d: ReportData, plan?: PlanSummary): string {

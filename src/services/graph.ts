@@ -41,23 +41,26 @@ function nodesOf(config: ResolvedConfig, doc: StateDoc, wave?: number): Node[] {
 
 /** Mermaid's quoted labels take entity codes (`#quot;`, `#35;`): every character that could end or bend the label is one. */
 const mermaidText = (s: string) =>
-  s.replace(/[\r\n\t]+/g, ' ').replace(/[#"<>&`[\]{}()|]/g, (ch) => `#${ch.codePointAt(0)};`);
+  s.replace(/[\x00-\x1f\x7f]+/g, ' ').replace(/[#"<>&`[\]{}()|]/g, (ch) => `#${ch.codePointAt(0)};`);
 
 /** DOT's quoted strings: a backslash and a quote are escaped; a newline would be a line break, so it is a space. */
-const dotText = (s: string) => s.replace(/[\r\n\t]+/g, ' ').replace(/["\\]/g, (ch) => `\\${ch}`);
+// Graphviz also reads entities (`&amp;`) in labels: a '&' is written as one.
+const dotText = (s: string) => s.replace(/[\x00-\x1f\x7f]+/g, ' ').replace(/&/g, '&amp;').replace(/["\\]/g, (ch) => `\\${ch}`);
 
 /** The graph of the whole table, or of one wave (edges from outside it left out). */
 export function graphText(config: ResolvedConfig, doc: StateDoc, format: GraphFormat, wave?: number): string {
   const nodes = nodesOf(config, doc, wave);
   const keyOf = new Map(nodes.map((n) => [n.id, n.key]));
-  const waves = [...new Set(nodes.map((n) => n.wave))].sort((a, b) => a - b);
+  const byWave = new Map<number, Node[]>();
+  for (const n of nodes) (byWave.get(n.wave) ?? byWave.set(n.wave, []).get(n.wave)!).push(n);
+  const waves = [...byWave.keys()].sort((a, b) => a - b);
   const states = [...new Set(nodes.map((n) => n.state))];
   const lines: string[] = [];
   if (format === 'mermaid') {
     lines.push('flowchart LR');
     for (const w of waves) {
       lines.push(`  subgraph wave${w}["wave ${w}"]`);
-      for (const n of nodes.filter((x) => x.wave === w)) lines.push(`    ${n.key}["${mermaidText(n.label)}"]:::${n.state.replace('-', '_')}`);
+      for (const n of byWave.get(w)!) lines.push(`    ${n.key}["${mermaidText(n.label)}"]:::${n.state.replace('-', '_')}`);
       lines.push('  end');
     }
     for (const n of nodes) for (const d of n.dependsOn) if (keyOf.has(d)) lines.push(`  ${keyOf.get(d)} --> ${n.key}`);
@@ -66,7 +69,7 @@ export function graphText(config: ResolvedConfig, doc: StateDoc, format: GraphFo
     lines.push('digraph dispatch {', '  rankdir=LR;', '  node [shape=box, style="rounded,filled", fontname="sans-serif"];');
     for (const w of waves) {
       lines.push(`  subgraph cluster_wave${w} {`, `    label="wave ${w}";`);
-      for (const n of nodes.filter((x) => x.wave === w)) lines.push(`    "${dotText(n.id)}" [label="${dotText(n.label)}", fillcolor="${STATE_FILL[n.state]}", tooltip="${n.state}"];`);
+      for (const n of byWave.get(w)!) lines.push(`    "${dotText(n.id)}" [label="${dotText(n.label)}", fillcolor="${STATE_FILL[n.state]}", tooltip="${n.state}"];`);
       lines.push('  }');
     }
     for (const n of nodes) for (const d of n.dependsOn) if (keyOf.has(d)) lines.push(`  "${dotText(d)}" -> "${dotText(n.id)}";`);

@@ -1,8 +1,9 @@
 // `dispatch report`: gathers the state and the journal, builds the report's
 // data and writes the page. Returns what it wrote; printing is the command's.
-import { dirname, resolve } from 'node:path';
+import { lstatSync, mkdirSync, statSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import type { ResolvedConfig } from '../config/load.js';
-import { FsError } from '../errors.js';
+import { DispatchError, FsError, UsageError } from '../errors.js';
 import { readJournal, readState } from '../state/store.js';
 import { writeFileAtomic } from '../util/write-atomic.js';
 import { buildReport, type JournalLine, type ReportData } from '../report/data.js';
@@ -17,9 +18,37 @@ export interface ReportOptions {
 }
 
 export interface WrittenReport {
+  /** '-': the page went to stdout (`html`). */
   path: string;
   bytes: number;
   data: ReportData;
+  html?: string;
+}
+
+const isDir = (p: string) => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The page replaces a regular file (or a link, not its target) and nothing else: never a device, a
+ * folder, nor one of the files dispatch keeps (state, journal, locks, the config).
+ */
+function checkOut(config: ResolvedConfig, path: string): void {
+  const own = [config.configPath, `${config.stateDir}/dispatch-state.json`, `${config.stateDir}/dispatch-events.jsonl`, `${config.stateDir}/dispatch-lock.json`].map((f) => resolve(f));
+  if (own.includes(path) || (dirname(path) === resolve(config.stateDir) && /^dispatch-|\.lock$/.test(basename(path)))) {
+    throw new UsageError(`--out ${path} is one of dispatch's own files`, 'write the report elsewhere (default: .codex/report.html)');
+  }
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return; // nothing there yet
+  }
+  if (!st.isFile() && !st.isSymbolicLink()) throw new UsageError(`--out ${path} is not a regular file (a ${st.isDirectory() ? 'folder' : 'device or special file'})`, 'give the path of an .html file');
 }
 
 export async function writeReport(config: ResolvedConfig, o: ReportOptions): Promise<WrittenReport> {
@@ -34,12 +63,16 @@ export async function writeReport(config: ResolvedConfig, o: ReportOptions): Pro
   }
   const { renderReport } = await import('../report/html.js');
   const html = renderReport(data, plan);
+  if (o.out === '-') return { path: '-', bytes: Buffer.byteLength(html), data, html };
   const path = resolve(o.out ?? `${config.stateDir}/report.html`);
+  checkOut(config, path);
+  // The default place is dispatch's own folder: a project that never ran has none yet.
+  if (o.out === undefined) mkdirSync(config.stateDir, { recursive: true });
+  else if (!isDir(dirname(path))) throw new DispatchError(`cannot write ${path}: its folder ${dirname(path)} does not exist`, { hint: 'create the folder, or pick another --out' });
   try {
     writeFileAtomic(path, html);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new FsError('write', e.code === 'ENOENT' ? `${path} (its folder ${dirname(path)} does not exist)` : path, e);
+    throw new FsError('write', path, err as NodeJS.ErrnoException);
   }
   return { path, bytes: Buffer.byteLength(html), data };
 }
