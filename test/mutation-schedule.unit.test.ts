@@ -3,7 +3,7 @@
 // reports, the hooks and journal lines it writes, exact launch times and the
 // outcome. Times are in minutes (or seconds) from the run's start.
 import { describe, expect, it } from 'vitest';
-import { resolveConfig, type ResolvedConfig, type ResolvedSpec } from '../src/config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../src/config/load.js';
 import { runSchedule, type ScheduleOptions } from '../src/schedule/loop.js';
 import { SimWorld, type SimEnd, type SimOptions } from '../src/schedule/sim.js';
 import type { RunEvent } from '../src/schedule/events.js';
@@ -12,26 +12,12 @@ import { AgentPacing } from '../src/schedule/pacing.js';
 import { blockedRoots, blockerOf, blockersBefore, dependencyBlockers, tokensByWave, tokensUsed } from '../src/schedule/readiness.js';
 import { bottomLevels, criticalPath, estimateDurations, lowerBound, median } from '../src/schedule/estimate.js';
 import { emptyState, markRateLimited, markRunning, setState, stateOf, type StateDoc } from '../src/state/doc.js';
+import { tableConfig, type Row } from './fixtures/table.js';
 
 const MIN = 60_000;
 const SEC = 1000;
 
-type Row = { id: string; wave?: number; cost?: number; agent?: string; dependsOn?: string[]; mode?: 'direct' | 'isolated' };
-
-async function config(rows: Row[], extra: Record<string, unknown> = {}): Promise<ResolvedConfig> {
-  const { pacing, ...rest } = extra as { pacing?: Record<string, unknown> };
-  return resolveConfig(
-    {
-      project: 'mut',
-      specsDir: 'specs',
-      agents: { a: { command: ['true'] }, b: { command: ['true'] } },
-      pacing: { cooldownSeconds: { 1: 0, 2: 0, 3: 0, 4: 0 }, batch: { every: 4, pauseSeconds: 0, fromWave: 0 }, ...pacing },
-      ...rest,
-      specs: rows.map((r) => ({ name: `n${r.id}`, cost: 1, agent: 'a', ...r })),
-    },
-    '/proj/specs.config.ts',
-  );
-}
+const config = (rows: Row[], extra: Record<string, unknown> = {}): Promise<ResolvedConfig> => tableConfig(rows, extra, 'mut');
 
 /** What a person (or a runner of an earlier run) does to the state while the run goes on, at a given time. */
 interface HandAction {

@@ -2,32 +2,17 @@
 // clock and world: no process starts and no real time passes, so each test
 // checks exact launch times. Times below are in minutes from the run's start.
 import { describe, expect, it } from 'vitest';
-import { resolveConfig, type ResolvedConfig, type ResolvedSpec } from '../src/config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../src/config/load.js';
 import { runSchedule, type ScheduleOptions } from '../src/schedule/loop.js';
 import { SimWorld, type SimEnd, type SimOptions } from '../src/schedule/sim.js';
 import { estimateDurations, lowerBound, criticalPath } from '../src/schedule/estimate.js';
 import { stateOf } from '../src/state/doc.js';
 import { simulate } from '../src/services/simulate.js';
+import { tableConfig, type Row } from './fixtures/table.js';
 
 const MIN = 60_000;
 
-type Row = { id: string; wave?: number; cost?: number; agent?: string; dependsOn?: string[]; mode?: 'direct' | 'isolated' };
-
-async function config(rows: Row[], extra: Record<string, unknown> = {}): Promise<ResolvedConfig> {
-  const { pacing, ...rest } = extra as { pacing?: Record<string, unknown> };
-  return resolveConfig(
-    {
-      project: 'sched',
-      specsDir: 'specs',
-      agents: { a: { command: ['true'] }, b: { command: ['true'] } },
-      // No pacing unless a test asks for it: times are the durations alone.
-      pacing: { cooldownSeconds: { 1: 0, 2: 0, 3: 0, 4: 0 }, batch: { every: 4, pauseSeconds: 0, fromWave: 0 }, ...pacing },
-      ...rest,
-      specs: rows.map((r) => ({ name: `n${r.id}`, cost: 1, agent: 'a', ...r })),
-    },
-    '/proj/specs.config.ts',
-  );
-}
+const config = (rows: Row[], extra: Record<string, unknown> = {}): Promise<ResolvedConfig> => tableConfig(rows, extra);
 
 interface Sim {
   minutes: Record<string, number>;
