@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch, dispatchAsync, readStateOf } from './helpers.js';
 import { engineProject, starts, trace } from './fixtures/engine.js';
@@ -230,12 +231,22 @@ describe.skipIf(!sshAvailable)('SSH hosts and what travels to them', () => {
   }, 120_000);
 
   it('doctor checks each host: reachable, same dispatch, agents present, slots free', async () => {
-    const dir = sshProject('sshp8', [{ id: '001', name: 'd', wave: 1, cost: 1 }], {}, [...pool.hosts.map((h) => h.entry), { ...pool.hosts[0]!.entry, name: 'gone', port: 1 }]);
-    const d = dispatch(dir, ['doctor'], { env });
-    expect(d.stdout).toMatch(/host h1.*dispatch 0\.1\.0.*2 of 2 slots free/);
-    expect(d.stdout).toMatch(/host h2.*1 of 1 slot free/);
-    expect(d.stdout).toMatch(/host gone.*cannot reach it/);
-    expect(d.code).toBe(1);
+    // A host that takes the connection and never says a word (a hung sshd, a shell start-up that waits forever).
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const silentPort = (silent.address() as AddressInfo).port;
+    const dir = sshProject('sshp8', [{ id: '001', name: 'd', wave: 1, cost: 1 }], {}, [...pool.hosts.map((h) => h.entry), { ...pool.hosts[0]!.entry, name: 'gone', port: 1 }, { ...pool.hosts[0]!.entry, name: 'mute', port: silentPort }]);
+    try {
+      const d = await dispatchAsync(dir, ['doctor'], { env });
+      expect(d.stdout).toMatch(/host h1.*dispatch 0\.1\.0.*2 of 2 slots free/);
+      expect(d.stdout).toMatch(/host h2.*1 of 1 slot free/);
+      expect(d.stdout).toMatch(/host gone.*cannot reach it/);
+      expect(d.stdout).toMatch(/host mute +cannot reach it: no answer within 5 s/);
+      expect(d.stdout).toMatch(/raise executor\.timeoutSeconds/);
+      expect(d.code).toBe(1);
+    } finally {
+      silent.close();
+    }
   }, 60_000);
 });
 
