@@ -64,8 +64,12 @@ describe('rate limits', () => {
       agents: Object.fromEntries(kinds.map(([id, , a]) => [`a${id}`, a])),
       extra: { retry: { backoffSeconds: 0.5, maxBackoffSeconds: 5, maxRateLimitAttempts: 2 } },
     });
-    const first = run(dir, 'run', '--yes', '--no-wait', '--no-plan');
+    // The agents hold their answer until every spec is launched: on a loaded machine a quick verdict
+    // would otherwise reach the run while it still launches (and it would relaunch or count it).
+    const gate = join(dir, 'agents-go');
+    const first = dispatch(dir, ['run', '--yes', '--no-wait', '--no-plan'], { env: { AGENT_GATE: gate } });
     expect(first.code, first.stderr).toBe(0);
+    writeFileSync(gate, '');
     const state = await waitFor('every runner to give its verdict', () => {
       const s = readStateOf(dir);
       return s && Object.keys(s.dispatch.running).length === 0 && Object.keys(s.dispatch.waiting ?? {}).length + s.failed.length === 10 && s;
