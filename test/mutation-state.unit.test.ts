@@ -10,7 +10,7 @@ import {
   closeLaunch, emptyState, extra, failLaunch, inferKind, kindOf, markRateLimited, markRunning, nextLaunchNumber, normalize,
   setState, shapeProblem, stateOf, type StateDoc,
 } from '../src/state/doc.js';
-import { LockTimeoutError, lockState } from '../src/state/lock.js';
+import { LockTimeoutError, lockState, pollDelay } from '../src/state/lock.js';
 import { DispatchError } from '../src/errors.js';
 import { procStat } from '../src/proc/identity.js';
 import { tempDir } from './helpers.js';
@@ -510,6 +510,20 @@ afterAll(() => {
       // already gone
     }
   }
+});
+
+describe('how often a waiter tries the lock', () => {
+  it('1 ms at first, half again each try, never more than 25 ms; jitter from half to one and a half', () => {
+    expect(pollDelay(0, 0.5)).toBe(1);
+    expect(pollDelay(1, 0.5)).toBe(1.5);
+    expect(pollDelay(2, 0.5)).toBe(2.25);
+    expect(pollDelay(8, 0.5)).toBe(25); // 1.5^8 ≈ 25.6
+    expect(pollDelay(50, 0.5)).toBe(25);
+    expect(pollDelay(0, 0)).toBe(0.5);
+    expect(pollDelay(0, 0.999)).toBeCloseTo(1.499);
+    expect(pollDelay(50, 0)).toBe(12.5);
+    expect(pollDelay(50, 0.999)).toBeCloseTo(37.475);
+  });
 });
 
 describe('the state lock', () => {

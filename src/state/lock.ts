@@ -32,12 +32,22 @@ export class LockTimeoutError extends DispatchError {
 }
 
 function parseHolder(content: string): LockHolder | undefined {
+  let h: Partial<LockHolder> | null = null;
   try {
-    const h = JSON.parse(content) as LockHolder;
-    return typeof h === 'object' && h !== null && Number.isInteger(h.pid) ? h : undefined;
+    h = JSON.parse(content) as Partial<LockHolder> | null;
   } catch {
-    return undefined;
+    // not JSON: nobody's
   }
+  return Number.isInteger(h?.pid) ? (h as LockHolder) : undefined;
+}
+
+/**
+ * How long a waiter sleeps before its next try (`tries` made so far): holders keep the lock
+ * for milliseconds, so it polls fast (1 ms), then slower, to 25 ms at most; jittered by
+ * `rand` in [0, 1) to between half and one and a half of that, so 100 waiters do not move in step.
+ */
+export function pollDelay(tries: number, rand: number): number {
+  return Math.min(25, 1.5 ** tries) * (0.5 + rand);
 }
 
 export interface LockOptions {
@@ -73,7 +83,7 @@ export async function lockState(file: string, opts: LockOptions = {}): Promise<(
   const marker = { content: mine, owner: parseHolder };
   let watching: string | undefined;
   let watchingSince = Date.now();
-  let delay = 1;
+  let tries = 0;
   const ours = claim(path, mine);
   try {
     for (;;) {
@@ -94,9 +104,7 @@ export async function lockState(file: string, opts: LockOptions = {}): Promise<(
         });
       }
       if (opts.signal?.aborted) throw new DispatchError(`gave up waiting for the lock on ${file}`, { exitCode: EXIT.interrupted });
-      // Holders keep the lock for milliseconds: poll fast, with jitter so 100 waiters do not move in step.
-      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
-      delay = Math.min(25, delay * 1.5);
+      await new Promise((r) => setTimeout(r, pollDelay(tries++, Math.random())));
     }
   } finally {
     ours.drop();

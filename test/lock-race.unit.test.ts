@@ -1,0 +1,40 @@
+// The state lock against a release that lands between a waiter's failed
+// attempt and its read of the holder: the waiter finds no lock file and must
+// simply try again (it cannot be made to happen on cue with real processes,
+// so the read is wrapped to release the lock at that moment).
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { tempDir } from './helpers.js';
+
+const race = vi.hoisted(() => ({ releaseOnRead: undefined as string | undefined }));
+vi.mock('../src/state/owned-file.js', async (load) => {
+  const real = await load<typeof import('../src/state/owned-file.js')>();
+  return {
+    ...real,
+    readOwned: (path: string) => {
+      if (race.releaseOnRead === path) {
+        race.releaseOnRead = undefined;
+        rmSync(path); // the holder lets go just now
+      }
+      return real.readOwned(path);
+    },
+  };
+});
+
+const { lockState } = await import('../src/state/lock.js');
+
+describe('a lock released while a waiter looks at it', () => {
+  it('is taken on the next try, with no error and no wait', async () => {
+    const file = join(tempDir('dispatch-lock-race-'), 'dispatch-state.json');
+    // A live holder (this very process): never broken, only waited for.
+    writeFileSync(`${file}.lock`, `${JSON.stringify({ pid: process.pid, host: hostname(), since: '2026-01-01T00:00:00Z', nonce: 'n' })}\n`);
+    race.releaseOnRead = `${file}.lock`;
+    const release = await lockState(file, { waitLimitMs: 5000 });
+    expect(race.releaseOnRead).toBeUndefined();
+    expect(JSON.parse(readFileSync(`${file}.lock`, 'utf8')).nonce).not.toBe('n');
+    await release();
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  });
+});
