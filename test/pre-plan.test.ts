@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GOOD_PLAN, startFakeOllama, type Behaviour, type ChatBody, type FakeOllama } from './fixtures/fake-ollama.mjs';
@@ -469,6 +469,20 @@ describe('dispatch pre-plan: faults', () => {
     expect(f.state.chats).toBe(1);
     expect(existsSync(planFile(dir, '002-beta'))).toBe(false);
     expect(existsSync(planFile(dir, '003-gamma'))).toBe(false);
+  });
+
+  it('a plan.md that cannot be written: one line naming it and why, exit 1, no temp file, nothing asked after it', async () => {
+    // Answers take 300 ms: the failed write (milliseconds) is known before the next answer is in.
+    const f = await fake(() => ({ delayMs: 300 }));
+    const dir = project(f.host, { specs: [{ id: '001', name: 'alpha', wave: 0 }, ...Array.from({ length: 6 }, (_, i) => ({ id: `10${i}`, name: `later${i}`, wave: 1 }))] });
+    mkdirSync(planFile(dir, '001-alpha')); // a folder where the file goes
+    const r = await prePlan(dir, ['--concurrency', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^dispatch: .*${planFile(dir, '001-alpha').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*\n`, 'm'));
+    expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('dispatch:'))).toHaveLength(1);
+    expect(readdirSync(specDir(dir, '001-alpha'))).toEqual(['plan.md', 'spec.md']);
+    // One worker: its next request went out while the write failed, and none after that.
+    expect(f.state.chats).toBeLessThanOrEqual(2);
   });
 
   it('a spec folder that does not exist: fails naming the spec.md path it looked for', async () => {

@@ -44,6 +44,8 @@ export function readPlanHeader(planFile: string): PlanHeader | undefined | null 
     const buf = Buffer.alloc(256);
     const n = readSync(fd, buf, 0, buf.length, 0);
     return parseHeader(buf.subarray(0, n).toString('utf8'));
+  } catch {
+    return null; // a folder where plan.md goes (EISDIR): no plan, and writing one says why it cannot
   } finally {
     closeSync(fd);
   }

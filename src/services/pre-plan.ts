@@ -126,18 +126,29 @@ export async function prePlan(config: ResolvedConfig, opts: PrePlanOptions): Pro
   await client;
 
   const queue = [...jobs];
+  // A plan is written while its worker already asks for the next one: the write (and its fsync)
+  // stays off the path of the requests, which is where a pre-plan's time goes.
+  const writing: Promise<void>[] = [];
+  let writeFailed = false;
   const worker = async () => {
-    for (let job = queue.shift(); job; job = queue.shift()) {
+    // A plan that cannot be written (a full disk, a read-only folder) stops the asking too.
+    for (let job = queue.shift(); job && !writeFailed; job = queue.shift()) {
       if (opts.signal.aborted) {
         finish({ id: job.spec.id, name: job.spec.name, status: 'interrupted', requests: 0, ms: 0 });
         continue;
       }
       emit({ type: 'begin', id: job.spec.id });
-      finish(await planOne(config, job, target, opts, emit));
+      const r = await planOne(config, job, target, opts, emit);
+      if ('write' in r) {
+        const w = r.write().then(finish);
+        w.catch(() => (writeFailed = true)); // awaited below: a failed write fails the pre-plan there
+        writing.push(w);
+      } else finish(r);
     }
   };
   const n = Math.max(1, Math.min(opts.concurrency ?? p.concurrency, jobs.length));
   await Promise.all(Array.from({ length: n }, worker));
+  await Promise.all(writing);
   return results;
 }
 
@@ -156,7 +167,8 @@ async function ensureReachable(
   }
 }
 
-async function planOne(config: ResolvedConfig, job: Job, target: OllamaTarget, opts: PrePlanOptions, emit: (e: PrePlanEvent) => void): Promise<PlanResult> {
+/** A spec's plan: its result, or the answer ready to be written (`write` resolves to the result once on disk). */
+async function planOne(config: ResolvedConfig, job: Job, target: OllamaTarget, opts: PrePlanOptions, emit: (e: PrePlanEvent) => void): Promise<PlanResult | { write: () => Promise<PlanResult> }> {
   const started = Date.now();
   const res = (status: PlanResultStatus, extra: Partial<PlanResult> = {}): PlanResult => ({
     id: job.spec.id, name: job.spec.name, status, requests, ms: Date.now() - started, ...extra,
@@ -189,8 +201,8 @@ async function planOne(config: ResolvedConfig, job: Job, target: OllamaTarget, o
       }
     }
     if (opts.signal.aborted) return res('interrupted');
-    await writeFileAtomicAsync(job.planFile, renderPlan({ model: target.model, created: new Date().toISOString(), specSha256: job.hash }, job.spec, answer));
-    return res('planned', { file: job.planFile });
+    const text = renderPlan({ model: target.model, created: new Date().toISOString(), specSha256: job.hash }, job.spec, answer);
+    return { write: () => writeFileAtomicAsync(job.planFile, text).then(() => res('planned', { file: job.planFile })) };
   } catch (err) {
     if (opts.signal.aborted) return res('interrupted');
     const e = err as PlannerError;
