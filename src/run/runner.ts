@@ -290,7 +290,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     let lastStdout = '';
     let errorLine = '';
     // An error line, on either stream: Auto-Claude (and many scripts) print their errors on stdout.
-    const ERROR_LINE = /^(error|fatal)\b|Error:|^✗|^❌/i;
+    const ERROR_LINE = /^(error|fatal)\b|Error:|^\u2717|^\u274c/i; // ✗ ❌, escaped: one character beyond Latin-1 makes the whole bundle a two-byte string
     child.stdout!.on('data', (c: Buffer) => {
       out.write(c);
       echo(c);
