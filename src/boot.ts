@@ -21,10 +21,13 @@ const BUNDLE = join(__dirname, 'dispatch.cjs');
 // Replaced at build time: a new build never reads an old build's cache.
 const HEADER = `dispatch-v8-cache ${process.env.DISPATCH_BUILD} ${process.version} ${process.arch}\n`;
 
-/** The verb names the cache; anything else (options only, a typo) shares one. */
+/**
+ * The verb names the cache: the first word that can be a verb's name, past options and their
+ * values (`--config ./x.json exec-spec 001`: the runner's own). Anything else shares one. A
+ * cache made by another verb still works, only with fewer functions ready.
+ */
 function verbOf(argv: string[]): string {
-  const word = argv.slice(2).find((a) => !a.startsWith('-'));
-  return word && /^[a-z][a-z-]{0,23}$/.test(word) ? word : 'other';
+  return argv.slice(2).find((a) => /^[a-z][a-z-]{0,23}$/.test(a)) ?? 'other';
 }
 
 function places(verb: string): string[] {

@@ -53,6 +53,9 @@ describe('the code cache', () => {
     expect(readdirSync(join(dist(), '.cache')).sort()).toEqual(['list.v8', 'other.v8', 'status.v8']);
     expect(cli(['$(touch x)', '../../etc']).code).toBe(2);
     expect(readdirSync(join(dist(), '.cache')).sort()).toEqual(['list.v8', 'other.v8', 'status.v8']);
+    // An option's value is not the verb (the runner starts as `--config <file> exec-spec <id>`).
+    expect(cli(['--config', join(project, 'specs.config.json'), 'list']).code).toBe(0);
+    expect(readdirSync(join(dist(), '.cache')).sort()).toEqual(['list.v8', 'other.v8', 'status.v8']);
   });
 
   it.each([
