@@ -965,3 +965,24 @@ describe('estimates', () => {
     expect(lowerBound(one, one.specs, new Map([['a', { ms: MIN, from: 'cost' }]]), 'eager')).toEqual({ ms: MIN, by: 'critical path', criticalPathMs: MIN, workMs: MIN, pacingMs: MIN, sequentialMs: 0 });
   });
 });
+
+describe('what a run says, in its corners', () => {
+  it('the hooks list every failed spec, comma-separated, for the wave and for the run', async () => {
+    const c = await config([{ id: 'a', wave: 0 }, { id: 'b', wave: 0 }, { id: 'c', wave: 0 }], { retry: { maxAttempts: 1 } });
+    const r = await sim(c, { schedule: 'waves', minutes: { a: 1, b: 2, c: 3 }, endOf: failing(['a', 'c']) });
+    expect(r.hooks()).toEqual([{ WAVE: 0, RUN_ID: 'R', STATE: 'incomplete', DONE: 'b', FAILED: 'a,c', TOKENS: 0, at: 3 }]);
+    expect(r.hooks('onRunComplete')).toEqual([{ RUN_ID: 'R', STATE: 'failed', DONE: 'b', FAILED: 'a,c', TOKENS: 0, REASON: undefined, at: 3 }]);
+  });
+
+  it("an agent's quota exhausted with no reason given is said as 'quota exhausted', and its other specs wait for a later run", async () => {
+    const c = await config([{ id: 'x', wave: 0 }, { id: 'y', wave: 0 }, { id: 'z', wave: 0, agent: 'b' }], { pacing: { maxParallel: 1 } });
+    const r = await sim(c, {
+      minutes: { x: 5, y: 1, z: 1 }, durations: false,
+      // A runner that said only its kind (an older one, or one cut short).
+      setup: (w) => w.actions.push({ at: MIN, whenWatching: 'x', act: (doc) => setState(doc, 'x', 'failed', undefined, 'quota-exhausted') }),
+    });
+    expect(r.said().filter((e) => e.type === 'quota-exhausted')).toEqual([{ type: 'quota-exhausted', agent: 'a', id: 'x', reason: 'quota exhausted' }]);
+    expect(r.order()).toEqual(['x', 'z']);
+    expect(stateOf(r.world.doc, 'y')).toBe('pending');
+  });
+});
