@@ -986,3 +986,27 @@ describe('what a run says, in its corners', () => {
     expect(stateOf(r.world.doc, 'y')).toBe('pending');
   });
 });
+
+describe('a run that stops between waves', () => {
+  it('a budget crossed in one wave: the next wave is neither started nor reported blocked', async () => {
+    const c = await config([{ id: 'a', wave: 0 }, { id: 'b', wave: 0 }, { id: 'c', wave: 1 }], { budget: { tokensPerRun: 50 }, pacing: { maxParallel: 1 } });
+    const r = await sim(c, { schedule: 'waves', durations: false, world: { tokensOf: () => 60 } });
+    expect(r.order()).toEqual(['a']);
+    expect(r.outcome.budgetStop).toBe('token budget reached: 60 tokens used of 50 per run');
+    expect(r.outcome.blocked).toBeUndefined();
+    expect(r.said().filter((e) => e.type === 'wave-start').map((e) => (e as { wave: number }).wave)).toEqual([0]);
+  });
+
+  it('Ctrl-C during a wave: the next wave is neither started nor reported blocked', async () => {
+    const c = await config([{ id: 'a', wave: 0 }, { id: 'b', wave: 1 }]);
+    const ac = new AbortController();
+    const r = await sim(c, {
+      schedule: 'waves', minutes: { a: 5 }, opts: { signal: ac.signal },
+      setup: (w) => w.actions.push({ at: MIN, whenWatching: 'a', act: () => ac.abort() }),
+    });
+    expect(r.order()).toEqual(['a']);
+    expect(r.outcome.interrupted).toBe(true);
+    expect(r.outcome.blocked).toBeUndefined();
+    expect(r.said().filter((e) => e.type === 'wave-start').map((e) => (e as { wave: number }).wave)).toEqual([0]);
+  });
+});
