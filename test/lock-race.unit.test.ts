@@ -8,12 +8,13 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { tempDir } from './helpers.js';
 
-const race = vi.hoisted(() => ({ releaseOnRead: undefined as string | undefined }));
+const race = vi.hoisted(() => ({ releaseOnRead: undefined as string | undefined, reads: 0 }));
 vi.mock('../src/state/owned-file.js', async (load) => {
   const real = await load<typeof import('../src/state/owned-file.js')>();
   return {
     ...real,
     readOwned: (path: string) => {
+      race.reads++;
       if (race.releaseOnRead === path) {
         race.releaseOnRead = undefined;
         rmSync(path); // the holder lets go just now
@@ -36,5 +37,19 @@ describe('a lock released while a waiter looks at it', () => {
     expect(JSON.parse(readFileSync(`${file}.lock`, 'utf8')).nonce).not.toBe('n');
     await release();
     expect(existsSync(`${file}.lock`)).toBe(false);
+  });
+});
+
+describe('a waiter behind a live holder', () => {
+  it('looks less and less often: a few dozen looks in 400 ms, not hundreds', async () => {
+    const file = join(tempDir('dispatch-lock-poll-'), 'dispatch-state.json');
+    writeFileSync(`${file}.lock`, `${JSON.stringify({ pid: process.pid, host: hostname(), since: '2026-01-01T00:00:00Z', nonce: 'n' })}\n`);
+    setTimeout(() => rmSync(`${file}.lock`), 400);
+    race.reads = 0;
+    const release = await lockState(file, { waitLimitMs: 5000 });
+    // 1 ms, then half again each time up to 25 ms (jittered): about 25 looks in 400 ms; a loaded machine looks less.
+    expect(race.reads).toBeGreaterThanOrEqual(3);
+    expect(race.reads).toBeLessThan(60);
+    await release();
   });
 });
