@@ -1,6 +1,10 @@
 // `npm run test:mutation`: Stryker mutates the core modules and runs the
 // in-process tests against each mutant (see vitest.mutation.config.ts).
 // MUTATE=src/run/policy.ts narrows it to one file.
+// Away from UTC for the whole run: a test can tell local time from UTC only in a zone that differs,
+// and the test runner's worker threads cannot change their zone for themselves (TZ is read at start).
+process.env.TZ = 'America/New_York';
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',

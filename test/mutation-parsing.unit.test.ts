@@ -154,3 +154,22 @@ describe('leftovers of the first mutation run', () => {
     expect(blameLimit(o, { aborted: false, exitCode: 1, said: 'error: 3 tests failed\n', patterns: [], now: NOW })).toEqual({ outcome: o });
   });
 });
+
+describe('rate-limit detection in its corners', () => {
+  it('with no patterns of its own, only the built-in ones count (whatever the text says)', () => {
+    expect(detectRateLimit('undefined\nStryker was here\n')).toBeUndefined();
+    expect(detectQuotaExhausted('undefined\nStryker was here\n')).toBeUndefined();
+  });
+
+  it("reads only the lines there are: a pattern that matches 'undefined' finds nothing in other text", () => {
+    expect(detectRateLimit('all good\nnothing to see', ['undefined'])).toBeUndefined();
+    expect(detectQuotaExhausted('all good\nnothing to see', ['undefined'])).toBeUndefined();
+    expect(detectRateLimit('all good\nundefined behaviour', ['undefined'])).toEqual({ message: 'undefined behaviour' });
+  });
+
+  it('a date that does not exist (February 30) gives no reset time, with or without a year', () => {
+    expect(parseResetTime('resets at 2027-02-30 10:00', NOW)).toBeUndefined();
+    expect(parseResetTime('resets February 30 at 10:00', NOW)).toBeUndefined();
+    expect(parseResetTime('resets February 30, 2027 at 10:00', NOW)).toBeUndefined();
+  });
+});
