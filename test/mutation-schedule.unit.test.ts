@@ -994,6 +994,9 @@ describe('a run that stops between waves', () => {
     expect(r.order()).toEqual(['a']);
     expect(r.outcome.budgetStop).toBe('token budget reached: 60 tokens used of 50 per run');
     expect(r.outcome.blocked).toBeUndefined();
+    // b was never launched: not a failure of this run, it waits for the next one.
+    expect(r.outcome.done).toEqual(['a']);
+    expect(r.outcome.failed).toEqual([]);
     expect(r.said().filter((e) => e.type === 'wave-start').map((e) => (e as { wave: number }).wave)).toEqual([0]);
   });
 
@@ -1008,5 +1011,29 @@ describe('a run that stops between waves', () => {
     expect(r.outcome.interrupted).toBe(true);
     expect(r.outcome.blocked).toBeUndefined();
     expect(r.said().filter((e) => e.type === 'wave-start').map((e) => (e as { wave: number }).wave)).toEqual([0]);
+  });
+});
+
+describe('--no-wait still launches everything it may, as room comes', () => {
+  it('a free slot under maxParallel', async () => {
+    const c = await config([{ id: 'a', wave: 0 }, { id: 'b', wave: 0 }], { pacing: { maxParallel: 1 } });
+    const r = await sim(c, { minutes: { a: 2, b: 1 }, durations: false, opts: { wait: false } });
+    expect([r.start('a'), r.start('b')]).toEqual([0, 2]);
+  });
+
+  it('the previous spec of a sequential wave', async () => {
+    const c = await config([{ id: 'a', wave: 0 }, { id: 'b', wave: 0 }], { waves: { 0: { sequential: true } } });
+    for (const schedule of ['waves', 'eager'] as const) {
+      const r = await sim(c, { schedule, minutes: { a: 2, b: 1 }, opts: { wait: false } });
+      expect([r.start('a'), r.start('b')], schedule).toEqual([0, 2]);
+    }
+  });
+
+  it("the end of its agent's rate limit: the queued spec of that agent goes then (and the limited one, now due, first)", async () => {
+    const c = await config([{ id: 'a', wave: 0 }, { id: 'b', wave: 0, agent: 'b' }, { id: 'c', wave: 0 }], { pacing: { maxParallel: 2 } });
+    const r = await sim(c, { durations: false, opts: { wait: false }, endOf: (s, n) => (s.id === 'a' && n === 1 ? { state: 'rate-limited', waitMs: 4 * MIN } : { state: 'done' }), ms: { a: 10 * SEC, b: 10 * MIN, c: MIN } });
+    expect(r.order()).toEqual(['a', 'b', 'a', 'c']);
+    expect(r.starts('a')[1]).toBeCloseTo(4 + 10 / 60);
+    expect(r.start('c')).toBeGreaterThanOrEqual(4 + 10 / 60);
   });
 });
