@@ -1037,3 +1037,25 @@ describe('--no-wait still launches everything it may, as room comes', () => {
     expect(r.start('c')).toBeGreaterThanOrEqual(4 + 10 / 60);
   });
 });
+
+describe('the order of launches when several may go', () => {
+  it('eager: a retry goes before a spec of the same priority that comes later in the table', async () => {
+    const c = await config([{ id: 'a', wave: 0 }, { id: 'b', wave: 0 }], { pacing: { maxParallel: 1 }, retry: { maxAttempts: 2 } });
+    const r = await sim(c, { minutes: { a: 1, b: 1 }, endOf: (s, n) => (s.id === 'a' && n === 1 ? { state: 'failed', reason: 'flaky' } : { state: 'done' }) });
+    expect(r.order()).toEqual(['a', 'a', 'b']);
+  });
+
+  it('waves: specs whose rate limits end together go again in table order', async () => {
+    const zero = { 1: 0, 2: 0, 3: 0, 4: 0 };
+    const c = await config([{ id: 'b', wave: 0 }, { id: 'a', wave: 0, agent: 'b' }], { pacing: { cooldownSeconds: zero } });
+    const r = await sim(c, { schedule: 'waves', minutes: { a: 1, b: 1 }, endOf: (_s, n) => (n === 1 ? { state: 'rate-limited', waitMs: 2 * MIN } : { state: 'done' }) });
+    expect(r.order()).toEqual(['b', 'a', 'b', 'a']);
+  });
+
+  it('after the last launch of a batch there is nothing to pause for: the live table says so', async () => {
+    const c = await config([{ id: 'a', wave: 0 }, { id: 'b', wave: 0 }], { pacing: { cooldownSeconds: { 1: 60 }, batch: { every: 2, pauseSeconds: 600, fromWave: 0 } } });
+    const r = await sim(c, { schedule: 'waves', minutes: { a: 5, b: 5 }, opts: { rows: true } });
+    expect(r.ticks()[1]).toEqual([1, 0, 'a,b', undefined, undefined]);
+    expect(r.ticks().filter((t) => t[4] === 'batch pause')).toEqual([]);
+  });
+});
