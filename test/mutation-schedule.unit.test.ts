@@ -1059,3 +1059,30 @@ describe('the order of launches when several may go', () => {
     expect(r.ticks().filter((t) => t[4] === 'batch pause')).toEqual([]);
   });
 });
+
+describe("merge: 'auto', in its corners", () => {
+  it('a refused merge is said once, as refused: the spec stays done, never reported failed', async () => {
+    const c = await config([{ id: 'iso', wave: 0, mode: 'isolated' }, { id: 'other', wave: 0, mode: 'isolated' }, { id: 'long', wave: 0, mode: 'isolated' }], { merge: 'auto', pacing: { cooldownSeconds: { 1: 0 } } });
+    const r = await sim(c, { minutes: { iso: 4, other: 4.5, long: 10 }, durations: false, setup: (w) => (w.mergeReplies = [{ ok: false, reason: 'the tree is dirty' }]) });
+    // Tried again a minute on, not at the next thing that happens (other's end at 4.5).
+    expect(r.world.merges.map((m) => [m.id, m.at / MIN, m.ok])).toEqual([['iso', 4, false], ['other', 4.5, true], ['iso', 5, true], ['long', 10, true]]);
+    expect(r.said().filter((e) => e.type === 'finished' && e.id === 'iso')).toEqual([{ type: 'finished', id: 'iso', state: 'done', kind: 'done', reason: undefined }]);
+  });
+
+  it('a direct spec waiting out a rate limit does not hold a merge back (its agent is not at work in the tree)', async () => {
+    const c = await config([{ id: 'iso', wave: 0, mode: 'isolated' }, { id: 'dir', wave: 0, agent: 'b' }], { merge: 'auto' });
+    const r = await sim(c, { ms: { iso: 2 * MIN, dir: 30 * SEC }, durations: false, endOf: (s, n) => (s.id === 'dir' && n === 1 ? { state: 'rate-limited', waitMs: 10 * MIN } : { state: 'done' }) });
+    expect(r.world.merges[0]).toEqual({ id: 'iso', at: 2 * MIN, ok: true });
+  });
+});
+
+describe('eager: what is reported blocked', () => {
+  it('a spec skipped by hand while its dependency ran is not reported blocked when that dependency fails', async () => {
+    const c = await config([{ id: 'parent', wave: 0 }, { id: 'child', dependsOn: ['parent'] }, { id: 'kid', dependsOn: ['parent'] }], { retry: { maxAttempts: 1 } });
+    const r = await sim(c, {
+      minutes: { parent: 3 }, endOf: failing(['parent']),
+      setup: (w) => w.actions.push({ at: MIN, act: (doc) => setState(doc, 'child', 'skipped', 'not needed') }),
+    });
+    expect(r.outcome.blockedSpecs).toEqual([{ id: 'kid', wave: 1, by: [{ id: 'parent', wave: 0, state: 'failed', reason: 'tests fail' }] }]);
+  });
+});
