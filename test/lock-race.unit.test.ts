@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { tempDir } from './helpers.js';
 
-const race = vi.hoisted(() => ({ releaseOnRead: undefined as string | undefined, reads: 0 }));
+const race = vi.hoisted(() => ({ releaseOnRead: undefined as string | undefined, removeAfterRead: undefined as string | undefined, reads: 0 }));
 vi.mock('../src/state/owned-file.js', async (load) => {
   const real = await load<typeof import('../src/state/owned-file.js')>();
   return {
@@ -19,7 +19,12 @@ vi.mock('../src/state/owned-file.js', async (load) => {
         race.releaseOnRead = undefined;
         rmSync(path); // the holder lets go just now
       }
-      return real.readOwned(path);
+      const seen = real.readOwned(path);
+      if (race.removeAfterRead === path) {
+        race.removeAfterRead = undefined;
+        rmSync(path); // a hand removes it just after it was read
+      }
+      return seen;
     },
   };
 });
@@ -51,5 +56,16 @@ describe('a waiter behind a live holder', () => {
     expect(race.reads).toBeGreaterThanOrEqual(3);
     expect(race.reads).toBeLessThan(60);
     await release();
+  });
+});
+
+describe('a lock removed by a hand while its holder lets go', () => {
+  it('the release stays quiet: the lock is gone either way', async () => {
+    const file = join(tempDir('dispatch-lock-gone-'), 'dispatch-state.json');
+    const release = await lockState(file, { waitLimitMs: 5000 });
+    race.removeAfterRead = `${file}.lock`;
+    await expect(release()).resolves.toBeUndefined();
+    expect(race.removeAfterRead).toBeUndefined();
+    expect(existsSync(`${file}.lock`)).toBe(false);
   });
 });
