@@ -589,10 +589,11 @@ describe('hooks', () => {
       specs: [{ id: '001', name: 'good', wave: 1 }],
       extra: {
         hooks: {
-          onSpecDone: [NODE, '-e', "console.error('notify: no display'); process.exit(1)"],
+          // Hooks in sh (a Node start can take half a second on a loaded machine); the timeout leaves them room.
+          onSpecDone: ['sh', '-c', 'echo "notify: no display" >&2; exit 1'],
           onWaveComplete: [join(dir, 'no-such-notifier')],
-          onRunComplete: [NODE, '-e', "require('fs').writeFileSync(process.argv[1], String(process.pid)); setInterval(() => {}, 1e6)", pidFile],
-          timeoutSeconds: 0.5,
+          onRunComplete: ['sh', '-c', 'echo $$ > "$1"; exec sleep 1000', 'sh', pidFile],
+          timeoutSeconds: 2,
         },
       },
     });
@@ -602,7 +603,7 @@ describe('hooks', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(r.stdout).toBe('1 launched · 1 done · 0 failed\n');
     expect(r.stderr).toMatch(new RegExp(`^hook onWaveComplete failed: could not start '${esc(join(dir, 'no-such-notifier'))}': .+$`, 'm'));
-    expect(r.stderr).toContain('hook onRunComplete failed: timed out after 0.5 s\n');
+    expect(r.stderr).toContain('hook onRunComplete failed: timed out after 2 s\n');
     expect(readFileSync(logOf(dir, '001'), 'utf8')).toContain('── dispatch: hook onSpecDone failed: exited with code 1: notify: no display\n');
     expect(readStateOf(dir).completed).toEqual(['001']);
     const pid = Number(readFileSync(pidFile, 'utf8'));
