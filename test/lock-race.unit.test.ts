@@ -31,11 +31,14 @@ vi.mock('../src/state/owned-file.js', async (load) => {
 
 const { lockState } = await import('../src/state/lock.js');
 
+/** A live holder (this very process, nonce 'n'): never broken, only waited for. */
+const holdAsThisProcess = (file: string) =>
+  writeFileSync(`${file}.lock`, `${JSON.stringify({ pid: process.pid, host: hostname(), since: '2026-01-01T00:00:00Z', nonce: 'n' })}\n`);
+
 describe('a lock released while a waiter looks at it', () => {
   it('is taken on the next try, with no error and no wait', async () => {
     const file = join(tempDir('dispatch-lock-race-'), 'dispatch-state.json');
-    // A live holder (this very process): never broken, only waited for.
-    writeFileSync(`${file}.lock`, `${JSON.stringify({ pid: process.pid, host: hostname(), since: '2026-01-01T00:00:00Z', nonce: 'n' })}\n`);
+    holdAsThisProcess(file);
     race.releaseOnRead = `${file}.lock`;
     const release = await lockState(file, { waitLimitMs: 5000 });
     expect(race.releaseOnRead).toBeUndefined();
@@ -48,7 +51,7 @@ describe('a lock released while a waiter looks at it', () => {
 describe('a waiter behind a live holder', () => {
   it('looks less and less often: a few dozen looks in 400 ms, not hundreds', async () => {
     const file = join(tempDir('dispatch-lock-poll-'), 'dispatch-state.json');
-    writeFileSync(`${file}.lock`, `${JSON.stringify({ pid: process.pid, host: hostname(), since: '2026-01-01T00:00:00Z', nonce: 'n' })}\n`);
+    holdAsThisProcess(file);
     setTimeout(() => rmSync(`${file}.lock`), 400);
     race.reads = 0;
     const release = await lockState(file, { waitLimitMs: 5000 });

@@ -42,6 +42,7 @@ const specDir = (dir: string, folder: string) => join(dir, '.auto-claude', 'spec
 const planFile = (dir: string, folder: string) => join(specDir(dir, folder), 'plan.md');
 const specFile = (dir: string, folder: string) => join(specDir(dir, folder), 'spec.md');
 const readPlan = (dir: string, folder: string) => readFileSync(planFile(dir, folder), 'utf8');
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Runs the built bin (async: the fake server lives in this process) and checks what must hold for every run. */
 async function run(cwd: string, args: string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
@@ -478,7 +479,7 @@ describe('dispatch pre-plan: faults', () => {
     mkdirSync(planFile(dir, '001-alpha')); // a folder where the file goes
     const r = await prePlan(dir, ['--concurrency', '1']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`^dispatch: .*${planFile(dir, '001-alpha').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*\n`, 'm'));
+    expect(r.stderr).toMatch(new RegExp(`^dispatch: .*${esc(planFile(dir, '001-alpha'))}.*\n`, 'm'));
     expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('dispatch:'))).toHaveLength(1);
     expect(readdirSync(specDir(dir, '001-alpha'))).toEqual(['plan.md', 'spec.md']);
     // One worker: its next request went out while the write failed, and none after that.
@@ -491,7 +492,7 @@ describe('dispatch pre-plan: faults', () => {
     rmSync(specDir(dir, '003-gamma'), { recursive: true });
     const r = await prePlan(dir);
     expect(r.code).toBe(1);
-    expect(lines(r.stdout).find((l) => l.includes('003-gamma'))).toMatch(new RegExp(`^failed\\s+003-gamma: .*${specFile(dir, '003-gamma').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    expect(lines(r.stdout).find((l) => l.includes('003-gamma'))).toMatch(new RegExp(`^failed\\s+003-gamma: .*${esc(specFile(dir, '003-gamma'))}`));
   });
 });
 

@@ -28,13 +28,13 @@ export async function hostChecks(config: ResolvedConfig, ex: SshExecutor, bins: 
     const name = `host ${h.name}`;
     const r = await ex.onHost(h, 'check', ['--dir', h.cfg.dir, '--', ...bins]);
     if (r.exitCode !== 0) {
-      const problem = sshProblem(r);
-      const missing = /command not found|No such file|not found/i.test(problem);
       if (r.timedOut) {
         // A host that answers slowly is as often a slow shell start-up there (an rc file waiting on a lock) as a network.
         const secs = sshConfigOf(config).timeoutSeconds;
         return [{ name, status: 'fail', detail: `cannot reach it: no answer within ${secs} s`, fix: `check that 'ssh ${h.cfg.host} true' answers within ${secs} s without a prompt (keys, known_hosts, BatchMode, the shell's start-up files there), or raise executor.timeoutSeconds` }];
       }
+      const problem = sshProblem(r);
+      const missing = /command not found|No such file|not found/i.test(problem);
       return [{ name, status: 'fail', detail: `${missing ? `no dispatch on ${h.name} (${remoteDispatch(h).join(' ')})` : `cannot reach it: ${problem}`}`, fix: missing ? `install dispatch ${VERSION} there, or set hosts[].dispatch to its command` : `check 'ssh ${h.cfg.host}' works without a prompt (keys, known_hosts, BatchMode)` }];
     }
     let f: HostFacts;
