@@ -609,6 +609,17 @@ describe('hooks', () => {
     const pid = Number(readFileSync(pidFile, 'utf8'));
     await waitFor('the hanging hook to be stopped', () => !pidAlive(pid), 5000);
   });
+
+  it('run returns after the runners: a slow onSpecDone hook has finished when run says the run is over', () => {
+    const dir = engineProject({
+      specs: [{ id: '001', name: 'good', wave: 1 }, { id: '002', name: 'also', wave: 1 }],
+      // The runner writes the verdict, then runs the hook: this one takes 1.5 s after the verdict is on record.
+      extra: { hooks: { onSpecDone: ['sh', '-c', 'sleep 1.5; echo "$DISPATCH_SPEC_ID" >> hooked.txt'], timeoutSeconds: 10 } },
+    });
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'hooked.txt'), 'utf8').split('\n').filter(Boolean).sort()).toEqual(['001', '002']);
+  });
 });
 
 describe('bad config for the new keys: exit 2, one line per field', () => {

@@ -11,7 +11,7 @@ import { writeSignal } from '../state/signals.js';
 import { journalRunEvent, readState, statePath, withState } from '../state/store.js';
 import { runHook, specVars } from './hooks.js';
 import { launchItem, type LaunchItem } from './launch-plan.js';
-import { isRunner, reapLost } from './liveness.js';
+import { isRunner, reapLost, settleRunners } from './liveness.js';
 import { quietSeconds, stallSeconds } from './stall.js';
 import { removeRunnerEnv, writeRunnerEnv } from './runner-env.js';
 import { ensureWorktree, type WorktreeRecord } from './worktree.js';
@@ -60,6 +60,11 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
     });
   } finally {
     clock.close?.();
+    // The runners write their verdict before their hook runs: the run is over when they are.
+    if (opts.wait && !opts.signal.aborted && !opts.mux.remote) {
+      const doc = (() => { try { return readState(config.stateDir); } catch { return undefined; } })();
+      if (doc) await settleRunners(config.stateDir, doc, world.launchedIds(), (config.hooks.timeoutSeconds + 10) * 1000);
+    }
     // A last check of every host: what was given up while a host was away is stopped and discarded if it
     // answers now, and the collected runs' folders leave their hosts (no later check would take them).
     if (opts.mux.kind === 'ssh' && !opts.signal.aborted) {
@@ -85,6 +90,10 @@ class RealWorld implements World {
 
   read(): StateDoc {
     return readState(this.config.stateDir);
+  }
+
+  launchedIds(): ReadonlySet<string> {
+    return this.launched;
   }
 
   async housekeep(watched: ReadonlySet<string>): Promise<void> {

@@ -101,3 +101,21 @@ export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: s
   }
   return lost;
 }
+
+/**
+ * Waits (at most `timeoutMs`) for the runners of specs that have their verdict to exit: a runner
+ * writes the verdict first, then its signal file, its hook and the end of its log. `run` returns
+ * after them, so what a hook does is there when the run says it is over.
+ */
+export async function settleRunners(stateDir: string, doc: StateDoc, ids: Iterable<string>, timeoutMs: number): Promise<void> {
+  let pending: { id: string; pid: number }[] = [];
+  for (const id of ids) {
+    if (own(doc.dispatch?.running, id)) continue; // still at work (a run stopped early leaves it be)
+    const p = runnerPidOf(stateDir, id);
+    if (p) pending.push({ id, pid: p.pid });
+  }
+  const until = Date.now() + timeoutMs;
+  while ((pending = pending.filter((p) => isRunner(p.pid, p.id))).length && Date.now() < until) {
+    await new Promise((res) => setTimeout(res, 25));
+  }
+}
