@@ -142,7 +142,7 @@ describe('the verdict is taken when the agent exits', () => {
       strays.add(bg);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toBe('1 launched · 1 done · 0 failed\n');
-      expect(took).toBeLessThan(5000);
+      expect(took).toBeLessThan(15_000); // not the 30 s the background process would hold it (generous: a loaded machine)
       // The verdict did not wait 30 s for the background process, and did not leave it running beside a relaunch.
       expect(running(bg)).toBe(false);
       expect(readStateOf(dir).completed).toEqual(['001']);

@@ -103,7 +103,7 @@ export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: s
 }
 
 /**
- * Waits (at most `timeoutMs`) for the runners of specs that have their verdict to exit: a runner
+ * Waits (at most `timeoutMs`) for the runners that wrote their spec's verdict to exit: a runner
  * writes the verdict first, then its signal file, its hook and the end of its log. `run` returns
  * after them, so what a hook does is there when the run says it is over.
  */
@@ -111,6 +111,8 @@ export async function settleRunners(stateDir: string, doc: StateDoc, ids: Iterab
   let pending: { id: string; pid: number }[] = [];
   for (const id of ids) {
     if (own(doc.dispatch?.running, id)) continue; // still at work (a run stopped early leaves it be)
+    // Only a runner that closed its attempt is finishing; one whose spec was decided by hand works on.
+    if (!own(doc.dispatch?.specs, id)?.history?.at(-1)?.endedAt) continue;
     const p = runnerPidOf(stateDir, id);
     if (p) pending.push({ id, pid: p.pid });
   }
