@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { startFakeOllama } from '../test/fixtures/fake-ollama.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(root, 'dist', 'cli.js');
+// BENCH_BIN=path/to/cli.js measures another build (an A/B comparison of two commits).
+const BIN = process.env.BENCH_BIN ? resolve(process.env.BENCH_BIN) : join(root, 'dist', 'cli.js');
 const NODE = process.execPath;
 // A `codex` on PATH that is never started (the preflight only looks it up): the benchmark needs no real Codex.
 const fakeBin = mkdtempSync(join(tmpdir(), 'dispatch-bench-bin-'));
@@ -137,6 +138,25 @@ async function main() {
     const floor = performance.now() - t;
     const done = JSON.parse(readFileSync(join(dir, '.codex', 'dispatch-state.json'), 'utf8')).completed.length;
     out(`run 100 specs headless:     ${f(r.ms)} vs the spawns alone ${f(floor)}  → ${ratio(r.ms, floor)}; overhead ${((r.ms - floor) / 100).toFixed(1)} ms per spec  (aim ≤ 10 ms; exit ${r.code}, ${done}/100 done)`);
+
+    // Where that time goes: the same run and the same spawns again, each Node process noting its CPU time.
+    // On 2 cores with 100 processes at once the run is bound by CPU, so what a spec costs beyond its
+    // spawns is its runner's CPU beyond a bare node, plus the dispatcher's CPU per launch, shared by the cores.
+    const cpuLog = join(dir, 'cpu.log');
+    const hooked = { ...env, BENCH_CPU_LOG: cpuLog, NODE_OPTIONS: `${env.NODE_OPTIONS ?? ''} --require ${join(root, 'bench', 'cpu-hook.cjs')}`.trim() };
+    const cpuOf = (role) => readFileSync(cpuLog, 'utf8').trim().split('\n').map((l) => l.split(' ')).filter(([r]) => r === role).map(([, ms]) => Number(ms));
+    rmSync(join(dir, '.codex'), { recursive: true, force: true });
+    await run([NODE, BIN, 'run', '--yes', '--no-plan'], dir, hooked);
+    const runners = cpuOf('runner');
+    const [dispatcher] = cpuOf('dispatcher');
+    rmSync(cpuLog);
+    await Promise.all(Array.from({ length: 100 }, () => run([NODE, '-e', '0'], dir, hooked)));
+    const nodeBusy = median(cpuOf('node'));
+    rmSync(cpuLog);
+    for (let i = 0; i < 5; i++) await run([NODE, '-e', '0'], dir, hooked);
+    const nodeAlone = median(cpuOf('node'));
+    const extra = median(runners) - nodeBusy + dispatcher / 100;
+    out(`  where it goes (CPU):      a runner ${f(median(runners))} vs a bare node ${f(nodeBusy)} beside 99 others (${f(nodeAlone)} alone); the dispatcher ${f(dispatcher / 100)} per launch  → ${f(extra)} of CPU per spec, ${f(extra / 2)} over 2 cores`);
   }
 
   // 5. Pacing accuracy: 12 launches with a 0.5 s cooldown; launch times from the event journal.
