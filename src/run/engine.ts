@@ -62,7 +62,12 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
     clock.close?.();
     // The runners write their verdict before their hook runs: the run is over when they are.
     if (opts.wait && !opts.signal.aborted && !opts.mux.remote) {
-      const doc = (() => { try { return readState(config.stateDir); } catch { return undefined; } })();
+      let doc: StateDoc | undefined;
+      try {
+        doc = readState(config.stateDir);
+      } catch {
+        // a state that cannot be read now names no runner to wait for (the run has said why)
+      }
       if (doc) await settleRunners(config.stateDir, doc, world.launchedIds(), (config.hooks.timeoutSeconds + 10) * 1000);
     }
     // A last check of every host: what was given up while a host was away is stopped and discarded if it

@@ -167,7 +167,7 @@ export function readJournal(stateDir: string): (StateEvent | RunLevelEvent)[] {
   return out;
 }
 
-/** How far back from its end the journal is read (a torn line longer than this is cut whole). */
+/** How far back from its end the journal is read for its last seq and its torn end. */
 const TAIL_MAX = 256 * 1024;
 
 function tailBytes(fd: number, end: number, len: number): Buffer {
