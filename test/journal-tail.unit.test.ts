@@ -49,6 +49,21 @@ describe('the journal goes on from its last seq', () => {
     expect(lines.filter((l) => l.includes('"seq"')).map(seqOf)).toEqual([11, 12]);
   });
 
+  it('a journal of more than 256 KB goes on from its last line', async () => {
+    const lines = await afterOneChange(line(1).repeat(3000) + line(50));
+    expect(lines.slice(-2).map(seqOf)).toEqual([50, 51]);
+  });
+
+  it('a journal that ends exactly at the first window read (4096 bytes) is read whole', async () => {
+    const pad = (seq: number, width: number) => {
+      const base = line(seq, { reason: '' });
+      return line(seq, { reason: 'p'.repeat(width - base.length) });
+    };
+    const text = pad(1, 2048) + pad(2, 2048);
+    expect(Buffer.byteLength(text)).toBe(4096);
+    expect((await afterOneChange(text)).map(seqOf)).toEqual([1, 2, 3]);
+  });
+
   it('a journal with no seq anywhere starts at 1', async () => {
     const lines = await afterOneChange('{"note":"by hand"}\n');
     expect(lines.filter((l) => l.includes('"seq"')).map(seqOf)).toEqual([1]);

@@ -40,7 +40,7 @@ function validDoc(): Record<string, any> {
           worktree: { path: '/w' },
           history: [{
             n: 1, startedAt: '2026-01-01T00:00:00Z', endedAt: '2026-01-01T00:01:00Z', state: 'done', kind: 'done', reason: 'ok', runId: 'r1',
-            tokens: { input: 10 }, exit: { code: 0 }, git: { files: 1 }, verify: [{ argv: ['npm', 'test'], ok: true, seconds: 1 }],
+            tokens: { input: 10 }, exit: { code: 0 }, git: { files: 1 }, verify: [{ argv: ['npm', 'test'], ok: true, seconds: 1 }], runner: 4242,
           }],
         },
       },
@@ -106,6 +106,7 @@ describe('shapeProblem names the first wrong field, exactly', () => {
     ['a numeric executor', docWith((d) => { d.dispatch.running['003'].executor = 1; }), '"dispatch.running.003.executor" must be a string'],
     ['an attempt string', docWith((d) => { d.dispatch.running['003'].attempt = '2'; }), '"dispatch.running.003.attempt" must be a number'],
     ['an agent that is a number', docWith((d) => { d.dispatch.running['003'].agent = 5; }), '"dispatch.running.003.agent" must be an object with a numeric pgid'],
+    ['an attempt whose runner is not a pid', docWith((d) => { d.dispatch.specs['001'].history[0].runner = 'x'; }), '"dispatch.specs.001.history[0].runner" must be a process id'],
     ['an agent with a string pgid', docWith((d) => { d.dispatch.running['003'].agent = { pgid: 'x' }; }), '"dispatch.running.003.agent" must be an object with a numeric pgid'],
 
     ['a spec record that is a string', docWith((d) => { d.dispatch.specs['001'] = 'x'; }), '"dispatch.specs.001" must be an object'],

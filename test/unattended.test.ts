@@ -620,6 +620,30 @@ describe('hooks', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(join(dir, 'hooked.txt'), 'utf8').split('\n').filter(Boolean).sort()).toEqual(['001', '002']);
   });
+
+  it("onRunComplete comes after the specs' own hooks, and a relaunch does not leave the first attempt's hook behind", () => {
+    const dir = engineProject({
+      specs: [{ id: '001', name: 'twice', wave: 1, agent: 'second' }],
+      // Fails its first attempt, passes its second at once: the first runner is still in its slow hook then.
+      agents: { second: { command: [NODE, '-e', 'process.exit(process.env.DISPATCH_ATTEMPT === "1" ? 3 : 0)'], prompt: 'none' } },
+      extra: {
+        retry: { maxAttempts: 2 },
+        hooks: {
+          onSpecFailed: ['sh', '-c', 'sleep 1.5; echo "failed $DISPATCH_ATTEMPT" >> hooked.txt'],
+          onSpecDone: ['sh', '-c', 'echo "done $DISPATCH_ATTEMPT" >> hooked.txt'],
+          onRunComplete: ['sh', '-c', 'echo "run $DISPATCH_STATE" >> hooked.txt'],
+          timeoutSeconds: 10,
+        },
+      },
+    });
+    const r = run(dir, 'run', '--yes', '--no-plan');
+    expect(r.code, r.stderr).toBe(0);
+    const lines = readFileSync(join(dir, 'hooked.txt'), 'utf8').split('\n').filter(Boolean);
+    expect([...lines].sort()).toEqual(['done 2', 'failed 1', 'run done']);
+    expect(lines.at(-1)).toBe('run done');
+    // Each closed attempt names the runner that closed it.
+    expect(historyOf(dir, '001').map((h) => Number.isInteger(h.runner) && h.runner > 0)).toEqual([true, true]);
+  });
 });
 
 describe('bad config for the new keys: exit 2, one line per field', () => {

@@ -60,16 +60,6 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
     });
   } finally {
     clock.close?.();
-    // The runners write their verdict before their hook runs: the run is over when they are.
-    if (opts.wait && !opts.signal.aborted && !opts.mux.remote) {
-      let doc: StateDoc | undefined;
-      try {
-        doc = readState(config.stateDir);
-      } catch {
-        // a state that cannot be read now names no runner to wait for (the run has said why)
-      }
-      if (doc) await settleRunners(config.stateDir, doc, world.launchedIds(), (config.hooks.timeoutSeconds + 10) * 1000);
-    }
     // A last check of every host: what was given up while a host was away is stopped and discarded if it
     // answers now, and the collected runs' folders leave their hosts (no later check would take them).
     if (opts.mux.kind === 'ssh' && !opts.signal.aborted) {
@@ -97,8 +87,16 @@ class RealWorld implements World {
     return readState(this.config.stateDir);
   }
 
-  launchedIds(): ReadonlySet<string> {
-    return this.launched;
+  async settle(ids: ReadonlySet<string>, sinceMs: number): Promise<void> {
+    // An SSH run's hooks run here, as its result is collected: nothing to wait for on a host.
+    if (this.mux.remote) return;
+    let doc: StateDoc;
+    try {
+      doc = this.read();
+    } catch {
+      return; // a state that cannot be read now names no runner to wait for (the run says why)
+    }
+    await settleRunners(doc, ids, sinceMs, (this.config.hooks.timeoutSeconds + 10) * 1000);
   }
 
   async housekeep(watched: ReadonlySet<string>): Promise<void> {

@@ -103,18 +103,17 @@ export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: s
 }
 
 /**
- * Waits (at most `timeoutMs`) for the runners that wrote their spec's verdict to exit: a runner
- * writes the verdict first, then its signal file, its hook and the end of its log. `run` returns
- * after them, so what a hook does is there when the run says it is over.
+ * Waits (at most `timeoutMs`) for the runners that gave a verdict since `sinceMs` to exit: a runner
+ * writes the verdict first, then its signal file, its hook and the end of its log. A run ends after
+ * them, so what a spec's hook does is there when the run says it is over. Each closed attempt names
+ * its runner; an attempt still open (its spec decided by hand while the agent works) names none.
  */
-export async function settleRunners(stateDir: string, doc: StateDoc, ids: Iterable<string>, timeoutMs: number): Promise<void> {
+export async function settleRunners(doc: StateDoc, ids: Iterable<string>, sinceMs: number, timeoutMs: number): Promise<void> {
   let pending: { id: string; pid: number }[] = [];
   for (const id of ids) {
-    if (own(doc.dispatch?.running, id)) continue; // still at work (a run stopped early leaves it be)
-    // Only a runner that closed its attempt is finishing; one whose spec was decided by hand works on.
-    if (!own(doc.dispatch?.specs, id)?.history?.at(-1)?.endedAt) continue;
-    const p = runnerPidOf(stateDir, id);
-    if (p) pending.push({ id, pid: p.pid });
+    for (const h of own(doc.dispatch?.specs, id)?.history ?? []) {
+      if (h.runner && h.endedAt && Date.parse(h.endedAt) >= sinceMs) pending.push({ id, pid: h.runner });
+    }
   }
   const until = Date.now() + timeoutMs;
   while ((pending = pending.filter((p) => isRunner(p.pid, p.id))).length && Date.now() < until) {

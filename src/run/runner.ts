@@ -419,7 +419,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     else setState(doc, id, verdict, reason, kind);
     const x = extra(doc).specs[id]!;
     if (ok && spec.mode === 'isolated') x.awaitingMerge = true;
-    closeLaunch(doc, id, n, { endedAt, state: verdict, kind, ...(reason ? { reason } : {}), ...tokensOf(events), ...evidence });
+    closeLaunch(doc, id, n, { endedAt, state: verdict, kind, ...(reason ? { reason } : {}), ...tokensOf(events), ...evidence, runner: process.pid });
     return true;
   });
   if (applied) {

@@ -86,6 +86,8 @@ export async function runSchedule(config: ResolvedConfig, world: World, clock: C
 
   if (o.schedule === 'waves') await byWaves(rc, outcome, attempted);
   else await eager(rc, outcome, attempted);
+  // A spec's runner runs its hook after its verdict: the run (and onRunComplete) comes after those.
+  if (o.wait && !o.signal.aborted) await world.settle?.(attempted, startedAt);
 
   const finalDoc = world.read();
   for (const id of attempted) {

@@ -42,5 +42,7 @@ export interface World {
   /** merge: 'auto' — merges a done isolated spec into the project. */
   merge?(spec: ResolvedSpec): Promise<MergeOutcome>;
   hook?(name: HookName, vars: Record<string, string | number | undefined>): Promise<void>;
+  /** Before the run's end: waits for the runners that gave a verdict since `sinceMs` to finish their own hooks. */
+  settle?(ids: ReadonlySet<string>, sinceMs: number): Promise<void>;
   journal?(e: RunJournalEvent): Promise<void>;
 }

@@ -66,6 +66,8 @@ export interface AttemptRecord {
   /** The `run` that launched it (budgets count per run). */
   runId?: string;
   wave?: number;
+  /** The pid of the runner that gave the verdict: its hook still runs after it, and `run` waits for that. */
+  runner?: number;
 }
 
 export interface WaitingInfo {
@@ -151,6 +153,7 @@ function specRecordProblem(path: string, r: unknown): string | undefined {
       if (hb) return hb;
       // Evidence: read by status, logs and retry prompts; a hand-edited wrong shape is named, not trusted.
       if (h.exit !== undefined && !isObj(h.exit)) return `"${path}.history[${i}].exit" must be an object`;
+      if (h.runner !== undefined && !(Number.isInteger(h.runner) && (h.runner as number) > 0)) return `"${path}.history[${i}].runner" must be a process id`;
       if (h.git !== undefined && !isObj(h.git)) return `"${path}.history[${i}].git" must be an object`;
       if (h.verify !== undefined && (!Array.isArray(h.verify) || !h.verify.every((v) => isObj(v) && Array.isArray(v.argv)))) return `"${path}.history[${i}].verify" must be a list of checks`;
     }

@@ -201,13 +201,15 @@ function journalTail(stateDir: string): number {
     const nl = buf.lastIndexOf(10);
     if (nl !== len - 1) ftruncateSync(fd, size - len + nl + 1);
     const end = size - len + nl + 1;
-    len = Math.min(end, 4096);
+    // Lines are looked for in the last TAIL_MAX bytes only, as the torn end was.
+    const floor = Math.max(0, size - TAIL_MAX);
+    if (end <= floor) return 0;
+    len = Math.min(end - floor, 4096);
     for (;;) {
-      if (len === 0) return 0;
       buf = tailBytes(fd, end, len);
       // Whole lines, last first: each ends at `lineEnd` (its newline). The window's first line is whole
-      // only if the window starts the file; otherwise it is read again in a wider window.
-      const whole = len === end || len >= TAIL_MAX;
+      // only if the window starts the file; otherwise it is read again in a wider window (up to the floor).
+      const whole = len === end - floor;
       let lineEnd = len - 1;
       for (;;) {
         const prev = lineEnd > 0 ? buf.lastIndexOf(10, lineEnd - 1) : -1;
@@ -217,7 +219,7 @@ function journalTail(stateDir: string): number {
         if (prev < 0) return 0;
         lineEnd = prev;
       }
-      len = grow(len, end);
+      len = grow(len, end - floor);
     }
   } finally {
     closeSync(fd);
