@@ -194,7 +194,7 @@ function journalTail(stateDir: string): number {
   try {
     const size = fstatSync(fd).size;
     if (!size) return 0;
-    const grow = (len: number, limit: number) => Math.min(limit, TAIL_MAX, len * 8);
+    const grow = (len: number, limit: number) => Math.min(limit, TAIL_MAX, Math.max(4096, len * 8));
     let len = Math.min(size, 4096);
     let buf = tailBytes(fd, size, len);
     while (buf.lastIndexOf(10) < 0 && len < Math.min(size, TAIL_MAX)) buf = tailBytes(fd, size, (len = grow(len, size)));
@@ -204,9 +204,10 @@ function journalTail(stateDir: string): number {
     // Lines are looked for in the last TAIL_MAX bytes only, as the torn end was.
     const floor = Math.max(0, size - TAIL_MAX);
     if (end <= floor) return 0;
-    len = Math.min(end - floor, 4096);
+    // The bytes already read, up to that last newline, are the first window: not read twice.
+    len = nl + 1;
+    buf = buf.subarray(0, len);
     for (;;) {
-      buf = tailBytes(fd, end, len);
       // Whole lines, last first: each ends at `lineEnd` (its newline). The window's first line is whole
       // only if the window starts the file; otherwise it is read again in a wider window (up to the floor).
       const whole = len === end - floor;
@@ -220,6 +221,7 @@ function journalTail(stateDir: string): number {
         lineEnd = prev;
       }
       len = grow(len, end - floor);
+      buf = tailBytes(fd, end, len);
     }
   } finally {
     closeSync(fd);
