@@ -3,23 +3,31 @@
 // ~14 ms compiling the bundle every time it starts (Node 20 has no
 // module.enableCompileCache; vm.Script's cachedData is the way there).
 //
-// One cache per verb (`status` keeps the functions `status` ran, the runner
-// its own), each headed by the build, Node and arch it was made for. V8
-// checks the rest (source hash, flags) and rejects what does not fit; a
-// rejected or missing cache is made again when the command ends. Kept beside
-// the bundle, or under $XDG_CACHE_HOME/dispatch when the install folder is
-// read-only, or not at all: a cache is never worth a warning or a failure.
-// DISPATCH_CODE_CACHE=0 turns it off.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// A code cache is code: V8 runs what it holds and, in release builds, checks
+// only that the source has the same length (not its content). So a cache is
+// used only when it provably belongs to this bundle and to this user:
+// - it lives in the user's private cache folder (src/util/private-cache.ts),
+//   never in the install folder, and is read only when the file is ours and
+//   nobody else may write it (another user cannot plant one);
+// - its header names the build, Node, arch, the SHA-256 of the bundle it was
+//   made from and the SHA-256 of its own body, all checked before V8 sees a
+//   byte (a damaged cache, which V8 may crash on, is never handed to it).
+// Anything else is compiled from source in silence and the cache made again
+// when the command ends. One cache per verb (`status` keeps the functions
+// `status` ran). DISPATCH_CODE_CACHE=0 turns it off.
+import { createHash } from 'node:crypto';
+import { openSync, closeSync, writeSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
+import { privateCacheDir, readOwnFile } from './util/private-cache.js';
 
 declare const __dirname: string;
 
 const BUNDLE = join(__dirname, 'dispatch.cjs');
-// Replaced at build time: a new build never reads an old build's cache.
-const HEADER = `dispatch-v8-cache ${process.env.DISPATCH_BUILD} ${process.version} ${process.arch}\n`;
+/** Far above any real cache (about 0.4 MB): a bigger file is not one of ours. */
+const MAX_CACHE = 64 * 1024 * 1024;
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /**
  * The verb names the cache: the first word that can be a verb's name, past options and their
@@ -30,59 +38,54 @@ function verbOf(argv: string[]): string {
   return argv.slice(2).find((a) => /^[a-z][a-z-]{0,23}$/.test(a)) ?? 'other';
 }
 
-function places(verb: string): string[] {
-  const out = [join(__dirname, '.cache', `${verb}.v8`)];
-  const home = process.env.XDG_CACHE_HOME || (process.env.HOME ? join(process.env.HOME, '.cache') : '');
-  // Several installs may share the user's cache folder: there the build names the file.
-  if (home.startsWith('/')) out.push(join(home, 'dispatch', `${process.env.DISPATCH_BUILD}-${process.version}-${verb}.v8`));
-  return out;
+/** The cache's body when its header vouches for this bundle and for the body itself. */
+function readCache(file: string, head: string): Buffer | undefined {
+  const b = readOwnFile(file, MAX_CACHE);
+  if (!b || b.subarray(0, head.length).toString('latin1') !== head) return undefined;
+  const nl = b.indexOf(10, head.length);
+  if (nl !== head.length + 64) return undefined;
+  const body = b.subarray(nl + 1);
+  return sha256(body) === b.subarray(head.length, nl).toString('latin1') ? body : undefined;
 }
 
-function readCache(files: string[]): Buffer | undefined {
-  for (const f of files) {
+/** Written whole and private (a temp file of ours renamed over the old one). */
+function writeCache(file: string, head: string, body: Buffer): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    const fd = openSync(tmp, 'wx', 0o600);
     try {
-      const b = readFileSync(f);
-      if (b.subarray(0, HEADER.length).toString('latin1') === HEADER) return b.subarray(HEADER.length);
-    } catch {
-      // none here
+      writeSync(fd, Buffer.concat([Buffer.from(`${head}${sha256(body)}\n`, 'latin1'), body]));
+    } finally {
+      closeSync(fd);
     }
-  }
-  return undefined;
-}
-
-/** Writes the cache whole (a temp file renamed over it) at the first place that takes it. */
-function writeCache(files: string[], data: Buffer): void {
-  for (const f of files) {
-    const tmp = `${f}.${process.pid}.tmp`;
+    renameSync(tmp, file);
+  } catch {
     try {
-      mkdirSync(join(f, '..'), { recursive: true });
-      writeFileSync(tmp, Buffer.concat([Buffer.from(HEADER, 'latin1'), data]), { mode: 0o644 });
-      renameSync(tmp, f);
-      return;
+      rmSync(tmp, { force: true });
     } catch {
-      try {
-        rmSync(tmp, { force: true });
-      } catch {
-        // its folder is not one (ENOTDIR): nothing was written
-      }
+      // nothing was written
     }
   }
 }
 
+const bundle = readFileSync(BUNDLE);
 // ASCII, as the build checks: read as Latin-1, the source needs no decoding and stays one byte per character.
-const source = readFileSync(BUNDLE, 'latin1');
-const useCache = process.env.DISPATCH_CODE_CACHE !== '0';
-const files = useCache ? places(verbOf(process.argv)) : [];
-const cachedData = useCache ? readCache(files) : undefined;
-const script = new Script(`(function (exports, require, module, __filename, __dirname, __dispatch_import) {${source}\n})`, {
-  filename: BUNDLE,
-  ...(cachedData ? { cachedData } : {}),
-});
-if (useCache && (!cachedData || script.cachedDataRejected)) {
+const source = `(function (exports, require, module, __filename, __dirname, __dispatch_import) {${bundle.toString('latin1')}\n})`;
+const dir = process.env.DISPATCH_CODE_CACHE === '0' ? undefined : privateCacheDir();
+const file = dir && join(dir, `${process.env.DISPATCH_BUILD}-${process.version}-${process.arch}-${verbOf(process.argv)}.v8`);
+const head = `dispatch-v8-cache ${process.env.DISPATCH_BUILD} ${process.version} ${process.arch} ${sha256(bundle)} `;
+const cachedData = file ? readCache(file, head) : undefined;
+let script: Script;
+try {
+  script = new Script(source, { filename: BUNDLE, ...(cachedData ? { cachedData } : {}) });
+} catch {
+  script = new Script(source, { filename: BUNDLE });
+}
+if (file && (!cachedData || script.cachedDataRejected)) {
   // Made as the command ends, the cache holds every function the command compiled, not only the top level.
   process.once('exit', () => {
     try {
-      writeCache(files, script.createCachedData());
+      writeCache(file, head, script.createCachedData());
     } catch {
       // no cache this time
     }

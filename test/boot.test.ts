@@ -1,10 +1,13 @@
 // The entry's V8 code cache (src/boot.ts), on a copy of the built dist/:
-// made once per verb, then used as it is; a cache that is damaged, from
-// another build, unwritable or a symlink never changes what a command prints,
-// never warns, and never writes outside the cache's own places.
+// made once per verb in the user's private cache folder, then used as it is; a
+// cache that is damaged, from another build, planted by another user,
+// unwritable or a symlink never runs, never changes what a command prints,
+// never warns; nothing is ever written into the install folder.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Script } from 'node:vm';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ROOT, makeProject, tempDir } from './helpers.js';
 
@@ -12,7 +15,14 @@ let install: string;
 let project: string;
 let home: string;
 const dist = () => join(install, 'dist');
-const cacheOf = (verb: string) => join(dist(), '.cache', `${verb}.v8`);
+const cacheDir = () => join(home, 'xdg', 'dispatch');
+const cachesIn = (dir = cacheDir()) => (existsSync(dir) ? readdirSync(dir).sort() : []);
+/** The one cache file of a verb (named after the build, Node, arch and verb). */
+function cacheOf(verb: string): string {
+  const f = cachesIn().filter((n) => n.endsWith(`-${verb}.v8`));
+  expect(f, `the cache of ${verb}`).toHaveLength(1);
+  return join(cacheDir(), f[0]!);
+}
 
 beforeEach(() => {
   install = tempDir('dispatch-boot-');
@@ -33,15 +43,38 @@ function cli(args: string[], env: Record<string, string> = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const header = () => readFileSync(cacheOf('status')).subarray(0, 200).toString('latin1').split('\n')[0]!;
+const header = () => readFileSync(cacheOf('status')).subarray(0, 400).toString('latin1').split('\n')[0]!;
+const verbs = () => cachesIn().map((n) => n.replace(/^.*-/, ''));
+
+/**
+ * A cache another user could plant: V8 code for a payload of exactly the bundle's wrapped length
+ * (all a release V8 checks), under the real header line with its body's hash made to match.
+ */
+function plant(file: string, marker: string): void {
+  const real = readFileSync(file);
+  const headLine = real.subarray(0, real.indexOf(10)).toString('latin1');
+  const bundle = readFileSync(join(dist(), 'dispatch.cjs'), 'latin1');
+  const wrapped = `(function (exports, require, module, __filename, __dirname, __dispatch_import) {${bundle}\n})`;
+  const payload = `(function (exports, require) { require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran'); console.log('FAKE STATUS'); })`;
+  const code = payload + ' '.repeat(wrapped.length - payload.length);
+  const body = new Script(code, { filename: join(dist(), 'dispatch.cjs') }).createCachedData();
+  const fields = headLine.split(' ');
+  // The header of the format under test, its last field the body's SHA-256 when it has one.
+  if (/^[0-9a-f]{64}$/.test(fields.at(-1)!)) fields[fields.length - 1] = createHash('sha256').update(body).digest('hex');
+  writeFileSync(file, Buffer.concat([Buffer.from(`${fields.join(' ')}\n`, 'latin1'), body]));
+}
 
 describe('the code cache', () => {
-  it('is made by the first run of a verb, headed by the build and Node, and then used unchanged', () => {
+  it('is made by the first run of a verb in the private cache folder, headed by the build, Node and hashes, and then used unchanged', () => {
     const first = cli(['status']);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toBe('');
-    expect(header()).toMatch(new RegExp(`^dispatch-v8-cache 0\\.1\\.0-\\w+ ${process.version.replace(/\./g, '\\.')} ${process.arch}$`));
+    expect(header()).toMatch(new RegExp(`^dispatch-v8-cache 0\\.1\\.0-\\w+ ${process.version.replace(/\./g, '\\.')} ${process.arch} [0-9a-f]{64} [0-9a-f]{64}$`));
     expect(statSync(cacheOf('status')).size).toBeGreaterThan(10_000);
+    // Private: the folder 0700, the file 0600; the install folder holds nothing new.
+    expect(statSync(cacheDir()).mode & 0o777).toBe(0o700);
+    expect(statSync(cacheOf('status')).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dist()).sort()).toEqual(['cli.js', 'dispatch.cjs', 'package.json']);
     const made = statSync(cacheOf('status')).mtimeMs;
     const second = cli(['status']);
     expect(second).toEqual(first);
@@ -50,12 +83,12 @@ describe('the code cache', () => {
     // Each verb its own; a word that is not a verb name shares one.
     expect(cli(['list']).code).toBe(0);
     expect(cli(['--version']).stdout).toBe('0.1.0\n');
-    expect(readdirSync(join(dist(), '.cache')).sort()).toEqual(['list.v8', 'other.v8', 'status.v8']);
+    expect(verbs()).toEqual(['list.v8', 'other.v8', 'status.v8']);
     expect(cli(['$(touch x)', '../../etc']).code).toBe(2);
-    expect(readdirSync(join(dist(), '.cache')).sort()).toEqual(['list.v8', 'other.v8', 'status.v8']);
+    expect(verbs()).toEqual(['list.v8', 'other.v8', 'status.v8']);
     // An option's value is not the verb (the runner starts as `--config <file> exec-spec <id>`).
     expect(cli(['--config', join(project, 'specs.config.json'), 'list']).code).toBe(0);
-    expect(readdirSync(join(dist(), '.cache')).sort()).toEqual(['list.v8', 'other.v8', 'status.v8']);
+    expect(verbs()).toEqual(['list.v8', 'other.v8', 'status.v8']);
   });
 
   it.each([
@@ -63,6 +96,12 @@ describe('the code cache', () => {
     ['cut short', (f: string) => writeFileSync(f, readFileSync(f).subarray(0, 5000))],
     ['from another build', (f: string) => writeFileSync(f, readFileSync(f).toString('latin1').replace(/^dispatch-v8-cache \S+/, 'dispatch-v8-cache 0.0.9-old'), 'latin1')],
     ['empty', (f: string) => writeFileSync(f, '')],
+    ['with 20 bytes flipped', (f: string) => {
+      const b = readFileSync(f);
+      const start = b.indexOf(10) + 1;
+      for (let i = 0; i < 20; i++) b[start + 200 + i * Math.floor((b.length - start - 400) / 20)]! ^= 0xff;
+      writeFileSync(f, b, { mode: 0o600 });
+    }],
   ])('a cache %s: the same output, no warning, and a good cache made again', (_what, spoil) => {
     const clean = cli(['status']);
     spoil(cacheOf('status'));
@@ -74,46 +113,90 @@ describe('the code cache', () => {
     expect(statSync(cacheOf('status')).mtimeMs).toBe(made);
   });
 
-  it("an install folder that cannot hold it: kept in $XDG_CACHE_HOME/dispatch, or not at all; the command's output the same", () => {
-    // A file where the cache folder should be (as root, a read-only folder would still take writes).
-    writeFileSync(join(dist(), '.cache'), 'not a folder');
-    const r = cli(['status']);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toBe('');
-    const xdg = readdirSync(join(home, 'xdg', 'dispatch'));
-    expect(xdg).toHaveLength(1);
-    expect(xdg[0]).toMatch(new RegExp(`^0\\.1\\.0-\\w+-${process.version.replace(/\./g, '\\.')}-status\\.v8$`));
-    expect(cli(['status'])).toEqual(r);
-    // Nowhere to write at all: still the same, in silence.
-    writeFileSync(join(home, 'nothing'), '');
-    const none = cli(['status'], { XDG_CACHE_HOME: join(home, 'nothing', 'below') });
-    expect(none).toEqual(r);
-    const noHome = cli(['status'], { XDG_CACHE_HOME: '', HOME: '' });
-    expect(noHome).toEqual(r);
+  it('one byte flipped anywhere in the body, 10 places: every run prints the same and exits 0', () => {
+    const clean = cli(['status']);
+    const good = readFileSync(cacheOf('status'));
+    const start = good.indexOf(10) + 1;
+    for (let i = 0; i < 10; i++) {
+      const b = Buffer.from(good);
+      b[start + Math.floor(((b.length - start) * (i + 0.5)) / 10)]! ^= 0x01 << (i % 8);
+      writeFileSync(cacheOf('status'), b, { mode: 0o600 });
+      expect(cli(['status'])).toEqual(clean);
+    }
   });
 
-  it('a symlink where the cache should be is replaced, never written through', () => {
-    mkdirSync(join(dist(), '.cache'));
+  it("another user's cache is never run: planted in the cache folder (even with a matching header), or in a folder others can write", () => {
+    const clean = cli(['status']);
+    const marker = join(home, 'planted-ran');
+    const f = cacheOf('status');
+    plant(f, marker);
+    // Our own planted file would be trusted (we could as well edit the bundle): the point is another owner.
+    chownSync(f, 65534, 65534);
+    const r = cli(['status']);
+    expect(existsSync(marker)).toBe(false);
+    expect(r).toEqual(clean);
+    // A folder left writable by others (an older build under umask 000): nothing in it is read.
+    const again = cacheOf('status');
+    plant(again, marker);
+    chmodSync(cacheDir(), 0o777);
+    expect(cli(['status'])).toEqual(clean);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('under umask 000 the cache folder and files are still private', () => {
+    const r = spawnSync('sh', ['-c', 'umask 000 && exec "$0" "$@"', process.execPath, join(dist(), 'cli.js'), 'status'], {
+      cwd: project,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', HOME: home, XDG_CACHE_HOME: join(home, 'xdg') },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(statSync(cacheDir()).mode & 0o777).toBe(0o700);
+    expect(statSync(cacheOf('status')).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dist()).sort()).toEqual(['cli.js', 'dispatch.cjs', 'package.json']);
+  });
+
+  it('no private folder to keep it in: no cache, never a write elsewhere, the same output', () => {
+    const r = cli(['status']);
+    writeFileSync(join(home, 'nothing'), '');
+    expect(cli(['status'], { XDG_CACHE_HOME: join(home, 'nothing', 'below') })).toEqual(r);
+    expect(cli(['status'], { XDG_CACHE_HOME: '', HOME: '' })).toEqual(r);
+    expect(cli(['status'], { XDG_CACHE_HOME: 'relative/path', HOME: 'also/relative' })).toEqual(r);
+    expect(existsSync(join(project, 'relative'))).toBe(false);
+    // A symlink where the folder should be: not followed.
+    const elsewhere = tempDir('dispatch-boot-elsewhere-');
+    symlinkSync(elsewhere, join(home, 'linked'));
+    mkdirSync(join(home, 'xdg2'));
+    symlinkSync(elsewhere, join(home, 'xdg2', 'dispatch'));
+    expect(cli(['status'], { XDG_CACHE_HOME: join(home, 'xdg2') })).toEqual(r);
+    expect(readdirSync(elsewhere)).toEqual([]);
+    expect(readdirSync(dist()).sort()).toEqual(['cli.js', 'dispatch.cjs', 'package.json']);
+  });
+
+  it('a symlink where the cache file should be is replaced, never written through or read', () => {
+    cli(['status']);
+    const f = cacheOf('status');
     const victim = join(home, 'victim.txt');
     writeFileSync(victim, 'keep me');
-    symlinkSync(victim, cacheOf('status'));
+    rmSync(f);
+    symlinkSync(victim, f);
     const r = cli(['status']);
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(victim, 'utf8')).toBe('keep me');
+    expect(lstatSync(cacheOf('status')).isSymbolicLink()).toBe(false);
     expect(header()).toMatch(/^dispatch-v8-cache 0\.1\.0-/);
   });
 
   it('DISPATCH_CODE_CACHE=0: none read, none written', () => {
     const r = cli(['status'], { DISPATCH_CODE_CACHE: '0' });
     expect(r.code, r.stderr).toBe(0);
-    expect(existsSync(join(dist(), '.cache'))).toBe(false);
     expect(existsSync(join(home, 'xdg'))).toBe(false);
+    expect(readdirSync(dist()).sort()).toEqual(['cli.js', 'dispatch.cjs', 'package.json']);
   });
 
   it('20 first runs at once: each prints the same, and the cache left is whole', async () => {
     const clean = cli(['status'], { DISPATCH_CODE_CACHE: '0' });
     const runs = await Promise.all(Array.from({ length: 20 }, () => new Promise<{ code: number | null; out: string; err: string }>((res) => {
-      const c = spawn(process.execPath, [join(dist(), 'cli.js'), 'status'], { cwd: project, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', HOME: home } });
+      const c = spawn(process.execPath, [join(dist(), 'cli.js'), 'status'], { cwd: project, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', HOME: home, XDG_CACHE_HOME: join(home, 'xdg') } });
       let out = '';
       let err = '';
       c.stdout.on('data', (d) => (out += d));
@@ -122,7 +205,7 @@ describe('the code cache', () => {
     })));
     for (const r of runs) expect(r).toEqual({ code: 0, out: clean.stdout, err: '' });
     // No temp files left behind; the one cache is accepted as it is.
-    expect(readdirSync(join(dist(), '.cache'))).toEqual(['status.v8']);
+    expect(verbs()).toEqual(['status.v8']);
     const made = statSync(cacheOf('status')).mtimeMs;
     expect(cli(['status']).stdout).toBe(clean.stdout);
     expect(statSync(cacheOf('status')).mtimeMs).toBe(made);

@@ -1,0 +1,77 @@
+// The user's own cache folder ($XDG_CACHE_HOME/dispatch, else ~/.cache/dispatch): the one place
+// where dispatch keeps what it runs without compiling it (the V8 code cache) and the key that
+// signs the caches it leaves in a project. Trust comes from ownership, not from the content: only
+// this user (or root) can make a file owned by this user, so a file that is ours and that nobody
+// else may write was written by dispatch running as us. A folder another user can write in, or a
+// file of theirs, is never read. Shared by the loader (src/boot.ts): no imports beyond node:fs.
+import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+
+/** Group or others may write: such a file or folder is not only ours. */
+const SHARED_WRITE = 0o022;
+
+const uid = () => (typeof process.getuid === 'function' ? process.getuid() : -1);
+
+/** Ours and private to write: owned by this user and writable by nobody else. */
+export function isOursAlone(st: Stats): boolean {
+  return st.uid === uid() && (st.mode & SHARED_WRITE) === 0;
+}
+
+/**
+ * The folder, made (mode 0700) if missing; undefined when there is no absolute home for it, it
+ * cannot be made, or it is not a real folder of ours that only we can write (a symlink, another
+ * user's folder, one left open to others under `umask 000` by an older build).
+ */
+export function privateCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const base = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, '.cache') : '');
+  if (!base.startsWith('/')) return undefined;
+  const dir = join(base, 'dispatch');
+  try {
+    // Two levels by hand: Node 20's recursive mkdir never returns under /proc (it retries ENOENT forever).
+    if (!makeDir(dir) && !(makeDir(base) && makeDir(dir))) return undefined;
+    const st = lstatSync(dir);
+    return st.isDirectory() && isOursAlone(st) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the folder is there now (made, or already). */
+function makeDir(dir: string): boolean {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EEXIST';
+  }
+}
+
+/**
+ * A file's bytes, only when it is a regular file of ours that nobody else may write, checked on
+ * the open descriptor (a name swapped between a check and the read cannot slip in), and no larger
+ * than `max`. Anything else reads as missing.
+ */
+export function readOwnFile(file: string, max: number): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || !isOursAlone(st) || st.size > max) return undefined;
+    const buf = Buffer.allocUnsafe(st.size);
+    let got = 0;
+    while (got < st.size) {
+      const n = readSync(fd, buf, got, st.size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return got === st.size ? buf : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
