@@ -1,19 +1,25 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { ConfigError } from '../errors.js';
+import { ConfigError, FsError } from '../errors.js';
 import { writeFileAtomic } from '../util/write-atomic.js';
+import { seal, sha256, unseal } from './cache-seal.js';
 
 // A cache written by another build of dispatch may follow other rules.
 /** Names this build of dispatch: caches made by another build are not used. */
 export const BUILD = process.env.DISPATCH_BUILD ?? 'dev';
 
+/** Sealed (src/config/cache-seal.ts): only an index this user's dispatch wrote is read. */
 interface CacheIndex {
   build: string;
   config: string;
   output: string;
+  /** SHA-256 of the compiled module: checked before it is imported. */
+  outputSha256: string;
   hash: string;
   isStatic: boolean;
+  /** Every file the compiled module was built from, the config first. */
   inputs: { path: string; mtimeMs: number; size: number }[];
 }
 
@@ -36,6 +42,8 @@ export interface CompiledConfig {
    * so its validated result can be cached too.
    */
   isStatic: boolean;
+  /** Removes a private temp copy once imported (a read-only project's). */
+  cleanup?: () => void;
 }
 
 /**
@@ -58,6 +66,8 @@ export async function importCompiled(configPath: string, compiled: CompiledConfi
     throw new ConfigError(`${configPath} failed to load: ${firstLine(e.message)}`, {
       hint: 'fix the error in the config file (DISPATCH_DEBUG=1 shows the stack)',
     });
+  } finally {
+    compiled.cleanup?.();
   }
   const value = mod.default ?? mod.config;
   if (value === undefined) {
@@ -79,14 +89,21 @@ export function looksStatic(code: string): boolean {
   return !DYNAMIC.test(body);
 }
 
+/**
+ * The cached module, when this user's dispatch made it from the config as it is now: the index is
+ * sealed, names this config among its inputs, every input is unchanged, and the module's bytes are
+ * the ones compiled. Anything else (planted, edited, from another build or user) is compiled again.
+ */
 function freshCachedOutput(indexPath: string, configPath: string, cacheDir: string): CompiledConfig | undefined {
   let index: CacheIndex;
   try {
-    index = JSON.parse(readFileSync(indexPath, 'utf8'));
+    const body = unseal(readFileSync(indexPath, 'utf8'));
+    if (body === undefined) return undefined;
+    index = JSON.parse(body);
   } catch {
     return undefined;
   }
-  if (index.config !== configPath || index.build !== BUILD) return undefined;
+  if (index.config !== configPath || index.build !== BUILD || index.inputs[0]?.path !== configPath) return undefined;
   for (const input of index.inputs) {
     try {
       const st = statSync(input.path);
@@ -95,7 +112,13 @@ function freshCachedOutput(indexPath: string, configPath: string, cacheDir: stri
       return undefined;
     }
   }
-  return { file: join(cacheDir, index.output), hash: index.hash, isStatic: index.isStatic };
+  const file = join(cacheDir, basename(index.output));
+  try {
+    if (sha256(readFileSync(file)) !== index.outputSha256) return undefined;
+  } catch {
+    return undefined;
+  }
+  return { file, hash: index.hash, isStatic: index.isStatic };
 }
 
 async function compile(configPath: string, cacheDir: string, indexPath: string): Promise<CompiledConfig> {
@@ -143,27 +166,43 @@ async function compile(configPath: string, cacheDir: string, indexPath: string):
   const hash = createHash('sha1').update(code).digest('hex').slice(0, 12);
   const isStatic = looksStatic(code);
   const output = `${basename(configPath)}.${hash}.mjs`;
-  const inputs = Object.keys(result.metafile.inputs)
+  const paths = Object.keys(result.metafile.inputs)
     .filter((p) => !p.startsWith('dispatch-virtual:'))
-    .map((p) => {
-      const abs = resolve(dirname(configPath), p);
-      const st = statSync(abs);
-      return { path: abs, mtimeMs: st.mtimeMs, size: st.size };
-    });
+    .map((p) => resolve(dirname(configPath), p));
+  const inputs = [configPath, ...paths.filter((p) => p !== configPath)].map((abs) => {
+    const st = statSync(abs);
+    return { path: abs, mtimeMs: st.mtimeMs, size: st.size };
+  });
   try {
     mkdirSync(cacheDir, { recursive: true });
     const outPath = join(cacheDir, output);
     // A cache: rebuilt if lost, so no fsync.
     writeFileAtomic(outPath, code, { sync: false });
-    writeFileAtomic(indexPath, JSON.stringify({ build: BUILD, config: configPath, output, hash, isStatic, inputs } satisfies CacheIndex), { sync: false });
+    // No key (no private cache folder): the module is imported from here this time, never trusted later.
+    const index = seal(JSON.stringify({ build: BUILD, config: configPath, output, outputSha256: sha256(code), hash, isStatic, inputs } satisfies CacheIndex));
+    if (index !== undefined) writeFileAtomic(indexPath, index, { sync: false });
     pruneOldOutputs(cacheDir, basename(configPath), output);
     return { file: outPath, hash, isStatic };
   } catch {
-    // Read-only project: fall back to a per-user temp copy (bare imports may then fail, but rarely matter).
-    const tmp = join((await import('node:os')).tmpdir(), `dispatch-config-${hash}.mjs`);
-    writeFileSync(tmp, code);
-    return { file: tmp, hash, isStatic: false };
+    return privateCopy(code, hash);
   }
+}
+
+/**
+ * A read-only project: the module is imported from a folder of its own that mkdtemp makes private
+ * (a fixed name in the shared temp folder could be another user's file or symlink), then removed.
+ * Bare imports may then fail to resolve, but rarely matter in a config.
+ */
+function privateCopy(code: string, hash: string): CompiledConfig {
+  let dir: string;
+  try {
+    dir = mkdtempSync(join(tmpdir(), 'dispatch-config-'));
+    writeFileSync(join(dir, 'specs.config.mjs'), code, { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    throw new FsError('write', join(tmpdir(), 'dispatch-config-*'), err as NodeJS.ErrnoException);
+  }
+  const file = join(dir, 'specs.config.mjs');
+  return { file, hash, isStatic: false, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 // Old compiled copies are removed once they are surely unused (another process may still be importing one).

@@ -68,24 +68,29 @@ export async function loadConfig(opts: { cwd?: string; configPath?: string } = {
   if (configPath.endsWith('.json')) return resolveConfig(readJson(configPath), configPath);
   const { compileConfig, importCompiled, cacheDirFor, BUILD } = await import('./compile.js');
   const { writeFileAtomic } = await import('../util/write-atomic.js');
+  const { seal, unseal } = await import('./cache-seal.js');
   const compiled = await compileConfig(configPath);
   // A config that only builds literals validates to the same result every
   // time in one build of dispatch (resolution rules change between builds):
   // reuse it, so a 1,000-spec table costs a JSON.parse, not a module compile
   // plus validation.
   const cached = compiled.isStatic ? join(cacheDirFor(configPath), `${basename(compiled.file, '.mjs')}.resolved.json`) : undefined;
+  // Sealed by this user's dispatch after it validated it (see cache-seal.ts): a planted or edited
+  // file fails the seal and the config is loaded and validated afresh.
   if (cached) {
     try {
-      const r = JSON.parse(readFileSync(cached, 'utf8')) as ResolvedConfig & { build?: string };
-      if (r.configPath === configPath && r.build === BUILD) return withRuntimeDefaults(r);
+      const body = unseal(readFileSync(cached, 'utf8'));
+      const r = body === undefined ? undefined : (JSON.parse(body) as ResolvedConfig & { build?: string });
+      if (r && r.configPath === configPath && r.build === BUILD) return withRuntimeDefaults(r);
     } catch {
       // not cached yet
     }
   }
   const resolved = await resolveConfig(await importCompiled(configPath, compiled), configPath);
-  if (cached) {
+  const sealed = cached && seal(JSON.stringify({ ...resolved, build: BUILD, signalDir: resolved.signalDir === tmpdir() ? undefined : resolved.signalDir }));
+  if (cached && sealed) {
     try {
-      writeFileAtomic(cached, JSON.stringify({ ...resolved, build: BUILD, signalDir: resolved.signalDir === tmpdir() ? undefined : resolved.signalDir }), { sync: false });
+      writeFileAtomic(cached, sealed, { sync: false });
     } catch {
       // read-only project: fine, just slower
     }
