@@ -135,12 +135,15 @@ describe('the code cache', () => {
     const r = cli(['status']);
     expect(existsSync(marker)).toBe(false);
     expect(r).toEqual(clean);
-    // A folder left writable by others (an older build under umask 000): nothing in it is read.
+    // A folder left writable by others (an older build under umask 000): what they put there is not
+    // read, and the folder is closed again.
     const again = cacheOf('status');
     plant(again, marker);
+    chownSync(again, 65534, 65534);
     chmodSync(cacheDir(), 0o777);
     expect(cli(['status'])).toEqual(clean);
     expect(existsSync(marker)).toBe(false);
+    expect(statSync(cacheDir()).mode & 0o777).toBe(0o700);
   });
 
   it('under umask 000 the cache folder and files are still private', () => {

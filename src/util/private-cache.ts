@@ -4,7 +4,7 @@
 // this user (or root) can make a file owned by this user, so a file that is ours and that nobody
 // else may write was written by dispatch running as us. A folder another user can write in, or a
 // file of theirs, is never read. Shared by the loader (src/boot.ts): no imports beyond node:fs.
-import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, lstatSync, mkdirSync, openSync, readSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
 /** Group or others may write: such a file or folder is not only ours. */
@@ -19,8 +19,7 @@ export function isOursAlone(st: Stats): boolean {
 
 /**
  * The folder, made (mode 0700) if missing; undefined when there is no absolute home for it, it
- * cannot be made, or it is not a real folder of ours that only we can write (a symlink, another
- * user's folder, one left open to others under `umask 000` by an older build).
+ * cannot be made, or it is not a real folder of ours (a symlink, another user's folder).
  */
 export function privateCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const base = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, '.cache') : '');
@@ -30,7 +29,11 @@ export function privateCacheDir(env: NodeJS.ProcessEnv = process.env): string | 
     // Two levels by hand: Node 20's recursive mkdir never returns under /proc (it retries ENOENT forever).
     if (!makeDir(dir) && !(makeDir(base) && makeDir(dir))) return undefined;
     const st = lstatSync(dir);
-    return st.isDirectory() && isOursAlone(st) ? dir : undefined;
+    if (!st.isDirectory() || st.uid !== uid()) return undefined;
+    // Ours but open to others (made under `umask 000` by an older build): closed again. What others
+    // may have put in it meanwhile is theirs, and readOwnFile never reads it.
+    if (!isOursAlone(st)) chmodSync(dir, 0o700);
+    return dir;
   } catch {
     return undefined;
   }
