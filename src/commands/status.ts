@@ -32,8 +32,9 @@ export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> 
     ctx.outJson(summary);
     return EXIT.ok;
   }
-  // Names, reasons and hosts come from the config, the state file and the hosts: shown, not obeyed.
-  const s = visibleAll(summary);
+  // Names, reasons and hosts come from the config, the state file and the hosts: shown, not obeyed
+  // (every attempt of every spec is in the JSON only: not walked here).
+  const s = visibleAll({ ...summary, attempts: {} });
   const c = palette(ctx.color);
   const k = s.counts;
   let text = `${c.bold(s.project)}: ${c.green(`${k.done} done`)} · ${k.failed ? c.red(`${k.failed} failed`) : '0 failed'} · ${k.running ? c.cyan(`${k.running} running`) : '0 running'}${k['rate-limited'] ? ` · ${c.yellow(`${k['rate-limited']} rate-limited`)}` : ''} · ${k.pending} pending · ${k.skipped} skipped  ${c.dim(`(${s.total} specs)`)}\n\n`;

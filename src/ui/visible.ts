@@ -57,17 +57,32 @@ export function jsonVisible(json: string): string {
 }
 
 /**
- * A copy of data for a text view with every string in it (keys too) made
- * visible: what a service returns is printed field by field, and one call
- * here covers every field. Values without controls are kept as they are.
+ * Data for a text view with every string in it (keys too) made visible: what a
+ * service returns is printed field by field, and one call here covers every
+ * field. What holds no control is returned as it is, not copied.
  */
 export function visibleAll<T>(v: T): T {
   if (typeof v === 'string') return visible(v) as T;
-  if (Array.isArray(v)) return v.map((x) => visibleAll(x)) as T;
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const x = visibleAll(v[i] as unknown);
+      if (x !== v[i]) (out ??= v.slice())[i] = x;
+    }
+    return (out ?? v) as T;
+  }
   if (v && typeof v === 'object' && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null)) {
-    const out: Record<string, unknown> = Object.create(Object.getPrototypeOf(v));
-    for (const [k, x] of Object.entries(v)) out[visible(k)] = visibleAll(x);
-    return out as T;
+    let out: Record<string, unknown> | undefined;
+    for (const k of Object.keys(v)) {
+      const was = (v as Record<string, unknown>)[k];
+      const x = visibleAll(was);
+      const key = visible(k);
+      if (x === was && key === k) continue;
+      out ??= Object.assign(Object.create(Object.getPrototypeOf(v)) as Record<string, unknown>, v);
+      if (key !== k) delete out[k];
+      out[key] = x;
+    }
+    return (out ?? v) as T;
   }
   return v;
 }
