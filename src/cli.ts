@@ -4,6 +4,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createCtx, type Ctx } from './context.js';
 import { EXIT, renderError } from './errors.js';
+import { visible } from './ui/visible.js';
 
 // Each verb types its own arguments; commander's parsed options are handed over as they come.
 type Verb = (args: never, ctx: Ctx) => Promise<number | void>;
@@ -212,8 +213,9 @@ program
   .description("print a spec's agent output (.codex/logs/<id>.log)")
   .argument('<id>', 'spec id')
   .option('-f, --follow', 'keep printing while the spec runs')
+  .option('--raw', "the log's bytes as they are, terminal escapes included (by default they are shown as \\x1b...)")
   .addOption(new Option('--attempt <n>', 'the log of that launch (1, 2, ...; see status --json)').argParser(int('--attempt', 1)))
-  .addHelpText('after', examples('dispatch logs 011', 'dispatch logs 011 --follow', 'dispatch logs 011 --attempt 1'))
+  .addHelpText('after', examples('dispatch logs 011', 'dispatch logs 011 --follow', 'dispatch logs 011 --attempt 1', 'dispatch logs 011 --raw | less -R'))
   .action(action(() => import('./commands/logs.js')));
 
 program
@@ -295,7 +297,7 @@ async function main(): Promise<number> {
       // commander puts its suggestion on a second line: keep the error to one.
       const msg = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
       const sub = process.argv.slice(2).find((a) => program.commands.some((c) => c.name() === a));
-      process.stderr.write(`dispatch: ${msg} — see 'dispatch ${sub ? `${sub} ` : ''}--help'\n`);
+      process.stderr.write(`dispatch: ${visible(msg)} — see 'dispatch ${sub ? `${sub} ` : ''}--help'\n`);
       return EXIT.usage;
     }
     if (interrupt.signal.aborted) return EXIT.interrupted;

@@ -1,4 +1,5 @@
 import type { ResolvedConfig } from './config/load.js';
+import { jsonVisible, terminalSafe } from './ui/visible.js';
 
 /** What every command gets: global flags, output streams and the lazily loaded config. */
 export interface Ctx {
@@ -10,9 +11,13 @@ export interface Ctx {
   interactive: boolean;
   /** Aborted on Ctrl-C / SIGTERM: long-running verbs stop their work and return. */
   signal: AbortSignal;
+  /** Text for stdout; any control it holds that is not one of dispatch's own colours is shown as an escape. */
   out(text: string): void;
   /** A result as pretty JSON on stdout: the one shape every `--json` takes. */
   outJson(value: unknown): void;
+  /** Bytes for stdout as they are: `logs --raw`, and what `remote` answers the dispatcher. */
+  outRaw(chunk: string | Uint8Array): void;
+  /** Text for stderr, guarded as `out` is. */
   err(text: string): void;
   config(): Promise<ResolvedConfig>;
 }
@@ -27,9 +32,10 @@ export function createCtx(opts: { config?: string; json?: boolean; color?: boole
     color,
     interactive: !!process.stdin.isTTY && !!process.stdout.isTTY,
     signal,
-    out: (t) => void process.stdout.write(t),
-    outJson: (v) => void process.stdout.write(`${JSON.stringify(v, null, 2)}\n`),
-    err: (t) => void process.stderr.write(t),
+    out: (t) => void process.stdout.write(terminalSafe(t)),
+    outJson: (v) => void process.stdout.write(`${jsonVisible(JSON.stringify(v, null, 2))}\n`),
+    outRaw: (b) => void process.stdout.write(b),
+    err: (t) => void process.stderr.write(terminalSafe(t)),
     config() {
       loaded ??= import('./config/load.js').then((m) => m.loadConfig({ cwd: process.cwd(), configPath: opts.config }));
       return loaded;

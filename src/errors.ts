@@ -1,3 +1,5 @@
+import { visible, visibleText } from './ui/visible.js';
+
 /** Exit codes shared by every command: 0 ok, 1 operational failure, 2 usage or config error, 130 interrupted. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
 
@@ -89,16 +91,19 @@ export function isFsError(err: unknown): err is NodeJS.ErrnoException & { path: 
 
 /** A diagnostic that does not stop the command: one line on stderr. */
 export function warn(line: string): void {
-  process.stderr.write(`dispatch: warning: ${line}\n`);
+  process.stderr.write(`dispatch: warning: ${visible(line)}\n`);
 }
 
-/** Renders any thrown value for stderr; returns the exit code to use. */
+/**
+ * Renders any thrown value for stderr; returns the exit code to use. A message
+ * quotes config values, paths and what hosts said: each line is shown, not obeyed.
+ */
 export function renderError(err: unknown, write: (s: string) => void): number {
   const debug = process.env.DISPATCH_DEBUG === '1';
   if (err instanceof DispatchError) {
-    write(`dispatch: ${err.message}${err.hint ? ` — ${err.hint}` : ''}\n`);
-    for (const d of err.details) write(`  ${d}\n`);
-    if (debug && err.stack) write(`${err.stack}\n`);
+    write(`dispatch: ${visible(err.message)}${err.hint ? ` — ${visible(err.hint)}` : ''}\n`);
+    for (const d of err.details) write(`  ${visible(d)}\n`);
+    if (debug && err.stack) write(`${visibleText(err.stack)}\n`);
     return err.exitCode;
   }
   // A refusal of the system (full disk, read-only folder) anywhere: its own line, not "a bug".
@@ -109,7 +114,7 @@ export function renderError(err: unknown, write: (s: string) => void): number {
   }
   // commander reports its own usage errors with a code; they are usage errors.
   const e = err as { code?: string; message?: string; stack?: string };
-  write(`dispatch: internal error: ${e?.message ?? String(err)} — this is a bug, please report it with the output of DISPATCH_DEBUG=1\n`);
-  if (e?.stack) write(`${e.stack}\n`);
+  write(`dispatch: internal error: ${visible(e?.message ?? String(err))} — this is a bug, please report it with the output of DISPATCH_DEBUG=1\n`);
+  if (e?.stack) write(`${visibleText(e.stack)}\n`);
   return EXIT.failure;
 }

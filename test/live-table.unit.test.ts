@@ -34,4 +34,21 @@ describe('live table', () => {
     expect(lines[3]).toMatch(/^002-s002\s+codex\s+failed #2\s+1h02m\s+agent exited with code 1$/);
     expect(lines[4]).toMatch(/^003-s003\s+codex\s+running\s+\d+(s|m\d\ds)\s*$/);
   });
+
+  it('a hostile name and reason are drawn as escapes, on their own row: no ESC, CR or newline of theirs reaches the screen', () => {
+    const rows = [
+      { id: '001', name: 'al\x1b[31mpha', agent: 'co\x9bdex', state: 'failed', reason: 'boom\x1b]0;pwned\x07\r\n002-fake  codex  done' },
+      { id: '002', name: 'beta', agent: 'codex', state: 'pending' },
+    ];
+    for (const colour of [false, true]) {
+      const text = renderLive(palette(colour), 1, rows, '');
+      const lines = text.trimEnd().split('\n');
+      expect(lines).toHaveLength(4);
+      expect(lines.some((l) => l.startsWith('002-fake'))).toBe(false);
+      expect(text.replace(/\x1b\[(1|2|22|31|39)m/g, '')).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+      expect(text).toContain('001-al\\x1b[31mpha');
+      expect(text).toContain('co\\u009bdex');
+      expect(text).toContain('boom\\x1b]0;pwned\\x07\\r\\n002-fake');
+    }
+  });
 });

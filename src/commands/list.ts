@@ -3,6 +3,7 @@ import { noSuchWave, EXIT } from '../errors.js';
 import { buildOverview } from '../services/overview.js';
 import { readState } from '../state/store.js';
 import { paintState, palette } from '../ui/style.js';
+import { visibleAll } from '../ui/visible.js';
 import { warnUnknownIds } from './shared.js';
 
 /** `dispatch list [--wave N]` */
@@ -21,7 +22,7 @@ export async function run(args: { wave?: number }, ctx: Ctx): Promise<number> {
   }
   const c = palette(ctx.color);
   const { renderTable } = await import('../ui/table.js');
-  const rows = overview.rows.map((r) => [
+  const rows = visibleAll(overview.rows).map((r) => [
     r.id, r.name, String(r.wave), String(r.cost), r.agent, r.mode, paintState(c, r.awaitingMerge ? 'awaiting-merge' : r.state), r.plan === 'planned' ? c.green(r.plan) : r.plan === 'stale' ? c.yellow(r.plan) : c.gray(r.plan),
   ]);
   ctx.out(await renderTable(['id', 'name', 'wave', 'cost', 'agent', 'mode', 'state', 'plan'], rows, ctx.color));

@@ -2,9 +2,11 @@ import { rmSync } from 'node:fs';
 import type { Ctx } from '../context.js';
 import { DispatchError, UsageError, EXIT } from '../errors.js';
 import { readRunLock } from '../state/run-lock.js';
+import { visible } from '../ui/visible.js';
 
 // A lock written by hand or by an older dispatch may lack fields: say so rather than print "undefined".
-const shown = (v: unknown) => (v === undefined || v === null || v === '' ? 'unknown' : String(v));
+// A lock file is anyone's text: what it says is shown, not obeyed.
+const shown = (v: unknown) => (v === undefined || v === null || v === '' ? 'unknown' : visible(String(v)));
 
 /** `dispatch lock [--clear] [--force]`: show or remove the run lock. */
 export async function run(args: { clear?: boolean; force?: boolean }, ctx: Ctx): Promise<number> {
@@ -18,12 +20,12 @@ export async function run(args: { clear?: boolean; force?: boolean }, ctx: Ctx):
       return EXIT.ok;
     }
     if (view.lock && view.alive !== false && !args.force) {
-      throw new DispatchError(`the run lock is held by a live process (pid ${view.lock.pid} on ${shown(view.lock.host)}, '${shown(view.lock.command)}')`, {
+      throw new DispatchError(`the run lock is held by a live process (pid ${shown(view.lock.pid)} on ${shown(view.lock.host)}, '${shown(view.lock.command)}')`, {
         hint: 'stop that dispatch first, or pass --force to remove the lock anyway',
       });
     }
     rmSync(view.path, { force: true, recursive: !!view.unreadable });
-    ctx.out(`removed ${view.lock ? `the ${view.alive === false ? 'stale ' : ''}run lock of pid ${view.lock.pid}` : 'an unreadable run lock'} (${view.path})\n`);
+    ctx.out(`removed ${view.lock ? `the ${view.alive === false ? 'stale ' : ''}run lock of pid ${shown(view.lock.pid)}` : 'an unreadable run lock'} (${visible(view.path)})\n`);
     return EXIT.ok;
   }
   if (ctx.json) {
@@ -31,7 +33,7 @@ export async function run(args: { clear?: boolean; force?: boolean }, ctx: Ctx):
     return EXIT.ok;
   }
   if (view.unreadable) {
-    ctx.out(`run lock ${view.path} is unreadable (${view.unreadable}); remove it with 'dispatch lock --clear'\n`);
+    ctx.out(`run lock ${visible(view.path)} is unreadable (${visible(view.unreadable)}); remove it with 'dispatch lock --clear'\n`);
     return EXIT.ok;
   }
   if (!view.lock) {
@@ -40,7 +42,7 @@ export async function run(args: { clear?: boolean; force?: boolean }, ctx: Ctx):
   }
   const l = view.lock;
   ctx.out(
-    `run lock ${view.path}\n  pid      ${l.pid}\n  host     ${shown(l.host)}\n  command  ${shown(l.command)}\n  wave     ${l.wave ?? 'all'}\n  started  ${shown(l.started)}\n  alive    ${alive}\n` +
+    `run lock ${visible(view.path)}\n  pid      ${shown(l.pid)}\n  host     ${shown(l.host)}\n  command  ${shown(l.command)}\n  wave     ${l.wave === null || l.wave === undefined ? 'all' : shown(l.wave)}\n  started  ${shown(l.started)}\n  alive    ${alive}\n` +
       (view.alive === false ? `the process is gone: remove the stale lock with 'dispatch lock --clear'\n` : ''),
   );
   return EXIT.ok;

@@ -2,9 +2,10 @@ import { StringDecoder } from 'node:string_decoder';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import type { Ctx } from '../context.js';
 import { DispatchError, UsageError, EXIT } from '../errors.js';
+import { visible, visibleText } from '../ui/visible.js';
 
-/** `dispatch logs <id> [--follow]` */
-export async function run(args: { _: [string]; follow?: boolean; attempt?: number }, ctx: Ctx): Promise<number> {
+/** `dispatch logs <id> [--follow] [--attempt N] [--raw]` */
+export async function run(args: { _: [string]; follow?: boolean; attempt?: number; raw?: boolean }, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
   const { findSpec } = await import('../specs/lookup.js');
   const { logPath, attemptLogPath } = await import('../run/paths.js');
@@ -34,11 +35,13 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
     const h = args.attempt !== undefined ? history.find((x) => x.n === args.attempt) : history.at(-1);
     if (h?.endedAt) {
       const { evidenceLine } = await import('../run/evidence-line.js');
-      ctx.err(`── ${spec.id} attempt ${h.n}: ${h.state ?? 'ended'}${h.kind && h.kind !== h.state ? ` (${h.kind})` : ''} · ${evidenceLine(h, config.verifyTimeoutSeconds)}\n`);
+      ctx.err(`── ${spec.id} attempt ${h.n}: ${visible(h.state ?? 'ended')}${h.kind && h.kind !== h.state ? ` (${visible(h.kind)})` : ''} · ${visible(evidenceLine(h, config.verifyTimeoutSeconds))}\n`);
     }
   }
   let pos = 0;
   const decoder = new StringDecoder('utf8');
+  // An agent's output is anyone's bytes: its escapes are shown, not obeyed, unless --raw asks for them.
+  const show = (bytes: Buffer) => (args.raw ? ctx.outRaw(bytes) : ctx.out(visibleText(decoder.write(bytes))));
   if (args.attempt === undefined) {
     // An SSH run's log is on its host until its verdict is collected: read there.
     const { readState } = await import('../state/store.js');
@@ -55,7 +58,7 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
       while (!ctx.signal.aborted) {
         const got = await ex.readLog(spec.id, r, pos);
         if (got) {
-          ctx.out(decoder.write(got.chunk));
+          show(got.chunk);
           pos = got.size;
         }
         if (!args.follow) return EXIT.ok;
@@ -70,7 +73,7 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
       await (async () => {
         const { readFileFrom } = await import('../executors/local.js');
         const rest = await readFileFrom(file, pos);
-        if (rest) ctx.out(decoder.write(rest.chunk));
+        if (rest) show(rest.chunk);
       })();
       return EXIT.ok;
     }
@@ -83,7 +86,7 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
     await new Promise<void>((res, rej) => {
       const s = createReadStream(file, { start: pos, end: size - 1 });
       // Decoded across chunks: a character split between two reads is printed whole.
-      s.on('data', (d) => ctx.out(decoder.write(d as Buffer)));
+      s.on('data', (d) => show(d as Buffer));
       s.on('end', res);
       s.on('error', rej);
     });

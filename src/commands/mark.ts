@@ -3,13 +3,14 @@ import { markSpecs, type MarkVerb } from '../services/mark.js';
 import { palette, paintState } from '../ui/style.js';
 import { throwSignalProblems } from './shared.js';
 import { EXIT } from '../errors.js';
+import { visibleAll } from '../ui/visible.js';
 
 /** `dispatch mark-done|mark-failed|skip ID... [--reason TEXT]` */
 export async function run(args: { _: [string[]]; verb: MarkVerb; reason?: string }, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
   const changes = await markSpecs(config, args.verb, args._[0], args.reason);
   const c = palette(ctx.color);
-  for (const ch of changes) {
+  for (const ch of visibleAll(changes)) {
     ctx.out(ch.changed ? `${ch.id}: ${ch.from} → ${paintState(c, ch.to)}\n` : `${ch.id}: already ${paintState(c, ch.to)}\n`);
   }
   throwSignalProblems(changes);

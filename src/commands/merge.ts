@@ -1,5 +1,6 @@
 import type { Ctx } from '../context.js';
 import { DispatchError, UsageError, EXIT } from '../errors.js';
+import { visible, visibleText } from '../ui/visible.js';
 
 /** `dispatch merge <id> [--verify]`: merge an isolated spec's work into the current branch. */
 export async function run(args: { _: [string]; verify?: boolean }, ctx: Ctx): Promise<number> {
@@ -13,13 +14,13 @@ export async function run(args: { _: [string]; verify?: boolean }, ctx: Ctx): Pr
   }
   const { mergeSpec } = await import('../services/merge.js');
   const c = (await import('../ui/style.js')).palette(ctx.color);
-  const r = await mergeSpec(config, spec, { verify: args.verify ? 'yes' : 'no', command: 'merge', signal: ctx.signal, say: (t) => ctx.err(spec.agent === 'ac' ? t : c.dim(t)) });
+  const r = await mergeSpec(config, spec, { verify: args.verify ? 'yes' : 'no', command: 'merge', signal: ctx.signal, say: (t) => ctx.err(spec.agent === 'ac' ? visibleText(t) : c.dim(visibleText(t))) });
   if (!r.ok) throw new DispatchError(r.reason, { hint: r.hint });
   if (r.already) {
-    ctx.err(`${r.already}; nothing to do\n`);
+    ctx.err(`${visible(r.already)}; nothing to do\n`);
     return EXIT.ok;
   }
-  if (r.committed) ctx.err(`committed the changes the agent left in ${r.path}\n`);
-  if (r.branch) ctx.out(`merged ${r.branch} into the current branch${r.removed ? `; removed ${r.path} and the branch` : ''}\n`);
+  if (r.committed) ctx.err(`committed the changes the agent left in ${visible(String(r.path))}\n`);
+  if (r.branch) ctx.out(`merged ${visible(r.branch)} into the current branch${r.removed ? `; removed ${visible(String(r.path))} and the branch` : ''}\n`);
   return EXIT.ok;
 }

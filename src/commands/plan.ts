@@ -4,6 +4,7 @@ import { buildOverview } from '../services/overview.js';
 import { groupWaves } from '../services/waves-view.js';
 import { readState } from '../state/store.js';
 import { paintState, palette, columns } from '../ui/style.js';
+import { visibleAll } from '../ui/visible.js';
 import { warnUnknownIds } from './shared.js';
 
 /** `dispatch plan [--wave N] [--graph mermaid|dot]`: the waves in order with their specs, or their dependency graph. */
@@ -29,7 +30,7 @@ export async function run(args: { wave?: number; graph?: 'mermaid' | 'dot' }, ct
   }
   const c = palette(ctx.color);
   let text = '';
-  for (const w of waves) {
+  for (const w of visibleAll(waves)) {
     const counts = Object.entries(w.counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ');
     text += `${c.bold(`Wave ${w.wave}`)}${w.sequential ? ` ${c.yellow('(sequential)')}` : ''}  ${c.dim(`(${w.specs.length} spec${w.specs.length === 1 ? '' : 's'}: ${counts})`)}\n`;
     text += columns(

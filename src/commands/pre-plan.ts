@@ -2,6 +2,7 @@ import type { Ctx } from '../context.js';
 import { EXIT } from '../errors.js';
 import { prePlan, type PlanResult, type PrePlanEvent } from '../services/pre-plan.js';
 import { palette } from '../ui/style.js';
+import { visible, visibleAll } from '../ui/visible.js';
 
 /** `dispatch pre-plan [--spec ID...] [--wave N] [--force] [--concurrency N] [--model NAME]` */
 export async function run(args: { spec?: string[]; wave?: number; force?: boolean; concurrency?: number; model?: string }, ctx: Ctx): Promise<number> {
@@ -30,10 +31,12 @@ export async function run(args: { spec?: string[]; wave?: number; force?: boolea
         return `${c.red('failed')}      ${r.id}-${r.name}: ${r.reason}`;
     }
   };
-  const onEvent = (e: PrePlanEvent) => {
+  const onEvent = (event: PrePlanEvent) => {
+    // Names, Ollama's errors and hosts come from outside: shown, not obeyed.
+    const e = visibleAll(event);
     if (e.type === 'start') {
       total = e.total;
-      if (e.toPlan && !ctx.json) ctx.err(`planning ${e.toPlan} of ${e.total} spec${e.total === 1 ? '' : 's'} with ${args.model ?? config.planner.model}\n`);
+      if (e.toPlan && !ctx.json) ctx.err(`planning ${e.toPlan} of ${e.total} spec${e.total === 1 ? '' : 's'} with ${visible(args.model ?? config.planner.model)}\n`);
     } else if (e.type === 'begin') inFlight.add(e.id);
     else if (e.type === 'unreachable') {
       ctx.err(c.dim(`cannot reach Ollama at ${e.host} (${e.error}); trying again in ${(e.delayMs / 1000).toFixed(1)} s (${e.attempt} of ${e.retries})\n`));

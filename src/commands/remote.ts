@@ -30,8 +30,9 @@ const need = (v: string | undefined, flag: string): string => {
 export async function run(args: RemoteArgs, ctx: Ctx): Promise<number> {
   const host = await import('../remote/host.js');
   const [verb, rest] = args._;
-  const out = (v: unknown) => ctx.out(`${JSON.stringify(v)}\n`);
-  const raw = (b: Buffer) => void process.stdout.write(b);
+  // A protocol, not text for a terminal: written as it is (JSON.stringify has escaped every control a line could hold).
+  const out = (v: unknown) => ctx.outRaw(`${JSON.stringify(v)}\n`);
+  const raw = (b: Buffer) => ctx.outRaw(b);
   switch (verb) {
     case 'receive':
       out(await host.receive(need(args.dir, '--dir'), await stdin()));

@@ -7,6 +7,7 @@ import { clearSignals } from '../state/signals.js';
 import { findSpec } from '../specs/lookup.js';
 import { confirm } from '../ui/prompt.js';
 import { throwSignalProblems } from './shared.js';
+import { visible } from '../ui/visible.js';
 
 /** `dispatch reset --spec ID` or `dispatch reset [--yes]` (everything back to pending). */
 export async function run(args: { spec?: string; yes?: boolean; discard?: boolean }, ctx: Ctx): Promise<number> {
@@ -19,10 +20,10 @@ export async function run(args: { spec?: string; yes?: boolean; discard?: boolea
     const wt = args.discard ? (own(readState(config.stateDir).dispatch?.specs, spec.id)?.worktree as import('../run/worktree.js').WorktreeRecord | undefined) : undefined;
     if (args.discard && wt?.createdBy === 'dispatch' && !args.yes) {
       if (!ctx.interactive) throw new UsageError(`discarding ${wt.path} and its branch ${wt.branch} needs confirmation`, 'pass --yes');
-      if (!(await confirm(`Throw away ${wt.path} and the branch ${wt.branch}, with the work in them?`))) throw new DispatchError('reset cancelled; nothing changed', { hint: "answer 'y' to go ahead, or pass --yes" });
+      if (!(await confirm(`Throw away ${visible(wt.path)} and the branch ${visible(wt.branch)}, with the work in them?`))) throw new DispatchError('reset cancelled; nothing changed', { hint: "answer 'y' to go ahead, or pass --yes" });
     }
     const changes = await resetSpecs(config, 'reset', (id) => id === spec.id);
-    ctx.out(changes.length ? `${spec.id}: ${changes[0]!.from} → pending\n` : `${spec.id}: already pending\n`);
+    ctx.out(changes.length ? `${spec.id}: ${visible(changes[0]!.from)} → pending\n` : `${spec.id}: already pending\n`);
     if (args.discard) {
       if (wt?.createdBy !== 'dispatch') ctx.err(`${spec.id} has no worktree made by dispatch; nothing to discard\n`);
       else {
@@ -32,7 +33,7 @@ export async function run(args: { spec?: string; yes?: boolean; discard?: boolea
           const rec = own(d.dispatch?.specs, spec.id);
           if (rec) delete rec.worktree;
         });
-        ctx.out(`${spec.id}: discarded${gone.worktree ? ` ${wt.path}` : ''}${gone.worktree && gone.branch ? ' and' : ''}${gone.branch ? ` the branch ${wt.branch}` : ''}\n`);
+        ctx.out(`${spec.id}: discarded${gone.worktree ? ` ${visible(wt.path)}` : ''}${gone.worktree && gone.branch ? ' and' : ''}${gone.branch ? ` the branch ${visible(wt.branch)}` : ''}\n`);
       }
     }
     throwSignalProblems(changes);
@@ -54,7 +55,7 @@ export async function run(args: { spec?: string; yes?: boolean; discard?: boolea
     },
   });
   const cleared = config.specs.map((s) => ({ signalProblem: clearSignals(config.signalDir, config.project, s.id) }));
-  if (movedAside) ctx.err(`dispatch: the corrupt state file was moved aside to ${movedAside}\n`);
+  if (movedAside) ctx.err(`dispatch: the corrupt state file was moved aside to ${visible(movedAside)}\n`);
   ctx.out(`reset ${changes.length} spec${changes.length === 1 ? '' : 's'} to pending\n`);
   throwSignalProblems([...changes, ...cleared]);
   return EXIT.ok;

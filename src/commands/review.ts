@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Ctx } from '../context.js';
 import { DispatchError, EXIT } from '../errors.js';
 import { findSpec, locateSpec } from '../specs/lookup.js';
+import { visibleText } from '../ui/visible.js';
 
 /** `dispatch review ID [--plan]`: print spec.md or plan.md. */
 export async function run(args: { _: [string]; plan?: boolean }, ctx: Ctx): Promise<number> {
@@ -16,6 +17,7 @@ export async function run(args: { _: [string]; plan?: boolean }, ctx: Ctx): Prom
     if (args.plan) throw new DispatchError(`spec ${spec.id} has no plan.md (looked for ${file})`, { hint: `write one with 'dispatch pre-plan --spec ${spec.id}'` });
     throw new DispatchError(`spec ${spec.id} has no spec.md (looked for ${file})`, { hint: `create ${files.dir}/spec.md` });
   }
-  ctx.out(text.endsWith('\n') ? text : `${text}\n`);
+  // spec.md and plan.md are anyone's text (plan.md a model's): shown, not obeyed.
+  ctx.out(visibleText(text.endsWith('\n') ? text : `${text}\n`));
   return EXIT.ok;
 }

@@ -7,6 +7,7 @@ import { palette, type Palette } from '../ui/style.js';
 import { own } from '../state/doc.js';
 import { forPreflight, preflight, type Check, type PreflightItem } from '../run/preflight.js';
 import { checkLine } from '../ui/checks.js';
+import { visible, visibleAll } from '../ui/visible.js';
 
 export interface RunArgs {
   wave?: number;
@@ -52,7 +53,7 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
     if (held.lock && held.alive !== false && !args.lockWaitSeconds) throw lockHeldError(held.lock);
     // Runners that died hold their specs "running": record them as lost before judging the waves.
     const { reapLost } = await import('../run/liveness.js');
-    for (const l of await reapLost(config, readState(config.stateDir), 'run')) ctx.err(`lost ${l.id}: ${l.reason}\n`);
+    for (const l of await reapLost(config, readState(config.stateDir), 'run')) ctx.err(`lost ${visible(l.id)}: ${visible(l.reason)}\n`);
   }
   // What would launch now, wave by wave (later waves as if earlier ones completed).
   const doc = readState(config.stateDir);
@@ -93,7 +94,7 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   // A dry run shows what the wave would launch once the earlier ones are complete, and what blocks it now.
   if (args.dryRun) {
     const order = schedule === 'eager' ? await eagerOrder(config, doc, only, waves) : undefined;
-    if (order && !ctx.json) ctx.out(eagerOrderText(c, order));
+    if (order && !ctx.json) ctx.out(eagerOrderText(c, visibleAll(order)));
     printDryRun(ctx, c, mux.kind, mux.session, previews, firstPlanned !== undefined, checks, blocked.length ? { wave: firstWave!, blockers: blocked } : undefined, order);
     return failed.length ? EXIT.failure : EXIT.ok;
   }
@@ -119,7 +120,7 @@ export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   for (;;) {
     try {
       lock = acquireRunLock(config.stateDir, { command: `run${args.wave !== undefined ? ` --wave ${args.wave}` : ''}`, wave: args.wave ?? null }, (old) =>
-        ctx.err(`dispatch: taking over a stale run lock (pid ${old.pid} is gone, '${old.command}' since ${old.started})\n`),
+        ctx.err(`dispatch: taking over a stale run lock (pid ${old.pid} is gone, '${visible(String(old.command))}' since ${visible(String(old.started))})\n`),
       );
       break;
     } catch (err) {
@@ -154,7 +155,9 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
     if (live) screen.done();
     ctx.err(`${line}\n`);
   };
-  const onEvent = (e: RunEvent) => {
+  const onEvent = (event: RunEvent) => {
+    // Reasons, hosts' messages and hook errors come from outside: shown, not obeyed (the live table's rows are made visible as it draws them).
+    const e = event.type === 'tick' ? event : visibleAll(event);
     switch (e.type) {
       case 'run-start':
         if (e.schedule === 'eager') log(c.bold(`eager: ${e.specs} spec${e.specs === 1 ? '' : 's'} in ${mux.kind}, each launched as soon as its dependencies are complete`));
@@ -207,7 +210,7 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
         lastTick = e;
         if (!live || Date.now() - lastDraw < 250) break;
         lastDraw = Date.now();
-        const footer = e.nextLaunchAt ? `next launch in ${Math.max(0, Math.ceil((e.nextLaunchAt - Date.now()) / 1000))} s${e.waitingFor ? ` (${e.waitingFor})` : ''}` : e.waitingFor ? `waiting for ${e.waitingFor}` : '';
+        const footer = e.nextLaunchAt ? `next launch in ${Math.max(0, Math.ceil((e.nextLaunchAt - Date.now()) / 1000))} s${e.waitingFor ? ` (${visible(e.waitingFor)})` : ''}` : e.waitingFor ? `waiting for ${visible(e.waitingFor)}` : '';
         screen.draw(renderLive(c, e.wave ?? 'eager', e.rows, footer));
         break;
       }
@@ -231,7 +234,8 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
   return runWaves(config, { mux, scope, ...(only ? { explicit: only } : {}), schedule: args.schedule, wait: args.wait !== false, signal: ctx.signal, onEvent, beforeWave, ...(args.budget ? { tokensPerRun: args.budget } : {}) });
 }
 
-function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean, kind: import('../executors/types.js').ExecutorKind): number {
+function report(ctx: Ctx, c: Palette, outcome: RunOutcome, waited: boolean, kind: import('../executors/types.js').ExecutorKind): number {
+  const o = ctx.json ? outcome : visibleAll(outcome);
   if (ctx.json) {
     ctx.outJson(o);
   } else {
@@ -255,7 +259,7 @@ function report(ctx: Ctx, c: Palette, o: RunOutcome, waited: boolean, kind: impo
 function schedule(p: WavePlan): string[] {
   let t = 0;
   return p.items.map((i) => {
-    const line = `t+${secs(t)}  ${i.spec.id}-${i.spec.name} (cost ${i.spec.cost}, ${i.spec.agent}${i.spec.mode === 'isolated' ? ', isolated' : ''})${i.waitAfter ? ` → wait ${secs(i.waitAfter)}${i.batchPause ? ' incl. batch pause' : ''}` : ''}`;
+    const line = `t+${secs(t)}  ${i.spec.id}-${visible(i.spec.name)} (cost ${i.spec.cost}, ${visible(i.spec.agent)}${i.spec.mode === 'isolated' ? ', isolated' : ''})${i.waitAfter ? ` → wait ${secs(i.waitAfter)}${i.batchPause ? ' incl. batch pause' : ''}` : ''}`;
     t += i.waitAfter;
     return line;
   });
@@ -294,7 +298,7 @@ function printDryRun(ctx: Ctx, c: Palette, kind: string, session: string, previe
   }
   let out = anyPlanned ? '' : 'nothing to launch\n';
   if (blocked) {
-    const t = blockedText(blocked.wave, blocked.blockers);
+    const t = blockedText(blocked.wave, visibleAll(blocked.blockers));
     out += `${c.yellow('blocked now:')} ${t.what} — ${t.hint}\n`;
   }
   out += `${c.bold('checks')}\n`;

@@ -1,9 +1,10 @@
 import type { Ctx } from '../context.js';
 import { DispatchError } from '../errors.js';
+import { visible } from '../ui/visible.js';
 
 /** Helpers for printing that several verbs share (no logic here: services hold that). */
 export function warnUnknownIds(ctx: Ctx, ids: string[]): void {
-  if (ids.length) ctx.err(`dispatch: warning: the state lists ${ids.length === 1 ? 'an id' : 'ids'} not in the spec table, kept as unknown: ${ids.join(', ')}\n`);
+  if (ids.length) ctx.err(`dispatch: warning: the state lists ${ids.length === 1 ? 'an id' : 'ids'} not in the spec table, kept as unknown: ${ids.map(visible).join(', ')}\n`);
 }
 
 /** The state is saved but a signal file could not be written: exit 1, saying both. */

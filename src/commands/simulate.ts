@@ -1,17 +1,19 @@
 import type { Ctx } from '../context.js';
 import { EXIT } from '../errors.js';
 import { span } from '../ui/duration.js';
+import { visibleAll } from '../ui/visible.js';
 
 /** `dispatch simulate [--schedule eager|waves] [--durations history|cost] [--all] [--json]` */
 export async function run(args: { schedule?: 'waves' | 'eager'; durations?: 'history' | 'cost'; all?: boolean }, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
   const { readState } = await import('../state/store.js');
   const { simulate } = await import('../services/simulate.js');
-  const sim = await simulate(config, readState(config.stateDir), { schedule: args.schedule ?? config.schedule, durations: args.durations ?? 'history', ...(args.all ? { all: true } : {}) });
+  const simulation = await simulate(config, readState(config.stateDir), { schedule: args.schedule ?? config.schedule, durations: args.durations ?? 'history', ...(args.all ? { all: true } : {}) });
   if (ctx.json) {
-    ctx.outJson(sim);
+    ctx.outJson(simulation);
     return EXIT.ok;
   }
+  const sim = visibleAll(simulation);
   const { palette } = await import('../ui/style.js');
   const { renderTable } = await import('../ui/table.js');
   const c = palette(ctx.color);

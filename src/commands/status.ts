@@ -2,6 +2,7 @@ import type { Ctx } from '../context.js';
 import { summarizeStatus } from '../services/status.js';
 import { readState } from '../state/store.js';
 import { columns, palette } from '../ui/style.js';
+import { visible, visibleAll } from '../ui/visible.js';
 import { warnUnknownIds } from './shared.js';
 import { EXIT } from '../errors.js';
 
@@ -13,7 +14,7 @@ export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> 
     // SSH runs leave their verdicts on their hosts: brought home first.
     const { collectForReader } = await import('../executors/ssh/collect.js');
     const got = await collectForReader(config, 'status').catch((err: Error) => {
-      ctx.err(`dispatch: could not collect from the SSH hosts: ${err.message}\n`);
+      ctx.err(`dispatch: could not collect from the SSH hosts: ${visible(err.message)}\n`);
       return [];
     });
     if (got.length) doc = readState(config.stateDir);
@@ -22,15 +23,18 @@ export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> 
     // A runner that died (killed, reboot) leaves "running" behind: say so, and record it as failed.
     const { reapLost } = await import('../run/liveness.js');
     const lost = await reapLost(config, doc, 'status');
-    for (const l of lost) ctx.err(`dispatch: ${l.id} was running but ${l.why}: marked failed\n`);
+    for (const l of lost) ctx.err(`dispatch: ${visible(l.id)} was running but ${visible(l.why)}: marked failed\n`);
     if (lost.length) doc = readState(config.stateDir);
   }
-  const s = summarizeStatus(config, doc);
-  warnUnknownIds(ctx, s.unknownIds);
+  const summary = summarizeStatus(config, doc);
+  warnUnknownIds(ctx, summary.unknownIds);
   if (ctx.json) {
-    ctx.outJson(s);
+    ctx.outJson(summary);
     return EXIT.ok;
   }
+  // Names, reasons and hosts come from the config, the state file and the hosts: shown, not obeyed
+  // (every attempt of every spec is in the JSON only: not walked here).
+  const s = visibleAll({ ...summary, attempts: {} });
   const c = palette(ctx.color);
   const k = s.counts;
   let text = `${c.bold(s.project)}: ${c.green(`${k.done} done`)} · ${k.failed ? c.red(`${k.failed} failed`) : '0 failed'} · ${k.running ? c.cyan(`${k.running} running`) : '0 running'}${k['rate-limited'] ? ` · ${c.yellow(`${k['rate-limited']} rate-limited`)}` : ''} · ${k.pending} pending · ${k.skipped} skipped  ${c.dim(`(${s.total} specs)`)}\n\n`;

@@ -1,5 +1,6 @@
 import type { Ctx } from '../context.js';
 import { DispatchError, EXIT } from '../errors.js';
+import { visibleAll } from '../ui/visible.js';
 
 /** `dispatch stop <id...>`: stop running specs (runner and agent), recorded as interrupted. */
 export async function run(args: { _: [string[]] }, ctx: Ctx): Promise<number> {
@@ -8,6 +9,6 @@ export async function run(args: { _: [string[]] }, ctx: Ctx): Promise<number> {
   const results = await stopSpecs(config, args._[0], { signal: ctx.signal });
   if (!results.some((r) => r.stopped)) throw new DispatchError(`nothing to stop: ${results.map((r) => `${r.id} is ${r.note}`).join(', ')}`, { hint: "see 'dispatch status'" });
   if (ctx.json) ctx.outJson(results);
-  else for (const r of results) ctx.out(r.stopped ? `${r.id}: stopped (interrupted; 'dispatch retry' or 'dispatch reset --spec ${r.id}' to run it again)\n` : `${r.id}: ${r.note}\n`);
+  else for (const r of visibleAll(results)) ctx.out(r.stopped ? `${r.id}: stopped (interrupted; 'dispatch retry' or 'dispatch reset --spec ${r.id}' to run it again)\n` : `${r.id}: ${r.note}\n`);
   return EXIT.ok;
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Ctx } from '../context.js';
 import { DispatchError, EXIT, UsageError } from '../errors.js';
 import { palette } from '../ui/style.js';
+import { visible, visibleText } from '../ui/visible.js';
 
 /** `dispatch verify <id...> [--mark]`: a spec's checks, run now (after a fix by hand, say). */
 export async function run(args: { _: [string[]]; mark?: boolean }, ctx: Ctx): Promise<number> {
@@ -32,13 +33,13 @@ export async function run(args: { _: [string[]]; mark?: boolean }, ctx: Ctx): Pr
     const cwd = existsSync(wt) ? wt : config.rootDir;
     const files = locateSpec(config.specsDir, spec, folders);
     const attempt = own(doc.dispatch?.specs, spec.id)?.history?.at(-1)?.n ?? 0;
-    ctx.err(c.dim(`${spec.id}: checking in ${cwd}\n`));
+    ctx.err(c.dim(`${spec.id}: checking in ${visible(cwd)}\n`));
     const v = await runVerify(config, spec, {
       paths: { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir: runDirOf(config, spec.id), cwd },
       attempt,
       signal: ctx.signal,
       // The checks' own output is diagnostics; the results are on stdout.
-      say: (t) => ctx.err(c.dim(t)),
+      say: (t) => ctx.err(c.dim(visibleText(t))),
     });
     results.push({ id: spec.id, ok: !v.failed, cwd, checks: v.ran, ...(v.reason ? { reason: v.reason } : {}) });
     if (ctx.signal.aborted) break;
@@ -46,7 +47,7 @@ export async function run(args: { _: [string[]]; mark?: boolean }, ctx: Ctx): Pr
   if (ctx.json) ctx.outJson(results);
   else {
     for (const r of results) {
-      for (const k of r.checks) ctx.out(`${r.id}  ${k.ok ? c.green('ok  ') : c.red('FAIL')}  ${showArgv(k.argv)}${k.ok ? '' : ` — ${endedAs(k, config.verifyTimeoutSeconds)}`} (${k.seconds} s)\n`);
+      for (const k of r.checks) ctx.out(`${r.id}  ${k.ok ? c.green('ok  ') : c.red('FAIL')}  ${showArgv(k.argv)}${k.ok ? '' : ` — ${visible(endedAs(k, config.verifyTimeoutSeconds))}`} (${k.seconds} s)\n`);
     }
   }
   if (args.mark && !ctx.signal.aborted) {
@@ -69,7 +70,7 @@ export async function run(args: { _: [string[]]; mark?: boolean }, ctx: Ctx): Pr
     });
     for (const r of results) {
       const p = writeSignal(config.signalDir, config.project, r.ok ? 'done' : 'failed', r.id, r.reason ? `${r.reason}\n` : '');
-      if (p) ctx.err(`dispatch: warning: ${p}\n`);
+      if (p) ctx.err(`dispatch: warning: ${visible(p)}\n`);
       ctx.err(`${r.id}: recorded ${r.ok ? 'done' : 'failed (verify-failed)'}\n`);
     }
   }

@@ -1,6 +1,7 @@
 import type { Ctx } from '../context.js';
 import { DispatchError, UsageError, EXIT, noSuchWave } from '../errors.js';
 import type { RunArgs } from './run.js';
+import { visible } from '../ui/visible.js';
 
 /** `dispatch watch-handoff --from-wave A --to-wave B [--yes] [--stop-on-failure]` and run's options. */
 export async function run(args: RunArgs & { fromWave: number; toWave: number; stopOnFailure?: boolean }, ctx: Ctx): Promise<number> {
@@ -25,9 +26,9 @@ export async function run(args: RunArgs & { fromWave: number; toWave: number; st
       stopOnFailure: !!args.stopOnFailure,
       readOnly: !!args.dryRun,
       resumedAt,
-      onFailed: (ids) => ctx.err(`wave ${args.fromWave}: ${ids.map((f) => `${f.id} failed${f.reason ? ` (${f.reason})` : ''}`).join(', ')} — still waiting (rescue: 'dispatch retry', then 'dispatch run --wave ${args.fromWave} --yes')\n`),
-      onLost: (ids) => ctx.err(`lost runners marked failed: ${ids.join(', ')}\n`),
-      onWaiting: (text) => ctx.err(`${text}\n`),
+      onFailed: (ids) => ctx.err(`wave ${args.fromWave}: ${ids.map((f) => `${f.id} failed${f.reason ? ` (${visible(f.reason)})` : ''}`).join(', ')} — still waiting (rescue: 'dispatch retry', then 'dispatch run --wave ${args.fromWave} --yes')\n`),
+      onLost: (ids) => ctx.err(`lost runners marked failed: ${ids.map(visible).join(', ')}\n`),
+      onWaiting: (text) => ctx.err(`${visible(text)}\n`),
     });
     if (result.verdict !== 'resume') break;
     resumedAt = result.situation;

@@ -3,6 +3,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { AgentGroup } from '../state/doc.js';
 import { groupAlive, groupOf, signalGroup } from './group.js';
+import { hasControl, visible } from '../ui/visible.js';
 
 export type Argv = [string, ...string[]];
 
@@ -203,7 +204,8 @@ export async function spawnAgent(argv: Argv, opts: { cwd: string; env: Record<st
 
 /** For display only (dry-run, confirmations): quotes like a POSIX shell would need. Never executed. */
 const quoted = new Map<string, string>();
-const quote = (a: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+// A control character is written as bash's $'...' escape: shown, not sent to the terminal, and still what the shell reads.
+const quote = (a: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : hasControl(a) ? `$'${visible(a.replace(/[\\']/g, '\\$&'))}'` : `'${a.replace(/'/g, `'\\''`)}'`);
 export function showArgv(argv: readonly string[]): string {
   let out = '';
   for (const a of argv) {

@@ -2,6 +2,7 @@
 // place; elsewhere the run command prints one line per event instead.
 import type { LiveRow } from '../run/engine.js';
 import { columns, paintState, type Palette } from './style.js';
+import { visible } from './visible.js';
 
 export function elapsed(fromIso: string | undefined, now = Date.now()): string {
   if (!fromIso) return '';
@@ -23,12 +24,13 @@ export function remaining(untilIso: string, now = Date.now()): string {
 export function renderLive(c: Palette, title: number | string, rows: LiveRow[], footer: string): string {
   const body = columns([
     ['spec', 'agent', 'state', 'elapsed', ''].map((h) => c.bold(h)),
+    // A spec's name and a failure's reason come from outside: shown, not obeyed.
     ...rows.map((r) => [
-      `${r.id}-${r.name}`,
-      r.agent,
+      `${visible(r.id)}-${visible(r.name)}`,
+      visible(r.agent),
       paintState(c, r.state) + (r.attempt && r.attempt > 1 ? c.dim(` #${r.attempt}`) : ''),
       r.state === 'running' || r.state === 'stalled' ? elapsed(r.startedAt) : r.until ? `retry in ${remaining(r.until)}` : r.durationSeconds !== undefined ? duration(r.durationSeconds) : '',
-      r.reason ? c.dim(r.reason.slice(0, 60)) : '',
+      r.reason ? c.dim(visible(r.reason).slice(0, 60)) : '',
     ]),
   ]);
   return `${c.bold(typeof title === 'number' ? `wave ${title}` : title)}\n${body}${footer ? `${c.dim(footer)}\n` : ''}`;

@@ -1,6 +1,7 @@
 import type { SpecState } from '../state/doc.js';
 
 import { Chalk } from 'chalk';
+import { visible } from './visible.js';
 
 /** Colours through one place; everything is plain when colour is off (NO_COLOR, --no-color, not a TTY). */
 type Paint = (text: string) => string;
@@ -32,7 +33,8 @@ export function paintState(c: Palette, state: SpecState | string): string {
     case 'awaiting-merge':
       return c.yellow(state);
     default:
-      return state;
+      // A state read from a hand-edited file.
+      return visible(state);
   }
 }
 
