@@ -8,6 +8,7 @@ import { runSchedule, type ScheduleOptions } from '../src/schedule/loop.js';
 import { SimWorld, type SimEnd, type SimOptions } from '../src/schedule/sim.js';
 import type { RunEvent } from '../src/schedule/events.js';
 import type { LaunchResult, MergeOutcome, World } from '../src/schedule/world.js';
+import type { LaunchBasis } from '../src/state/doc.js';
 import { AgentPacing } from '../src/schedule/pacing.js';
 import { blockedRoots, blockerOf, blockersBefore, dependencyBlockers, tokensByWave, tokensUsed } from '../src/schedule/readiness.js';
 import { bottomLevels, criticalPath, estimateDurations, lowerBound, median } from '../src/schedule/estimate.js';
@@ -66,10 +67,10 @@ class HandWorld extends SimWorld {
     return reply;
   }
 
-  async launch(spec: ResolvedSpec, runId: string, recorded: (at: number) => void): Promise<LaunchResult> {
+  async launch(spec: ResolvedSpec, runId: string, recorded: (at: number) => void, basis: LaunchBasis): Promise<LaunchResult> {
     const self = this as unknown as { t: number };
     self.t += this.launchDelayMs;
-    const r = await super.launch(spec, runId, recorded);
+    const r = await super.launch(spec, runId, recorded, basis);
     self.t += this.launchDelayMs;
     if (this.launchReason === 'drop' && !r.ok) return { ok: false, attempt: r.attempt, pane: '' };
     return r;
@@ -239,7 +240,7 @@ describe('what a run says: events, hooks and journal', () => {
     const r = await sim(c, {
       minutes: { r: 1, s: 1, t: 1 },
       endOf: (s, n) => (s.id === 'r' && n === 1 ? { state: 'rate-limited', waitMs: MIN } : { state: 'done' }),
-      wrap: (w) => ({ read: () => w.read(), housekeep: (x) => w.housekeep(x), launch: (s, id, rec) => w.launch(s, id, rec) }),
+      wrap: (w) => ({ read: () => w.read(), housekeep: (x) => w.housekeep(x), launch: (s, id, rec, basis) => w.launch(s, id, rec, basis) }),
     });
     expect(r.outcome.done.sort()).toEqual(['r', 's', 't']);
     expect(r.world.journalled).toEqual([]);

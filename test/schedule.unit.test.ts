@@ -6,7 +6,7 @@ import type { ResolvedConfig, ResolvedSpec } from '../src/config/load.js';
 import { runSchedule, type ScheduleOptions } from '../src/schedule/loop.js';
 import { SimWorld, type SimEnd, type SimOptions } from '../src/schedule/sim.js';
 import { estimateDurations, lowerBound, criticalPath } from '../src/schedule/estimate.js';
-import { stateOf } from '../src/state/doc.js';
+import { setState, stateOf, type SpecState } from '../src/state/doc.js';
 import { simulate } from '../src/services/simulate.js';
 import { tableConfig, type Row } from './fixtures/table.js';
 
@@ -126,6 +126,69 @@ describe('eager scheduling', () => {
     const r = await sim(c, { minutes: skewedMinutes, opts: { wait: false } });
     expect(r.world.attempts.map((a) => a.id).sort()).toEqual(['long', 'short']);
     expect(r.outcome.stillRunning.sort()).toEqual(['long', 'short']);
+  });
+});
+
+/** A simulated world where a person decides specs by hand at given minutes, while the run goes on. */
+class DecidingWorld extends SimWorld {
+  decisions: { at: number; id: string; to: Extract<SpecState, 'done' | 'skipped' | 'failed'>; reason?: string }[] = [];
+  read() {
+    const doc = super.read();
+    const due = this.decisions.filter((d) => d.at <= this.now());
+    this.decisions = this.decisions.filter((d) => d.at > this.now());
+    for (const d of due) setState(doc, d.id, d.to, d.reason, 'manual');
+    return doc;
+  }
+  async wait(deadline: number): Promise<void> {
+    return super.wait(Math.min(deadline, ...this.decisions.map((d) => d.at)));
+  }
+}
+
+async function decidedRun(c: ResolvedConfig, minutes: Record<string, number>, decisions: DecidingWorld['decisions'], schedule: 'waves' | 'eager', endOf?: Sim['endOf']) {
+  const world = new DecidingWorld(c.specs, { start: 0, durationOf: (spec) => (minutes[spec.id] ?? 1) * MIN, ...(endOf ? { endOf } : {}) });
+  world.decisions = decisions.map((d) => ({ ...d, at: d.at * MIN }));
+  const events: string[] = [];
+  const outcome = await runSchedule(c, world, world, {
+    schedule, scope: c.specs, wait: true, signal: new AbortController().signal, rows: false,
+    onEvent: (e) => void (e.type === 'not-launched' && events.push(`${e.id} ${e.refused.kind === 'decided' ? e.refused.state : e.refused.kind}`)),
+  });
+  return { outcome, events, starts: (id: string) => world.attempts.filter((a) => a.id === id).map((a) => a.start / MIN) };
+}
+
+describe('decisions by hand while a run waits', () => {
+  it('eager: a spec skipped, marked done or failed while it waits is never launched; done or skipped lets its dependents go, failed holds them', async () => {
+    const c = await config([
+      { id: 'first', wave: 0 }, { id: 'skip', dependsOn: ['first'] }, { id: 'done', dependsOn: ['first'] }, { id: 'fail', dependsOn: ['first'] },
+      { id: 'afterSkip', dependsOn: ['skip'] }, { id: 'afterDone', dependsOn: ['done'] }, { id: 'afterFail', dependsOn: ['fail'] },
+    ]);
+    const r = await decidedRun(c, { first: 10 }, [{ at: 2, id: 'skip', to: 'skipped' }, { at: 3, id: 'done', to: 'done' }, { at: 4, id: 'fail', to: 'failed', reason: 'not wanted' }], 'eager');
+    for (const id of ['skip', 'done', 'fail', 'afterFail']) expect(r.starts(id), id).toEqual([]);
+    // Told when their turn comes: once the dependency they were held on completes.
+    expect(r.starts('afterSkip')).toEqual([10]);
+    expect(r.starts('afterDone')).toEqual([10]);
+    expect(r.events).toEqual(['skip skipped', 'done done', 'fail failed']);
+    expect(r.outcome.launched.sort()).toEqual(['afterDone', 'afterSkip', 'first']);
+    expect(r.outcome.failed).toEqual([]);
+    expect(r.outcome.blockedSpecs).toEqual([{ id: 'afterFail', wave: 2, by: [{ id: 'fail', wave: 1, state: 'failed', reason: 'not wanted' }] }]);
+  });
+
+  it('a retry waiting for its cooldown is not relaunched once the spec is decided by hand, under both schedules', async () => {
+    for (const schedule of ['waves', 'eager'] as const) {
+      const c = await config([{ id: 'flaky', wave: 0, cost: 2 }, { id: 'after', dependsOn: ['flaky'] }], { retry: { maxAttempts: 3 }, pacing: { cooldownSeconds: { 1: 0, 2: 600, 3: 0, 4: 0 } } });
+      const r = await decidedRun(c, { flaky: 1 }, [{ at: 5, id: 'flaky', to: 'done' }], schedule, (s) => (s.id === 'flaky' ? { state: 'failed', reason: 'boom' } : { state: 'done' }));
+      expect(r.starts('flaky'), schedule).toEqual([0]);
+      expect(r.events, schedule).toEqual(['flaky done']);
+      expect(r.starts('after'), schedule).toEqual([10]);
+      expect(r.outcome.done.sort(), schedule).toEqual(['after', 'flaky']);
+    }
+  });
+
+  it('waves: a spec of the wave at work skipped before its turn is not launched', async () => {
+    const c = await config([{ id: 'a', wave: 0 }, { id: 'b', wave: 0 }, { id: 'c', wave: 1 }], { pacing: { maxParallel: 1 } });
+    const r = await decidedRun(c, { a: 10 }, [{ at: 2, id: 'b', to: 'skipped' }], 'waves');
+    expect(r.starts('b')).toEqual([]);
+    expect(r.starts('c')).toEqual([10]);
+    expect(r.events).toEqual(['b skipped']);
   });
 });
 

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync,
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { emptyState, extra, setState, stateIndex, stateOf, type StateDoc } from '../src/state/doc.js';
+import { claimLaunch, emptyState, extra, launchBasis, setState, stateIndex, stateOf, type StateDoc } from '../src/state/doc.js';
 import { CorruptStateError, EVENTS_FILE, journalRunEvent, readState, statePath, withState } from '../src/state/store.js';
 import { writeFileAtomic } from '../src/util/write-atomic.js';
 import { tempDir } from './helpers.js';
@@ -287,6 +287,49 @@ describe('state document', () => {
     const d = doc();
     expect(setState(d, '001', 'done')).toBe(false);
     expect(setState(d, '005', 'pending')).toBe(false);
+  });
+});
+
+describe('claiming a launch', () => {
+  const info = (attempt = 1) => ({ pid: 0, host: 'h', startedAt: new Date().toISOString(), attempt, runId: 'R' });
+  const claim = (d: StateDoc, id: string, basis = launchBasis(d, id)) => {
+    const before = JSON.stringify(d);
+    const refused = claimLaunch(d, id, basis, info(), 0);
+    if (refused) expect(JSON.stringify(d), 'a refused claim changes nothing').toBe(before);
+    return refused;
+  };
+
+  it('claims a pending spec: launching, its attempt counted and opened in the history', () => {
+    const d = emptyState();
+    expect(claim(d, '001')).toBeUndefined();
+    expect(stateOf(d, '001')).toBe('running');
+    expect(extra(d).specs['001']).toMatchObject({ attempts: 1, history: [{ n: 1, runId: 'R', wave: 0 }] });
+  });
+
+  it('refuses, changing nothing, a spec chosen pending and decided since: skipped, done, failed by hand, running', () => {
+    for (const [to, want] of [['skipped', 'skipped'], ['done', 'done'], ['failed', 'failed']] as const) {
+      const d = emptyState();
+      const chosen = launchBasis(d, '001');
+      setState(d, '001', to, to === 'failed' ? 'not wanted' : undefined, 'manual');
+      expect(claim(d, '001', chosen), to).toBe(want);
+    }
+    const d = emptyState();
+    const chosen = launchBasis(d, '001');
+    claimLaunch(d, '001', chosen, info(), 0);
+    expect(claim(d, '001', chosen)).toBe('running');
+  });
+
+  it('relaunches the very failure it was chosen after, not one decided by hand since; a spec put back to pending goes', () => {
+    const d = emptyState();
+    setState(d, '001', 'failed', 'tests red', 'agent-failed');
+    const chosen = launchBasis(d, '001');
+    const copy = structuredClone(d);
+    expect(claim(copy, '001', chosen)).toBeUndefined();
+    // The same state and the same moment, but a hand's kind: the decision stands.
+    extra(d).specs['001']!.kind = 'manual';
+    expect(claim(d, '001', chosen)).toBe('failed');
+    setState(d, '001', 'pending');
+    expect(claim(d, '001', chosen)).toBeUndefined();
   });
 });
 

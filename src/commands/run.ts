@@ -195,6 +195,9 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
       case 'launch-failed':
         log(`${c.red('launch failed')} ${e.id}: ${e.reason}`);
         break;
+      case 'not-launched':
+        log(`${c.yellow('not launched')} ${e.id}: ${notLaunchedWhy(e.refused)}`);
+        break;
       case 'lost':
         for (const l of e.lost) log(`${c.red('lost')} ${l.id}: ${l.reason}`);
         break;
@@ -232,6 +235,18 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
     for (const f of r.failed) log(c.yellow(`warning: no plan for ${f.id}: ${f.reason}`));
   };
   return runWaves(config, { mux, scope, ...(only ? { explicit: only } : {}), schedule: args.schedule, wait: args.wait !== false, signal: ctx.signal, onEvent, beforeWave, ...(args.budget ? { tokensPerRun: args.budget } : {}) });
+}
+
+/** Why a chosen spec was not launched, as the run says it once. */
+function notLaunchedWhy(r: import('../schedule/events.js').LaunchRefusal): string {
+  switch (r.kind) {
+    case 'decided':
+      return r.state === 'running' ? 'another run launched it meanwhile' : `it is ${r.state} now, decided while it waited`;
+    case 'removed':
+      return `it is no longer in ${r.configPath}`;
+    case 'config':
+      return `its runner could not read the table: ${r.problem}`;
+  }
 }
 
 function report(ctx: Ctx, c: Palette, outcome: RunOutcome, waited: boolean, kind: import('../executors/types.js').ExecutorKind): number {

@@ -1,12 +1,13 @@
 // The real world the scheduler drives in `run`: the state file, panes and
 // runners, git worktrees, hooks and the journal. What launches when is decided
 // in src/schedule/loop.ts, which `simulate` drives with a simulated world.
+import { statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { warn } from '../errors.js';
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import { loadConfig, type ResolvedConfig, type ResolvedSpec } from '../config/load.js';
 import type { Executor as Mux } from '../executors/types.js';
 import type { SshExecutor } from '../executors/ssh/executor.js';
-import { extra, failLaunch, markRunning, nextLaunchNumber, own, type StateDoc } from '../state/doc.js';
+import { claimLaunch, claimRefusal, extra, failLaunch, nextLaunchNumber, own, type LaunchBasis, type SpecState, type StateDoc } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { journalRunEvent, readState, statePath, withState } from '../state/store.js';
 import { runHook, specVars } from './hooks.js';
@@ -145,7 +146,11 @@ class RealWorld implements World {
     }
   }
 
-  async launch(spec: ResolvedSpec, runId: string, recorded: (at: number) => void): Promise<LaunchResult> {
+  async launch(spec: ResolvedSpec, runId: string, recorded: (at: number) => void, basis: LaunchBasis): Promise<LaunchResult> {
+    // Its runner reads the table afresh: a spec no longer in it (or a table that no longer loads) would
+    // never start and only be found lost a timeout later. Not launched, and nothing recorded.
+    const refused = await tableRefusal(this.config, spec.id);
+    if (refused) return { ok: false, attempt: 0, pane: '', refused };
     // The spec folders are listed once a run for first launches; a relaunch looks again (an attempt
     // may have added a folder that makes its spec ambiguous), as does a launch that finds nothing.
     this.folders ??= readSpecFolders(this.config.specsDir);
@@ -156,7 +161,7 @@ class RealWorld implements World {
       this.folders = readSpecFolders(this.config.specsDir);
       item = launchItem(this.config, this.mux, spec, 0, false, this.folders);
     }
-    return launchOne(this.config, item, this.mux, runId, this.emit, recorded);
+    return launchOne(this.config, item, this.mux, runId, basis, this.emit, recorded);
   }
 
   async prepare(wave: number, specs: ResolvedSpec[]): Promise<void> {
@@ -223,33 +228,62 @@ async function checkStalls(config: ResolvedConfig, doc: StateDoc, watched: Reado
   }
 }
 
-/** Marks the spec launching, makes its worktree, opens its pane. A failure marks it failed with why. */
-async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, runId: string, emit: (e: RunEvent) => void, recorded?: (at: number) => void): Promise<LaunchResult> {
+/** The spec's place in the table as its runner will read it: gone, or a table that no longer loads, refuses the launch. */
+async function tableRefusal(config: ResolvedConfig, id: string): Promise<LaunchResult['refused']> {
+  try {
+    return (await tableIds(config.configPath)).has(id) ? undefined : { kind: 'removed', configPath: config.configPath };
+  } catch (err) {
+    return { kind: 'config', problem: (err as Error).message };
+  }
+}
+
+// The table's ids as last loaded, kept while the config file is unchanged: a run of 10,000 launches
+// reads the table again only when someone edits it, not once per launch (which would be quadratic).
+let table: { key: string; ids: Promise<Set<string>> } | undefined;
+async function tableIds(configPath: string): Promise<Set<string>> {
+  const st = statSync(configPath);
+  const key = `${configPath}\0${st.mtimeMs}\0${st.size}\0${st.ino}`;
+  if (table?.key !== key) table = { key, ids: loadConfig({ configPath }).then((c) => new Set(c.specs.map((s) => s.id))) };
+  try {
+    return await table.ids;
+  } catch (err) {
+    table = undefined;
+    throw err;
+  }
+}
+
+/**
+ * Claims the launch, makes its worktree, opens its pane. A failure marks it failed with why; a spec
+ * decided while it waited (see claimLaunch) is left as it is, and the result says so.
+ */
+async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, runId: string, basis: LaunchBasis, emit: (e: RunEvent) => void, recorded?: (at: number) => void): Promise<LaunchResult> {
   const id = item.spec.id;
   let attempt = 1;
   let host = hostname();
+  let refused: SpecState | undefined;
   try {
     if (item.error) throw new Error(item.error);
     let worktree: WorktreeRecord | undefined;
     if (item.worktree && !mux.remote) {
       const doc = readState(config.stateDir);
+      // Decided already: no worktree is made for a launch that will not be claimed.
+      refused = claimRefusal(doc, id, basis);
+      if (refused) return { ok: false, attempt: 0, pane: '', refused: { kind: 'decided', state: refused } };
       worktree = await ensureWorktree(config, item.spec, doc.dispatch?.specs[id]?.worktree as WorktreeRecord | undefined);
     }
     await withState(config.stateDir, { command: 'run' }, (doc) => {
-      // The launch gets its number and its history entry now: a runner that never starts still
-      // used it (and counts for the retry policy), and the next launch never reuses it.
       attempt = nextLaunchNumber(doc, id);
       const startedAt = new Date().toISOString();
+      refused = claimRefusal(doc, id, basis);
+      if (refused) return;
       // The machine it runs on, chosen under the lock with every other running spec in view (a host's slots).
       const placed = mux.place(item.spec, doc);
       if ('wait' in placed) throw new Error(`no room for it: waiting for ${placed.wait}`);
       host = placed.host;
-      markRunning(doc, id, { pid: 0, host, startedAt, pane: item.paneName, attempt, runId: runId, ...(mux.kind === 'ssh' ? { executor: 'ssh' as const } : {}) });
-      const rec = extra(doc).specs[id]!;
-      rec.attempts = (rec.attempts ?? 0) + 1;
-      rec.history = [...(rec.history ?? []), { n: attempt, startedAt, runId: runId, wave: item.spec.wave }];
-      if (worktree) rec.worktree = worktree;
+      claimLaunch(doc, id, basis, { pid: 0, host, startedAt, pane: item.paneName, attempt, runId: runId, ...(mux.kind === 'ssh' ? { executor: 'ssh' as const } : {}) }, item.spec.wave);
+      if (worktree) extra(doc).specs[id]!.worktree = worktree;
     });
+    if (refused) return { ok: false, attempt: 0, pane: '', refused: { kind: 'decided', state: refused } };
     // The launch is on record (and in the journal) now: the next one is paced from here.
     recorded?.(Date.now());
     // A tmux or zellij pane starts with the multiplexer server's environment, not ours: hand ours

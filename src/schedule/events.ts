@@ -1,5 +1,5 @@
 // What the scheduler tells its caller while it runs, and what a run ends with.
-import type { VerdictKind } from '../state/doc.js';
+import type { SpecState, VerdictKind } from '../state/doc.js';
 import type { Lost } from '../run/liveness.js';
 
 export interface LiveRow {
@@ -16,12 +16,23 @@ export interface LiveRow {
   durationSeconds?: number;
 }
 
+/**
+ * Why a spec chosen for launch was not launched at all (nothing recorded, no runner started):
+ * it was decided while it waited (by hand, or another run launched it), it left the table,
+ * or the table no longer loads (its runner could not read it either).
+ */
+export type LaunchRefusal =
+  | { kind: 'decided'; state: SpecState }
+  | { kind: 'removed'; configPath: string }
+  | { kind: 'config'; problem: string };
+
 export type RunEvent =
   | { type: 'run-start'; runId: string; schedule: 'waves' | 'eager'; specs: number }
   | { type: 'wave-start'; wave: number; launches: number; sequential: boolean }
   | { type: 'launched'; id: string; pane: string; at: number; attempt: number }
   | { type: 'quota-exhausted'; agent: string; id: string; reason: string }
   | { type: 'launch-failed'; id: string; reason: string }
+  | { type: 'not-launched'; id: string; refused: LaunchRefusal }
   | { type: 'lost'; lost: Lost[] }
   | { type: 'finished'; id: string; state: string; kind?: VerdictKind; reason?: string }
   | { type: 'merged'; id: string; ok: boolean; reason?: string }

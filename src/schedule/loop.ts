@@ -8,11 +8,11 @@
 // Both keep the cooldown by cost (widened per agent after a rate limit), the batch pause,
 // maxParallel, sequential waves, rate-limit pauses, budgets and the retry policy.
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
-import { kindOf, own, stateOf, type StateDoc, type VerdictKind } from '../state/doc.js';
+import { claimRefusal, kindOf, launchBasis, own, stateOf, type LaunchBasis, type StateDoc, type VerdictKind } from '../state/doc.js';
 import { isComplete } from '../run/launch-plan.js';
 import { canRelaunch } from '../run/policy.js';
 import type { Clock } from './clock.js';
-import type { BlockedSpec, RunEvent, RunOutcome } from './events.js';
+import type { BlockedSpec, LaunchRefusal, RunEvent, RunOutcome } from './events.js';
 import { bottomLevels, type Estimate } from './estimate.js';
 import { specsOfWave } from '../config/spec-index.js';
 import { AgentPacing } from './pacing.js';
@@ -54,6 +54,8 @@ interface RunCtx {
   prepared: Set<number>;
   /** Eager: waves whose onWaveComplete hook has fired. */
   wavesDone: Set<number>;
+  /** Specs chosen but not launched: decided while they waited, or gone from the table. */
+  notLaunched: Set<string>;
   /** Batch pauses: launches counted (eager over the run, waves within each wave). */
   batchCount: number;
   nextLaunchAt: number;
@@ -75,6 +77,7 @@ export async function runSchedule(config: ResolvedConfig, world: World, clock: C
     exhausted: new Map(),
     prepared: new Set(),
     wavesDone: new Set(),
+    notLaunched: new Set(),
     batchCount: 0,
     nextLaunchAt: 0,
   };
@@ -156,7 +159,7 @@ async function byWaves(rc: RunCtx, outcome: RunOutcome, attempted: Set<string>):
     const launched = await drive(rc, { queue: toLaunch, watched: new Set(adopted), cap: sequential ? 1 : (config.pacing.maxParallel ?? Infinity), wave, gate: () => true });
     for (const id of launched) attempted.add(id);
     const after = world.read();
-    for (const id of toLaunch) if (stateOf(after, id) === 'failed') attempted.add(id);
+    for (const id of toLaunch) if (stateOf(after, id) === 'failed' && !rc.notLaunched.has(id)) attempted.add(id);
     for (const id of launched) if (!outcome.launched.includes(id)) outcome.launched.push(id);
     if (!o.wait || o.signal.aborted) break;
     rc.emit({ type: 'wave-done', wave });
@@ -190,7 +193,7 @@ async function eager(rc: RunCtx, outcome: RunOutcome, attempted: Set<string>): P
   });
   for (const id of launched) attempted.add(id);
   const after = world.read();
-  for (const id of toLaunch) if (stateOf(after, id) === 'failed') attempted.add(id);
+  for (const id of toLaunch) if (stateOf(after, id) === 'failed' && !rc.notLaunched.has(id)) attempted.add(id);
   outcome.launched.push(...launched);
   if (!o.wait || o.signal.aborted || rc.budgetStop) return;
   // What never started because something it depends on did not complete.
@@ -278,7 +281,10 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
   };
   const queue: string[] = [];
   const queued = new Set<string>();
-  const enqueue = (id: string, front = false) => {
+  // What each queued or held spec was when it was chosen: its launch is claimed only while that stands.
+  const basis = new Map<string, LaunchBasis>();
+  const enqueue = (id: string, front = false, doc?: StateDoc) => {
+    if (doc) basis.set(id, launchBasis(doc, id));
     if (queued.has(id)) return;
     queued.add(id);
     if (front) queue.unshift(id);
@@ -309,8 +315,28 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
       admit(id, doc);
     }
   };
+  /**
+   * Not launched and not recorded (decided meanwhile, gone from the table): said once and dropped. It counts
+   * for what waits on it as its state says — done or skipped by hand lets its dependents go, failed holds them.
+   */
+  const notLaunched = (id: string, refused: LaunchRefusal, doc: StateDoc) => {
+    basis.delete(id);
+    rc.notLaunched.add(id);
+    emit({ type: 'not-launched', id, refused });
+    if (isComplete(doc, id)) release(id, doc);
+    notLaunchedWaves.add(specOf(rc, id).wave);
+  };
+  const notLaunchedWaves = new Set<number>();
   const start = world.read();
-  for (const id of d.queue) admit(id, start);
+  // Chosen on an earlier look at the state: what was decided since then is not queued.
+  for (const id of d.queue) {
+    if (!startable(rc, start, id)) {
+      notLaunched(id, { kind: 'decided', state: stateOf(start, id) }, start);
+      continue;
+    }
+    basis.set(id, launchBasis(start, id));
+    admit(id, start);
+  }
   // Followed specs still at work (running, rate-limited): a final one is looked at again only when dispatch acts on it.
   const live = new Set<string>();
   for (const id of d.watched) if (['running', 'rate-limited'].includes(stateOf(start, id))) live.add(id);
@@ -332,8 +358,9 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
       if (world.external && held.size) for (const dep of [...heldOn.keys()]) if (isComplete(doc, dep)) release(dep, doc);
     }
 
-    // What happened to the specs we follow.
-    const touched = new Set<number>();
+    // What happened to the specs we follow (and the waves of specs not launched: their hooks may be due).
+    const touched = new Set<number>(notLaunchedWaves);
+    notLaunchedWaves.clear();
     for (const id of [...live, ...recheck]) {
       const st = stateOf(doc, id);
       const prev = last.get(id);
@@ -366,7 +393,7 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
         if (isComplete(doc, id)) release(id, doc);
         if (st === 'failed' && canRelaunch(config, doc, id) && !queued.has(id)) {
           // A sequential wave keeps its order: the retry goes before the specs after it.
-          enqueue(id, seqOf(spec.wave) && !d.priority);
+          enqueue(id, seqOf(spec.wave) && !d.priority, doc);
           // Numbered as the retry policy counts: retries since the spec was last put back to pending.
           emit({ type: 'relaunch', id, why: `retry ${own(doc.dispatch?.specs, id)?.attempts ?? 1} of ${config.retry.maxAttempts - 1} after: ${reason ?? 'failure'}` });
         }
@@ -380,7 +407,7 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
       if (w && Date.parse(w.until) <= now && !queued.has(id)) due.push(id);
     }
     due.sort(d.priority ?? ((a, b) => indexOf(rc, a) - indexOf(rc, b)));
-    for (const id of [...due].reverse()) enqueue(id, true);
+    for (const id of [...due].reverse()) enqueue(id, true, doc);
     for (const id of due) emit({ type: 'relaunch', id, why: 'the rate limit has reset' });
 
     // merge: 'auto' — not while an agent works in the project's own tree (git refuses a dirty tree).
@@ -421,12 +448,23 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
     if (pick.id && !rc.budgetStop && now >= rc.nextLaunchAt) {
       const id = pick.id;
       const spec = specOf(rc, id);
+      // Decided while it waited, as far as this look at the state shows: not even prepared.
+      const seen = claimRefusal(doc, id, basis.get(id)!);
+      if (seen) {
+        dequeue(id);
+        notLaunched(id, { kind: 'decided', state: seen }, doc);
+        continue;
+      }
       // Planned with the rest of its wave that is waiting to launch, before the wave's first launch.
       if (!rc.prepared.has(spec.wave)) await prepare(rc, [...queue, ...held.keys()].map((q) => specOf(rc, q)).filter((s) => s.wave === spec.wave));
       dequeue(id);
       // Cooldowns count from the moment the launch is on record, not from when the pane answered.
       let recordedAt = clock.now();
-      const r = await world.launch(spec, rc.runId, (t) => (recordedAt = t));
+      const r = await world.launch(spec, rc.runId, (t) => (recordedAt = t), basis.get(id)!);
+      if (r.refused) {
+        notLaunched(id, r.refused, world.read());
+        continue;
+      }
       if (r.ok) emit({ type: 'launched', id, pane: r.pane, at: clock.now(), attempt: r.attempt });
       else emit({ type: 'launch-failed', id, reason: r.reason ?? 'launch failed' });
       d.watched.add(id);

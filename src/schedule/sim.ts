@@ -3,7 +3,7 @@
 // Specs end when their duration has passed on the simulated clock; nothing runs.
 import type { ResolvedSpec } from '../config/load.js';
 import type { HookName } from '../run/hooks.js';
-import { closeLaunch, emptyState, extra, markRateLimited, markRunning, nextLaunchNumber, own, setState, stateOf, type StateDoc, type VerdictKind } from '../state/doc.js';
+import { claimLaunch, closeLaunch, emptyState, extra, markRateLimited, nextLaunchNumber, own, setState, stateOf, type LaunchBasis, type StateDoc, type VerdictKind } from '../state/doc.js';
 import type { Clock } from './clock.js';
 import type { LaunchResult, MergeOutcome, RunJournalEvent, World } from './world.js';
 
@@ -136,14 +136,12 @@ export class SimWorld implements World, Clock {
 
   async housekeep(): Promise<void> {}
 
-  async launch(spec: ResolvedSpec, runId: string, recorded: (at: number) => void): Promise<LaunchResult> {
+  async launch(spec: ResolvedSpec, runId: string, recorded: (at: number) => void, basis: LaunchBasis): Promise<LaunchResult> {
     const id = spec.id;
     const attempt = nextLaunchNumber(this.doc, id);
     const startedAt = new Date(this.t).toISOString();
-    markRunning(this.doc, id, { pid: 1, host: 'simulated', startedAt, attempt, runId });
-    const rec = extra(this.doc).specs[id]!;
-    rec.attempts = (rec.attempts ?? 0) + 1;
-    rec.history = [...(rec.history ?? []), { n: attempt, startedAt, runId, wave: spec.wave }];
+    const refused = claimLaunch(this.doc, id, basis, { pid: 1, host: 'simulated', startedAt, attempt, runId }, spec.wave);
+    if (refused) return { ok: false, attempt, pane: '', refused: { kind: 'decided', state: refused } };
     recorded(this.t);
     const error = this.o.launchErrorOf?.(spec, attempt);
     if (error) {

@@ -3,7 +3,8 @@
 // and in the engine's tests. The scheduler itself decides only what and when.
 import type { ResolvedSpec } from '../config/load.js';
 import type { HookName } from '../run/hooks.js';
-import type { StateDoc } from '../state/doc.js';
+import type { LaunchBasis, StateDoc } from '../state/doc.js';
+import type { LaunchRefusal } from './events.js';
 
 /** A run-level line of the journal (beside the spec events): what a run's timeline is drawn from. */
 export type RunJournalEvent =
@@ -17,6 +18,8 @@ export interface LaunchResult {
   attempt: number;
   pane: string;
   reason?: string;
+  /** Not launched, nothing recorded: the spec is no longer what it was chosen as (see claimLaunch). */
+  refused?: LaunchRefusal;
 }
 
 export interface MergeOutcome {
@@ -35,8 +38,11 @@ export interface World {
   housekeep(watched: ReadonlySet<string>): Promise<void>;
   /** What a ready spec waits for before it may launch (a free slot on a host), if anything. */
   slotWait?(spec: ResolvedSpec, doc: StateDoc): string | undefined;
-  /** Launches a spec; calls `recorded` the moment the launch is on record (pacing counts from there). */
-  launch(spec: ResolvedSpec, runId: string, recorded: (at: number) => void): Promise<LaunchResult>;
+  /**
+   * Launches a spec chosen on `basis` (what it was when chosen), claimed with claimLaunch under the state
+   * lock; calls `recorded` the moment the launch is on record (pacing counts from there).
+   */
+  launch(spec: ResolvedSpec, runId: string, recorded: (at: number) => void, basis: LaunchBasis): Promise<LaunchResult>;
   /** Before the first launch of a wave's specs (pre-planning). */
   prepare?(wave: number, specs: ResolvedSpec[]): Promise<void>;
   /** merge: 'auto' — merges a done isolated spec into the project. */

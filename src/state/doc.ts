@@ -408,6 +408,52 @@ export function markRunning(doc: StateDoc, id: string, info: RunnerInfo): void {
   delete rec.awaitingMerge;
 }
 
+/**
+ * What the scheduler saw of a spec when it chose to launch it: its state and when that state was
+ * recorded. A launch is claimed only while what it was chosen for still stands.
+ */
+export interface LaunchBasis {
+  state: SpecState;
+  at?: string;
+  kind?: VerdictKind;
+}
+
+export function launchBasis(doc: StateDoc, id: string): LaunchBasis {
+  const rec = own(doc.dispatch?.specs, id);
+  return { state: stateOf(doc, id), ...(rec?.updatedAt !== undefined ? { at: rec.updatedAt } : {}), ...(rec?.kind ? { kind: rec.kind } : {}) };
+}
+
+/**
+ * The state that forbids claiming this launch now, or undefined when it may be claimed: the spec is
+ * pending, or still the very failure or rate limit it was chosen to be relaunched after. Anything else
+ * was decided since it was chosen (skipped, marked done or failed by hand, launched by another run,
+ * a verdict of its own) and that decision stands.
+ */
+export function claimRefusal(doc: StateDoc, id: string, basis: LaunchBasis): SpecState | undefined {
+  const st = stateOf(doc, id);
+  if (st === 'pending') return undefined;
+  const rec = own(doc.dispatch?.specs, id);
+  // The kind too: a hand decision in the same millisecond as the verdict it overrides is still seen.
+  if ((st === 'failed' || st === 'rate-limited') && st === basis.state && rec?.updatedAt === basis.at && rec?.kind === basis.kind) return undefined;
+  return st;
+}
+
+/**
+ * Claims a launch, to be called under the state lock: unless `claimRefusal` forbids it, the spec is
+ * recorded launching (pid 0 until its runner reports in) with its launch numbered and opened in the
+ * history (a runner that never starts still used it, and it counts for the retry policy). Returns the
+ * refusing state instead, and changes nothing.
+ */
+export function claimLaunch(doc: StateDoc, id: string, basis: LaunchBasis, info: RunnerInfo & { attempt: number; runId: string }, wave: number): SpecState | undefined {
+  const refused = claimRefusal(doc, id, basis);
+  if (refused) return refused;
+  markRunning(doc, id, info);
+  const rec = extra(doc).specs[id]!;
+  rec.attempts = (rec.attempts ?? 0) + 1;
+  rec.history = [...(rec.history ?? []), { n: info.attempt, startedAt: info.startedAt, runId: info.runId, wave }];
+  return undefined;
+}
+
 /** A rate-limited spec: not failed, waiting until `info.until` to be relaunched. */
 export function markRateLimited(doc: StateDoc, id: string, info: WaitingInfo): void {
   setState(doc, id, 'rate-limited', info.reason, 'rate-limited');
