@@ -64,6 +64,26 @@ describe('the journal goes on from its last seq', () => {
     expect((await afterOneChange(text)).map(seqOf)).toEqual([1, 2, 3]);
   });
 
+  it('a last line longer than 256 KB (a 600 KB reason from an older dispatch) is read back to its start', async () => {
+    const lines = await afterOneChange(line(11) + line(12, { reason: 'x'.repeat(600_000) }));
+    expect(lines.map(seqOf)).toEqual([11, 12, 13]);
+  });
+
+  it('a torn last line longer than 256 KB is cut back to the last newline, not in its middle', async () => {
+    const lines = await afterOneChange(line(11) + `{"seq":12,"reason":"${'y'.repeat(600_000)}`);
+    expect(lines.map(seqOf)).toEqual([11, 12]);
+  });
+
+  it('a journal that is one torn line, with no newline at all, is emptied and starts at 1', async () => {
+    const lines = await afterOneChange(`{"seq":12,"reason":"${'y'.repeat(10_000)}`);
+    expect(lines.map(seqOf)).toEqual([1]);
+  });
+
+  it('lines without a seq over more than 256 KB are passed over, back to the last one that has one', async () => {
+    const lines = await afterOneChange(line(20) + '{"note":"by hand"}\n'.repeat(20_000));
+    expect(lines.filter((l) => l.includes('"seq"')).map(seqOf)).toEqual([20, 21]);
+  });
+
   it('a journal with no seq anywhere starts at 1', async () => {
     const lines = await afterOneChange('{"note":"by hand"}\n');
     expect(lines.filter((l) => l.includes('"seq"')).map(seqOf)).toEqual([1]);
