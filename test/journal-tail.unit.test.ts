@@ -64,6 +64,42 @@ describe('the journal goes on from its last seq', () => {
     expect((await afterOneChange(text)).map(seqOf)).toEqual([1, 2, 3]);
   });
 
+  it('a last line longer than 256 KB (a 600 KB reason from an older dispatch) is read back to its start', async () => {
+    const lines = await afterOneChange(line(11) + line(12, { reason: 'x'.repeat(600_000) }));
+    expect(lines.map(seqOf)).toEqual([11, 12, 13]);
+  });
+
+  it('a torn last line longer than 256 KB is cut back to the last newline, not in its middle', async () => {
+    const lines = await afterOneChange(line(11) + `{"seq":12,"reason":"${'y'.repeat(600_000)}`);
+    expect(lines.map(seqOf)).toEqual([11, 12]);
+  });
+
+  it('a journal that is one torn line, with no newline at all, is emptied and starts at 1', async () => {
+    const lines = await afterOneChange(`{"seq":12,"reason":"${'y'.repeat(10_000)}`);
+    expect(lines.map(seqOf)).toEqual([1]);
+  });
+
+  it('lines without a seq over more than 256 KB are passed over, back to the last one that has one', async () => {
+    const lines = await afterOneChange(line(20) + '{"note":"by hand"}\n'.repeat(20_000));
+    expect(lines.filter((l) => l.includes('"seq"')).map(seqOf)).toEqual([20, 21]);
+  });
+
+  it('a journal cut at any byte (a writer killed mid-append, 120 random cuts, long lines among short) goes on from its last whole line, never repeating a seq', async () => {
+    const lines = [line(1), line(2, { reason: 'a'.repeat(300_000) }), line(3), line(4, { reason: 'b'.repeat(5_000) }), line(5), line(6, { reason: 'c'.repeat(270_000) })];
+    const text = Buffer.from(lines.join(''));
+    const ends: number[] = [];
+    for (let at = 0, i = 0; i < lines.length; i++) ends.push((at += Buffer.byteLength(lines[i]!)));
+    let problems = 0;
+    for (let trial = 0; trial < 120; trial++) {
+      const cut = trial === 0 ? text.length : Math.floor(Math.random() * text.length);
+      const whole = ends.filter((e) => e <= cut).length;
+      const got = (await afterOneChange(text.subarray(0, cut).toString('latin1'))).map(seqOf);
+      const want = [...Array(whole).keys()].map((k) => k + 1).concat(whole + 1);
+      if (JSON.stringify(got) !== JSON.stringify(want)) problems++;
+    }
+    expect(problems).toBe(0);
+  });
+
   it('a journal with no seq anywhere starts at 1', async () => {
     const lines = await afterOneChange('{"note":"by hand"}\n');
     expect(lines.filter((l) => l.includes('"seq"')).map(seqOf)).toEqual([1]);

@@ -3,20 +3,21 @@ import { basename, join, resolve } from 'node:path';
 import type { Ctx } from '../context.js';
 import { DispatchError, UsageError, EXIT } from '../errors.js';
 import { CONFIG_NAMES } from '../config/find.js';
+import { projectNameSchema, specIdSchema } from '../config/schema.js';
 import { compareCompleted, renderInitConfig, scanSpecFolders } from '../services/init.js';
 import { setState } from '../state/doc.js';
 import { readState, withState } from '../state/store.js';
 
-const SAFE = /^[A-Za-z0-9._-]+$/;
 
 /** `dispatch init`: write specs.config.ts from the spec folders found, and the state file. */
 export async function run(args: { project?: string; session?: string; specsDir: string; completed?: string }, ctx: Ctx): Promise<number> {
   const existing = CONFIG_NAMES.map((n) => join(ctx.cwd, n)).find((p) => existsSync(p));
   if (existing) throw new DispatchError(`${existing} already exists; init never overwrites a config`, { hint: 'edit it, or remove it first' });
   const project = args.project ?? basename(ctx.cwd).replace(/[^A-Za-z0-9._-]+/g, '-');
-  if (!SAFE.test(project)) throw new UsageError(`--project '${project}' may only hold letters, digits, ".", "_" and "-"`, 'pick a short name like triz');
+  // The config's own rules, so that init never writes what the config then refuses.
+  if (!projectNameSchema.safeParse(project).success) throw new UsageError(`--project '${project}' may only hold letters, digits, ".", "_" and "-"`, 'pick a short name like triz');
   const completed = (args.completed ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const bad = completed.filter((id) => !SAFE.test(id) || id.includes('..'));
+  const bad = completed.filter((id) => !specIdSchema.safeParse(id).success);
   if (bad.length) throw new UsageError(`--completed has invalid id${bad.length > 1 ? 's' : ''} ${bad.map((b) => `'${b}'`).join(', ')}`, 'give comma-separated ids like 001,002');
 
   const specsDir = resolve(ctx.cwd, args.specsDir);
@@ -35,6 +36,10 @@ export async function run(args: { project?: string; session?: string; specsDir: 
   if (hadState) readState(stateDir);
   const configPath = join(ctx.cwd, 'specs.config.ts');
   writeFileSync(configPath, renderInitConfig({ project, session: args.session, specsDir: args.specsDir, specs: found.specs, withoutSpecFile: found.withoutSpecFile }), { flag: 'wx' });
+  if (found.refused.length) {
+    const n = found.refused.length;
+    ctx.err(`dispatch: warning: ${n} folder${n === 1 ? '' : 's'} in ${args.specsDir} left out of specs.config.ts, ${n === 1 ? 'its name' : 'their names'} cannot be a spec's <id>-<name>: ${found.refused.map((r) => `${JSON.stringify(r.folder)} (${r.why})`).join('; ')} — rename ${n === 1 ? 'it' : 'them'} and add ${n === 1 ? 'it' : 'them'} by hand\n`);
+  }
   if (found.withoutSpecFile.length) {
     const n = found.withoutSpecFile.length;
     ctx.err(`dispatch: warning: ${n} folder${n === 1 ? '' : 's'} in ${args.specsDir} ${n === 1 ? 'has' : 'have'} no spec.md and ${n === 1 ? 'is' : 'are'} left commented out in specs.config.ts: ${found.withoutSpecFile.map((f) => `${f.id}-${f.name}`).join(', ')}\n`);

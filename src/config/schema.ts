@@ -1,6 +1,7 @@
 // zod/mini rather than classic zod: the same schemas at 1/15 of the bundle,
 // which is most of dispatch's start-up time.
 import * as z from 'zod/mini';
+import { MAX_COOLDOWN_SECONDS, MAX_ESTIMATE_MINUTES } from './limits.js';
 
 // Ids and project names end up in file names, pane names and signal files.
 const SAFE_ID = /^[A-Za-z0-9._-]+$/;
@@ -9,11 +10,27 @@ const SAFE_MSG = { message: 'letters, digits, ".", "_" and "-" only' };
 // Ids name files (logs, signals), panes and branches: a file name has 255 bytes, and a log is `<id>.attempt-N.log`.
 export const MAX_ID_LENGTH = 64;
 
-const specIdSchema = z.string().check(
+/**
+ * Whether an id can end the git branch name `dispatch/<id>` (git check-ref-format, for the characters
+ * SAFE_ID lets through): refused here, it would pass every check and fail only at launch.
+ */
+const branchSafe = (s: string) => !s.startsWith('.') && !s.endsWith('.') && !s.includes('..') && !s.endsWith('.lock');
+
+/** A spec id; `init` derives ids from folder names through this same schema. */
+export const specIdSchema = z.string().check(
   z.regex(SAFE_ID, SAFE_MSG),
   z.maxLength(MAX_ID_LENGTH, { message: `at most ${MAX_ID_LENGTH} characters (ids name files, panes and branches)` }),
-  z.refine((s) => !s.includes('..') && s !== '.', { message: 'must not be "." nor contain ".."' }),
+  z.refine(branchSafe, { message: 'must be usable in the git branch name dispatch/<id>: no "." at its start or end, no "..", no ".lock" at its end (write "-" or "_" there instead)' }),
 );
+
+/** A spec's folder slug; `init` derives names from folder names through this same schema. */
+export const specNameSchema = z.string().check(
+  z.minLength(1),
+  z.refine((s) => !/[/\\\0]/.test(s) && s !== '.' && s !== '..', { message: 'no path separators' }),
+);
+
+/** A project name; `init` checks the one it derives through this same schema. */
+export const projectNameSchema = z.string().check(z.regex(SAFE_ID, SAFE_MSG));
 
 /** A check: an argument array (placeholders as for agents), never a shell string. */
 export const verifyCommandSchema = z.array(z.string()).check(
@@ -26,10 +43,7 @@ export const specSchema = z.strictObject({
   /** Spec id as a string, e.g. '011' (matches the `011-name` folder). */
   id: specIdSchema,
   /** Folder slug: the spec lives in `<specsDir>/<id>-<name>/`. */
-  name: z.string().check(
-    z.minLength(1),
-    z.refine((s) => !/[/\\\0]/.test(s) && s !== '.' && s !== '..', { message: 'no path separators' }),
-  ),
+  name: specNameSchema,
   /** Wave (dependency order, 0–N). Computed from `dependsOn` when omitted. */
   wave: z.optional(z.int().check(z.minimum(0))),
   /** 1 trivial, 2 small, 3 medium, 4 complex: drives the cooldown after launch. */
@@ -69,11 +83,11 @@ export const plannerSchema = z.strictObject({
   options: z._default(z.record(z.string(), z.unknown()), { temperature: 0.2 }),
 });
 
-const costMap = (d: [number, number, number, number]) =>
-  z._default(
-    z.strictObject({ 1: z.optional(z.number().check(z.minimum(0))), 2: z.optional(z.number().check(z.minimum(0))), 3: z.optional(z.number().check(z.minimum(0))), 4: z.optional(z.number().check(z.minimum(0))) }),
-    {},
-  ).check(z.overwrite((m) => ({ 1: m[1] ?? d[0], 2: m[2] ?? d[1], 3: m[3] ?? d[2], 4: m[4] ?? d[3] })));
+/** A number per cost 1–4, each at least 0 and at most `max` when given (`estimateMinutes.1: expected at most 10080, got 1e+308`). */
+const costMap = (d: [number, number, number, number], max?: number) => {
+  const n = () => z.optional(z.number().check(z.minimum(0), ...(max !== undefined ? [z.maximum(max)] : [])));
+  return z._default(z.strictObject({ 1: n(), 2: n(), 3: n(), 4: n() }), {}).check(z.overwrite((m) => ({ 1: m[1] ?? d[0], 2: m[2] ?? d[1], 3: m[3] ?? d[2], 4: m[4] ?? d[3] })));
+};
 
 const effort = z.enum(['minimal', 'low', 'medium', 'high', 'xhigh']);
 const envSchema = z._default(z.record(z.string(), z.string()), {});
@@ -190,13 +204,13 @@ export const logsSchema = z.strictObject({
 
 /** Launch pacing, as in the original: a cooldown by cost and a pause every few launches. */
 export const pacingSchema = z.strictObject({
-  /** Seconds to wait after launching a spec of each cost. */
-  cooldownSeconds: costMap([15, 30, 60, 90]),
+  /** Seconds to wait after launching a spec of each cost (at most a day: 86400). */
+  cooldownSeconds: costMap([15, 30, 60, 90], MAX_COOLDOWN_SECONDS),
   /** Pause `pauseSeconds` after every `every` launches, on waves ≥ fromWave. */
   batch: z._default(
     z.strictObject({
       every: z._default(z.int().check(z.minimum(1)), 4),
-      pauseSeconds: z._default(z.number().check(z.minimum(0)), 120),
+      pauseSeconds: z._default(z.number().check(z.minimum(0), z.maximum(MAX_COOLDOWN_SECONDS)), 120),
       fromWave: z._default(z.int().check(z.minimum(0)), 2),
     }),
     () => ({ every: 4, pauseSeconds: 120, fromWave: 2 }),
@@ -242,7 +256,7 @@ export const executorSchema = z.strictObject({
 /** The whole `specs.config.ts`. */
 export const configSchema = z.strictObject({
   /** Short project name: used in pane names and signal files. */
-  project: z.string().check(z.regex(SAFE_ID, SAFE_MSG)),
+  project: projectNameSchema,
   /** Multiplexer session (default: the project name). */
   session: z.optional(z.string().check(z.minLength(1))),
   /** Where spec folders live, relative to the config file. */
@@ -301,8 +315,8 @@ export const configSchema = z.strictObject({
    * e.g. { 'gpt-5.3-codex': { input: 1.25, cachedInput: 0.125, output: 10 } } (without: tokens only).
    */
   pricing: z._default(z.record(z.string().check(z.minLength(1)), pricingSchema), {}),
-  /** Minutes a spec of each cost is expected to take, for 'dispatch simulate' and eager priorities when it has no done attempt yet. */
-  estimateMinutes: costMap([5, 15, 30, 60]),
+  /** Minutes a spec of each cost is expected to take, for 'dispatch simulate' and eager priorities when it has no done attempt yet (at most a week: 10080). */
+  estimateMinutes: costMap([5, 15, 30, 60], MAX_ESTIMATE_MINUTES),
   /** The spec table. */
   specs: z.array(specSchema),
 });

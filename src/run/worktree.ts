@@ -1,7 +1,7 @@
 // Git worktrees for isolated specs. dispatch records what it created and
 // only ever removes that: never a worktree or branch it did not make.
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { DispatchError } from '../errors.js';
 import { capture, type Argv } from '../proc/launch.js';
@@ -24,6 +24,57 @@ async function gitOk(root: string, ...args: string[]) {
   const r = await capture(git(root, ...args), { timeoutMs: 0 });
   if (r.failedToStart) throw new DispatchError(`cannot run git: ${r.failedToStart}`, { hint: 'install git' });
   return r;
+}
+
+/**
+ * Undoes the merge dispatch started (`git merge --no-ff`, not committed) and checks it is gone:
+ * undefined when it is, else what stands in the way. `git merge --abort` refuses when a file of the
+ * merge was changed since (a check that formats the tree): those files, and only those, are then put
+ * back as they were at `before` (git merged only over a clean index and files it could overwrite),
+ * and the abort tried again. Changes of the user's to other files are kept.
+ */
+async function undoMerge(root: string, before: string): Promise<string | undefined> {
+  // Undone: no merge in progress, HEAD where it was, nothing staged against it.
+  const undone = async () =>
+    (await gitOk(root, 'rev-parse', '--verify', '--quiet', 'MERGE_HEAD')).exitCode !== 0 &&
+    (await gitOk(root, 'rev-parse', '--verify', '--quiet', 'HEAD')).stdout.trim() === before &&
+    (await gitOk(root, 'diff', '--cached', '--quiet', before)).exitCode === 0;
+  const abort = await gitOk(root, 'merge', '--abort');
+  if (abort.exitCode === 0 && (await undone())) return undefined;
+  let why = firstLine(abort.stderr || abort.stdout);
+  const top = (await gitOk(root, 'rev-parse', '--show-toplevel')).stdout.trim();
+  if (before && top) {
+    // Paths from the top of the repository (the project may be a folder of it), taken literally.
+    const paths = (await gitOk(top, 'diff', '--cached', '--name-only', '-z', before)).stdout.split('\0').filter(Boolean);
+    if (paths.length) {
+      const had = new Set((await gitOk(top, 'ls-tree', '-r', '-z', '--name-only', before)).stdout.split('\0'));
+      const literal = (ps: string[]) => ps.map((p) => `:(literal)${p}`);
+      const inBefore = paths.filter((p) => had.has(p));
+      const reset = await gitOk(top, 'reset', '-q', before, '--', ...literal(paths));
+      const back = inBefore.length ? await gitOk(top, 'checkout', before, '--', ...literal(inBefore)) : reset;
+      // Files the merge added did not exist before it (git never merges over an untracked file).
+      if (reset.exitCode === 0 && back.exitCode === 0) {
+        for (const p of paths) {
+          if (had.has(p)) continue;
+          try {
+            rmSync(join(top, p), { force: true });
+          } catch {
+            // said below: the tree is checked as a whole
+          }
+        }
+      } else why = firstLine(reset.stderr || back.stderr || why);
+    }
+  }
+  const again = await gitOk(root, 'merge', '--abort');
+  if (await undone()) return undefined;
+  return again.exitCode !== 0 ? firstLine(again.stderr || again.stdout || why) : why;
+}
+
+/** The merge could not be undone: what state the project is in, and how to get out of it. */
+export function notAbortedError(root: string, branch: string, what: string, why: string): DispatchError {
+  return new DispatchError(`${what}, and the merge could not be aborted (git: ${why}): ${root} is still mid-merge with ${branch}'s changes staged`, {
+    hint: `in ${root}, run 'git merge --abort' (or 'git reset --merge'), check 'git status', then merge again; the worktree and branch are kept`,
+  });
 }
 
 /** Creates `<worktreesDir>/<id>` on a new branch `dispatch/<id>` from HEAD; reuses one dispatch made before. */
@@ -51,8 +102,10 @@ export interface MergeResult {
   committed: boolean;
   conflicts: string[];
   removed: boolean;
-  /** `merge --verify`: the check that failed on the merged tree (the merge was aborted). */
+  /** `merge --verify`: the check that failed on the merged tree (the merge was aborted, unless `notAborted`). */
   verifyFailed?: string;
+  /** The merge dispatch started could not be undone: what git said; the project is left mid-merge. */
+  notAborted?: string;
 }
 
 export interface MergeOptions {
@@ -98,28 +151,30 @@ export async function mergeWorktree(config: ResolvedConfig, spec: ResolvedSpec, 
     }
   }
   const message = ['-m', `Merge ${wt.branch} (${spec.id}-${spec.name})`, ...(opts.trailers?.length ? ['-m', opts.trailers.join('\n')] : [])];
+  const before = (await gitOk(config.rootDir, 'rev-parse', '--verify', '--quiet', 'HEAD')).stdout.trim();
   // With checks: merged without a commit first, so a failing check can abort it.
   const m = await gitOk(config.rootDir, 'merge', '--no-ff', ...(opts.verify ? ['--no-commit'] : message), wt.branch);
   if (m.exitCode !== 0) {
     const u = await gitOk(config.rootDir, 'diff', '--name-only', '--diff-filter=U');
     const conflicts = u.stdout.split('\n').filter(Boolean);
     // Only abort a merge we started: with no conflicts git may have refused before starting (dirty tree).
-    if (conflicts.length) await gitOk(config.rootDir, 'merge', '--abort');
     if (!conflicts.length) throw new DispatchError(`git merge of ${wt.branch} failed: ${firstLine(m.stderr || m.stdout)}`, { hint: "commit or stash your changes (or move the untracked files in the way), then merge again; 'git status' shows them" });
-    return { merged: false, committed, conflicts, removed: false };
+    const notAborted = await undoMerge(config.rootDir, before);
+    return { merged: false, committed, conflicts, removed: false, ...(notAborted ? { notAborted } : {}) };
   }
   if (opts.verify) {
     const failed = await opts.verify();
     if (failed) {
-      await gitOk(config.rootDir, 'merge', '--abort');
-      return { merged: false, committed, conflicts: [], removed: false, verifyFailed: failed };
+      const notAborted = await undoMerge(config.rootDir, before);
+      return { merged: false, committed, conflicts: [], removed: false, verifyFailed: failed, ...(notAborted ? { notAborted } : {}) };
     }
     // "Already up to date": a branch with nothing new leaves no merge to commit; that is merged.
     const pending = await gitOk(config.rootDir, 'rev-parse', '--verify', '--quiet', 'MERGE_HEAD');
     const c = pending.exitCode === 0 ? await gitOk(config.rootDir, 'commit', '--no-edit', ...message) : { exitCode: 0, stdout: '', stderr: '' };
     if (c.exitCode !== 0) {
-      await gitOk(config.rootDir, 'merge', '--abort');
-      throw new DispatchError(`could not commit the merge of ${wt.branch}: ${firstLine(c.stderr || c.stdout)}`, { hint: 'nothing was merged; see git status' });
+      const notAborted = await undoMerge(config.rootDir, before);
+      if (notAborted) throw notAbortedError(config.rootDir, wt.branch, `could not commit the merge of ${wt.branch} (${firstLine(c.stderr || c.stdout)})`, notAborted);
+      throw new DispatchError(`could not commit the merge of ${wt.branch}: ${firstLine(c.stderr || c.stdout)}`, { hint: 'the merge was aborted, nothing was merged; see git status' });
     }
   }
   let removed = false;

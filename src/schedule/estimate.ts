@@ -3,6 +3,7 @@
 // by eager scheduling, which starts first the ready spec with the most work behind it.
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { own, type StateDoc } from '../state/doc.js';
+import { MAX_ESTIMATE_MINUTES } from '../config/limits.js';
 
 export interface Estimate {
   ms: number;
@@ -14,9 +15,17 @@ export function estimateDurations(config: Pick<ResolvedConfig, 'estimateMinutes'
   const m = new Map<string, Estimate>();
   for (const s of specs) {
     const past = source === 'history' ? doneDurations(doc, s.id) : [];
-    m.set(s.id, past.length ? { ms: median(past), from: 'history' } : { ms: config.estimateMinutes[s.cost] * 60_000, from: 'cost' });
+    m.set(s.id, past.length ? { ms: bounded(median(past)), from: 'history' } : { ms: bounded(config.estimateMinutes[s.cost] * 60_000), from: 'cost' });
   }
   return m;
+}
+
+/**
+ * At most the config's bound on an estimate, whatever the state or the config held: a schedule of
+ * such durations still ends within the dates a Date can hold (`simulate` prints them).
+ */
+function bounded(ms: number): number {
+  return Number.isFinite(ms) ? Math.min(Math.max(0, ms), MAX_ESTIMATE_MINUTES * 60_000) : MAX_ESTIMATE_MINUTES * 60_000;
 }
 
 function doneDurations(doc: StateDoc, id: string): number[] {

@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from '../config/load.js';
-import { idsInState, own, setState, stateOf, type SpecState } from '../state/doc.js';
+import { boundReason, idsInState, own, setState, stateOf, type SpecState } from '../state/doc.js';
 import { DispatchError } from '../errors.js';
 import { isRunner, runnerPidOf } from '../run/liveness.js';
 import { clearSignals, writeSignal } from '../state/signals.js';
@@ -22,6 +22,8 @@ const TARGET: Record<MarkVerb, SpecState> = { 'mark-done': 'done', 'mark-failed'
 export async function markSpecs(config: ResolvedConfig, verb: MarkVerb, ids: string[], reason?: string): Promise<Change[]> {
   const specs = findSpecs(config, ids);
   const to = TARGET[verb];
+  // Kept whole, a reason pasted by hand (a whole log) would be read by every later `status`.
+  reason = boundReason(reason);
   const changes = await withState(config.stateDir, { command: verb, reason, kind: 'manual' }, (doc) =>
     specs.map((s): Change => {
       const from = stateOf(doc, s.id);

@@ -56,7 +56,7 @@ export async function mergeSpec(config: ResolvedConfig, spec: ResolvedSpec, opts
   } else {
     const wt = rec?.worktree as WorktreeRecord | undefined;
     if (!wt || wt.createdBy !== 'dispatch') throw new DispatchError(`spec ${spec.id} has no worktree made by dispatch`, { hint: 'merge its branch by hand' });
-    const { mergeWorktree } = await import('../run/worktree.js');
+    const { mergeWorktree, notAbortedError } = await import('../run/worktree.js');
     const { mergeTrailers } = await import('../run/provenance.js');
     const { runVerify, verifyCommandsOf } = await import('../run/verify.js');
     const checks = verifyCommandsOf(config, spec).length > 0;
@@ -72,7 +72,12 @@ export async function mergeSpec(config: ResolvedConfig, spec: ResolvedSpec, opts
       };
     }
     const m = await mergeWorktree(config, spec, wt, { trailers: mergeTrailers(config, spec, rec), ...(verify ? { verify } : {}) });
-    if (m.verifyFailed) {
+    if (m.notAborted) {
+      // Said as it is: "aborted" only once git shows no merge left.
+      const what = m.verifyFailed ? `the merged tree failed its check (${m.verifyFailed})` : `merging ${wt.branch} conflicts in ${m.conflicts.join(', ')}`;
+      const e = notAbortedError(config.rootDir, wt.branch, what, m.notAborted);
+      result = { ok: false, reason: e.message, hint: e.hint ?? '' };
+    } else if (m.verifyFailed) {
       result = { ok: false, reason: `the merged tree failed its check (${m.verifyFailed}); the merge was aborted and the worktree and branch are kept`, hint: `fix it in ${wt.path}, then 'dispatch merge ${spec.id} --verify' again` };
     } else if (!m.merged) {
       result = { ok: false, reason: `merging ${wt.branch} conflicts in ${m.conflicts.join(', ')}; the merge was aborted and the worktree and branch are kept`, hint: `resolve by hand: 'git merge --no-ff ${wt.branch}', fix, commit, then 'dispatch merge ${spec.id}' again` };

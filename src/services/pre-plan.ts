@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { DispatchError } from '../errors.js';
 import { chatOnce, effectiveHost, pingOllama, PlannerError, unreachableHint, type ChatMessage, type OllamaTarget } from '../planner/ollama.js';
 import { cleanAnswer, hashSpec, missingSections, readPlanHeader, renderPlan } from '../planner/plan-file.js';
 import { buildPrompt, correctiveMessage, topLevelFiles } from '../planner/prompt.js';
 import { findSpecs, locateSpec, readSpecFolders, type SpecFolders } from '../specs/lookup.js';
+import { readSpecText, showSize, SPEC_TEXT_MAX } from '../specs/read-text.js';
 import { writeFileAtomicAsync } from '../util/write-atomic.js';
 import { sleep } from '../util/sleep.js';
 
@@ -89,13 +89,12 @@ export async function prePlan(config: ResolvedConfig, opts: PrePlanOptions): Pro
       early.push({ ...base, status: 'failed', reason: (err as Error).message });
       continue;
     }
-    let text = '';
-    try {
-      text = readFileSync(files.specFile, 'utf8');
-    } catch {
-      early.push({ ...base, status: 'failed', reason: `no spec.md at ${files.specFile}` });
+    const read = readSpecText(files.specFile);
+    if (!('text' in read)) {
+      early.push({ ...base, status: 'failed', reason: 'tooLarge' in read ? `spec.md is too large (${showSize(read.tooLarge)}; the limit is ${showSize(SPEC_TEXT_MAX)}): ${files.specFile}` : `no spec.md at ${files.specFile}` });
       continue;
     }
+    const text = read.text;
     if (!text.trim()) {
       early.push({ ...base, status: 'failed', reason: `spec.md is empty: ${files.specFile}` });
       continue;

@@ -57,7 +57,8 @@ export async function simulate(config: ResolvedConfig, real: StateDoc, o: Simula
   const runningEndsAt = new Map<string, number>();
   for (const s of scope) {
     const r = own(doc.dispatch?.running, s.id);
-    if (r) runningEndsAt.set(s.id, Math.max(start, (Date.parse(r.startedAt) || start) + ms(s)));
+    // Never later than a fresh start would end: a start recorded in the future (a clock set wrong) is not believed.
+    if (r) runningEndsAt.set(s.id, Math.min(start + ms(s), Math.max(start, (Date.parse(r.startedAt) || start) + ms(s))));
   }
   const world = new SimWorld(config.specs, { doc, start, durationOf: ms, runningEndsAt, recordHooks: false });
   const outcome = await runSchedule(config, world, world, {

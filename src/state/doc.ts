@@ -337,8 +337,27 @@ export function inferKind(state: string | undefined, reason: string | undefined)
   return 'agent-failed';
 }
 
+/** How much of a reason (or any text from outside) the state and the journal keep: every `status` reads them whole. */
+export const REASON_MAX = 4096;
+
+/**
+ * `text` cut to at most REASON_MAX characters, ending with a marker that says how long it was; short
+ * text unchanged. Cutting again changes nothing, so every layer may bound what it is given.
+ */
+export function boundReason(text: string): string;
+export function boundReason(text: string | undefined): string | undefined;
+export function boundReason(text: string | undefined): string | undefined {
+  if (text === undefined || text.length <= REASON_MAX) return text;
+  const marker = `… [cut: ${text.length} characters in all]`;
+  let end = REASON_MAX - marker.length;
+  // Never half a surrogate pair: the cut text stays valid UTF-16 (and so valid JSON/UTF-8).
+  if (/[\uD800-\uDBFF]/.test(text[end - 1]!)) end--;
+  return `${text.slice(0, end)}${marker}`;
+}
+
 /** Moves a spec to a state with the verdict's kind; returns true when something changed. */
 export function setState(doc: StateDoc, id: string, to: SpecState, reason?: string, kind?: VerdictKind): boolean {
+  reason = boundReason(reason);
   const from = stateOf(doc, id);
   const prev = own(doc.dispatch?.specs, id);
   const newKind = to === 'pending' || to === 'running' ? undefined : (kind ?? DEFAULT_KIND[to]);
@@ -382,6 +401,7 @@ export function nextLaunchNumber(doc: StateDoc, id: string): number {
 export function closeLaunch(doc: StateDoc, id: string, n: number, end: Omit<AttemptRecord, 'n' | 'startedAt'>): void {
   const rec = own(doc.dispatch?.specs, id);
   if (!rec?.history) return;
+  if (end.reason !== undefined) end = { ...end, reason: boundReason(end.reason) };
   rec.history = rec.history.map((h) => (h.n === n && !h.endedAt ? { ...h, endedAt: new Date().toISOString(), ...end } : h));
 }
 
@@ -456,6 +476,7 @@ export function claimLaunch(doc: StateDoc, id: string, basis: LaunchBasis, info:
 
 /** A rate-limited spec: not failed, waiting until `info.until` to be relaunched. */
 export function markRateLimited(doc: StateDoc, id: string, info: WaitingInfo): void {
+  info = { ...info, reason: boundReason(info.reason) };
   setState(doc, id, 'rate-limited', info.reason, 'rate-limited');
   const x = extra(doc);
   (x.waiting ??= bare(undefined))[id] = info;

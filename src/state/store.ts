@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DispatchError, EXIT, FsError, warn } from '../errors.js';
 import { lockState } from './lock.js';
 import { writeFileAtomic } from '../util/write-atomic.js';
-import { emptyState, extra, idsInState, normalize, own, shapeProblem, stateOf, type SpecState, type StateDoc, type VerdictKind } from './doc.js';
+import { boundReason, emptyState, extra, idsInState, normalize, own, shapeProblem, stateOf, type SpecState, type StateDoc, type VerdictKind } from './doc.js';
 
 export const STATE_FILE = 'dispatch-state.json';
 export const EVENTS_FILE = 'dispatch-events.jsonl';
@@ -119,7 +119,7 @@ export async function withState<T>(stateDir: string, opts: WithStateOptions, cha
     if (JSON.stringify(doc) !== raw || opts.runEvents?.length) {
       const events: (StateEvent | RunLevelEvent)[] = eventsOf(opts, before, doc, Math.max(journalSeq, doc.dispatch?.seq ?? 0));
       let seq = events.at(-1)?.seq ?? Math.max(journalSeq, doc.dispatch?.seq ?? 0);
-      for (const e of opts.runEvents ?? []) events.push({ seq: ++seq, time: new Date().toISOString(), pid: process.pid, command: opts.command, ...e } as RunLevelEvent);
+      for (const e of opts.runEvents ?? []) events.push({ seq: ++seq, time: new Date().toISOString(), pid: process.pid, command: opts.command, ...boundFields(e) } as RunLevelEvent);
       if (events.length) {
         // The state carries its events: if we die before the journal line below, the next writer appends them.
         const x = extra(doc);
@@ -167,19 +167,55 @@ export function readJournal(stateDir: string): (StateEvent | RunLevelEvent)[] {
   return out;
 }
 
-/** How far back from its end the journal is read for its last seq and its torn end. */
-const TAIL_MAX = 256 * 1024;
+/** Bytes read at once when walking the journal backwards; a window grows up to WINDOW_MAX over a long line. */
+const WINDOW_MIN = 4096;
+const WINDOW_MAX = 1024 * 1024;
+/** How much of a line's start is searched for its `seq` (written first; a hand edit may put it later). */
+const SEQ_PREFIX = 64 * 1024;
 
-function tailBytes(fd: number, end: number, len: number): Buffer {
-  const buf = Buffer.alloc(len);
-  readSync(fd, buf, 0, len, end - len);
-  return buf;
+/**
+ * The journal read backwards from its end, a window at a time, keeping the last window: finding a line's
+ * start and then its seq reads each byte at most once, and memory stays bounded whatever a line's length.
+ */
+class BackwardReader {
+  private buf = Buffer.alloc(0);
+  /** File offset of buf[0]. */
+  private at = 0;
+  private window = WINDOW_MIN;
+  constructor(private readonly fd: number) {}
+
+  /** The offset of the last newline before `pos`, or -1 when there is none (back to the file's start). */
+  newlineBefore(pos: number): number {
+    for (;;) {
+      // Buffer.lastIndexOf takes a negative offset as counted from the end: searched only inside the window.
+      if (pos > this.at && pos <= this.at + this.buf.length) {
+        const i = this.buf.lastIndexOf(10, pos - this.at - 1);
+        if (i >= 0) return this.at + i;
+        pos = this.at;
+      }
+      if (pos <= 0) return -1;
+      const len = Math.min(pos, this.window);
+      this.buf = Buffer.alloc(len);
+      readSync(this.fd, this.buf, 0, len, pos - len);
+      this.at = pos - len;
+      this.window = Math.min(WINDOW_MAX, this.window * 2);
+    }
+  }
+
+  /** Bytes [start, end) as latin1 text (enough to find ASCII keys and digits). */
+  text(start: number, end: number): string {
+    if (start >= this.at && end <= this.at + this.buf.length) return this.buf.toString('latin1', start - this.at, end - this.at);
+    const b = Buffer.alloc(end - start);
+    readSync(this.fd, b, 0, b.length, start);
+    return b.toString('latin1');
+  }
 }
 
 /**
  * The highest `seq` among the journal's last lines, after cutting off a torn last line (a writer killed
- * mid-append). Read backwards from the end in growing windows: every write to the state runs this under
- * the lock, and the line it needs is almost always the last one (decoding the whole tail cost ~4 ms).
+ * mid-append). Read backwards from the end, as far as needed: a last seq found too low would make the
+ * next writer append again the events the state carries (a duplicate seq). Every write to the state runs
+ * this under the lock, and the line it needs is almost always the last one, in the first 4 KB read.
  */
 function journalTail(stateDir: string): number {
   const file = eventsPath(stateDir);
@@ -194,38 +230,26 @@ function journalTail(stateDir: string): number {
   try {
     const size = fstatSync(fd).size;
     if (!size) return 0;
-    const grow = (len: number, limit: number) => Math.min(limit, TAIL_MAX, Math.max(4096, len * 8));
-    let len = Math.min(size, 4096);
-    let buf = tailBytes(fd, size, len);
-    while (buf.lastIndexOf(10) < 0 && len < Math.min(size, TAIL_MAX)) buf = tailBytes(fd, size, (len = grow(len, size)));
-    const nl = buf.lastIndexOf(10);
-    if (nl !== len - 1) ftruncateSync(fd, size - len + nl + 1);
-    const end = size - len + nl + 1;
-    // Lines are looked for in the last TAIL_MAX bytes only, as the torn end was.
-    const floor = Math.max(0, size - TAIL_MAX);
-    if (end <= floor) return 0;
-    // The bytes already read, up to that last newline, are the first window: not read twice.
-    len = nl + 1;
-    buf = buf.subarray(0, len);
-    for (;;) {
-      // Whole lines, last first: each ends at `lineEnd` (its newline). The window's first line is whole
-      // only if the window starts the file; otherwise it is read again in a wider window (up to the floor).
-      const whole = len === end - floor;
-      let lineEnd = len - 1;
-      for (;;) {
-        const prev = lineEnd > 0 ? buf.lastIndexOf(10, lineEnd - 1) : -1;
-        if (prev < 0 && !whole) break;
-        const m = /"seq":(\d+)/.exec(buf.toString('latin1', prev + 1, lineEnd));
-        if (m) return Number(m[1]);
-        if (prev < 0) return 0;
-        lineEnd = prev;
-      }
-      len = grow(len, end - floor);
-      buf = tailBytes(fd, end, len);
+    const r = new BackwardReader(fd);
+    // The torn end, however long, goes back to the last newline (all of it when there is none).
+    let lineEnd = r.newlineBefore(size);
+    if (lineEnd !== size - 1) ftruncateSync(fd, lineEnd + 1);
+    // Whole lines, last first: each spans [start, lineEnd) and ends with the newline at lineEnd.
+    while (lineEnd >= 0) {
+      const start = r.newlineBefore(lineEnd) + 1;
+      const m = /"seq":(\d+)/.exec(r.text(start, Math.min(lineEnd, start + SEQ_PREFIX)));
+      if (m) return Number(m[1]);
+      lineEnd = start - 1;
     }
+    return 0;
   } finally {
     closeSync(fd);
   }
+}
+
+/** A run-level event whose texts are bounded like a reason: one journal line stays small. */
+function boundFields(e: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, typeof v === 'string' ? boundReason(v) : v]));
 }
 
 /** Appends the events the state has and the journal lacks; returns the journal's last seq afterwards. */
@@ -280,7 +304,8 @@ function eventsOf(opts: WithStateOptions, before: Map<string, Snap>, doc: StateD
     const from = b?.state ?? 'pending';
     const to = a?.state ?? 'pending';
     if (from === to && b?.reason === a?.reason && b?.kind === a?.kind) continue;
-    const reason = a?.reason ?? opts.reason;
+    // One journal line holds at most REASON_MAX of a reason, as the state does.
+    const reason = a?.reason ?? boundReason(opts.reason);
     // A verdict's own kind; a move back to pending (or a launch) carries the call's, if any.
     const kind = (to !== 'pending' && to !== 'running' && a?.kind) || opts.kind;
     events.push({ seq: ++seq, time, pid: process.pid, command: opts.command, spec, from, to, ...(kind ? { kind } : {}), ...(reason ? { reason } : {}) });
