@@ -1,6 +1,7 @@
 // The one module that starts processes. Everything is an argument array:
 // spec names, paths and config values never pass through a shell.
 import type { ChildProcess } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import type { AgentGroup } from '../state/doc.js';
 import { groupAlive, groupOf, signalGroup } from './group.js';
 
@@ -22,6 +23,8 @@ export interface CaptureResult {
   stdoutRaw?: Buffer;
   /** stdout went past `wholeUpTo`: the command was stopped there, and stdout is only its beginning. */
   tooLarge?: boolean;
+  /** stdout could not be written to `stdoutTo` (a full disk): the command was stopped. */
+  writeError?: string;
 }
 
 /**
@@ -100,6 +103,8 @@ export interface CaptureOptions {
    * the command is stopped and `tooLarge` is set: an answer cut short is never taken for a whole one.
    */
   wholeUpTo?: number;
+  /** stdout goes to this file as it comes, none of it kept in memory (a host's logs and bundles, whatever their size). */
+  stdoutTo?: string;
   timeoutMs?: number;
   /** Each chunk of stdout and stderr as it arrives, interleaved as printed (a check's output shown live). */
   onData?: (chunk: Buffer) => void;
@@ -113,6 +118,9 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
   const { execa } = await import('execa');
   // 0: no timeout.
   const timeoutMs = opts.timeoutMs ?? 30_000;
+  // Opened before the command starts (a file that cannot be made leaves nothing running). Written synchronously:
+  // the pipe is read no faster than the disk takes it, so nothing piles up in memory.
+  const fd = opts.stdoutTo === undefined ? undefined : openSync(opts.stdoutTo, 'w', 0o600);
   // execa starts it; the timeout, the group and the pipes are ours: execa would stop only the direct
   // child at a timeout, and wait for pipes a background grandchild may hold open for ever.
   const child = execa(argv[0], argv.slice(1), {
@@ -129,6 +137,7 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
   // Settled by our own finish below; its result (or a rejection from destroyed pipes) is not needed.
   child.catch(() => {});
   if (!child.pid) {
+    if (fd !== undefined) closeSync(fd);
     const r = await child;
     const cause = r.cause as NodeJS.ErrnoException | undefined;
     return { exitCode: undefined, stdout: '', stderr: '', failedToStart: cause?.message ?? r.shortMessage ?? 'could not start', ...(cause?.code === 'ENOENT' ? { notFound: true } : {}) };
@@ -143,23 +152,36 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
     });
   }
   const whole = opts.wholeUpTo;
-  const out = whole === undefined ? new Edges() : undefined;
+  const out = whole === undefined && opts.stdoutTo === undefined ? new Edges() : undefined;
   const outWhole: Buffer[] = [];
   let outLen = 0;
   let tooLarge = false;
+  let writeError: string | undefined;
   const err = new Edges();
-  // Set once the promise below exists: a too large answer stops the command like a timeout.
-  let stopForSize: (() => void) | undefined;
+  // Set once the promise below exists: an answer too large (or that cannot be kept) stops the command like a timeout.
+  let stopEarly: (() => void) | undefined;
+  const refuse = () => {
+    child.stdout!.destroy();
+    stopEarly?.();
+  };
   child.stdout!.on('data', (d: Buffer) => {
     opts.onData?.(d);
     if (out) return out.push(d);
-    if (tooLarge) return;
+    if (tooLarge || writeError) return;
+    if (fd !== undefined) {
+      try {
+        writeSync(fd, d);
+      } catch (e) {
+        writeError = (e as Error).message;
+        refuse();
+      }
+      return;
+    }
     if (outLen + d.length > whole!) {
       tooLarge = true;
       outWhole.push(d.subarray(0, whole! - outLen));
       outLen = whole!;
-      child.stdout!.destroy();
-      return stopForSize?.();
+      return refuse();
     }
     outWhole.push(d);
     outLen += d.length;
@@ -187,6 +209,7 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
       child.stdout!.destroy();
       child.stderr!.destroy();
       child.stdin?.destroy();
+      if (fd !== undefined) closeSync(fd);
       const stdout = out ? out.bytes() : Buffer.concat(outWhole);
       resolve({
         exitCode: exited?.code ?? undefined,
@@ -195,6 +218,7 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
         stderr: err.bytes().toString('utf8'),
         ...(timedOut ? { timedOut } : {}),
         ...(tooLarge ? { tooLarge } : {}),
+        ...(writeError ? { writeError } : {}),
         ...(exited?.signal ? { signal: exited.signal } : {}),
         ...extra,
       });
@@ -210,7 +234,7 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
       child.once('close', () => finish());
       timers.push(setTimeout(finishSoon, PIPE_GRACE_MS));
     });
-    const stop = (why: 'timeout' | 'abort' | 'size') => {
+    const stop = (why: 'timeout' | 'abort' | 'refused') => {
       if (exited || done) return;
       if (why === 'timeout') timedOut = true;
       signalGroup(group, 'SIGTERM');
@@ -224,7 +248,7 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
       };
       poll();
     };
-    stopForSize = () => stop('size');
+    stopEarly = () => stop('refused');
     if (timeoutMs > 0) timers.push(setTimeout(() => stop('timeout'), timeoutMs));
     if (opts.signal) {
       if (opts.signal.aborted) stop('abort');
