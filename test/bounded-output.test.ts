@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { capture, EDGE_BYTES } from '../src/proc/launch.js';
 import { groupAlive } from '../src/proc/group.js';
 import { sshProblem } from '../src/executors/ssh/executor.js';
+import { CodexEvents } from '../src/run/runner.js';
 import { BIN, dispatch, readStateOf, tempDir } from './helpers.js';
 import { NODE, engineProject } from './fixtures/engine.js';
 import { GIT_ENV, git } from './fixtures/git.js';
@@ -57,6 +58,19 @@ describe('capture keeps a bounded head and tail', () => {
   });
 });
 
+describe("an agent's Codex events after 600 MB without an end of line", () => {
+  it('are still read, quickly: the line too long to be an event is skipped, not grown without end', () => {
+    const ev = new CodexEvents();
+    const chunk = 'x'.repeat(64 * 1024);
+    const started = Date.now();
+    for (let i = 0; i < (600 * MB) / chunk.length; i++) ev.push(chunk);
+    ev.push(`\n${JSON.stringify({ type: 'turn.failed', error: { message: 'stream disconnected' } })}\n`);
+    ev.end();
+    expect(ev.failure).toBe('stream disconnected');
+    expect(Date.now() - started).toBeLessThan(10_000);
+  }, 60_000);
+});
+
 describe('a verify command printing 600 MB', () => {
   it('exits 1: the spec is verify-failed (the runner lives), the evidence holds its last line, the log holds all of it', () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'loud', wave: 1 }], extra: { verify: [[NODE, '-e', loud(600, 1, 1)]], retry: { maxAttempts: 1 } } });
@@ -96,11 +110,12 @@ process.exit(spawnSync('sh', ['-c', cmd], { stdio: 'inherit' }).status ?? 1);
   return bin;
 }
 
-function hostProject(): string {
+function hostProject(project = 'bigans', more: { agents?: Record<string, unknown>; agent?: string } = {}): string {
   const host = join(tempDir(), 'host');
   const dir = engineProject({
-    specs: [{ id: '001', name: 'far', wave: 1 }],
-    extra: { project: 'bigans', executor: { kind: 'ssh', hosts: [{ host: 'fakehost', dir: host, dispatch: [NODE, BIN] }], checkSeconds: 0.3, lostAfterChecks: 2, timeoutSeconds: 30 }, retry: { maxAttempts: 1 } },
+    specs: [{ id: '001', name: 'far', wave: 1, ...(more.agent ? { agent: more.agent } : {}) }],
+    ...(more.agents ? { agents: more.agents } : {}),
+    extra: { project, executor: { kind: 'ssh', hosts: [{ host: 'fakehost', dir: host, dispatch: [NODE, BIN] }], checkSeconds: 0.3, lostAfterChecks: 2, timeoutSeconds: 30 }, retry: { maxAttempts: 1 } },
   });
   writeFileSync(join(dir, '.gitignore'), '.codex/\ntrace.jsonl\n');
   git(dir, 'init', '-q', '-b', 'main');
@@ -114,7 +129,6 @@ describe('a host answering 600 MB', () => {
     const dir = hostProject();
     const env = { ...GIT_ENV, PATH: `${fakeSsh()}:${process.env.PATH}`, FAKE_HOST_LOUD: 'start' };
     const r = dispatch(dir, ['run', '--yes', '--no-plan'], { env, timeout: 120_000 });
-    if (process.env.PEEK) console.log(r.stdout, r.stderr);
     expect(r.stderr).not.toMatch(/ERR_STRING_TOO_LONG|^\s+at /m);
     expect(r.stderr).toMatch(/fakehost could not start 001: its answer was larger than 16\.0 MB/);
     expect(r.code, r.stderr).toBe(1);
@@ -131,7 +145,6 @@ describe('a host answering 600 MB', () => {
     }));
     const env = { ...GIT_ENV, PATH: `${fakeSsh()}:${process.env.PATH}`, FAKE_HOST_LOUD: 'poll' };
     const r = dispatch(dir, ['status'], { env, timeout: 120_000 });
-    if (process.env.PEEK) console.log(r.stdout, r.stderr);
     expect(r.stderr).not.toMatch(/ERR_STRING_TOO_LONG|^\s+at /m);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/001/);
@@ -140,5 +153,21 @@ describe('a host answering 600 MB', () => {
     // What a judging check says of such a host (lost after its checks): one line of at most a few hundred characters.
     const problem = sshProblem({ exitCode: 255, stdout: '', stderr: `first\n${'x'.repeat(MB)}\nlast ${'y'.repeat(MB)}` });
     expect(problem).toMatch(/^last y{295}…$/);
+  }, 120_000);
+});
+
+describe('a run whose log is larger than a check may carry', () => {
+  it('comes home through a file: the whole log kept here, the branch fetched, the spec done', () => {
+    // 20 MB of output, then a file committed as its work: the check's answer is cut at 16 MB, so the run is collected on its own.
+    const agent = { command: [NODE, '-e', `${loud(20, 1, 0).replace('process.exit(0)', '')};fs.mkdirSync('out',{recursive:true});fs.writeFileSync('out/far.txt','far\\n')`], prompt: 'none' };
+    const dir = hostProject('bigans2', { agents: { loud: agent }, agent: 'loud' });
+    const env = { ...GIT_ENV, PATH: `${fakeSsh()}:${process.env.PATH}` };
+    const r = dispatch(dir, ['run', '--yes', '--no-plan'], { env, timeout: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readStateOf(dir).completed).toEqual(['001']);
+    const log = readFileSync(join(dir, '.codex', 'logs', '001.attempt-1.log'));
+    expect(log.length).toBeGreaterThan(20 * MB);
+    expect(log.toString('latin1')).toMatch(/\nlast line\n/);
+    expect(git(dir, 'show', 'dispatch/001:out/far.txt')).toBe('far\n');
   }, 120_000);
 });
