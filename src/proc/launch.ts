@@ -1,6 +1,7 @@
 // The one module that starts processes. Everything is an argument array:
 // spec names, paths and config values never pass through a shell.
 import type { ChildProcess } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import type { AgentGroup } from '../state/doc.js';
 import { groupAlive, groupOf, signalGroup } from './group.js';
 import { hasControl, visible } from '../ui/visible.js';
@@ -21,6 +22,61 @@ export interface CaptureResult {
   signal?: NodeJS.Signals;
   /** stdout as bytes (asked with `raw`): a git bundle, a log. */
   stdoutRaw?: Buffer;
+  /** stdout went past `wholeUpTo`: the command was stopped there, and stdout is only its beginning. */
+  tooLarge?: boolean;
+  /** stdout could not be written to `stdoutTo` (a full disk): the command was stopped. */
+  writeError?: string;
+}
+
+/**
+ * What a capture keeps of a stream by default: its first and last EDGE_BYTES, and a line saying how much was
+ * cut between. A command may print gigabytes (a verbose test suite, a hostile host): dispatch's memory stays
+ * bounded, and a verbose command that succeeds still succeeds.
+ */
+export const EDGE_BYTES = 256 * 1024;
+/** How far from an edge a line end is looked for. */
+const LINE_SLACK = 4096;
+
+/** One stream's first and last `edge` bytes; what lies between is only counted. */
+export class Edges {
+  private head: Buffer[] = [];
+  private headLen = 0;
+  private tail: Buffer[] = [];
+  private tailLen = 0;
+  total = 0;
+  constructor(private readonly edge = EDGE_BYTES) {}
+  push(d: Buffer): void {
+    this.total += d.length;
+    if (this.headLen < this.edge) {
+      const take = d.subarray(0, this.edge - this.headLen);
+      this.head.push(take);
+      this.headLen += take.length;
+      d = d.subarray(take.length);
+      if (!d.length) return;
+    }
+    this.tail.push(d);
+    this.tailLen += d.length;
+    while (this.tail.length > 1 && this.tailLen - this.tail[0]!.length >= this.edge) this.tailLen -= this.tail.shift()!.length;
+  }
+  bytes(): Buffer {
+    const head = Buffer.concat(this.head);
+    let tail = Buffer.concat(this.tail);
+    if (head.length + tail.length === this.total) return Buffer.concat([head, tail]);
+    tail = tail.subarray(tail.length - this.edge);
+    // Cut at the nearest line end (one near the edge): the marker stands on a line of its own, no line is half kept.
+    const nl = head.lastIndexOf(10);
+    const headEnd = nl >= head.length - LINE_SLACK ? nl + 1 : head.length;
+    const tnl = tail.indexOf(10);
+    const tailStart = tnl >= 0 && tnl < LINE_SLACK ? tnl + 1 : 0;
+    const cut = this.total - headEnd - (tail.length - tailStart);
+    const marker = Buffer.from(`${head[headEnd - 1] === 10 ? '' : '\n'}[… ${sizeOf(cut)} cut by dispatch: the first and last ${sizeOf(this.edge)} are kept …]\n`);
+    return Buffer.concat([head.subarray(0, headEnd), marker, tail.subarray(tailStart)]);
+  }
+}
+
+/** A byte count in words: "600.0 MB", "12 KB". */
+export function sizeOf(n: number): string {
+  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : `${Math.ceil(n / 1024)} KB`;
 }
 
 /** How long output pipes may stay open after the command exits (a background child holding them). */
@@ -43,6 +99,13 @@ export interface CaptureOptions {
   input?: string | Buffer;
   /** Keep stdout's bytes as they are (`stdoutRaw`). */
   raw?: boolean;
+  /**
+   * stdout is parsed whole (a host's JSON answer): kept up to this many bytes instead of its edges. Past them
+   * the command is stopped and `tooLarge` is set: an answer cut short is never taken for a whole one.
+   */
+  wholeUpTo?: number;
+  /** stdout goes to this file as it comes, none of it kept in memory (a host's logs and bundles, whatever their size). */
+  stdoutTo?: string;
   timeoutMs?: number;
   /** Each chunk of stdout and stderr as it arrives, interleaved as printed (a check's output shown live). */
   onData?: (chunk: Buffer) => void;
@@ -56,6 +119,9 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
   const { execa } = await import('execa');
   // 0: no timeout.
   const timeoutMs = opts.timeoutMs ?? 30_000;
+  // Opened before the command starts (a file that cannot be made leaves nothing running). Written synchronously:
+  // the pipe is read no faster than the disk takes it, so nothing piles up in memory.
+  const fd = opts.stdoutTo === undefined ? undefined : openSync(opts.stdoutTo, 'w', 0o600);
   // execa starts it; the timeout, the group and the pipes are ours: execa would stop only the direct
   // child at a timeout, and wait for pipes a background grandchild may hold open for ever.
   const child = execa(argv[0], argv.slice(1), {
@@ -72,6 +138,7 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
   // Settled by our own finish below; its result (or a rejection from destroyed pipes) is not needed.
   child.catch(() => {});
   if (!child.pid) {
+    if (fd !== undefined) closeSync(fd);
     const r = await child;
     const cause = r.cause as NodeJS.ErrnoException | undefined;
     return { exitCode: undefined, stdout: '', stderr: '', failedToStart: cause?.message ?? r.shortMessage ?? 'could not start', ...(cause?.code === 'ENOENT' ? { notFound: true } : {}) };
@@ -85,11 +152,40 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
       for (const g of running) signalGroup(g, 'SIGTERM');
     });
   }
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
+  const whole = opts.wholeUpTo;
+  const out = whole === undefined && opts.stdoutTo === undefined ? new Edges() : undefined;
+  const outWhole: Buffer[] = [];
+  let outLen = 0;
+  let tooLarge = false;
+  let writeError: string | undefined;
+  const err = new Edges();
+  // Set once the promise below exists: an answer too large (or that cannot be kept) stops the command like a timeout.
+  let stopEarly: (() => void) | undefined;
+  const refuse = () => {
+    child.stdout!.destroy();
+    stopEarly?.();
+  };
   child.stdout!.on('data', (d: Buffer) => {
-    out.push(d);
     opts.onData?.(d);
+    if (out) return out.push(d);
+    if (tooLarge || writeError) return;
+    if (fd !== undefined) {
+      try {
+        writeSync(fd, d);
+      } catch (e) {
+        writeError = (e as Error).message;
+        refuse();
+      }
+      return;
+    }
+    if (outLen + d.length > whole!) {
+      tooLarge = true;
+      outWhole.push(d.subarray(0, whole! - outLen));
+      outLen = whole!;
+      return refuse();
+    }
+    outWhole.push(d);
+    outLen += d.length;
   });
   child.stderr!.on('data', (d: Buffer) => {
     err.push(d);
@@ -114,12 +210,16 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
       child.stdout!.destroy();
       child.stderr!.destroy();
       child.stdin?.destroy();
+      if (fd !== undefined) closeSync(fd);
+      const stdout = out ? out.bytes() : Buffer.concat(outWhole);
       resolve({
         exitCode: exited?.code ?? undefined,
-        stdout: opts.raw ? '' : Buffer.concat(out).toString('utf8'),
-        ...(opts.raw ? { stdoutRaw: Buffer.concat(out) } : {}),
-        stderr: Buffer.concat(err).toString('utf8'),
+        stdout: opts.raw ? '' : stdout.toString('utf8'),
+        ...(opts.raw ? { stdoutRaw: stdout } : {}),
+        stderr: err.bytes().toString('utf8'),
         ...(timedOut ? { timedOut } : {}),
+        ...(tooLarge ? { tooLarge } : {}),
+        ...(writeError ? { writeError } : {}),
         ...(exited?.signal ? { signal: exited.signal } : {}),
         ...extra,
       });
@@ -135,7 +235,7 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
       child.once('close', () => finish());
       timers.push(setTimeout(finishSoon, PIPE_GRACE_MS));
     });
-    const stop = (why: 'timeout' | 'abort') => {
+    const stop = (why: 'timeout' | 'abort' | 'refused') => {
       if (exited || done) return;
       if (why === 'timeout') timedOut = true;
       signalGroup(group, 'SIGTERM');
@@ -149,6 +249,7 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
       };
       poll();
     };
+    stopEarly = () => stop('refused');
     if (timeoutMs > 0) timers.push(setTimeout(() => stop('timeout'), timeoutMs));
     if (opts.signal) {
       if (opts.signal.aborted) stop('abort');

@@ -100,14 +100,12 @@ export async function gitAfter(cwd: string, before: GitBefore, exclude: string[]
   let insertions = 0;
   let deletions = 0;
   if (tree !== before.tree) {
-    const d = await git(cwd, ['diff', '--numstat', '-z', '--no-renames', before.tree, tree]);
-    for (const rec of d.stdout.split('\0')) {
-      const m = /^(\d+|-)\t(\d+|-)\t/.exec(rec);
-      if (!m) continue;
-      files++;
-      insertions += m[1] === '-' ? 0 : Number(m[1]);
-      deletions += m[2] === '-' ? 0 : Number(m[2]);
-    }
+    // One summary line, whatever the size of the change (a list per file would be cut when long); in English.
+    const d = await git(cwd, ['diff', '--shortstat', '--no-renames', before.tree, tree], { LC_ALL: 'C' });
+    const count = (what: RegExp) => Number(what.exec(d.stdout)?.[1] ?? 0);
+    files = count(/(\d+) files? changed/);
+    insertions = count(/(\d+) insertions?\(\+\)/);
+    deletions = count(/(\d+) deletions?\(-\)/);
   }
   return { ...(before.commit ? { before: before.commit } : {}), ...(after ? { after } : {}), files, insertions, deletions, changed: after !== before.commit || tree !== before.tree };
 }

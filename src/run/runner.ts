@@ -61,19 +61,37 @@ export interface Tokens {
   total: number;
 }
 
+/** The longest JSONL line read for events: the ones dispatch reads (turn.failed, error, usage) are short. */
+const EVENT_LINE_MAX = 4 * 1024 * 1024;
+
 /** Codex JSONL: `turn.failed` fails a run even on exit 0; `turn.completed.usage` counts tokens. */
 export class CodexEvents {
   failure?: string;
   lastError?: string;
   tokens?: Tokens;
   private rest = '';
+  /** In a line too long to be an event dispatch reads: skipped to its end. */
+  private skipping = false;
   push(chunk: string): void {
-    const lines = (this.rest + chunk).split('\n');
-    this.rest = lines.pop() ?? '';
-    for (const l of lines) this.line(l);
+    const lines = chunk.split('\n');
+    // The end of the line begun before: read, unless it was too long (skipped).
+    const first = lines.shift()!;
+    if (!lines.length) {
+      if (!this.skipping) this.rest += first;
+    } else {
+      if (!this.skipping) this.line(this.rest + first);
+      this.skipping = false;
+      this.rest = lines.pop()!;
+      for (const l of lines) this.line(l);
+    }
+    // An agent printing without end of line must not grow a string without end (the runner would die).
+    if (this.rest.length > EVENT_LINE_MAX) {
+      this.rest = '';
+      this.skipping = true;
+    }
   }
   end(): void {
-    if (this.rest) this.line(this.rest);
+    if (this.rest && !this.skipping) this.line(this.rest);
     this.rest = '';
   }
   private line(l: string): void {

@@ -3,7 +3,7 @@
 // here — this machine is the state's only writer. A host that stops answering
 // loses its specs after a few failed checks; when it answers again, what it
 // still holds of attempts no longer current is stopped and discarded.
-import { linkSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ResolvedConfig } from '../../config/load.js';
@@ -15,7 +15,7 @@ import { lockState } from '../../state/lock.js';
 import { readState, withState } from '../../state/store.js';
 import { hostBranchOf, type PolledRun, type RunResult } from '../../remote/layout.js';
 import { remoteBase, runLabel, type SshHost } from './hosts.js';
-import { runningByHost, sshProblem, type SshExecutor } from './executor.js';
+import { HOST_ANSWER_MAX, runningByHost, sshProblem, type SshExecutor } from './executor.js';
 
 export type CollectEvent =
   | { type: 'collected'; id: string; host: string; state: string; reason?: string }
@@ -49,12 +49,13 @@ export async function collectRemote(config: ResolvedConfig, ex: SshExecutor, opt
     const polls = await Promise.all(due.map(async (h) => {
       ex.health.checkedAt.set(h.name, now);
       const clean = ex.cleanups.get(h.name) ?? [];
-      const r = await ex.onHost(h, 'poll', ['--collect', '--base', remoteBase(config, h), '--dir', h.cfg.dir, ...(clean.length ? ['--', ...clean] : [])], { raw: true });
-      if (r.exitCode === 0 && clean.length) ex.cleanups.set(h.name, (ex.cleanups.get(h.name) ?? []).filter((c) => !clean.includes(c)));
+      // A check's answer past HOST_ANSWER_MAX is used as far as it is whole: the runs cut off are collected on their own.
+      const r = await ex.onHost(h, 'poll', ['--collect', '--base', remoteBase(config, h), '--dir', h.cfg.dir, ...(clean.length ? ['--', ...clean] : [])], { raw: true, partial: true });
+      if ((r.exitCode === 0 || r.tooLarge) && clean.length) ex.cleanups.set(h.name, (ex.cleanups.get(h.name) ?? []).filter((c) => !clean.includes(c)));
       return { h, r };
     }));
     for (const { h, r } of polls) {
-      const answer = r.exitCode === 0 ? splitPoll(r.stdoutRaw ?? Buffer.alloc(0)) : undefined;
+      const answer = r.exitCode === 0 || r.tooLarge ? splitPoll(r.stdoutRaw ?? Buffer.alloc(0)) : undefined;
       if (!answer) {
         const problem = sshProblem(r);
         if (!opts.judge) continue;
@@ -85,17 +86,24 @@ async function loseHost(config: ResolvedConfig, h: SshHost, reason: string): Pro
   return lost.map((id) => ({ type: 'lost' as const, id, host: h.name, reason }));
 }
 
+/** Bytes of a host's answer: in memory (a check's), or in a file (one run's, fetched on its own whatever its size). */
+interface Part {
+  length: number;
+  /** Writes them to `file` (made with `mode`). */
+  writeTo(file: string, mode?: number): void;
+}
+
+type Blobs = Map<string, { log: Part; bundle: Part }>;
+
+const inMemory = (b: Buffer): Part => ({ length: b.length, writeTo: (file, mode) => writeFileSync(file, b, mode === undefined ? {} : { mode }) });
+
 /** `remote poll --collect`'s answer: the runs, and each finished one's log and bundle. */
-function splitPoll(b: Buffer): { runs: PolledRun[]; blobs: Map<string, { log: Buffer; bundle: Buffer }> } | undefined {
+function splitPoll(b: Buffer): { runs: PolledRun[]; blobs: Blobs } | undefined {
   const nl = b.indexOf(10);
   if (nl < 0) return undefined;
-  let runs: PolledRun[];
-  try {
-    runs = (JSON.parse(b.subarray(0, nl).toString('utf8')) as { runs: PolledRun[] }).runs;
-  } catch {
-    return undefined;
-  }
-  const blobs = new Map<string, { log: Buffer; bundle: Buffer }>();
+  const runs = runsOf(b.subarray(0, nl));
+  if (!runs) return undefined;
+  const blobs: Blobs = new Map();
   let at = nl + 1;
   for (const run of runs) {
     if (!run.blob) continue;
@@ -103,9 +111,76 @@ function splitPoll(b: Buffer): { runs: PolledRun[]; blobs: Map<string, { log: Bu
     const bundle = b.subarray(at + run.blob.log, at + run.blob.log + run.blob.bundle);
     at += run.blob.log + run.blob.bundle;
     // A short answer (cut mid-way): what is whole is used, the rest waits for the next check.
-    if (log.length === run.blob.log && bundle.length === run.blob.bundle) blobs.set(run.label, { log, bundle });
+    if (log.length === run.blob.log && bundle.length === run.blob.bundle) blobs.set(run.label, { log: inMemory(log), bundle: inMemory(bundle) });
   }
   return { runs, blobs };
+}
+
+function runsOf(line: Buffer): PolledRun[] | undefined {
+  try {
+    const runs = (JSON.parse(line.toString('utf8')) as { runs?: unknown }).runs;
+    return Array.isArray(runs) ? (runs as PolledRun[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `remote collect <label>`'s answer, kept in `file`: the same form, read a piece at a time. */
+function splitPollFile(file: string): { runs: PolledRun[]; blobs: Blobs } | undefined {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    // The JSON line: read until its end, up to what a host's answer may hold.
+    const chunks: Buffer[] = [];
+    let nl = -1;
+    let read = 0;
+    while (nl < 0 && read < Math.min(size, HOST_ANSWER_MAX)) {
+      const c = Buffer.alloc(Math.min(64 * 1024, size - read));
+      const n = readSync(fd, c, 0, c.length, read);
+      if (!n) break;
+      const i = c.subarray(0, n).indexOf(10);
+      if (i >= 0) nl = read + i;
+      chunks.push(c.subarray(0, n));
+      read += n;
+    }
+    if (nl < 0) return undefined;
+    const runs = runsOf(Buffer.concat(chunks).subarray(0, nl));
+    if (!runs) return undefined;
+    const blobs: Blobs = new Map();
+    let at = nl + 1;
+    const inFile = (start: number, length: number): Part => ({ length, writeTo: (dest, mode) => copyRange(file, start, length, dest, mode) });
+    for (const run of runs) {
+      if (!run.blob) continue;
+      const { log, bundle } = run.blob;
+      if (!Number.isSafeInteger(log) || !Number.isSafeInteger(bundle) || log < 0 || bundle < 0) return undefined;
+      if (at + log + bundle <= size) blobs.set(run.label, { log: inFile(at, log), bundle: inFile(at + log, bundle) });
+      at += log + bundle;
+    }
+    return { runs, blobs };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Copies `length` bytes of `src` from `start` into `dest`, a megabyte at a time. */
+function copyRange(src: string, start: number, length: number, dest: string, mode?: number): void {
+  const from = openSync(src, 'r');
+  try {
+    const to = openSync(dest, 'w', mode);
+    try {
+      const buf = Buffer.alloc(Math.min(length, 1024 * 1024));
+      for (let done = 0; done < length;) {
+        const n = readSync(from, buf, 0, Math.min(buf.length, length - done), start + done);
+        if (!n) throw new Error(`${src} ended early`);
+        writeSync(to, buf, 0, n);
+        done += n;
+      }
+    } finally {
+      closeSync(to);
+    }
+  } finally {
+    closeSync(from);
+  }
 }
 
 async function collectHost(config: ResolvedConfig, ex: SshExecutor, h: SshHost, answer: NonNullable<ReturnType<typeof splitPoll>>, opts: CollectOptions, back: boolean): Promise<CollectEvent[]> {
@@ -129,13 +204,20 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
   for (const [id, r] of entries) {
     const run = runs.find((x) => x.id === id && x.attempt === r.attempt);
     if (run?.result) {
-      let blob = blobs.get(run.label);
-      if (!blob) {
-        // Too big for the check's answer: fetched on its own, with no time limit.
-        const got = await ex.onHost(h, 'collect', ['--base', base, '--', run.label], { raw: true, timeoutMs: 0 });
-        blob = got.exitCode === 0 ? splitPoll(got.stdoutRaw ?? Buffer.alloc(0))?.blobs.get(run.label) : undefined;
+      const inAnswer = blobs.get(run.label);
+      if (inAnswer) {
+        events.push(await applyResult(config, ex, h, run, run.result, inAnswer));
+        continue;
       }
-      if (blob) events.push(await applyResult(config, ex, h, run, run.result, blob));
+      // Too big for the check's answer: fetched on its own, with no time limit, into a file (a log may be any size).
+      const dir = mkdtempSync(join(tmpdir(), 'dispatch-collect-'));
+      try {
+        const got = await ex.onHost(h, 'collect', ['--base', base, '--', run.label], { timeoutMs: 0, stdoutTo: join(dir, 'answer') });
+        const blob = got.exitCode === 0 ? splitPollFile(join(dir, 'answer'))?.blobs.get(run.label) : undefined;
+        if (blob) events.push(await applyResult(config, ex, h, run, run.result, blob));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
       continue;
     }
     if (run?.alive) {
@@ -194,7 +276,7 @@ function stallOf(config: ResolvedConfig, id: string, r: RunnerInfo, size: number
 }
 
 /** Fetches the run's log and (done) its branch, records its verdict, then cleans the run off the host. */
-async function applyResult(config: ResolvedConfig, ex: SshExecutor, h: SshHost, run: PolledRun, res: RunResult, parts: { log: Buffer; bundle: Buffer }): Promise<CollectEvent> {
+async function applyResult(config: ResolvedConfig, ex: SshExecutor, h: SshHost, run: PolledRun, res: RunResult, parts: { log: Part; bundle: Part }): Promise<CollectEvent> {
   const id = run.id;
   const base = remoteBase(config, h);
   keepLog(config, id, run.attempt, parts.log);
@@ -239,12 +321,12 @@ async function applyResult(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
 }
 
 /** The run's whole log, kept here as the attempt's log (and the spec's latest). */
-function keepLog(config: ResolvedConfig, id: string, attempt: number, log: Buffer): void {
+function keepLog(config: ResolvedConfig, id: string, attempt: number, log: Part): void {
   const file = join(config.stateDir, 'logs', `${id}.attempt-${attempt}.log`);
   const latest = join(config.stateDir, 'logs', `${id}.log`);
   try {
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, log);
+    log.writeTo(file);
     const tmp = `${latest}.${process.pid}.tmp`;
     rmSync(tmp, { force: true });
     linkSync(file, tmp);
@@ -255,7 +337,7 @@ function keepLog(config: ResolvedConfig, id: string, attempt: number, log: Buffe
 }
 
 /** Fetches the spec's branch (the bundle from its host) into `dispatch/<id>` here. Returns what went wrong, if anything. */
-async function fetchBranch(config: ResolvedConfig, run: PolledRun, bundle: Buffer): Promise<string | undefined> {
+async function fetchBranch(config: ResolvedConfig, run: PolledRun, bundle: Part): Promise<string | undefined> {
   const branch = `refs/heads/dispatch/${run.id}`;
   const theirs = `refs/heads/${hostBranchOf(config.project, run.id)}`;
   if (!bundle.length) {
@@ -267,7 +349,7 @@ async function fetchBranch(config: ResolvedConfig, run: PolledRun, bundle: Buffe
   }
   const file = join(tmpdir(), `dispatch-fetch-${process.pid}-${Date.now()}.bundle`);
   try {
-    writeFileSync(file, bundle, { mode: 0o600 });
+    bundle.writeTo(file, 0o600);
     const f = await capture(['git', '-C', config.rootDir, 'fetch', '-q', file, `+${theirs}:${branch}`], { timeoutMs: 0 });
     return f.exitCode === 0 ? undefined : ((f.stderr || f.stdout).trim().split('\n')[0] || `git fetch exit ${f.exitCode}`);
   } finally {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResolvedConfig, ResolvedSpec } from '../../config/load.js';
 import { DispatchError } from '../../errors.js';
-import { capture, type Argv, type CaptureResult } from '../../proc/launch.js';
+import { capture, sizeOf, type Argv, type CaptureResult } from '../../proc/launch.js';
 import { own, stateOf, type RunnerInfo, type StateDoc } from '../../state/doc.js';
 import { readState } from '../../state/store.js';
 import type { StartPayload } from '../../remote/layout.js';
@@ -18,8 +18,11 @@ import { HostHealth } from './health.js';
 export interface SshExecutor extends Executor {
   hosts: SshHost[];
   health: HostHealth;
-  /** Runs `dispatch remote <verb>` on a host. */
-  onHost(h: SshHost, verb: string, args: string[], opts?: { input?: string | Buffer; raw?: boolean; timeoutMs?: number }): Promise<CaptureResult>;
+  /**
+   * Runs `dispatch remote <verb>` on a host. Its answer is read whole up to HOST_ANSWER_MAX; a larger one is no
+   * answer (sshProblem says so), unless `partial` (the caller uses its beginning), or it goes to a file (`stdoutTo`).
+   */
+  onHost(h: SshHost, verb: string, args: string[], opts?: HostCallOptions): Promise<CaptureResult>;
   /** Specs being launched by this process now (not yet to be judged by their host's runs). */
   opening: Set<string>;
   /** Runs collected here whose folders go with the host's next check (`+label`: with their worktree). */
@@ -28,6 +31,21 @@ export interface SshExecutor extends Executor {
   flush(): Promise<void>;
 }
 
+export interface HostCallOptions {
+  input?: string | Buffer;
+  raw?: boolean;
+  timeoutMs?: number;
+  /** An answer cut at HOST_ANSWER_MAX is still used (what is whole of it). */
+  partial?: boolean;
+  /** The answer goes to this file, whatever its size. */
+  stdoutTo?: string;
+}
+
+/** The most of a host's answer read into memory: far more than any JSON answer of dispatch's, little enough to parse. */
+export const HOST_ANSWER_MAX = 16 * 1024 * 1024;
+/** The longest problem line taken from what ssh or the host printed. */
+const PROBLEM_MAX = 300;
+
 /** Whether a running entry is an SSH run (its `host` is a pool host). */
 export const isSshRun = (r: RunnerInfo | undefined) => r?.executor === 'ssh';
 
@@ -35,8 +53,11 @@ export const isSshRun = (r: RunnerInfo | undefined) => r?.executor === 'ssh';
 export function sshProblem(r: CaptureResult): string {
   if (r.failedToStart) return r.notFound ? "'ssh' is not installed" : r.failedToStart;
   if (r.timedOut) return 'no answer (timed out)';
-  const line = r.stderr.trim().split('\n').filter(Boolean).at(-1);
-  return line ? line.replace(/^dispatch: /, '') : `exit ${r.exitCode}`;
+  if (r.tooLarge) return `its answer was larger than ${sizeOf(HOST_ANSWER_MAX)}, which no answer of dispatch's is`;
+  if (r.writeError) return `its answer could not be written here: ${r.writeError}`;
+  const line = r.stderr.trim().split('\n').filter(Boolean).at(-1)?.replace(/^dispatch: /, '');
+  if (!line) return `exit ${r.exitCode}`;
+  return line.length > PROBLEM_MAX ? `${line.slice(0, PROBLEM_MAX)}…` : line;
 }
 
 /** The environment a host receives: only the forwarded variables (a trailing `*` is a prefix). */
@@ -67,8 +88,16 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
   const health = new HostHealth(ex.lostAfterChecks);
   const timeoutMs = ex.timeoutSeconds * 1000;
   const byName = (name: string) => hosts.find((h) => h.name === name);
-  const remote: SshExecutor['onHost'] = (h, verb, args, opts = {}) =>
-    capture(sshArgv(h, [...remoteDispatch(h), 'remote', verb, ...args]), { timeoutMs: opts.timeoutMs ?? timeoutMs, ...(opts.input !== undefined ? { input: opts.input } : {}), ...(opts.raw ? { raw: true } : {}) });
+  const remote: SshExecutor['onHost'] = async (h, verb, args, opts = {}) => {
+    const r = await capture(sshArgv(h, [...remoteDispatch(h), 'remote', verb, ...args]), {
+      timeoutMs: opts.timeoutMs ?? timeoutMs,
+      ...(opts.input !== undefined ? { input: opts.input } : {}),
+      ...(opts.raw ? { raw: true } : {}),
+      ...(opts.stdoutTo !== undefined ? { stdoutTo: opts.stdoutTo } : { wholeUpTo: HOST_ANSWER_MAX }),
+    });
+    // An answer cut short is no answer (whatever the exit code): callers read exitCode, sshProblem says why.
+    return (r.tooLarge && !opts.partial) || r.writeError ? { ...r, exitCode: undefined } : r;
+  };
   const opening = new Set<string>();
   const cleanups = new Map<string, string[]>();
   const base = (h: SshHost) => remoteBase(config, h);
@@ -206,8 +235,9 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
       if (!r || !isSshRun(r) || r.attempt === undefined) return undefined;
       const h = byName(r.host);
       if (!h) return undefined;
-      const l = await remote(h, 'log', ['--base', base(h), '--from', String(from), '--', runLabel(config, id, r.attempt)], { raw: true });
-      if (l.exitCode !== 0) return undefined;
+      // At most HOST_ANSWER_MAX at a time: the next read goes on from where this one ends.
+      const l = await remote(h, 'log', ['--base', base(h), '--from', String(from), '--', runLabel(config, id, r.attempt)], { raw: true, partial: true });
+      if (l.exitCode !== 0 && !l.tooLarge) return undefined;
       const chunk = l.stdoutRaw ?? Buffer.alloc(0);
       return { size: from + chunk.length, chunk };
     },
