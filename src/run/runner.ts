@@ -222,6 +222,12 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   const attemptLog = attemptLogPath(config, id, n);
   const out = createWriteStream(attemptLog, { flags: 'w' });
   await new Promise((res) => out.once('open', res));
+  // A log that cannot be written (a full disk) must not take the runner, and with it the verdict, down:
+  // the log stops, once, saying why in the pane, and the attempt goes on to its verdict.
+  out.once('error', (e: NodeJS.ErrnoException) => {
+    out.on('error', () => {});
+    (opts.echo ?? ((c: string) => void process.stdout.write(c)))(`\n── dispatch: the log ${attemptLog} stopped here: ${e.code === 'ENOSPC' ? 'the disk is full' : e.message}\n`);
+  });
   try {
     const tmp = `${logPath(config, id)}.${process.pid}.tmp`;
     rmSync(tmp, { force: true });
