@@ -36,8 +36,13 @@ export interface CollectOptions {
   judge?: boolean;
   /** Poll every host now, whatever checkSeconds says. */
   force?: boolean;
+  /** Set here for a caller that does not judge (`status`): when its calls to a host must be done by (ms). */
+  until?: number;
   now?: number;
 }
+
+/** Failed fetches of a finished run's result, by host and label: after lostAfterChecks of them its spec is lost. */
+const fetchFailures = new Map<string, number>();
 
 /** Log growth per run, for stall checks: the size last seen and when it last grew. */
 const growth = new Map<string, { size: number; at: number }>();
@@ -95,9 +100,11 @@ async function collectOne(config: ResolvedConfig, ex: SshExecutor, h: SshHost, o
   }
   try {
     ex.health.checkedAt.set(h.name, now);
+    // A reader's calls to one host share one time limit: it reports what it has within it.
+    if (!opts.judge) opts = { ...opts, until: Date.now() + (config.executor?.timeoutSeconds ?? 20) * 1000 };
     const clean = ex.cleanups.get(h.name) ?? [];
     // A check's answer past HOST_ANSWER_MAX is used as far as it is whole: the runs cut off are collected on their own.
-    const r = await ex.onHost(h, 'poll', ['--collect', '--base', remoteBase(config, h), '--dir', h.cfg.dir, ...(clean.length ? ['--', ...clean] : [])], { raw: true, partial: true });
+    const r = await ex.onHost(h, 'poll', ['--collect', '--base', remoteBase(config, h), '--dir', h.cfg.dir, ...(clean.length ? ['--', ...clean] : [])], { raw: true, partial: true, ...(opts.until ? { timeoutMs: opts.until - Date.now() } : {}) });
     if ((r.exitCode === 0 || r.tooLarge) && clean.length) ex.cleanups.set(h.name, (ex.cleanups.get(h.name) ?? []).filter((c) => !clean.includes(c)));
     const answer = r.exitCode === 0 || r.tooLarge ? splitPoll(r.stdoutRaw ?? Buffer.alloc(0)) : { problem: sshProblem(r), silent: true };
     if ('problem' in answer) {
@@ -286,11 +293,20 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
         continue;
       }
       // Too big for the check's answer: fetched on its own into a file (a log may be any size), for as long as the host keeps sending.
+      if (opts.until && opts.until - Date.now() < 1000) continue;
       const dir = mkdtempSync(join(tmpdir(), 'dispatch-collect-'));
       try {
-        const got = await ex.onHost(h, 'collect', ['--base', base, '--', run.label], { idle: true, stdoutTo: join(dir, 'answer') });
+        const got = await ex.onHost(h, 'collect', ['--base', base, '--', run.label], { idle: true, stdoutTo: join(dir, 'answer'), ...(opts.until ? { timeoutMs: opts.until - Date.now() } : {}) });
         const blob = got.exitCode === 0 ? splitPollFile(join(dir, 'answer'))?.blobs.get(run.label) : undefined;
-        if (blob) events.push(await applyResult(config, ex, h, run, run.result, blob));
+        const key = `${h.name}\n${run.label}`;
+        if (blob) {
+          fetchFailures.delete(key);
+          events.push(await applyResult(config, ex, h, run, run.result, blob));
+        } else if (opts.judge && (fetchFailures.set(key, (fetchFailures.get(key) ?? 0) + 1).get(key) ?? 0) >= (config.executor?.lostAfterChecks ?? 3)) {
+          // A host that reports a verdict it never delivers would hold its spec for ever: judged like a host that does not answer.
+          fetchFailures.delete(key);
+          events.push(...(await loseOne(config, h, id, r, `lost (its result could not be fetched from ${h.name}: ${got.exitCode === 0 ? 'its answer does not fit' : sshProblem(got)})`)));
+        }
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
