@@ -208,7 +208,12 @@ async function main() {
       const a = project(n, { ...common, project: `bs${round}`, executor: { kind: 'ssh', hosts: [host], checkSeconds: 0.2 } });
       gitInit(a.dir);
       const ra = await run([NODE, BIN, 'run', '--yes', '--no-plan'], a.dir);
-      const doneA = JSON.parse(readFileSync(join(a.dir, '.codex', 'dispatch-state.json'), 'utf8')).completed.length;
+      let doneA = 0;
+      try {
+        doneA = JSON.parse(readFileSync(join(a.dir, '.codex', 'dispatch-state.json'), 'utf8')).completed.length;
+      } catch {
+        // the run stopped before its first launch: said below
+      }
       if (ra.code !== 0 || doneA !== n) out(`ssh run failed (exit ${ra.code}, ${doneA}/${n} done): ${ra.err.trim().split('\n').at(-1)}`);
       ssh.push(ra.ms);
       const b = project(n, { ...common, multiplexer: 'headless' });

@@ -27,7 +27,9 @@ export async function startSshd() {
   const knownHosts = join(root, 'known_hosts');
   writeFileSync(knownHosts, `[127.0.0.1]:${port} ${readFileSync(`${hostKey}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ')}\n`);
   const cfg = join(root, 'sshd.conf');
-  writeFileSync(cfg, [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, `AuthorizedKeysFile ${join(root, 'authorized_keys')}`, 'StrictModes no', 'UsePAM no', `PidFile ${join(root, 'sshd.pid')}`, 'PasswordAuthentication no', 'PermitRootLogin prohibit-password', 'LogLevel ERROR', 'MaxSessions 100', 'MaxStartups 100:30:200', ''].join('\n'));
+  writeFileSync(cfg, [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, `AuthorizedKeysFile ${join(root, 'authorized_keys')}`, 'StrictModes no', 'UsePAM no', `PidFile ${join(root, 'sshd.pid')}`, 'PasswordAuthentication no', 'PermitRootLogin prohibit-password', 'LogLevel ERROR', 'MaxSessions 100', 'MaxStartups 100:30:200',
+    // As the test hosts (test/fixtures/sshd.ts): no login rc files, which may wait on a stale lock of their own.
+    'SetEnv SHLVL=1', ''].join('\n'));
   const proc = spawn(sshdPath, ['-D', '-e', '-f', cfg], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 300));
   return { root, port, key, knownHosts, stop: () => proc.kill('SIGKILL') };
