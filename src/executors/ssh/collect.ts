@@ -9,13 +9,13 @@ import { dirname, join } from 'node:path';
 import type { ResolvedConfig } from '../../config/load.js';
 import { warn } from '../../errors.js';
 import { capture } from '../../proc/launch.js';
-import { closeLaunch, extra, failLaunch, markRateLimited, own, setState, type AttemptRecord, type RunnerInfo, type VerdictKind } from '../../state/doc.js';
+import { closeLaunch, extra, failLaunch, markRateLimited, own, setState, type AttemptRecord, type RunnerInfo, type StateDoc, type VerdictKind } from '../../state/doc.js';
 import { writeSignal } from '../../state/signals.js';
 import { lockState } from '../../state/lock.js';
 import { readState, withState } from '../../state/store.js';
 import { hostBranchOf, type PolledRun, type RunResult } from '../../remote/layout.js';
-import { remoteBase, runLabel, type SshHost } from './hosts.js';
-import { HOST_ANSWER_MAX, runningByHost, sshProblem, type SshExecutor } from './executor.js';
+import { hostKey, runLabel, type SshHost } from './hosts.js';
+import { HOST_ANSWER_MAX, sameRun, sshEntries, sshProblem, unreachable, type SshExecutor } from './executor.js';
 
 export type CollectEvent =
   | { type: 'collected'; id: string; host: string; state: string; reason?: string }
@@ -34,6 +34,48 @@ export interface CollectOptions {
   now?: number;
 }
 
+/**
+ * A place to check: a configured host, or a place only running entries record (their host renamed or
+ * removed in the config), with the entries that are there. `name` keys health and cleanups.
+ */
+interface Target {
+  name: string;
+  h: SshHost;
+  base: string;
+  key: string;
+  entries: [string, RunnerInfo][];
+}
+
+/** The places to check and what runs at each; `nowhere`: older entries whose host the config no longer names. */
+function targetsOf(config: ResolvedConfig, ex: SshExecutor, doc: StateDoc): { targets: Target[]; nowhere: [string, RunnerInfo][] } {
+  const byKey = new Map<string, Target>();
+  for (const h of ex.hosts) {
+    const key = hostKey(config, h);
+    if (!byKey.has(key)) byKey.set(key, { name: h.name, h, base: ex.reach.get(h.name)?.base ?? '', key, entries: [] });
+  }
+  const nowhere: [string, RunnerInfo][] = [];
+  const names = new Set(ex.hosts.map((h) => h.name));
+  for (const [id, r] of sshEntries(doc)) {
+    const w = ex.where(id, r);
+    if (!w) {
+      nowhere.push([id, r]);
+      continue;
+    }
+    let t = byKey.get(w.key);
+    if (!t) {
+      // Named apart from every configured host (those names have no spaces): its health and cleanups are its own.
+      let name = `${r.host} (${w.h.cfg.host}${w.h.cfg.port ? `:${w.h.cfg.port}` : ''}, not in the config)`;
+      for (let i = 2; names.has(name); i++) name = `${r.host} (${w.h.cfg.host}${w.h.cfg.port ? `:${w.h.cfg.port}` : ''} #${i}, not in the config)`;
+      names.add(name);
+      t = { name, h: w.h, base: w.base, key: w.key, entries: [] };
+      byKey.set(w.key, t);
+    }
+    t.entries.push([id, r]);
+  }
+  for (const t of byKey.values()) ex.reach.set(t.name, { h: t.h, base: t.base });
+  return { targets: [...byKey.values()], nowhere };
+}
+
 /** Log growth per run, for stall checks: the size last seen and when it last grew. */
 const growth = new Map<string, { size: number; at: number }>();
 
@@ -41,31 +83,46 @@ const growth = new Map<string, { size: number; at: number }>();
 export async function collectRemote(config: ResolvedConfig, ex: SshExecutor, opts: CollectOptions): Promise<CollectEvent[]> {
   const now = opts.now ?? Date.now();
   const every = (config.executor?.checkSeconds ?? 5) * 1000;
-  const due = ex.hosts.filter((h) => opts.force || now - (ex.health.checkedAt.get(h.name) ?? 0) >= every);
-  if (!due.length) return [];
+  const { targets, nowhere } = targetsOf(config, ex, readState(config.stateDir));
+  const due = targets.filter((t) => opts.force || now - (ex.health.checkedAt.get(t.name) ?? 0) >= every);
+  if (!due.length && !(nowhere.length && opts.judge)) return [];
   const release = await lockState(join(config.stateDir, 'remote-collect'), { command: opts.command });
   const events: CollectEvent[] = [];
   try {
-    const polls = await Promise.all(due.map(async (h) => {
-      ex.health.checkedAt.set(h.name, now);
-      const clean = ex.cleanups.get(h.name) ?? [];
+    const polls = await Promise.all(due.map(async (t) => {
+      const { h } = t;
+      ex.health.checkedAt.set(t.name, now);
+      const clean = ex.cleanups.get(t.name) ?? [];
       // A check's answer past HOST_ANSWER_MAX is used as far as it is whole: the runs cut off are collected on their own.
-      const r = await ex.onHost(h, 'poll', ['--collect', '--base', remoteBase(config, h), '--dir', h.cfg.dir, ...(clean.length ? ['--', ...clean] : [])], { raw: true, partial: true });
-      if ((r.exitCode === 0 || r.tooLarge) && clean.length) ex.cleanups.set(h.name, (ex.cleanups.get(h.name) ?? []).filter((c) => !clean.includes(c)));
-      return { h, r };
+      const r = await ex.onHost(h, 'poll', ['--collect', '--base', t.base, '--dir', h.cfg.dir, ...(clean.length ? ['--', ...clean] : [])], { raw: true, partial: true });
+      if ((r.exitCode === 0 || r.tooLarge) && clean.length) ex.cleanups.set(t.name, (ex.cleanups.get(t.name) ?? []).filter((c) => !clean.includes(c)));
+      return { t, r };
     }));
-    for (const { h, r } of polls) {
+    let everyHostAnswered = due.length === targets.length;
+    for (const { t, r } of polls) {
       const answer = r.exitCode === 0 || r.tooLarge ? splitPoll(r.stdoutRaw ?? Buffer.alloc(0)) : undefined;
+      if (!answer) everyHostAnswered = false;
+      if (answer) {
+        // An older entry whose host was renamed: found by its run (label, id, attempt) where it is, and kept there.
+        for (const [id, e] of nowhere.splice(0)) {
+          const label = runLabel(config, id, e.attempt ?? 0);
+          if (answer.runs.some((x) => x.label === label && x.id === id && x.attempt === e.attempt)) await recordPlace(config, id, e, t, label);
+          else nowhere.push([id, e]);
+        }
+      }
       if (!answer) {
         const problem = sshProblem(r);
         if (!opts.judge) continue;
-        if (ex.health.fail(h.name)) events.push({ type: 'host-down', host: h.name, problem });
-        if (ex.health.isDown(h.name)) events.push(...(await loseHost(config, h, `lost (host ${h.name} not answering: ${problem})`)));
+        if (ex.health.fail(t.name)) events.push({ type: 'host-down', host: t.name, problem });
+        if (ex.health.isDown(t.name)) events.push(...(await loseHost(config, t, `lost (host ${t.name} not answering: ${problem})`)));
         continue;
       }
-      const back = ex.health.ok(h.name);
-      events.push(...(await collectHost(config, ex, h, answer, opts, back)));
+      const back = ex.health.ok(t.name);
+      events.push(...(await collectHost(config, ex, t, answer, opts, back)));
     }
+    // Older entries on a host the config no longer names: never waited on forever. Not retried either (kind
+    // interrupted): their runner may still be working where dispatch cannot reach, and a second one must not start.
+    if (opts.judge && everyHostAnswered) for (const [id, r] of nowhere) events.push(...(await loseOne(config, r.host, id, r, unreachable(id, r).message, 'interrupted')));
   } finally {
     await release();
   }
@@ -73,17 +130,18 @@ export async function collectRemote(config: ResolvedConfig, ex: SshExecutor, opt
 }
 
 /** Every running entry on a host that is down: lost, so the retry policy relaunches it elsewhere. */
-async function loseHost(config: ResolvedConfig, h: SshHost, reason: string): Promise<CollectEvent[]> {
+async function loseHost(config: ResolvedConfig, t: Target, reason: string): Promise<CollectEvent[]> {
   const lost = await withState(config.stateDir, { command: 'run', reason }, (doc) => {
     const ids: string[] = [];
-    for (const [id] of runningByHost(doc).get(h.name) ?? []) {
+    for (const [id, r] of t.entries) {
+      if (!sameRun(own(doc.dispatch?.running, id), r)) continue;
       failLaunch(doc, id, reason, 'lost');
       ids.push(id);
     }
     return ids;
   });
   for (const id of lost) await tell(config, id, 'failed', 'lost', reason);
-  return lost.map((id) => ({ type: 'lost' as const, id, host: h.name, reason }));
+  return lost.map((id) => ({ type: 'lost' as const, id, host: t.name, reason }));
 }
 
 /** Bytes of a host's answer: in memory (a check's), or in a file (one run's, fetched on its own whatever its size). */
@@ -183,30 +241,33 @@ function copyRange(src: string, start: number, length: number, dest: string, mod
   }
 }
 
-async function collectHost(config: ResolvedConfig, ex: SshExecutor, h: SshHost, answer: NonNullable<ReturnType<typeof splitPoll>>, opts: CollectOptions, back: boolean): Promise<CollectEvent[]> {
+async function collectHost(config: ResolvedConfig, ex: SshExecutor, t: Target, answer: NonNullable<ReturnType<typeof splitPoll>>, opts: CollectOptions, back: boolean): Promise<CollectEvent[]> {
   const { runs, blobs } = answer;
   const events: CollectEvent[] = [];
-  const doc = readState(config.stateDir);
-  const entries = runningByHost(doc).get(h.name) ?? [];
-  const current = (run: PolledRun) => entries.some(([id, r]) => id === run.id && r.attempt === run.attempt);
-  const base = remoteBase(config, h);
+  const { h, base } = t;
+  // As the state is now (the poll took a while): the entries at this place, matched by address whatever their host's name.
+  const entries = targetsOf(config, ex, readState(config.stateDir)).targets.find((x) => x.key === t.key)?.entries ?? [];
+  const labelOf = (id: string, r: RunnerInfo) => r.place?.label ?? runLabel(config, id, r.attempt ?? 0);
+  const current = (run: PolledRun) => entries.some(([id, r]) => id === run.id && r.attempt === run.attempt && labelOf(id, r) === run.label);
   const discarded: string[] = [];
   // Runs of attempts that are no longer current here (given up while the host was away, or already recorded):
   // stopped, and their results never count.
-  const queued = new Set((ex.cleanups.get(h.name) ?? []).map((c) => c.replace(/^[+!]/, '')));
+  const queued = new Set((ex.cleanups.get(t.name) ?? []).map((c) => c.replace(/^[+!]/, '')));
   for (const run of runs) {
     if (current(run) || ex.opening.has(run.id) || queued.has(run.label)) continue;
     // Given up while its host was away (or recorded by a dispatcher that stopped before cleaning): stopped and discarded now.
     const r = await ex.onHost(h, 'stop', ['--base', base, '--kill', '--discard', '--', run.label]);
     if (r.exitCode === 0) discarded.push(run.label);
   }
-  if (back || discarded.length) events.push({ type: 'host-back', host: h.name, discarded });
+  if (back || discarded.length) events.push({ type: 'host-back', host: t.name, discarded });
   for (const [id, r] of entries) {
-    const run = runs.find((x) => x.id === id && x.attempt === r.attempt);
+    const run = runs.find((x) => x.id === id && x.attempt === r.attempt && x.label === labelOf(id, r));
+    // An older entry found where it runs: its place is recorded now, so a later rename of its host keeps it reachable.
+    if (run && !r.place) await recordPlace(config, id, r, t, run.label);
     if (run?.result) {
       const inAnswer = blobs.get(run.label);
       if (inAnswer) {
-        events.push(await applyResult(config, ex, h, run, run.result, inAnswer));
+        events.push(await applyResult(config, ex, t, r, run, run.result, inAnswer));
         continue;
       }
       // Too big for the check's answer: fetched on its own, with no time limit, into a file (a log may be any size).
@@ -214,7 +275,7 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
       try {
         const got = await ex.onHost(h, 'collect', ['--base', base, '--', run.label], { timeoutMs: 0, stdoutTo: join(dir, 'answer') });
         const blob = got.exitCode === 0 ? splitPollFile(join(dir, 'answer'))?.blobs.get(run.label) : undefined;
-        if (blob) events.push(await applyResult(config, ex, h, run, run.result, blob));
+        if (blob) events.push(await applyResult(config, ex, t, r, run, run.result, blob));
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -226,9 +287,9 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
         const pid = run.pid;
         await withState(config.stateDir, { command: opts.command }, (d) => {
           const cur = own(d.dispatch?.running, id);
-          if (cur?.host === h.name && cur.attempt === r.attempt) cur.pid = pid;
+          if (cur?.host === r.host && cur.attempt === r.attempt) cur.pid = pid;
         });
-        events.push({ type: 'adopted', id, host: h.name, pid });
+        events.push({ type: 'adopted', id, host: t.name, pid });
       }
       const stall = stallOf(config, id, r, run.logSize, opts.now ?? Date.now());
       if (stall) events.push(stall);
@@ -239,24 +300,38 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
     if (run && run.alive === false) {
       // Its runner died without a verdict: what it left running ends, then it is lost.
       await ex.onHost(h, 'stop', ['--base', base, '--kill', '--', run.label]);
-      events.push(...(await loseOne(config, h, id, r, `lost (runner died on ${h.name})`)));
+      events.push(...(await loseOne(config, t.name, id, r, `lost (runner died on ${t.name})`)));
     } else if ((opts.now ?? Date.now()) - startedAt > config.startTimeoutSeconds * 1000 && (!run || run.alive === undefined)) {
-      events.push(...(await loseOne(config, h, id, r, `lost (runner never started on ${h.name} within ${config.startTimeoutSeconds} s)`)));
+      events.push(...(await loseOne(config, t.name, id, r, `lost (runner never started on ${t.name} within ${config.startTimeoutSeconds} s)`)));
     }
   }
   return events;
 }
 
-async function loseOne(config: ResolvedConfig, h: SshHost, id: string, r: RunnerInfo, reason: string): Promise<CollectEvent[]> {
+/** Records where an older entry's run was found (the names that version used), if the entry is still that launch. */
+async function recordPlace(config: ResolvedConfig, id: string, r: RunnerInfo, t: Target, label: string): Promise<void> {
+  const { sessionOf } = await import('./hosts.js');
+  const c = t.h.cfg;
+  const place = {
+    host: c.host, ...(c.port ? { port: c.port } : {}), ...(c.identityFile ? { identityFile: c.identityFile } : {}), ...(c.options.length ? { options: [...c.options] } : {}),
+    dispatch: c.dispatch as string | string[], dir: c.dir, base: t.base, label, session: sessionOf(label),
+  };
+  await withState(config.stateDir, { command: 'run' }, (d) => {
+    const cur = own(d.dispatch?.running, id);
+    if (sameRun(cur, r)) cur!.place = place;
+  });
+  r.place = place;
+}
+
+async function loseOne(config: ResolvedConfig, host: string, id: string, r: RunnerInfo, reason: string, kind: VerdictKind = 'lost'): Promise<CollectEvent[]> {
   const done = await withState(config.stateDir, { command: 'run', reason }, (doc) => {
-    const cur = own(doc.dispatch?.running, id);
-    if (cur?.host !== h.name || cur.attempt !== r.attempt) return false;
-    failLaunch(doc, id, reason, 'lost');
+    if (!sameRun(own(doc.dispatch?.running, id), r)) return false;
+    failLaunch(doc, id, reason, kind);
     return true;
   });
   if (!done) return [];
-  await tell(config, id, 'failed', 'lost', reason);
-  return [{ type: 'lost', id, host: h.name, reason }];
+  await tell(config, id, 'failed', kind, reason);
+  return [{ type: 'lost', id, host, reason }];
 }
 
 function stallOf(config: ResolvedConfig, id: string, r: RunnerInfo, size: number, now: number): CollectEvent | undefined {
@@ -276,9 +351,9 @@ function stallOf(config: ResolvedConfig, id: string, r: RunnerInfo, size: number
 }
 
 /** Fetches the run's log and (done) its branch, records its verdict, then cleans the run off the host. */
-async function applyResult(config: ResolvedConfig, ex: SshExecutor, h: SshHost, run: PolledRun, res: RunResult, parts: { log: Part; bundle: Part }): Promise<CollectEvent> {
+async function applyResult(config: ResolvedConfig, ex: SshExecutor, t: Target, entry0: RunnerInfo, run: PolledRun, res: RunResult, parts: { log: Part; bundle: Part }): Promise<CollectEvent> {
   const id = run.id;
-  const base = remoteBase(config, h);
+  const { h, base } = t;
   keepLog(config, id, run.attempt, parts.log);
   let state = res.state;
   let kind = res.kind as VerdictKind;
@@ -294,8 +369,7 @@ async function applyResult(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
   }
   const wtPath = `${base}/worktrees/${id}`;
   const applied = await withState(config.stateDir, { command: 'run', ...(reason ? { reason } : {}) }, (doc) => {
-    const cur = own(doc.dispatch?.running, id);
-    if (cur?.host !== h.name || cur.attempt !== run.attempt) return false;
+    if (!sameRun(own(doc.dispatch?.running, id), entry0)) return false;
     const rec = extra(doc).specs[id] ??= {};
     delete rec.stopReason;
     delete rec.stopKind;
@@ -313,11 +387,11 @@ async function applyResult(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
     return true;
   });
   // Recorded (or decided meanwhile): the run leaves the host with its next check; with its work fetched, its worktree too.
-  const list = ex.cleanups.get(h.name) ?? [];
+  const list = ex.cleanups.get(t.name) ?? [];
   list.push(`${fetched ? '+' : ''}${run.label}`);
-  ex.cleanups.set(h.name, list);
-  if (applied) await tell(config, id, state === 'rate-limited' ? 'rate-limited' : state, kind, reason, { ATTEMPT: run.attempt, HOST: h.name, RETRY_AT: res.until });
-  return { type: 'collected', id, host: h.name, state, ...(reason ? { reason } : {}) };
+  ex.cleanups.set(t.name, list);
+  if (applied) await tell(config, id, state === 'rate-limited' ? 'rate-limited' : state, kind, reason, { ATTEMPT: run.attempt, HOST: entry0.host, RETRY_AT: res.until });
+  return { type: 'collected', id, host: t.name, state, ...(reason ? { reason } : {}) };
 }
 
 /** The run's whole log, kept here as the attempt's log (and the spec's latest). */
@@ -378,9 +452,8 @@ export { runLabel };
  * A host that does not answer is only reported: judging it lost is the run's dispatcher's job.
  */
 export async function collectForReader(config: ResolvedConfig, command: string): Promise<CollectEvent[]> {
-  if (!config.executor) return [];
   const doc = readState(config.stateDir);
-  if (!runningByHost(doc).size) return [];
+  if (!sshEntries(doc).length) return [];
   const { sshExecutor } = await import('./executor.js');
   const ex = sshExecutor(config);
   const events = await collectRemote(config, ex, { command, force: true });
