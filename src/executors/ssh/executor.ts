@@ -9,7 +9,7 @@ import type { ResolvedConfig, ResolvedSpec } from '../../config/load.js';
 import { DispatchError } from '../../errors.js';
 import { capture, sizeOf, type Argv, type CaptureResult } from '../../proc/launch.js';
 import { own, stateOf, type RunPlace, type RunnerInfo, type StateDoc } from '../../state/doc.js';
-import { readState } from '../../state/store.js';
+import { readState, withState } from '../../state/store.js';
 import type { StartPayload } from '../../remote/layout.js';
 import type { Executor, HeldRun } from '../types.js';
 import { REMOTE_TMUX_SOCKET, hostKey, hostsOf, placeOf, remoteBase, remoteDispatch, runLabel, sessionName, sshArgv, whereOf, type RunWhere, type SshHost } from './hosts.js';
@@ -116,7 +116,8 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
   const busyOf = (doc: StateDoc) => {
     const busy = new Map<string, number>();
     for (const [id, r] of sshEntries(doc)) {
-      const k = where(id, r)?.key;
+      const named = byName(r.host);
+      const k = where(id, r)?.key ?? (named && hostKey(config, named));
       if (k !== undefined) busy.set(k, (busy.get(k) ?? 0) + 1);
     }
     return (h: SshHost) => busy.get(hostKey(config, h)) ?? 0;
@@ -237,6 +238,14 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
         }
         if (r.exitCode !== 0) throw new DispatchError(`${h.name} could not start ${req.spec.id}: ${sshProblem(r)}`);
         const started = JSON.parse(r.stdout) as { pane: string };
+        // A host whose dispatch names sessions its own way (an older one) says which it started: that one is on record.
+        const actual = /^tmux:([A-Za-z0-9_-]+)$/.exec(String(started.pane))?.[1];
+        if (actual && actual !== w.session) {
+          await withState(config.stateDir, { command: 'run' }, (d) => {
+            const cur = own(d.dispatch?.running, req.spec!.id);
+            if (cur?.place && cur.attempt === req.attempt) cur.place.session = actual;
+          });
+        }
         return `${h.name}:${started.pane}`;
       } finally {
         opening.delete(req.spec.id);
