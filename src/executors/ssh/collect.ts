@@ -246,9 +246,11 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, t: Target, a
   const events: CollectEvent[] = [];
   const { h, base } = t;
   // As the state is now (the poll took a while): the entries at this place, matched by address whatever their host's name.
-  const entries = targetsOf(config, ex, readState(config.stateDir)).targets.find((x) => x.key === t.key)?.entries ?? [];
+  const doc = readState(config.stateDir);
+  const entries = targetsOf(config, ex, doc).targets.find((x) => x.key === t.key)?.entries ?? [];
   const labelOf = (id: string, r: RunnerInfo) => r.place?.label ?? runLabel(config, id, r.attempt ?? 0);
-  const current = (run: PolledRun) => entries.some(([id, r]) => id === run.id && r.attempt === run.attempt && labelOf(id, r) === run.label);
+  // Current if any running entry is this launch: the same folder may be reached under another spelling of its host.
+  const current = (run: PolledRun) => sshEntries(doc).some(([id, r]) => id === run.id && r.attempt === run.attempt && labelOf(id, r) === run.label);
   const discarded: string[] = [];
   // Runs of attempts that are no longer current here (given up while the host was away, or already recorded):
   // stopped, and their results never count.
