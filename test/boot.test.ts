@@ -189,6 +189,25 @@ describe('the code cache', () => {
     expect(header()).toMatch(/^dispatch-v8-cache 0\.1\.0-/);
   });
 
+  it('a FIFO, a hard link or a device where a cache or the key goes: the same output, never a hang', () => {
+    const clean = cli(['status']);
+    const f = cacheOf('status');
+    rmSync(f);
+    expect(spawnSync('mkfifo', [f]).status).toBe(0);
+    const key = join(cacheDir(), 'config-cache.key');
+    rmSync(key, { force: true });
+    expect(spawnSync('mkfifo', [key]).status).toBe(0);
+    const r = spawnSync(process.execPath, [join(dist(), 'cli.js'), 'status'], { cwd: project, encoding: 'utf8', timeout: 20_000, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', HOME: home, XDG_CACHE_HOME: join(home, 'xdg') } });
+    expect(r.signal).toBeNull();
+    expect({ code: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual(clean);
+    // A second name for a file of ours (a hard link someone made) or a device: not read either.
+    const list = cli(['list']);
+    const lf = cacheOf('list');
+    rmSync(lf);
+    symlinkSync('/dev/zero', lf);
+    expect(cli(['list'])).toEqual(list);
+  });
+
   it('DISPATCH_CODE_CACHE=0: none read, none written', () => {
     const r = cli(['status'], { DISPATCH_CODE_CACHE: '0' });
     expect(r.code, r.stderr).toBe(0);

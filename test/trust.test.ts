@@ -114,6 +114,12 @@ describe('dispatch stop', () => {
     expectUsageError(run(dir, 'stop', '001'), /nothing to stop: 001 is not running \(done\)/, 1);
     expectUsageError(run(dir, 'stop', 'nope'), /unknown spec id 'nope'/);
     expect(stateBytes(dir)).toBe(before);
+    // --json still answers on stdout (a pipe into jq gets the result), with the same exit and error line.
+    const json = run(dir, '--json', 'stop', '001');
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual([{ id: '001', from: 'done', stopped: false, note: 'not running (done)' }]);
+    expect(json.stderr).toMatch(/nothing to stop/);
+    expect(stateBytes(dir)).toBe(before);
   });
 });
 

@@ -7,8 +7,11 @@ export async function run(args: { _: [string[]] }, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
   const { stopSpecs } = await import('../services/stop.js');
   const results = await stopSpecs(config, args._[0], { signal: ctx.signal });
-  if (!results.some((r) => r.stopped)) throw new DispatchError(`nothing to stop: ${results.map((r) => `${r.id} is ${r.note}`).join(', ')}`, { hint: "see 'dispatch status'" });
+  const none = !results.some((r) => r.stopped);
+  // --json answers in every case (a pipe into jq gets the results), and exits 1 as the text does.
   if (ctx.json) ctx.outJson(results);
-  else for (const r of visibleAll(results)) ctx.out(r.stopped ? `${r.id}: stopped (interrupted; 'dispatch retry' or 'dispatch reset --spec ${r.id}' to run it again)\n` : `${r.id}: ${r.note}\n`);
+  if (none) throw new DispatchError(`nothing to stop: ${results.map((r) => `${r.id} is ${r.note}`).join(', ')}`, { hint: "see 'dispatch status'" });
+  if (ctx.json) return EXIT.ok;
+  for (const r of visibleAll(results)) ctx.out(r.stopped ? `${r.id}: stopped (interrupted; 'dispatch retry' or 'dispatch reset --spec ${r.id}' to run it again)\n` : `${r.id}: ${r.note}\n`);
   return EXIT.ok;
 }

@@ -5,9 +5,9 @@
 // src/util/private-cache.ts). A file dispatch did not write as this user fails the seal and is
 // made again; with no private folder there is no key, and nothing is read from a cache.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, linkSync, openSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
-import { privateCacheDir, readOwnFile } from '../util/private-cache.js';
+import { closeSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { isGuardedDir, privateCacheDir, readOwnFile } from '../util/private-cache.js';
 
 const KEY_BYTES = 32;
 let key: Buffer | undefined | null = null;
@@ -31,10 +31,15 @@ function readKey(file: string): Buffer | undefined {
     } finally {
       closeSync(fd);
     }
-    // link, not rename: a key another run made first is kept, and both use it.
-    linkSync(tmp, file);
+    try {
+      // link, not rename: a key another run made first is kept, and both use it.
+      linkSync(tmp, file);
+    } catch (err) {
+      // Something there that is no key of ours (a link another user left, a short file): replaced.
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST' && readOwnFile(file, KEY_BYTES)?.length !== KEY_BYTES) renameSync(tmp, file);
+    }
   } catch {
-    // made by another run meanwhile, or no place for it
+    // no place for it
   } finally {
     try {
       rmSync(tmp, { force: true });
@@ -64,3 +69,16 @@ export function unseal(text: string): string | undefined {
 }
 
 export const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** Far above any real config cache file: a bigger one is not ours. */
+const MAX_CACHE_FILE = 256 * 1024 * 1024;
+
+/**
+ * A file of the project's config cache, only from a cache folder that nobody but this user (or root)
+ * can change, and only a regular file of ours (never a link, a FIFO or a device): otherwise missing.
+ * From a folder others can write, a file checked now could be swapped before it is imported.
+ */
+export function readCacheFile(cacheDir: string, name: string): Buffer | undefined {
+  if (!isGuardedDir(cacheDir) || !isGuardedDir(dirname(cacheDir))) return undefined;
+  return readOwnFile(join(cacheDir, name), MAX_CACHE_FILE);
+}

@@ -4,11 +4,28 @@ import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, FsError } from '../errors.js';
 import { writeFileAtomic } from '../util/write-atomic.js';
-import { seal, sha256, unseal } from './cache-seal.js';
+import { readCacheFile, seal, sha256, unseal } from './cache-seal.js';
+import { isGuardedDir } from '../util/private-cache.js';
 
 // A cache written by another build of dispatch may follow other rules.
 /** Names this build of dispatch: caches made by another build are not used. */
 export const BUILD = process.env.DISPATCH_BUILD ?? 'dev';
+
+/**
+ * What tells an input unchanged. ctime and the inode too: an edit that keeps the size and puts the
+ * mtime back (`touch -d`, `cp -p`, tar, rsync -t) still moves the ctime, which no tool can set.
+ */
+interface InputStamp {
+  path: string;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  size: number;
+}
+const stampOf = (path: string): InputStamp => {
+  const st = statSync(path);
+  return { path, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, size: st.size };
+};
 
 /** Sealed (src/config/cache-seal.ts): only an index this user's dispatch wrote is read. */
 interface CacheIndex {
@@ -20,7 +37,7 @@ interface CacheIndex {
   hash: string;
   isStatic: boolean;
   /** Every file the compiled module was built from, the config first. */
-  inputs: { path: string; mtimeMs: number; size: number }[];
+  inputs: InputStamp[];
 }
 
 // `import { defineConfig } from 'dispatch'` must work even where the package
@@ -97,7 +114,8 @@ export function looksStatic(code: string): boolean {
 function freshCachedOutput(indexPath: string, configPath: string, cacheDir: string): CompiledConfig | undefined {
   let index: CacheIndex;
   try {
-    const body = unseal(readFileSync(indexPath, 'utf8'));
+    const text = readCacheFile(cacheDir, basename(indexPath));
+    const body = text && unseal(text.toString('utf8'));
     if (body === undefined) return undefined;
     index = JSON.parse(body);
   } catch {
@@ -106,19 +124,16 @@ function freshCachedOutput(indexPath: string, configPath: string, cacheDir: stri
   if (index.config !== configPath || index.build !== BUILD || index.inputs[0]?.path !== configPath) return undefined;
   for (const input of index.inputs) {
     try {
-      const st = statSync(input.path);
-      if (st.mtimeMs !== input.mtimeMs || st.size !== input.size) return undefined;
+      const now = stampOf(input.path);
+      if (now.mtimeMs !== input.mtimeMs || now.ctimeMs !== input.ctimeMs || now.ino !== input.ino || now.size !== input.size) return undefined;
     } catch {
       return undefined;
     }
   }
-  const file = join(cacheDir, basename(index.output));
-  try {
-    if (sha256(readFileSync(file)) !== index.outputSha256) return undefined;
-  } catch {
-    return undefined;
-  }
-  return { file, hash: index.hash, isStatic: index.isStatic };
+  const output = basename(index.output);
+  const code = readCacheFile(cacheDir, output);
+  if (!code || sha256(code) !== index.outputSha256) return undefined;
+  return { file: join(cacheDir, output), hash: index.hash, isStatic: index.isStatic };
 }
 
 async function compile(configPath: string, cacheDir: string, indexPath: string): Promise<CompiledConfig> {
@@ -169,12 +184,11 @@ async function compile(configPath: string, cacheDir: string, indexPath: string):
   const paths = Object.keys(result.metafile.inputs)
     .filter((p) => !p.startsWith('dispatch-virtual:'))
     .map((p) => resolve(dirname(configPath), p));
-  const inputs = [configPath, ...paths.filter((p) => p !== configPath)].map((abs) => {
-    const st = statSync(abs);
-    return { path: abs, mtimeMs: st.mtimeMs, size: st.size };
-  });
+  const inputs = [configPath, ...paths.filter((p) => p !== configPath)].map(stampOf);
   try {
-    mkdirSync(cacheDir, { recursive: true });
+    mkdirSync(cacheDir, { recursive: true, mode: 0o755 });
+    // A cache folder others can write: a module written there could be swapped before it is imported.
+    if (!isGuardedDir(cacheDir) || !isGuardedDir(dirname(cacheDir))) return privateCopy(code, hash);
     const outPath = join(cacheDir, output);
     // A cache: rebuilt if lost, so no fsync.
     writeFileAtomic(outPath, code, { sync: false });

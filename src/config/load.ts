@@ -68,7 +68,7 @@ export async function loadConfig(opts: { cwd?: string; configPath?: string } = {
   if (configPath.endsWith('.json')) return resolveConfig(readJson(configPath), configPath);
   const { compileConfig, importCompiled, cacheDirFor, BUILD } = await import('./compile.js');
   const { writeFileAtomic } = await import('../util/write-atomic.js');
-  const { seal, unseal } = await import('./cache-seal.js');
+  const { readCacheFile, seal, unseal } = await import('./cache-seal.js');
   const compiled = await compileConfig(configPath);
   // A config that only builds literals validates to the same result every
   // time in one build of dispatch (resolution rules change between builds):
@@ -77,17 +77,22 @@ export async function loadConfig(opts: { cwd?: string; configPath?: string } = {
   const cached = compiled.isStatic ? join(cacheDirFor(configPath), `${basename(compiled.file, '.mjs')}.resolved.json`) : undefined;
   // Sealed by this user's dispatch after it validated it (see cache-seal.ts): a planted or edited
   // file fails the seal and the config is loaded and validated afresh.
+  // It names the compiled module it came from: an older one, sealed too, cannot stand in for today's.
   if (cached) {
     try {
-      const body = unseal(readFileSync(cached, 'utf8'));
-      const r = body === undefined ? undefined : (JSON.parse(body) as ResolvedConfig & { build?: string });
-      if (r && r.configPath === configPath && r.build === BUILD) return withRuntimeDefaults(r);
+      const text = readCacheFile(dirname(cached), basename(cached));
+      const body = text && unseal(text.toString('utf8'));
+      const r = body === undefined ? undefined : (JSON.parse(body) as ResolvedConfig & { build?: string; compiled?: string });
+      if (r && r.configPath === configPath && r.build === BUILD && r.compiled === compiled.hash) {
+        delete r.compiled;
+        return withRuntimeDefaults(r);
+      }
     } catch {
       // not cached yet
     }
   }
   const resolved = await resolveConfig(await importCompiled(configPath, compiled), configPath);
-  const sealed = cached && seal(JSON.stringify({ ...resolved, build: BUILD, signalDir: resolved.signalDir === tmpdir() ? undefined : resolved.signalDir }));
+  const sealed = cached && seal(JSON.stringify({ ...resolved, build: BUILD, compiled: compiled.hash, signalDir: resolved.signalDir === tmpdir() ? undefined : resolved.signalDir }));
   if (cached && sealed) {
     try {
       writeFileAtomic(cached, sealed, { sync: false });

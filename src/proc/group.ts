@@ -2,7 +2,7 @@
 // stop. A group id is not reused while any member lives; once all are gone a
 // new leader may take the same number, so the leader's start time (Linux
 // /proc) tells our group from a later one.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { canSignal, procStat } from './identity.js';
 import type { AgentGroup } from '../state/doc.js';
 
@@ -71,4 +71,36 @@ export async function stopGroup(g: AgentGroup, graceMs = 2000, pollMs = 25): Pro
     if (!groupAlive(g)) return true;
   }
   return false;
+}
+
+/** The variable that marks every process of one agent launch (see run/agent-file.ts). */
+export const AGENT_TOKEN_VAR = 'DISPATCH_AGENT_TOKEN';
+
+/**
+ * The group of the processes started with `<AGENT_TOKEN_VAR>=<token>` in their environment: an agent whose
+ * runner died before it could write the group down. The token is random and written before the agent
+ * starts, so what carries it was started by that launch; its start time is the earliest of those found.
+ */
+export function groupByToken(token: string): AgentGroup | undefined {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return undefined;
+  }
+  const mark = `${AGENT_TOKEN_VAR}=${token}`;
+  let found: AgentGroup | undefined;
+  for (const p of pids) {
+    let env: string;
+    try {
+      env = readFileSync(`/proc/${p}/environ`, 'latin1');
+    } catch {
+      continue;
+    }
+    if (!env.split('\0').includes(mark)) continue;
+    const st = procStat(Number(p));
+    if (!st || st.state === 'Z' || st.state === 'X') continue;
+    if (!found || (st.pgrp === found.pgid && st.start < found.start!)) found = { pgid: st.pgrp, start: st.start };
+  }
+  return found;
 }

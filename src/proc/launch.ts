@@ -107,6 +107,8 @@ export interface CaptureOptions {
   /** stdout goes to this file as it comes, none of it kept in memory (a host's logs and bundles, whatever their size). */
   stdoutTo?: string;
   timeoutMs?: number;
+  /** Stopped (as at a timeout) when it prints nothing for this long: a transfer of any size, from a peer that may hang. */
+  idleTimeoutMs?: number;
   /** Each chunk of stdout and stderr as it arrives, interleaved as printed (a check's output shown live). */
   onData?: (chunk: Buffer) => void;
   /** Aborted: the command and everything it started are stopped, as at a timeout. */
@@ -165,7 +167,10 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
     child.stdout!.destroy();
     stopEarly?.();
   };
+  // Set once the promise below exists: output pushes the idle deadline back.
+  let stirred: (() => void) | undefined;
   child.stdout!.on('data', (d: Buffer) => {
+    stirred?.();
     opts.onData?.(d);
     if (out) return out.push(d);
     if (tooLarge || writeError) return;
@@ -188,6 +193,7 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
     outLen += d.length;
   });
   child.stderr!.on('data', (d: Buffer) => {
+    stirred?.();
     err.push(d);
     opts.onData?.(d);
   });
@@ -200,11 +206,13 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
     let timedOut = false;
     let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     const timers: NodeJS.Timeout[] = [];
+    let idle: NodeJS.Timeout | undefined;
     let done = false;
     const finish = (extra: Partial<CaptureResult> = {}) => {
       if (done) return;
       done = true;
       for (const t of timers) clearTimeout(t);
+      if (idle) clearTimeout(idle);
       running.delete(group);
       // A background child may still hold the pipes: stop reading them, without waiting.
       child.stdout!.destroy();
@@ -251,6 +259,14 @@ export async function capture(argv: Argv, opts: CaptureOptions = {}): Promise<Ca
     };
     stopEarly = () => stop('refused');
     if (timeoutMs > 0) timers.push(setTimeout(() => stop('timeout'), timeoutMs));
+    if (opts.idleTimeoutMs) {
+      const idleMs = opts.idleTimeoutMs;
+      idle = setTimeout(() => stop('timeout'), idleMs);
+      stirred = () => {
+        if (done || exited || !idle) return;
+        idle.refresh();
+      };
+    }
     if (opts.signal) {
       if (opts.signal.aborted) stop('abort');
       else opts.signal.addEventListener('abort', () => stop('abort'), { once: true });

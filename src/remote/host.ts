@@ -20,6 +20,8 @@ import { hostBranchOf, jobFile, resultFile, runDir, runnerPidFile, runsDir, sess
 
 const LABEL = /^[A-Za-z0-9._-]+$/;
 const SHA = /^[0-9a-f]{40,64}$/;
+/** The last commit a dispatcher sent this checkout. */
+const RECEIVED_REF = 'refs/dispatch/received';
 const git = (dir: string, ...args: string[]): Argv => ['git', '-C', dir, ...args];
 
 function checkLabel(label: string | undefined): string {
@@ -54,6 +56,9 @@ export async function receive(dir: string, bundle: Buffer): Promise<{ received: 
     const heads = await gitOk(dir, 'bundle', 'list-heads', file);
     const sha = heads.split(/\s+/)[0] ?? '';
     await gitOk(dir, 'fetch', '-q', file, 'HEAD');
+    // Kept reachable by a ref: `prepare` names ref tips to be sent only what comes after them, and
+    // without one the next launch (its run's branch cleaned away) would be sent the whole history again.
+    if (SHA.test(sha)) await gitOk(dir, 'update-ref', RECEIVED_REF, sha);
     return { received: sha };
   } finally {
     rmSync(file, { force: true });

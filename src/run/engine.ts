@@ -129,6 +129,7 @@ class RealWorld implements World {
     for (const e of events) {
       if (e.type === 'lost') this.emit({ type: 'lost', lost: [{ id: e.id, why: e.reason.replace(/^lost \(|\)$/g, ''), reason: e.reason }] });
       else if (e.type === 'host-down') this.emit({ type: 'host', host: e.host, message: `not answering (${e.problem}): its specs are lost and go elsewhere` });
+      else if (e.type === 'error') this.emit({ type: 'host', host: e.host, message: `could not collect: ${e.message}` });
       else if (e.type === 'host-back') this.emit({ type: 'host', host: e.host, message: `answering${e.discarded.length ? `; stopped and discarded ${e.discarded.join(', ')} (attempts no longer current)` : ''}` });
       else if (e.type === 'stalled' && watched.has(e.id)) {
         const action = this.config.stall.action;

@@ -49,6 +49,9 @@ export async function preflight(config: ResolvedConfig, items: PreflightItem[], 
     const bins = [...new Set(items.flatMap((i) => (i.agentArgv[0] ? [i.agentArgv[0]] : [])))];
     const checks = await hostChecks(config, mux as unknown as import('../executors/ssh/executor.js').SshExecutor, bins, doc);
     if (items.length) checks.push(specFilesCheck(config, items));
+    // Their work comes home to dispatch/<id>: a branch of that name dispatch did not set is never moved.
+    const { branchCheck } = await import('../executors/ssh/branch.js');
+    if (items.length) checks.push(await branchCheck(config, items.map((i) => i.spec.id), doc));
     return checks;
   }
   const checks: Check[] = [];

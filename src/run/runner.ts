@@ -15,13 +15,13 @@ import { requireChangesOf, runVerify, verifyCommandsOf, type VerifyResult } from
 import { evidenceLine } from './evidence-line.js';
 import { findSpec, locateSpec } from '../specs/lookup.js';
 import { extra, markRateLimited, markRunning, own, setState, stateOf, type AgentGroup, type AttemptRecord, type StateDoc, type VerdictKind, closeLaunch, nextLaunchNumber } from '../state/doc.js';
-import { groupAlive, signalGroup, stopGroup } from '../proc/group.js';
+import { AGENT_TOKEN_VAR, groupAlive, signalGroup, stopGroup } from '../proc/group.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
 import { runHook, specVars } from './hooks.js';
 import { isRunner, runnerPidFile } from './liveness.js';
 import { takeRunnerEnv } from './runner-env.js';
-import { writeAgentFile } from './agent-file.js';
+import { agentToken, writeAgentFile } from './agent-file.js';
 import { attemptLogPath, logPath, runDirOf, workDirOf } from './paths.js';
 import { usesDispatchWorktree } from '../agents/command.js';
 import { agentOutcome, blameLimit, judge, settle, type AgentExit, type Verdict } from './verdict.js';
@@ -222,6 +222,12 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   const attemptLog = attemptLogPath(config, id, n);
   const out = createWriteStream(attemptLog, { flags: 'w' });
   await new Promise((res) => out.once('open', res));
+  // A log that cannot be written (a full disk) must not take the runner, and with it the verdict, down:
+  // the log stops, once, saying why in the pane, and the attempt goes on to its verdict.
+  out.once('error', (e: NodeJS.ErrnoException) => {
+    out.on('error', () => {});
+    (opts.echo ?? ((c: string) => void process.stdout.write(c)))(`\n── dispatch: the log ${attemptLog} stopped here: ${e.code === 'ENOSPC' ? 'the disk is full' : e.message}\n`);
+  });
   try {
     const tmp = `${logPath(config, id)}.${process.pid}.tmp`;
     rmSync(tmp, { force: true });
@@ -291,6 +297,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
       throw new DispatchError(`interrupted (${String(opts.signal.reason ?? 'signal')}) before the agent started`);
     }
     try {
+      env[AGENT_TOKEN_VAR] = agentToken(config, id);
       spawned = await spawnAgent(cmd.argv, { cwd: cmd.cwd, env, input: cmd.promptOnStdin ? prompt : undefined, onGroup: (g) => writeAgentFile(config, id, g) });
       child = spawned.child;
     } catch (err) {

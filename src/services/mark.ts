@@ -54,7 +54,7 @@ export async function resetSpecs(
     // A runner outlives a decision by hand (mark-done or skip while its agent works): its pid file still names it.
     const live = [...ids].filter((id) => {
       const r = own(doc.dispatch?.running, id);
-      if (r) return r.pid > 0 && pick(id, 'running') && isRunner(r.pid, id);
+      if (r) return pick(id, 'running') && (r.pid > 0 ? isRunner(r.pid, id) : launching(config, id, r.startedAt));
       const st = stateOf(doc, id);
       if (st === 'pending' || !pick(id, st)) return false;
       // Its launch still open: the runner has not given its verdict (one that has is only finishing up).
@@ -89,3 +89,14 @@ export async function resetSpecs(
   return changes;
 }
 
+/**
+ * Claimed by a run whose runner has not reported in yet (pid 0): still launching while within the start
+ * time limit, or while a runner started for it lives. Put back to pending then, the runner would find
+ * nothing to run and the run would watch it for ever; past the limit, the run counts it lost anyway.
+ */
+function launching(config: ResolvedConfig, id: string, startedAt: string, now = Date.now()): boolean {
+  const since = Date.parse(startedAt);
+  if (!(now - since > config.startTimeoutSeconds * 1000)) return true;
+  const r = runnerPidOf(config.stateDir, id);
+  return !!r && r.at >= since - 1000 && isRunner(r.pid, id);
+}

@@ -4,7 +4,7 @@
 // this user (or root) can make a file owned by this user, so a file that is ours and that nobody
 // else may write was written by dispatch running as us. A folder another user can write in, or a
 // file of theirs, is never read. Shared by the loader (src/boot.ts): no imports beyond node:fs.
-import { chmodSync, closeSync, fstatSync, lstatSync, mkdirSync, openSync, readSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
 /** Group or others may write: such a file or folder is not only ours. */
@@ -49,21 +49,26 @@ function makeDir(dir: string): boolean {
   }
 }
 
+// Never through a symlink (another user's link to a file of ours, or to one they can read), and never
+// waiting: a FIFO planted where a file goes would block open() beyond the reach of Ctrl-C.
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
 /**
- * A file's bytes, only when it is a regular file of ours that nobody else may write, checked on
- * the open descriptor (a name swapped between a check and the read cannot slip in), and no larger
- * than `max`. Anything else reads as missing.
+ * A file's bytes, only when it is a regular file of ours that nobody else may write and that has no
+ * other name (a hard link another user made to someone's file), checked on the open descriptor (a
+ * name swapped between a check and the read cannot slip in), and no larger than `max`. Anything
+ * else reads as missing.
  */
 export function readOwnFile(file: string, max: number): Buffer | undefined {
   let fd: number;
   try {
-    fd = openSync(file, 'r');
+    fd = openSync(file, READ_FLAGS);
   } catch {
     return undefined;
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile() || !isOursAlone(st) || st.size > max) return undefined;
+    if (!st.isFile() || !isOursAlone(st) || st.nlink !== 1 || st.size > max) return undefined;
     const buf = Buffer.allocUnsafe(st.size);
     let got = 0;
     while (got < st.size) {
@@ -76,5 +81,19 @@ export function readOwnFile(file: string, max: number): Buffer | undefined {
     return undefined;
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * A folder that only this user (or root) can change: a real folder, owned by us or root, not writable
+ * by group or others. What dispatch imports or trusts must sit in one: from a folder others can write,
+ * a file checked a moment ago can be swapped for theirs before it is read again.
+ */
+export function isGuardedDir(dir: string): boolean {
+  try {
+    const st = lstatSync(dir);
+    return st.isDirectory() && (st.uid === uid() || st.uid === 0) && (st.mode & SHARED_WRITE) === 0;
+  } catch {
+    return false;
   }
 }

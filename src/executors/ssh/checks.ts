@@ -7,6 +7,7 @@ import type { StateDoc } from '../../state/doc.js';
 import { VERSION } from '../../version.js';
 import { isSshRun, sshProblem, type SshExecutor } from './executor.js';
 import { remoteDispatch, sshConfigOf } from './hosts.js';
+import { checkAnswerSchema, parseAnswer } from './answers.js';
 
 interface HostFacts {
   version: string;
@@ -39,9 +40,9 @@ export async function hostChecks(config: ResolvedConfig, ex: SshExecutor, bins: 
     }
     let f: HostFacts;
     try {
-      f = JSON.parse(r.stdout) as HostFacts;
-    } catch {
-      return [{ name, status: 'fail', detail: `its dispatch answered something else: ${r.stdout.trim().slice(0, 80)}`, fix: `install dispatch ${VERSION} there` }];
+      f = parseAnswer(checkAnswerSchema, r.stdout);
+    } catch (err) {
+      return [{ name, status: 'fail', detail: `its dispatch answered something else: ${(err as Error).message}`, fix: `install dispatch ${VERSION} there` }];
     }
     const out: Check[] = [];
     const free = h.cfg.slots - (busy.get(h.name) ?? 0);

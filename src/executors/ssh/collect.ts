@@ -4,6 +4,7 @@
 // loses its specs after a few failed checks; when it answers again, what it
 // still holds of attempts no longer current is stopped and discarded.
 import { closeSync, fstatSync, linkSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ResolvedConfig } from '../../config/load.js';
@@ -11,11 +12,13 @@ import { warn } from '../../errors.js';
 import { capture } from '../../proc/launch.js';
 import { closeLaunch, extra, failLaunch, markRateLimited, own, setState, type AttemptRecord, type RunnerInfo, type StateDoc, type VerdictKind } from '../../state/doc.js';
 import { writeSignal } from '../../state/signals.js';
-import { lockState } from '../../state/lock.js';
+import { LockTimeoutError, lockState } from '../../state/lock.js';
 import { readState, withState } from '../../state/store.js';
 import { hostBranchOf, type PolledRun, type RunResult } from '../../remote/layout.js';
-import { hostKey, runLabel, type SshHost } from './hosts.js';
+import { hostKey, runLabel, sessionOf, type SshHost } from './hosts.js';
 import { HOST_ANSWER_MAX, sameRun, sshEntries, sshProblem, unreachable, type SshExecutor } from './executor.js';
+import { AnswerError, parseAnswer, pollAnswerSchema, polledEntry, type PolledEntry } from './answers.js';
+import { homeBranchOf, setByDispatch, setHomeBranch } from './branch.js';
 
 export type CollectEvent =
   | { type: 'collected'; id: string; host: string; state: string; reason?: string }
@@ -23,7 +26,9 @@ export type CollectEvent =
   | { type: 'host-down'; host: string; problem: string }
   | { type: 'host-back'; host: string; discarded: string[] }
   | { type: 'adopted'; id: string; host: string; pid: number }
-  | { type: 'stalled'; id: string; quietSeconds: number };
+  | { type: 'stalled'; id: string; quietSeconds: number }
+  /** A host's collect that failed here (not the host's answer): said, and tried again at the next check. */
+  | { type: 'error'; host: string; message: string };
 
 export interface CollectOptions {
   command: string;
@@ -31,6 +36,8 @@ export interface CollectOptions {
   judge?: boolean;
   /** Poll every host now, whatever checkSeconds says. */
   force?: boolean;
+  /** Set here for a caller that does not judge (`status`): when its calls to a host must be done by (ms). */
+  until?: number;
   now?: number;
 }
 
@@ -76,65 +83,106 @@ function targetsOf(config: ResolvedConfig, ex: SshExecutor, doc: StateDoc): { ta
   return { targets: [...byKey.values()], nowhere };
 }
 
+/** Failed fetches of a finished run's result, by host and label: after lostAfterChecks of them its spec is lost. */
+const fetchFailures = new Map<string, number>();
+
 /** Log growth per run, for stall checks: the size last seen and when it last grew. */
 const growth = new Map<string, { size: number; at: number }>();
 
-/** Collects what the hosts hold. Serialized between dispatch processes: one fetches a branch at a time. */
+/** Per executor: each host's collect under way, events of ones that ended after their caller stopped waiting, hosts that answered. */
+const underWay = new WeakMap<SshExecutor, { hosts: Map<string, Promise<void>>; later: CollectEvent[]; answered: Set<string> }>();
+
+/** How long a reader (`status`) waits for another dispatcher's collect of a host: then it shows what the state has. */
+export const READER_WAIT_MS = 2000;
+
+/**
+ * Collects what the hosts hold. Each host on its own (its own lock, calls with time limits): one that hangs
+ * holds no other. The run's own checks (`judge`) wait for them up to checkSeconds; a host still answering
+ * then goes on in the background, and its events come with a later call. Other calls wait for every host.
+ */
 export async function collectRemote(config: ResolvedConfig, ex: SshExecutor, opts: CollectOptions): Promise<CollectEvent[]> {
   const now = opts.now ?? Date.now();
   const every = (config.executor?.checkSeconds ?? 5) * 1000;
-  const { targets, nowhere } = targetsOf(config, ex, readState(config.stateDir));
-  const due = targets.filter((t) => opts.force || now - (ex.health.checkedAt.get(t.name) ?? 0) >= every);
-  if (!due.length && !(nowhere.length && opts.judge)) return [];
-  const release = await lockState(join(config.stateDir, 'remote-collect'), { command: opts.command });
+  let w = underWay.get(ex);
+  if (!w) underWay.set(ex, (w = { hosts: new Map(), later: [], answered: new Set() }));
+  const mine = w;
+  // The configured hosts, and the places running entries record that no configured host is at.
+  const due = targetsOf(config, ex, readState(config.stateDir)).targets.filter((t) => opts.force || now - (ex.health.checkedAt.get(t.name) ?? 0) >= every);
   const events: CollectEvent[] = [];
-  try {
-    const polls = await Promise.all(due.map(async (t) => {
-      const { h } = t;
-      ex.health.checkedAt.set(t.name, now);
-      const clean = ex.cleanups.get(t.name) ?? [];
-      // A check's answer past HOST_ANSWER_MAX is used as far as it is whole: the runs cut off are collected on their own.
-      const r = await ex.onHost(h, 'poll', ['--collect', '--base', t.base, '--dir', h.cfg.dir, ...(clean.length ? ['--', ...clean] : [])], { raw: true, partial: true });
-      if ((r.exitCode === 0 || r.tooLarge) && clean.length) ex.cleanups.set(t.name, (ex.cleanups.get(t.name) ?? []).filter((c) => !clean.includes(c)));
-      return { t, r };
-    }));
-    let everyHostAnswered = due.length === targets.length;
-    for (const { t, r } of polls) {
-      const answer = r.exitCode === 0 || r.tooLarge ? splitPoll(r.stdoutRaw ?? Buffer.alloc(0)) : undefined;
-      if (!answer) everyHostAnswered = false;
-      if (answer) {
-        // An older entry whose host was renamed: found by its run (label, id, attempt) where it is, and kept there.
-        for (const [id, e] of nowhere.splice(0)) {
-          const label = runLabel(config, id, e.attempt ?? 0);
-          if (answer.runs.some((x) => x.label === label && x.id === id && x.attempt === e.attempt)) await recordPlace(config, id, e, t, label);
-          else nowhere.push([id, e]);
-        }
-      }
-      if (!answer) {
-        const problem = sshProblem(r);
-        if (!opts.judge) continue;
-        if (ex.health.fail(t.name)) events.push({ type: 'host-down', host: t.name, problem });
-        if (ex.health.isDown(t.name)) events.push(...(await loseHost(config, t, `lost (host ${t.name} not answering: ${problem})`)));
-        continue;
-      }
-      const back = ex.health.ok(t.name);
-      events.push(...(await collectHost(config, ex, t, answer, opts, back)));
-    }
-    // Older entries on a host the config no longer names: never waited on forever. Not retried either (kind
-    // interrupted): their runner may still be working where dispatch cannot reach, and a second one must not start.
-    if (opts.judge && everyHostAnswered) for (const [id, r] of nowhere) events.push(...(await loseOne(config, r.host, id, r, unreachable(id, r).message, 'interrupted')));
-  } finally {
-    await release();
+  const waits = due.map((t) => {
+    const going = mine.hosts.get(t.name);
+    if (going) return going;
+    ex.health.checkedAt.set(t.name, now);
+    const task = collectOne(config, ex, t, opts, now)
+      .catch((err: Error): CollectEvent[] => [{ type: 'error', host: t.name, message: err.message }])
+      .then((ev) => void mine.later.push(...ev))
+      .finally(() => mine.hosts.delete(t.name));
+    mine.hosts.set(t.name, task);
+    return task;
+  });
+  if (opts.judge && !opts.force) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(waits), new Promise<void>((r) => (timer = setTimeout(r, every)))]);
+    clearTimeout(timer);
+  } else await Promise.all([...mine.hosts.values()]);
+  events.push(...mine.later.splice(0));
+  // Older entries on a host the config no longer names, once every configured host has answered without holding
+  // them: never waited on forever. Not retried either (kind interrupted): their runner may still work where
+  // dispatch cannot reach, and a second one must not start.
+  if (opts.judge && ex.hosts.every((h) => mine.answered.has(h.name))) {
+    for (const [id, r] of targetsOf(config, ex, readState(config.stateDir)).nowhere) events.push(...(await loseOne(config, r.host, id, r, unreachable(id, r).message, 'interrupted')));
   }
   return events;
 }
 
+/** The running entries at a place, as the state is now. */
+const entriesAt = (config: ResolvedConfig, ex: SshExecutor, doc: StateDoc, key: string) => targetsOf(config, ex, doc).targets.find((x) => x.key === key)?.entries ?? [];
+
+/** The lock of one host's collect (two dispatchers never fetch one host's runs at once). */
+const lockOf = (config: ResolvedConfig, name: string) => join(config.stateDir, `remote-collect-${name.replace(/[^A-Za-z0-9._-]/g, '_')}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`);
+
+async function collectOne(config: ResolvedConfig, ex: SshExecutor, t: Target, opts: CollectOptions, now: number): Promise<CollectEvent[]> {
+  const { h } = t;
+  let release: () => Promise<void>;
+  try {
+    release = await lockState(lockOf(config, t.name), { command: opts.command, ...(opts.judge ? {} : { waitLimitMs: READER_WAIT_MS }) });
+  } catch (err) {
+    // Another dispatcher is collecting this host now: a reader shows what the state has rather than wait.
+    if (!opts.judge && err instanceof LockTimeoutError) return [];
+    throw err;
+  }
+  try {
+    ex.health.checkedAt.set(t.name, now);
+    // A reader's calls to one host share one time limit: it reports what it has within it.
+    if (!opts.judge) opts = { ...opts, until: Date.now() + (config.executor?.timeoutSeconds ?? 20) * 1000 };
+    const clean = ex.cleanups.get(t.name) ?? [];
+    // A check's answer past HOST_ANSWER_MAX is used as far as it is whole: the runs cut off are collected on their own.
+    const r = await ex.onHost(h, 'poll', ['--collect', '--base', t.base, '--dir', h.cfg.dir, ...(clean.length ? ['--', ...clean] : [])], { raw: true, partial: true, ...(opts.until ? { timeoutMs: opts.until - Date.now() } : {}) });
+    if ((r.exitCode === 0 || r.tooLarge) && clean.length) ex.cleanups.set(t.name, (ex.cleanups.get(t.name) ?? []).filter((c) => !clean.includes(c)));
+    const answer = r.exitCode === 0 || r.tooLarge ? splitPoll(r.stdoutRaw ?? Buffer.alloc(0)) : { problem: sshProblem(r), silent: true };
+    if ('problem' in answer) {
+      underWay.get(ex)?.answered.delete(t.name);
+      if (!opts.judge) return [];
+      const events: CollectEvent[] = [];
+      if (ex.health.fail(t.name)) events.push({ type: 'host-down', host: t.name, problem: answer.problem });
+      // A host that answers what does not fit is as good as one that does not answer: said as what it is.
+      const why = 'silent' in answer ? `not answering: ${answer.problem}` : `answered what dispatch cannot use: ${answer.problem}`;
+      if (ex.health.isDown(t.name)) events.push(...(await loseHost(config, ex, t, `lost (host ${t.name} ${why})`)));
+      return events;
+    }
+    const back = ex.health.ok(t.name);
+    underWay.get(ex)?.answered.add(t.name);
+    return await collectHost(config, ex, t, answer, opts, back);
+  } finally {
+    await release();
+  }
+}
+
 /** Every running entry on a host that is down: lost, so the retry policy relaunches it elsewhere. */
-async function loseHost(config: ResolvedConfig, t: Target, reason: string): Promise<CollectEvent[]> {
+async function loseHost(config: ResolvedConfig, ex: SshExecutor, t: Target, reason: string): Promise<CollectEvent[]> {
   const lost = await withState(config.stateDir, { command: 'run', reason }, (doc) => {
     const ids: string[] = [];
-    for (const [id, r] of t.entries) {
-      if (!sameRun(own(doc.dispatch?.running, id), r)) continue;
+    for (const [id] of entriesAt(config, ex, doc, t.key)) {
       failLaunch(doc, id, reason, 'lost');
       ids.push(id);
     }
@@ -155,15 +203,23 @@ type Blobs = Map<string, { log: Part; bundle: Part }>;
 
 const inMemory = (b: Buffer): Part => ({ length: b.length, writeTo: (file, mode) => writeFileSync(file, b, mode === undefined ? {} : { mode }) });
 
+/** A check's answer: its runs that fit, the entries that do not (and whose they are), each finished run's bytes. */
+interface PollAnswer {
+  runs: PolledRun[];
+  bad: BadEntry[];
+  blobs: Blobs;
+}
+type BadEntry = Extract<PolledEntry, { bad: string }>;
+
 /** `remote poll --collect`'s answer: the runs, and each finished one's log and bundle. */
-function splitPoll(b: Buffer): { runs: PolledRun[]; blobs: Blobs } | undefined {
+function splitPoll(b: Buffer): PollAnswer | { problem: string } {
   const nl = b.indexOf(10);
-  if (nl < 0) return undefined;
-  const runs = runsOf(b.subarray(0, nl));
-  if (!runs) return undefined;
+  if (nl < 0) return { problem: b.length ? 'its answer has no end of line' : 'its answer was empty' };
+  const head = runsOf(b.subarray(0, nl));
+  if ('problem' in head) return head;
   const blobs: Blobs = new Map();
   let at = nl + 1;
-  for (const run of runs) {
+  for (const run of head.runs) {
     if (!run.blob) continue;
     const log = b.subarray(at, at + run.blob.log);
     const bundle = b.subarray(at + run.blob.log, at + run.blob.log + run.blob.bundle);
@@ -171,20 +227,33 @@ function splitPoll(b: Buffer): { runs: PolledRun[]; blobs: Blobs } | undefined {
     // A short answer (cut mid-way): what is whole is used, the rest waits for the next check.
     if (log.length === run.blob.log && bundle.length === run.blob.bundle) blobs.set(run.label, { log: inMemory(log), bundle: inMemory(bundle) });
   }
-  return { runs, blobs };
+  return { ...head, blobs };
 }
 
-function runsOf(line: Buffer): PolledRun[] | undefined {
+/**
+ * The JSON line, checked. The runs' bytes follow in their order: after an entry that does not fit, where
+ * they lie is unknown, so the runs after it carry none (fetched on their own, `collect <label>`).
+ */
+function runsOf(line: Buffer): { runs: PolledRun[]; bad: BadEntry[] } | { problem: string } {
+  let entries: unknown[];
   try {
-    const runs = (JSON.parse(line.toString('utf8')) as { runs?: unknown }).runs;
-    return Array.isArray(runs) ? (runs as PolledRun[]) : undefined;
-  } catch {
-    return undefined;
+    entries = parseAnswer(pollAnswerSchema, line.toString('utf8')).runs;
+  } catch (err) {
+    if (err instanceof AnswerError) return { problem: err.message };
+    throw err;
   }
+  const runs: PolledRun[] = [];
+  const bad: BadEntry[] = [];
+  for (const e of entries) {
+    const p = polledEntry(e);
+    if ('bad' in p) bad.push(p);
+    else runs.push(bad.length ? { ...p.run, blob: undefined } : p.run);
+  }
+  return { runs, bad };
 }
 
 /** `remote collect <label>`'s answer, kept in `file`: the same form, read a piece at a time. */
-function splitPollFile(file: string): { runs: PolledRun[]; blobs: Blobs } | undefined {
+function splitPollFile(file: string): PollAnswer | undefined {
   const fd = openSync(file, 'r');
   try {
     const size = fstatSync(fd).size;
@@ -202,19 +271,19 @@ function splitPollFile(file: string): { runs: PolledRun[]; blobs: Blobs } | unde
       read += n;
     }
     if (nl < 0) return undefined;
-    const runs = runsOf(Buffer.concat(chunks).subarray(0, nl));
-    if (!runs) return undefined;
+    const head = runsOf(Buffer.concat(chunks).subarray(0, nl));
+    if ('problem' in head) return undefined;
+    const { runs, bad } = head;
     const blobs: Blobs = new Map();
     let at = nl + 1;
     const inFile = (start: number, length: number): Part => ({ length, writeTo: (dest, mode) => copyRange(file, start, length, dest, mode) });
     for (const run of runs) {
       if (!run.blob) continue;
       const { log, bundle } = run.blob;
-      if (!Number.isSafeInteger(log) || !Number.isSafeInteger(bundle) || log < 0 || bundle < 0) return undefined;
       if (at + log + bundle <= size) blobs.set(run.label, { log: inFile(at, log), bundle: inFile(at + log, bundle) });
       at += log + bundle;
     }
-    return { runs, blobs };
+    return { runs, bad, blobs };
   } finally {
     closeSync(fd);
   }
@@ -241,28 +310,46 @@ function copyRange(src: string, start: number, length: number, dest: string, mod
   }
 }
 
-async function collectHost(config: ResolvedConfig, ex: SshExecutor, t: Target, answer: NonNullable<ReturnType<typeof splitPoll>>, opts: CollectOptions, back: boolean): Promise<CollectEvent[]> {
-  const { runs, blobs } = answer;
+async function collectHost(config: ResolvedConfig, ex: SshExecutor, t: Target, answer: PollAnswer, opts: CollectOptions, back: boolean): Promise<CollectEvent[]> {
+  const { runs, bad, blobs } = answer;
   const events: CollectEvent[] = [];
   const { h, base } = t;
+  const name = t.name;
   // As the state is now (the poll took a while): the entries at this place, matched by address whatever their host's name.
-  const doc = readState(config.stateDir);
-  const entries = targetsOf(config, ex, doc).targets.find((x) => x.key === t.key)?.entries ?? [];
+  let doc = readState(config.stateDir);
+  // An older entry whose host was renamed in the config: found by its run (label, id, attempt) where it is, and kept there.
+  for (const [id, e] of targetsOf(config, ex, doc).nowhere) {
+    const label = runLabel(config, id, e.attempt ?? 0);
+    if (runs.some((x) => x.label === label && x.id === id && x.attempt === e.attempt)) await recordPlace(config, id, e, t, label);
+  }
+  doc = readState(config.stateDir);
+  const entries = entriesAt(config, ex, doc, t.key);
   const labelOf = (id: string, r: RunnerInfo) => r.place?.label ?? runLabel(config, id, r.attempt ?? 0);
   // Current if any running entry is this launch: the same folder may be reached under another spelling of its host.
-  const current = (run: PolledRun) => sshEntries(doc).some(([id, r]) => id === run.id && r.attempt === run.attempt && labelOf(id, r) === run.label);
+  const current = (run: { id: string; attempt: number; label: string }) => sshEntries(doc).some(([id, r]) => id === run.id && r.attempt === run.attempt && labelOf(id, r) === run.label);
   const discarded: string[] = [];
   // Runs of attempts that are no longer current here (given up while the host was away, or already recorded):
   // stopped, and their results never count.
-  const queued = new Set((ex.cleanups.get(t.name) ?? []).map((c) => c.replace(/^[+!]/, '')));
-  for (const run of runs) {
+  const queued = new Set((ex.cleanups.get(name) ?? []).map((c) => c.replace(/^[+!]/, '')));
+  // What the host said of a run that does not fit is never recorded: its spec is lost, with what was wrong.
+  for (const b of bad) {
+    const owner = b.owner;
+    if (!owner) continue;
+    const entry = entries.find(([id, r]) => id === owner.id && r.attempt === owner.attempt);
+    if (entry) events.push(...(await loseOne(config, name, entry[0], entry[1], `lost (host ${name} answered what dispatch cannot use for ${entry[0]} attempt ${owner.attempt}: ${b.bad})`)));
+  }
+  const lostNow = new Set(events.filter((e) => e.type === 'lost').map((e) => (e as { id: string }).id));
+  // Runs no longer current whose entry does not fit otherwise: stopped and discarded like any other.
+  const stale = [...runs, ...bad.flatMap((b) => (b.owner?.label && !lostNow.has(b.owner.id) ? [{ ...b.owner, label: b.owner.label }] : []))];
+  for (const run of stale) {
     if (current(run) || ex.opening.has(run.id) || queued.has(run.label)) continue;
     // Given up while its host was away (or recorded by a dispatcher that stopped before cleaning): stopped and discarded now.
     const r = await ex.onHost(h, 'stop', ['--base', base, '--kill', '--discard', '--', run.label]);
     if (r.exitCode === 0) discarded.push(run.label);
   }
-  if (back || discarded.length) events.push({ type: 'host-back', host: t.name, discarded });
+  if (back || discarded.length) events.push({ type: 'host-back', host: name, discarded });
   for (const [id, r] of entries) {
+    if (lostNow.has(id)) continue;
     const run = runs.find((x) => x.id === id && x.attempt === r.attempt && x.label === labelOf(id, r));
     // An older entry found where it runs: its place is recorded now, so a later rename of its host keeps it reachable.
     if (run && !r.place) await recordPlace(config, id, r, t, run.label);
@@ -272,12 +359,21 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, t: Target, a
         events.push(await applyResult(config, ex, t, r, run, run.result, inAnswer));
         continue;
       }
-      // Too big for the check's answer: fetched on its own, with no time limit, into a file (a log may be any size).
+      // Too big for the check's answer: fetched on its own into a file (a log may be any size), for as long as the host keeps sending.
+      if (opts.until && opts.until - Date.now() < 1000) continue;
       const dir = mkdtempSync(join(tmpdir(), 'dispatch-collect-'));
       try {
-        const got = await ex.onHost(h, 'collect', ['--base', base, '--', run.label], { timeoutMs: 0, stdoutTo: join(dir, 'answer') });
+        const got = await ex.onHost(h, 'collect', ['--base', base, '--', run.label], { idle: true, stdoutTo: join(dir, 'answer'), ...(opts.until ? { timeoutMs: opts.until - Date.now() } : {}) });
         const blob = got.exitCode === 0 ? splitPollFile(join(dir, 'answer'))?.blobs.get(run.label) : undefined;
-        if (blob) events.push(await applyResult(config, ex, t, r, run, run.result, blob));
+        const key = `${name}\n${run.label}`;
+        if (blob) {
+          fetchFailures.delete(key);
+          events.push(await applyResult(config, ex, t, r, run, run.result, blob));
+        } else if (opts.judge && (fetchFailures.set(key, (fetchFailures.get(key) ?? 0) + 1).get(key) ?? 0) >= (config.executor?.lostAfterChecks ?? 3)) {
+          // A host that reports a verdict it never delivers would hold its spec for ever: judged like a host that does not answer.
+          fetchFailures.delete(key);
+          events.push(...(await loseOne(config, name, id, r, `lost (its result could not be fetched from ${name}: ${got.exitCode === 0 ? 'its answer does not fit' : sshProblem(got)})`)));
+        }
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -289,9 +385,9 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, t: Target, a
         const pid = run.pid;
         await withState(config.stateDir, { command: opts.command }, (d) => {
           const cur = own(d.dispatch?.running, id);
-          if (cur?.host === r.host && cur.attempt === r.attempt) cur.pid = pid;
+          if (sameRun(cur, r)) cur!.pid = pid;
         });
-        events.push({ type: 'adopted', id, host: t.name, pid });
+        events.push({ type: 'adopted', id, host: name, pid });
       }
       const stall = stallOf(config, id, r, run.logSize, opts.now ?? Date.now());
       if (stall) events.push(stall);
@@ -302,9 +398,9 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, t: Target, a
     if (run && run.alive === false) {
       // Its runner died without a verdict: what it left running ends, then it is lost.
       await ex.onHost(h, 'stop', ['--base', base, '--kill', '--', run.label]);
-      events.push(...(await loseOne(config, t.name, id, r, `lost (runner died on ${t.name})`)));
+      events.push(...(await loseOne(config, name, id, r, `lost (runner died on ${name})`)));
     } else if ((opts.now ?? Date.now()) - startedAt > config.startTimeoutSeconds * 1000 && (!run || run.alive === undefined)) {
-      events.push(...(await loseOne(config, t.name, id, r, `lost (runner never started on ${t.name} within ${config.startTimeoutSeconds} s)`)));
+      events.push(...(await loseOne(config, name, id, r, `lost (runner never started on ${name} within ${config.startTimeoutSeconds} s)`)));
     }
   }
   return events;
@@ -312,7 +408,6 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, t: Target, a
 
 /** Records where an older entry's run was found (the names that version used), if the entry is still that launch. */
 async function recordPlace(config: ResolvedConfig, id: string, r: RunnerInfo, t: Target, label: string): Promise<void> {
-  const { sessionOf } = await import('./hosts.js');
   const c = t.h.cfg;
   const place = {
     host: c.host, ...(c.port ? { port: c.port } : {}), ...(c.identityFile ? { identityFile: c.identityFile } : {}), ...(c.options.length ? { options: [...c.options] } : {}),
@@ -360,17 +455,19 @@ async function applyResult(config: ResolvedConfig, ex: SshExecutor, t: Target, e
   let state = res.state;
   let kind = res.kind as VerdictKind;
   let reason = res.reason;
-  let fetched = false;
+  let fetched: string | undefined;
   if (state === 'done') {
-    const f = await fetchBranch(config, run, parts.bundle);
-    if (f) {
+    const f = await fetchBranch(config, run, parts.bundle, setByDispatch(readState(config.stateDir), id));
+    if ('problem' in f) {
       state = 'failed';
       kind = 'lost';
-      reason = `lost (its work could not be fetched from ${h.name}: ${f})`;
-    } else fetched = true;
+      reason = `lost (its work could not be fetched from ${h.name}: ${f.problem})`;
+    } else fetched = f.head;
   }
   const wtPath = `${base}/worktrees/${id}`;
   const applied = await withState(config.stateDir, { command: 'run', ...(reason ? { reason } : {}) }, (doc) => {
+    // Where dispatch set the branch is kept whatever else happens: only from there will it move it again.
+    if (fetched) (extra(doc).specs[id] ??= {}).worktree = { path: wtPath, branch: homeBranchOf(id), createdBy: 'dispatch', host: h.name, head: fetched };
     if (!sameRun(own(doc.dispatch?.running, id), entry0)) return false;
     const rec = extra(doc).specs[id] ??= {};
     delete rec.stopReason;
@@ -379,10 +476,7 @@ async function applyResult(config: ResolvedConfig, ex: SshExecutor, t: Target, e
       const spec = config.specs.find((s) => s.id === id);
       markRateLimited(doc, id, { until: res.until, agent: spec?.agent ?? '', reason: reason ?? 'rate limited', at: res.endedAt });
     } else setState(doc, id, state === 'rate-limited' ? 'failed' : state, reason, kind);
-    if (state === 'done') {
-      rec.awaitingMerge = true;
-      rec.worktree = { path: wtPath, branch: `dispatch/${id}`, createdBy: 'dispatch', host: h.name };
-    }
+    if (state === 'done') rec.awaitingMerge = true;
     const entry = (res.entry ?? {}) as Partial<AttemptRecord>;
     const { n: _n, startedAt: _s, ...rest } = entry;
     closeLaunch(doc, id, run.attempt, { ...rest, endedAt: entry.endedAt ?? res.endedAt, state: state === 'rate-limited' && !res.until ? 'failed' : state, kind, ...(reason ? { reason } : {}) } as Omit<AttemptRecord, 'n' | 'startedAt'>);
@@ -412,25 +506,32 @@ function keepLog(config: ResolvedConfig, id: string, attempt: number, log: Part)
   }
 }
 
-/** Fetches the spec's branch (the bundle from its host) into `dispatch/<id>` here. Returns what went wrong, if anything. */
-async function fetchBranch(config: ResolvedConfig, run: PolledRun, bundle: Part): Promise<string | undefined> {
-  const branch = `refs/heads/dispatch/${run.id}`;
+/**
+ * Fetches the spec's branch (the bundle from its host) into `dispatch/<id>` here, moving that branch only
+ * from `from` (where dispatch last set it; undefined: it must not exist). Returns the commit, or what went wrong.
+ */
+async function fetchBranch(config: ResolvedConfig, run: PolledRun, bundle: Part, from: string | undefined): Promise<{ head: string } | { problem: string }> {
   const theirs = `refs/heads/${hostBranchOf(config.project, run.id)}`;
+  let head = run.result?.head;
   if (!bundle.length) {
     // Nothing new on the branch: it is the base, which this repository has.
-    const head = run.result?.head;
-    if (!head) return 'the host did not say which commit the branch is at';
-    const u = await capture(['git', '-C', config.rootDir, 'update-ref', branch, head]);
-    return u.exitCode === 0 ? undefined : (u.stderr.trim() || `git update-ref exit ${u.exitCode}`);
+    if (!head) return { problem: 'the host did not say which commit the branch is at' };
+  } else {
+    const file = join(tmpdir(), `dispatch-fetch-${process.pid}-${Date.now()}.bundle`);
+    try {
+      bundle.writeTo(file, 0o600);
+      // Into no branch: the objects come in, and the branch moves below only if it is dispatch's.
+      const heads = await capture(['git', '-C', config.rootDir, 'bundle', 'list-heads', file, theirs]);
+      head = heads.stdout.split('\n').map((l) => l.split(' ')).find((w) => w[1] === theirs)?.[0];
+      if (heads.exitCode !== 0 || !head) return { problem: `the bundle from the host has no ${theirs}` };
+      const f = await capture(['git', '-C', config.rootDir, 'fetch', '-q', file, theirs], { timeoutMs: 0 });
+      if (f.exitCode !== 0) return { problem: (f.stderr || f.stdout).trim().split('\n')[0] || `git fetch exit ${f.exitCode}` };
+    } finally {
+      rmSync(file, { force: true });
+    }
   }
-  const file = join(tmpdir(), `dispatch-fetch-${process.pid}-${Date.now()}.bundle`);
-  try {
-    bundle.writeTo(file, 0o600);
-    const f = await capture(['git', '-C', config.rootDir, 'fetch', '-q', file, `+${theirs}:${branch}`], { timeoutMs: 0 });
-    return f.exitCode === 0 ? undefined : ((f.stderr || f.stdout).trim().split('\n')[0] || `git fetch exit ${f.exitCode}`);
-  } finally {
-    rmSync(file, { force: true });
-  }
+  const problem = await setHomeBranch(config, run.id, head, from);
+  return problem ? { problem } : { head };
 }
 
 /** What a runner would have said on its own machine: the signal file and the hook. */
@@ -460,5 +561,6 @@ export async function collectForReader(config: ResolvedConfig, command: string):
   const ex = sshExecutor(config);
   const events = await collectRemote(config, ex, { command, force: true });
   await ex.flush().catch(() => undefined);
-  return events;
+  for (const e of events) if (e.type === 'error') warn(`could not collect from ${e.host}: ${e.message}`);
+  return events.filter((e) => e.type !== 'error');
 }

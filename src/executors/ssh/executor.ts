@@ -10,7 +10,8 @@ import { DispatchError } from '../../errors.js';
 import { capture, sizeOf, type Argv, type CaptureResult } from '../../proc/launch.js';
 import { own, stateOf, type RunPlace, type RunnerInfo, type StateDoc } from '../../state/doc.js';
 import { readState, withState } from '../../state/store.js';
-import type { StartPayload } from '../../remote/layout.js';
+import type { PolledRun, StartPayload } from '../../remote/layout.js';
+import { AnswerError, parseAnswer, pollAnswerSchema, polledEntry, receiveAnswerSchema, startAnswerSchema } from './answers.js';
 import type { Executor, HeldRun } from '../types.js';
 import { REMOTE_TMUX_SOCKET, hostKey, hostsOf, placeOf, remoteBase, remoteDispatch, runLabel, sessionName, sshArgv, whereOf, type RunWhere, type SshHost } from './hosts.js';
 import { HostHealth } from './health.js';
@@ -40,7 +41,10 @@ export interface SshExecutor extends Executor {
 export interface HostCallOptions {
   input?: string | Buffer;
   raw?: boolean;
+  /** The call's time limit (executor.timeoutSeconds unless a longer one is derived for it; never none). */
   timeoutMs?: number;
+  /** A transfer of unknown size: stopped when the host sends nothing for timeoutSeconds (and at `timeoutMs` if given). */
+  idle?: boolean;
   /** An answer cut at HOST_ANSWER_MAX is still used (what is whole of it). */
   partial?: boolean;
   /** The answer goes to this file, whatever its size. */
@@ -96,10 +100,14 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
   const hosts = hostsOf(config);
   const health = new HostHealth(ex.lostAfterChecks);
   const timeoutMs = ex.timeoutSeconds * 1000;
+  // A start sets up a worktree on the host: as long as a launch may take to start, at the least.
+  const startMs = Math.max(timeoutMs, config.startTimeoutSeconds * 1000);
   const byName = (name: string) => hosts.find((h) => h.name === name);
   const remote: SshExecutor['onHost'] = async (h, verb, args, opts = {}) => {
     const r = await capture(sshArgv(h, [...remoteDispatch(h), 'remote', verb, ...args]), {
-      timeoutMs: opts.timeoutMs ?? timeoutMs,
+      // Every call has a limit, so a host that hangs never holds dispatch: a transfer of any size (`idle`) may
+      // last as long as the host keeps sending; anything else has a time limit (0, "none", is not taken).
+      ...(opts.idle ? { timeoutMs: opts.timeoutMs ?? 0, idleTimeoutMs: timeoutMs } : { timeoutMs: opts.timeoutMs || timeoutMs }),
       ...(opts.input !== undefined ? { input: opts.input } : {}),
       ...(opts.raw ? { raw: true } : {}),
       ...(opts.stdoutTo !== undefined ? { stdoutTo: opts.stdoutTo } : { wholeUpTo: HOST_ANSWER_MAX }),
@@ -133,14 +141,17 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
   /** Sends the host the commits it lacks: a bundle of HEAD without what the host named (`tips`) and we know. */
   async function send(h: SshHost, tips: string[]): Promise<string> {
     const known = tips.length ? await capture(['git', '-C', config.rootDir, 'cat-file', '--batch-check'], { input: `${tips.join('\n')}\n` }) : undefined;
-    const exclude = (known?.stdout ?? '').split('\n').filter((l) => / commit$/.test(l)).map((l) => `^${l.split(' ')[0]}`);
+    // `<sha> commit <size>` for each tip this repository has as a commit (`<tip> missing` otherwise).
+    const exclude = (known?.stdout ?? '').split('\n').map((l) => l.split(' ')).filter((w) => w[1] === 'commit' && /^[0-9a-f]{40,64}$/.test(w[0]!)).map((w) => `^${w[0]}`);
     const file = join(tmpdir(), `dispatch-send-${process.pid}-${Date.now()}.bundle`);
     try {
       const b = await capture(['git', '-C', config.rootDir, 'bundle', 'create', '-q', file, 'HEAD', ...exclude], { timeoutMs: 0 });
       if (b.exitCode !== 0) throw new DispatchError(`could not bundle the project for ${h.name}: ${(b.stderr || b.stdout).trim()}`);
-      const r = await remote(h, 'receive', ['--dir', h.cfg.dir], { input: readFileSync(file), timeoutMs: 0 });
+      const bytes = readFileSync(file);
+      // Its limit grows with what it carries: 64 KB/s at the least, on top of the usual one.
+      const r = await remote(h, 'receive', ['--dir', h.cfg.dir], { input: bytes, timeoutMs: timeoutMs + Math.ceil(bytes.length / 64) });
       if (r.exitCode !== 0) throw new DispatchError(`${h.name} could not receive the project: ${sshProblem(r)}`);
-      return (JSON.parse(r.stdout) as { received: string }).received;
+      return answerOf(h, 'receive', receiveAnswerSchema, r.stdout).received;
     } finally {
       rmSync(file, { force: true });
     }
@@ -231,13 +242,15 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
         const payload = { ...(await payloadFor({ spec: req.spec, attempt: req.attempt, host: h.name, ...(req.runId ? { runId: req.runId } : {}) }, sha, label)), session: w.session };
         const startArgs = ['--base', w.base, '--dir', h.cfg.dir];
         // One round trip when the host has the commit (every launch but its first); else the commits it lacks, then again.
-        let r = await remote(h, 'start', startArgs, { input: JSON.stringify(payload), timeoutMs: 0 });
+        let r = await remote(h, 'start', startArgs, { input: JSON.stringify(payload), timeoutMs: startMs });
         if (r.exitCode === 3) {
-          sha = await send(h, (JSON.parse(r.stdout) as { need: string[] }).need);
-          r = await remote(h, 'start', startArgs, { input: JSON.stringify({ ...payload, base: sha }), timeoutMs: 0 });
+          const asked = answerOf(h, 'start', startAnswerSchema, r.stdout);
+          sha = await send(h, 'need' in asked ? asked.need : []);
+          r = await remote(h, 'start', startArgs, { input: JSON.stringify({ ...payload, base: sha }), timeoutMs: startMs });
         }
         if (r.exitCode !== 0) throw new DispatchError(`${h.name} could not start ${req.spec.id}: ${sshProblem(r)}`);
-        const started = JSON.parse(r.stdout) as { pane: string };
+        const started = answerOf(h, 'start', startAnswerSchema, r.stdout);
+        if (!('pane' in started)) throw new DispatchError(`${h.name} could not start ${req.spec.id}: it still lacks the commit to start from`);
         // A host whose dispatch names sessions its own way (an older one) says which it started: that one is on record.
         const actual = /^tmux:([A-Za-z0-9_-]+)$/.exec(String(started.pane))?.[1];
         if (actual && actual !== w.session) {
@@ -256,7 +269,8 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
       if (!w || r.attempt === undefined) return undefined;
       const p = await remote(w.h, 'poll', ['--base', w.base]);
       if (p.exitCode !== 0) return undefined;
-      const run = (JSON.parse(p.stdout) as { runs: HeldRunLike[] }).runs.find((x) => x.id === id && x.attempt === r.attempt);
+      // An answer that does not fit says nothing either way.
+      const run = polledRuns(p.stdout)?.find((x) => x.id === id && x.attempt === r.attempt);
       return !!run && (run.alive ?? true) && !run.result;
     },
     async stop(id, r, how) {
@@ -288,19 +302,33 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
       await Promise.all(hosts.map(async (h) => {
         const p = await remote(h, 'poll', ['--base', base(h)]);
         if (p.exitCode !== 0) return;
-        for (const run of (JSON.parse(p.stdout) as { runs: HeldRunLike[] }).runs) out.push({ id: run.id, attempt: run.attempt, host: h.name, alive: !!run.alive, ...(run.pid ? { pid: run.pid } : {}) });
+        for (const run of polledRuns(p.stdout) ?? []) out.push({ id: run.id, attempt: run.attempt, host: h.name, alive: !!run.alive, ...(run.pid ? { pid: run.pid } : {}) });
       }));
       return out;
     },
   };
 }
 
-interface HeldRunLike {
-  id: string;
-  attempt: number;
-  alive?: boolean;
-  pid?: number;
-  result?: unknown;
+/** A host's answer fitted to its schema; else a DispatchError naming the host and what was wrong. */
+function answerOf<S extends Parameters<typeof parseAnswer>[0]>(h: SshHost, verb: string, schema: S, text: string): ReturnType<typeof parseAnswer<S>> {
+  try {
+    return parseAnswer(schema, text);
+  } catch (err) {
+    if (err instanceof AnswerError) throw new DispatchError(`${h.name} answered '${verb}' with what dispatch cannot use: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The runs of a `remote poll` answer that fit (undefined: the answer as a whole does not). */
+function polledRuns(text: string): PolledRun[] | undefined {
+  try {
+    return parseAnswer(pollAnswerSchema, text).runs.flatMap((e) => {
+      const p = polledEntry(e);
+      return 'run' in p ? [p.run] : [];
+    });
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether the spec has a running SSH entry now. */
