@@ -223,7 +223,7 @@ describe.skipIf(!sshAvailable)('SSH hosts and what travels to them', () => {
     await waitFor(() => pid() > 0, 60_000, 'the runner adopted');
     const a = dispatch(dir, ['attach', '001', '--print'], { env });
     expect(a.code, a.stderr).toBe(0);
-    expect(a.stdout).toMatch(/^ssh .*-t -- 127\.0\.0\.1 'tmux -L dispatch attach-session -t =sshp7-001-1'\n$/);
+    expect(a.stdout).toMatch(/^ssh .*-t -- 127\.0\.0\.1 'tmux -L dispatch attach-session -t =sshp7-001-1-[0-9a-f]{12}'\n$/);
     const l = await dispatchAsync(dir, ['logs', '001', '--follow'], { env });
     expect(l.code, l.stderr).toBe(0);
     expect(l.stdout).toMatch(/succeed: working on 001[\s\S]*succeed: all done/);

@@ -4,7 +4,7 @@
 // is one file, listed in registry.ts.
 import type { ResolvedSpec } from '../config/load.js';
 import type { Argv } from '../proc/launch.js';
-import type { RunnerInfo, StateDoc } from '../state/doc.js';
+import type { RunPlace, RunnerInfo, StateDoc } from '../state/doc.js';
 
 export type ExecutorKind = 'zellij' | 'tmux' | 'headless' | 'ssh';
 /** The local multiplexers (the `multiplexer` config key). */
@@ -22,6 +22,8 @@ export interface PaneRequest {
   runId?: string;
   /** The machine `place` chose. */
   host?: string;
+  /** SSH: where the launch was recorded to be (its address and names). */
+  place?: RunPlace;
 }
 
 /** Whether the executor can be used now, found without changing anything. */

@@ -16,7 +16,7 @@ import { readState, withState } from '../state/store.js';
 import { writeFileAtomic } from '../util/write-atomic.js';
 import { sessionOf } from '../executors/ssh/hosts.js';
 import { formatLiteral, tmuxArg } from '../executors/tmux.js';
-import { hostBranchOf, jobFile, resultFile, runDir, runnerPidFile, runsDir, worktreeOf, type Job, type PolledRun, type RunResult, type StartPayload } from './layout.js';
+import { hostBranchOf, jobFile, resultFile, runDir, runnerPidFile, runsDir, sessionFile, worktreeOf, type Job, type PolledRun, type RunResult, type StartPayload } from './layout.js';
 
 const LABEL = /^[A-Za-z0-9._-]+$/;
 const SHA = /^[0-9a-f]{40,64}$/;
@@ -100,6 +100,9 @@ const tmux = (...args: string[]): Argv => ['tmux', '-L', 'dispatch', ...args];
 /** Sets up a run (worktree at the base commit, its folder, the private state) and starts its runner. */
 export async function start(base: string, dir: string, p: StartPayload): Promise<{ label: string; pane: string; worktree: string } | { need: string[] }> {
   const label = checkLabel(p.label);
+  // '.' and ':' would make tmux read a window or pane in the name.
+  if (p.session !== undefined && !/^[A-Za-z0-9_-]+$/.test(p.session)) throw new UsageError(`not a session name: ${JSON.stringify(p.session)}`);
+  const session = p.session ?? sessionOf(label);
   // The commit to start from: when the host lacks it, it says what it has, to be sent only the rest.
   const commit = await prepare(dir, p.base);
   if (!commit.have) return { need: commit.tips };
@@ -139,15 +142,17 @@ export async function start(base: string, dir: string, p: StartPayload): Promise
   const has = await capture(['tmux', '-V']);
   if (has.exitCode === 0) {
     // tmux expands formats (`#(...)` runs a command) in -c: the folder goes through as a literal.
-    let r = await capture(tmux('new-session', '-d', '-s', sessionOf(label), '-c', formatLiteral(wt), '--', ...argv.map(tmuxArg)));
+    let r = await capture(tmux('new-session', '-d', '-s', session, '-c', formatLiteral(wt), '--', ...argv.map(tmuxArg)));
     // A client that reaches the tmux server just as its last session closes is told "server exited
     // unexpectedly" and nothing starts: tried again (a few times, briefly) while the session is not there.
-    for (let i = 0; i < 4 && r.exitCode !== 0 && (await capture(tmux('has-session', '-t', `=${sessionOf(label)}`))).exitCode !== 0; i++) {
+    for (let i = 0; i < 4 && r.exitCode !== 0 && (await capture(tmux('has-session', '-t', `=${session}`))).exitCode !== 0; i++) {
       await new Promise((res) => setTimeout(res, 100 * (i + 1)));
-      r = await capture(tmux('new-session', '-d', '-s', sessionOf(label), '-c', formatLiteral(wt), '--', ...argv.map(tmuxArg)));
+      r = await capture(tmux('new-session', '-d', '-s', session, '-c', formatLiteral(wt), '--', ...argv.map(tmuxArg)));
     }
     if (r.exitCode !== 0) throw new DispatchError(`tmux could not start run ${label}: ${(r.stderr || r.stdout).trim() || `exit ${r.exitCode}`}`);
-    return { label, pane: `tmux:${sessionOf(label)}`, worktree: wt };
+    // Only now is the session known to be this run's: a name tmux refused (taken) is never recorded, so never ended.
+    writeFileAtomic(sessionFile(run), session);
+    return { label, pane: `tmux:${session}`, worktree: wt };
   }
   const pid = await spawnDetached(argv, { cwd: wt });
   return { label, pane: `pid:${pid}`, worktree: wt };
@@ -233,6 +238,8 @@ export async function stop(base: string, label: string, opts: { reason?: string;
   }
   const runner = runnerOf(run);
   if (opts.kill) {
+    // Decided while its runner still lives (ending the runner ends the session, and with it the proof).
+    const session = await ownSession(run, label);
     const doc = readState(job.config.stateDir);
     const group = own(doc.dispatch?.running, job.id)?.agent;
     if (group) await stopGroup(group);
@@ -246,7 +253,7 @@ export async function stop(base: string, label: string, opts: { reason?: string;
         // gone
       }
     }
-    await capture(tmux('kill-session', '-t', `=${sessionOf(label)}`));
+    if (session) await capture(tmux('kill-session', '-t', `=${session}`));
   } else if (runner?.alive) {
     try {
       process.kill(runner.pid, 'SIGTERM');
@@ -345,9 +352,28 @@ export async function clean(base: string, dir: string, label: string, opts: { wo
     await capture(git(dir, 'worktree', 'remove', '--force', job.worktree), { timeoutMs: 0 });
     await capture(git(dir, 'branch', '-D', hostBranchOf(job.project, job.id)));
   }
-  await capture(tmux('kill-session', '-t', `=${sessionOf(label)}`));
+  const session = await ownSession(run, label);
+  if (session) await capture(tmux('kill-session', '-t', `=${session}`));
   await removeRun(run);
   return { cleaned: true };
+}
+
+/**
+ * The tmux session this run was started in, when that can be proven: the name its start recorded, or (a run
+ * started before names were recorded, under its label) a session whose pane is this run's live runner.
+ * Never a session of the same name that another project or run started.
+ */
+async function ownSession(run: string, label: string): Promise<string | undefined> {
+  try {
+    return readFileSync(sessionFile(run), 'utf8').trim() || undefined;
+  } catch {
+    // not recorded: started by an older version, or never started
+  }
+  const name = sessionOf(label);
+  const panes = await capture(tmux('list-panes', '-s', '-t', `=${name}`, '-F', '#{pane_pid}'));
+  if (panes.exitCode !== 0) return undefined;
+  const mine = (argv: string[]) => argv.includes('remote-run') && argv.at(-1) === run;
+  return panes.stdout.split('\n').some((l) => /^\d+$/.test(l.trim()) && pidIs(Number(l.trim()), mine)) ? name : undefined;
 }
 
 /**

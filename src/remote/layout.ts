@@ -13,10 +13,14 @@ export const hostBranchOf = (project: string, id: string) => `dispatch-remote/${
 export const jobFile = (run: string) => join(run, 'job.json');
 export const resultFile = (run: string) => join(run, 'result.json');
 export const runnerPidFile = (run: string) => join(run, 'runner.pid');
+/** The tmux session this run's runner was started in, written once it was: the only session stop and clean may end. */
+export const sessionFile = (run: string) => join(run, 'session');
 
 /** What the dispatcher sends to start a run (on ssh's stdin). */
 export interface StartPayload {
   label: string;
+  /** The tmux session to start it in (injective over projects and ids; recorded by the dispatcher). */
+  session?: string;
   id: string;
   attempt: number;
   runId?: string;

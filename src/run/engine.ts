@@ -7,7 +7,7 @@ import { warn } from '../errors.js';
 import { loadConfig, type ResolvedConfig, type ResolvedSpec } from '../config/load.js';
 import type { Executor as Mux } from '../executors/types.js';
 import type { SshExecutor } from '../executors/ssh/executor.js';
-import { claimLaunch, claimRefusal, extra, failLaunch, nextLaunchNumber, own, type LaunchBasis, type SpecState, type StateDoc } from '../state/doc.js';
+import { claimLaunch, claimRefusal, extra, failLaunch, nextLaunchNumber, own, type LaunchBasis, type RunPlace, type SpecState, type StateDoc } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { journalRunEvent, readState, statePath, withState } from '../state/store.js';
 import { runHook, specVars } from './hooks.js';
@@ -77,6 +77,8 @@ class RealWorld implements World {
   private stalled = new Set<string>();
   private folders: SpecFolders | undefined;
   private launched = new Set<string>();
+  /** The SSH pool for runs on record when this run's executor is another. */
+  private pool: SshExecutor | undefined;
   constructor(
     private config: ResolvedConfig,
     private mux: Mux,
@@ -103,7 +105,8 @@ class RealWorld implements World {
   async housekeep(watched: ReadonlySet<string>): Promise<void> {
     const lost = await reapLost(this.config, this.read(), 'run');
     if (lost.length) this.emit({ type: 'lost', lost });
-    if (this.mux.kind === 'ssh') await this.collect(watched);
+    // SSH runs are collected even when the config no longer has the pool: their places are on record.
+    if (this.mux.kind === 'ssh' || Object.values(this.read().dispatch?.running ?? {}).some((r) => r.executor === 'ssh')) await this.collect(watched);
     if (watched.size) await checkStalls(this.config, this.read(), watched, this.stalled, this.emit);
   }
 
@@ -115,7 +118,7 @@ class RealWorld implements World {
   /** SSH runs: their verdicts brought home, lost hosts judged, stalls acted on. */
   private async collect(watched: ReadonlySet<string>): Promise<void> {
     const { collectRemote } = await import('../executors/ssh/collect.js');
-    const ex = this.mux as unknown as SshExecutor;
+    const ex = this.mux.kind === 'ssh' ? (this.mux as unknown as SshExecutor) : (this.pool ??= (await import('../executors/ssh/executor.js')).sshExecutor(this.config));
     let events;
     try {
       events = await collectRemote(this.config, ex, { command: 'run', judge: true });
@@ -261,6 +264,7 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, run
   const id = item.spec.id;
   let attempt = 1;
   let host = hostname();
+  let place: RunPlace | undefined;
   let refused: SpecState | undefined;
   try {
     if (item.error) throw new Error(item.error);
@@ -281,7 +285,9 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, run
       const placed = mux.place(item.spec, doc);
       if ('wait' in placed) throw new Error(`no room for it: waiting for ${placed.wait}`);
       host = placed.host;
-      claimLaunch(doc, id, basis, { pid: 0, host, startedAt, pane: item.paneName, attempt, runId: runId, ...(mux.kind === 'ssh' ? { executor: 'ssh' as const } : {}) }, item.spec.wave);
+      // An SSH run records where it really is (address, folder, session), not only the config's name for it.
+      place = mux.kind === 'ssh' ? (mux as unknown as SshExecutor).placeOf(id, host, attempt) : undefined;
+      claimLaunch(doc, id, basis, { pid: 0, host, startedAt, pane: item.paneName, attempt, runId: runId, ...(mux.kind === 'ssh' ? { executor: 'ssh' as const } : {}), ...(place ? { place } : {}) }, item.spec.wave);
       if (worktree) extra(doc).specs[id]!.worktree = worktree;
     });
     if (refused) return { ok: false, attempt: 0, pane: '', refused: { kind: 'decided', state: refused } };
@@ -291,7 +297,7 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, run
     // (API keys, PATH, CODEX_HOME...) to the runner in a file only this user can read.
     if (mux.kind !== 'headless' && !mux.remote) writeRunnerEnv(config, id);
     // The runner records its own pane id ($ZELLIJ_PANE_ID, $TMUX_PANE, its pid): no second write here.
-    const pane = await mux.open({ name: item.paneName, cwd: item.cwd, argv: item.runnerArgv, spec: item.spec, attempt, runId, host });
+    const pane = await mux.open({ name: item.paneName, cwd: item.cwd, argv: item.runnerArgv, spec: item.spec, attempt, runId, host, ...(place ? { place } : {}) });
     return { ok: true, attempt, pane };
   } catch (err) {
     const reason = `launch failed: ${(err as Error).message}`;

@@ -119,6 +119,18 @@ async function stopRemote(config: ResolvedConfig, id: string, r: RunnerInfo, opt
   const { sshExecutor } = await import('../executors/ssh/executor.js');
   const { collectRemote } = await import('../executors/ssh/collect.js');
   const ex = sshExecutor(config);
+  if (!ex.where(id, r)) {
+    // Nowhere dispatch can reach: nothing was stopped, so nothing is recorded (and no stop is left pending).
+    await withState(config.stateDir, { command: 'stop' }, (d) => {
+      const rec = own(d.dispatch?.specs, id);
+      if (rec && own(d.dispatch?.running, id)?.attempt === r.attempt) {
+        delete rec.stopReason;
+        delete rec.stopKind;
+      }
+    });
+    const { unreachable } = await import('../executors/ssh/executor.js');
+    throw unreachable(id, r);
+  }
   const same = () => {
     const now = own(readState(config.stateDir).dispatch?.running, id);
     return !!now && now.host === r.host && now.attempt === r.attempt;

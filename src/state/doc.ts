@@ -25,6 +25,30 @@ export interface RunnerInfo {
   agent?: AgentGroup;
   /** 'ssh': the runner is on the SSH host `host`; the dispatcher collects its verdict. */
   executor?: 'ssh';
+  /** SSH runs: where the run really is, so it stays reachable when its host is renamed or removed in the config. */
+  place?: RunPlace;
+}
+
+/**
+ * An SSH run's address as it was launched: how to reach its host, where the project's runs are there, and
+ * the names it was started under. Written by versions that record it; older entries have none (see hosts.ts).
+ */
+export interface RunPlace {
+  /** What `ssh` was given (`host`, `user@host`, an ssh config name). */
+  host: string;
+  port?: number;
+  identityFile?: string;
+  options?: string[];
+  /** The dispatch command there. */
+  dispatch: string | string[];
+  /** The checkout on the host. */
+  dir: string;
+  /** The project's folder there (`<dir>/.dispatch/<project>`). */
+  base: string;
+  /** The run's folder name under `<base>/runs`. */
+  label: string;
+  /** The exact tmux session name it was started under. */
+  session: string;
 }
 
 /** An agent's process group; `start` (its leader's start time) keeps a reused pid from being signalled. */
@@ -125,6 +149,17 @@ function runnerProblem(path: string, r: unknown): string | undefined {
   for (const k of ['host', 'pane', 'runId', 'executor']) if (!optType(r, k, 'string')) return `"${path}.${k}" must be a string`;
   if (!optType(r, 'attempt', 'number')) return `"${path}.attempt" must be a number`;
   if (r.agent !== undefined && (!isObj(r.agent) || !Number.isInteger(r.agent.pgid))) return `"${path}.agent" must be an object with a numeric pgid`;
+  return r.place === undefined ? undefined : placeProblem(`${path}.place`, r.place);
+}
+
+function placeProblem(path: string, p: unknown): string | undefined {
+  if (!isObj(p)) return `"${path}" must be an object (host, dir, base, label, session)`;
+  for (const k of ['host', 'dir', 'base', 'label', 'session']) if (typeof p[k] !== 'string' || !p[k]) return `"${path}.${k}" must be a string`;
+  if (!optType(p, 'identityFile', 'string')) return `"${path}.identityFile" must be a string`;
+  if (p.port !== undefined && !(Number.isInteger(p.port) && (p.port as number) > 0 && (p.port as number) < 65536)) return `"${path}.port" must be a port number`;
+  const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  if (p.options !== undefined && !strings(p.options)) return `"${path}.options" must be a list of ssh options`;
+  if (!(typeof p.dispatch === 'string' || (strings(p.dispatch) && (p.dispatch as string[]).length))) return `"${path}.dispatch" must be a command`;
   return undefined;
 }
 

@@ -10,13 +10,13 @@ import { dirname, join } from 'node:path';
 import type { ResolvedConfig } from '../../config/load.js';
 import { warn } from '../../errors.js';
 import { capture } from '../../proc/launch.js';
-import { closeLaunch, extra, failLaunch, markRateLimited, own, setState, type AttemptRecord, type RunnerInfo, type VerdictKind } from '../../state/doc.js';
+import { closeLaunch, extra, failLaunch, markRateLimited, own, setState, type AttemptRecord, type RunnerInfo, type StateDoc, type VerdictKind } from '../../state/doc.js';
 import { writeSignal } from '../../state/signals.js';
 import { LockTimeoutError, lockState } from '../../state/lock.js';
 import { readState, withState } from '../../state/store.js';
 import { hostBranchOf, type PolledRun, type RunResult } from '../../remote/layout.js';
-import { remoteBase, runLabel, type SshHost } from './hosts.js';
-import { HOST_ANSWER_MAX, runningByHost, sshProblem, type SshExecutor } from './executor.js';
+import { hostKey, runLabel, sessionOf, type SshHost } from './hosts.js';
+import { HOST_ANSWER_MAX, sameRun, sshEntries, sshProblem, unreachable, type SshExecutor } from './executor.js';
 import { AnswerError, parseAnswer, pollAnswerSchema, polledEntry, type PolledEntry } from './answers.js';
 import { homeBranchOf, setByDispatch, setHomeBranch } from './branch.js';
 
@@ -41,14 +41,56 @@ export interface CollectOptions {
   now?: number;
 }
 
+/**
+ * A place to check: a configured host, or a place only running entries record (their host renamed or
+ * removed in the config), with the entries that are there. `name` keys health and cleanups.
+ */
+interface Target {
+  name: string;
+  h: SshHost;
+  base: string;
+  key: string;
+  entries: [string, RunnerInfo][];
+}
+
+/** The places to check and what runs at each; `nowhere`: older entries whose host the config no longer names. */
+function targetsOf(config: ResolvedConfig, ex: SshExecutor, doc: StateDoc): { targets: Target[]; nowhere: [string, RunnerInfo][] } {
+  const byKey = new Map<string, Target>();
+  for (const h of ex.hosts) {
+    const key = hostKey(config, h);
+    if (!byKey.has(key)) byKey.set(key, { name: h.name, h, base: ex.reach.get(h.name)?.base ?? '', key, entries: [] });
+  }
+  const nowhere: [string, RunnerInfo][] = [];
+  const names = new Set(ex.hosts.map((h) => h.name));
+  for (const [id, r] of sshEntries(doc)) {
+    const w = ex.where(id, r);
+    if (!w) {
+      nowhere.push([id, r]);
+      continue;
+    }
+    let t = byKey.get(w.key);
+    if (!t) {
+      // Named apart from every configured host (those names have no spaces): its health and cleanups are its own.
+      let name = `${r.host} (${w.h.cfg.host}${w.h.cfg.port ? `:${w.h.cfg.port}` : ''}, not in the config)`;
+      for (let i = 2; names.has(name); i++) name = `${r.host} (${w.h.cfg.host}${w.h.cfg.port ? `:${w.h.cfg.port}` : ''} #${i}, not in the config)`;
+      names.add(name);
+      t = { name, h: w.h, base: w.base, key: w.key, entries: [] };
+      byKey.set(w.key, t);
+    }
+    t.entries.push([id, r]);
+  }
+  for (const t of byKey.values()) ex.reach.set(t.name, { h: t.h, base: t.base });
+  return { targets: [...byKey.values()], nowhere };
+}
+
 /** Failed fetches of a finished run's result, by host and label: after lostAfterChecks of them its spec is lost. */
 const fetchFailures = new Map<string, number>();
 
 /** Log growth per run, for stall checks: the size last seen and when it last grew. */
 const growth = new Map<string, { size: number; at: number }>();
 
-/** Per executor: each host's collect under way, and events of ones that ended after their caller stopped waiting. */
-const underWay = new WeakMap<SshExecutor, { hosts: Map<string, Promise<void>>; later: CollectEvent[] }>();
+/** Per executor: each host's collect under way, events of ones that ended after their caller stopped waiting, hosts that answered. */
+const underWay = new WeakMap<SshExecutor, { hosts: Map<string, Promise<void>>; later: CollectEvent[]; answered: Set<string> }>();
 
 /** How long a reader (`status`) waits for another dispatcher's collect of a host: then it shows what the state has. */
 export const READER_WAIT_MS = 2000;
@@ -62,19 +104,20 @@ export async function collectRemote(config: ResolvedConfig, ex: SshExecutor, opt
   const now = opts.now ?? Date.now();
   const every = (config.executor?.checkSeconds ?? 5) * 1000;
   let w = underWay.get(ex);
-  if (!w) underWay.set(ex, (w = { hosts: new Map(), later: [] }));
+  if (!w) underWay.set(ex, (w = { hosts: new Map(), later: [], answered: new Set() }));
   const mine = w;
-  const due = ex.hosts.filter((h) => opts.force || now - (ex.health.checkedAt.get(h.name) ?? 0) >= every);
+  // The configured hosts, and the places running entries record that no configured host is at.
+  const due = targetsOf(config, ex, readState(config.stateDir)).targets.filter((t) => opts.force || now - (ex.health.checkedAt.get(t.name) ?? 0) >= every);
   const events: CollectEvent[] = [];
-  const waits = due.map((h) => {
-    const going = mine.hosts.get(h.name);
+  const waits = due.map((t) => {
+    const going = mine.hosts.get(t.name);
     if (going) return going;
-    ex.health.checkedAt.set(h.name, now);
-    const task = collectOne(config, ex, h, opts, now)
-      .catch((err: Error): CollectEvent[] => [{ type: 'error', host: h.name, message: err.message }])
+    ex.health.checkedAt.set(t.name, now);
+    const task = collectOne(config, ex, t, opts, now)
+      .catch((err: Error): CollectEvent[] => [{ type: 'error', host: t.name, message: err.message }])
       .then((ev) => void mine.later.push(...ev))
-      .finally(() => mine.hosts.delete(h.name));
-    mine.hosts.set(h.name, task);
+      .finally(() => mine.hosts.delete(t.name));
+    mine.hosts.set(t.name, task);
     return task;
   });
   if (opts.judge && !opts.force) {
@@ -83,58 +126,70 @@ export async function collectRemote(config: ResolvedConfig, ex: SshExecutor, opt
     clearTimeout(timer);
   } else await Promise.all([...mine.hosts.values()]);
   events.push(...mine.later.splice(0));
+  // Older entries on a host the config no longer names, once every configured host has answered without holding
+  // them: never waited on forever. Not retried either (kind interrupted): their runner may still work where
+  // dispatch cannot reach, and a second one must not start.
+  if (opts.judge && ex.hosts.every((h) => mine.answered.has(h.name))) {
+    for (const [id, r] of targetsOf(config, ex, readState(config.stateDir)).nowhere) events.push(...(await loseOne(config, r.host, id, r, unreachable(id, r).message, 'interrupted')));
+  }
   return events;
 }
 
-/** The lock of one host's collect (two dispatchers never fetch one host's runs at once). */
-const lockOf = (config: ResolvedConfig, h: SshHost) => join(config.stateDir, `remote-collect-${h.name.replace(/[^A-Za-z0-9._-]/g, '_')}-${createHash('sha256').update(h.name).digest('hex').slice(0, 8)}`);
+/** The running entries at a place, as the state is now. */
+const entriesAt = (config: ResolvedConfig, ex: SshExecutor, doc: StateDoc, key: string) => targetsOf(config, ex, doc).targets.find((x) => x.key === key)?.entries ?? [];
 
-async function collectOne(config: ResolvedConfig, ex: SshExecutor, h: SshHost, opts: CollectOptions, now: number): Promise<CollectEvent[]> {
+/** The lock of one host's collect (two dispatchers never fetch one host's runs at once). */
+const lockOf = (config: ResolvedConfig, name: string) => join(config.stateDir, `remote-collect-${name.replace(/[^A-Za-z0-9._-]/g, '_')}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`);
+
+async function collectOne(config: ResolvedConfig, ex: SshExecutor, t: Target, opts: CollectOptions, now: number): Promise<CollectEvent[]> {
+  const { h } = t;
   let release: () => Promise<void>;
   try {
-    release = await lockState(lockOf(config, h), { command: opts.command, ...(opts.judge ? {} : { waitLimitMs: READER_WAIT_MS }) });
+    release = await lockState(lockOf(config, t.name), { command: opts.command, ...(opts.judge ? {} : { waitLimitMs: READER_WAIT_MS }) });
   } catch (err) {
     // Another dispatcher is collecting this host now: a reader shows what the state has rather than wait.
     if (!opts.judge && err instanceof LockTimeoutError) return [];
     throw err;
   }
   try {
-    ex.health.checkedAt.set(h.name, now);
+    ex.health.checkedAt.set(t.name, now);
     // A reader's calls to one host share one time limit: it reports what it has within it.
     if (!opts.judge) opts = { ...opts, until: Date.now() + (config.executor?.timeoutSeconds ?? 20) * 1000 };
-    const clean = ex.cleanups.get(h.name) ?? [];
+    const clean = ex.cleanups.get(t.name) ?? [];
     // A check's answer past HOST_ANSWER_MAX is used as far as it is whole: the runs cut off are collected on their own.
-    const r = await ex.onHost(h, 'poll', ['--collect', '--base', remoteBase(config, h), '--dir', h.cfg.dir, ...(clean.length ? ['--', ...clean] : [])], { raw: true, partial: true, ...(opts.until ? { timeoutMs: opts.until - Date.now() } : {}) });
-    if ((r.exitCode === 0 || r.tooLarge) && clean.length) ex.cleanups.set(h.name, (ex.cleanups.get(h.name) ?? []).filter((c) => !clean.includes(c)));
+    const r = await ex.onHost(h, 'poll', ['--collect', '--base', t.base, '--dir', h.cfg.dir, ...(clean.length ? ['--', ...clean] : [])], { raw: true, partial: true, ...(opts.until ? { timeoutMs: opts.until - Date.now() } : {}) });
+    if ((r.exitCode === 0 || r.tooLarge) && clean.length) ex.cleanups.set(t.name, (ex.cleanups.get(t.name) ?? []).filter((c) => !clean.includes(c)));
     const answer = r.exitCode === 0 || r.tooLarge ? splitPoll(r.stdoutRaw ?? Buffer.alloc(0)) : { problem: sshProblem(r), silent: true };
     if ('problem' in answer) {
+      underWay.get(ex)?.answered.delete(t.name);
       if (!opts.judge) return [];
       const events: CollectEvent[] = [];
-      if (ex.health.fail(h.name)) events.push({ type: 'host-down', host: h.name, problem: answer.problem });
+      if (ex.health.fail(t.name)) events.push({ type: 'host-down', host: t.name, problem: answer.problem });
       // A host that answers what does not fit is as good as one that does not answer: said as what it is.
       const why = 'silent' in answer ? `not answering: ${answer.problem}` : `answered what dispatch cannot use: ${answer.problem}`;
-      if (ex.health.isDown(h.name)) events.push(...(await loseHost(config, h, `lost (host ${h.name} ${why})`)));
+      if (ex.health.isDown(t.name)) events.push(...(await loseHost(config, ex, t, `lost (host ${t.name} ${why})`)));
       return events;
     }
-    const back = ex.health.ok(h.name);
-    return await collectHost(config, ex, h, answer, opts, back);
+    const back = ex.health.ok(t.name);
+    underWay.get(ex)?.answered.add(t.name);
+    return await collectHost(config, ex, t, answer, opts, back);
   } finally {
     await release();
   }
 }
 
 /** Every running entry on a host that is down: lost, so the retry policy relaunches it elsewhere. */
-async function loseHost(config: ResolvedConfig, h: SshHost, reason: string): Promise<CollectEvent[]> {
+async function loseHost(config: ResolvedConfig, ex: SshExecutor, t: Target, reason: string): Promise<CollectEvent[]> {
   const lost = await withState(config.stateDir, { command: 'run', reason }, (doc) => {
     const ids: string[] = [];
-    for (const [id] of runningByHost(doc).get(h.name) ?? []) {
+    for (const [id] of entriesAt(config, ex, doc, t.key)) {
       failLaunch(doc, id, reason, 'lost');
       ids.push(id);
     }
     return ids;
   });
   for (const id of lost) await tell(config, id, 'failed', 'lost', reason);
-  return lost.map((id) => ({ type: 'lost' as const, id, host: h.name, reason }));
+  return lost.map((id) => ({ type: 'lost' as const, id, host: t.name, reason }));
 }
 
 /** Bytes of a host's answer: in memory (a check's), or in a file (one run's, fetched on its own whatever its size). */
@@ -255,23 +310,33 @@ function copyRange(src: string, start: number, length: number, dest: string, mod
   }
 }
 
-async function collectHost(config: ResolvedConfig, ex: SshExecutor, h: SshHost, answer: PollAnswer, opts: CollectOptions, back: boolean): Promise<CollectEvent[]> {
+async function collectHost(config: ResolvedConfig, ex: SshExecutor, t: Target, answer: PollAnswer, opts: CollectOptions, back: boolean): Promise<CollectEvent[]> {
   const { runs, bad, blobs } = answer;
   const events: CollectEvent[] = [];
-  const doc = readState(config.stateDir);
-  const entries = runningByHost(doc).get(h.name) ?? [];
-  const current = (run: { id: string; attempt: number }) => entries.some(([id, r]) => id === run.id && r.attempt === run.attempt);
-  const base = remoteBase(config, h);
+  const { h, base } = t;
+  const name = t.name;
+  // As the state is now (the poll took a while): the entries at this place, matched by address whatever their host's name.
+  let doc = readState(config.stateDir);
+  // An older entry whose host was renamed in the config: found by its run (label, id, attempt) where it is, and kept there.
+  for (const [id, e] of targetsOf(config, ex, doc).nowhere) {
+    const label = runLabel(config, id, e.attempt ?? 0);
+    if (runs.some((x) => x.label === label && x.id === id && x.attempt === e.attempt)) await recordPlace(config, id, e, t, label);
+  }
+  doc = readState(config.stateDir);
+  const entries = entriesAt(config, ex, doc, t.key);
+  const labelOf = (id: string, r: RunnerInfo) => r.place?.label ?? runLabel(config, id, r.attempt ?? 0);
+  // Current if any running entry is this launch: the same folder may be reached under another spelling of its host.
+  const current = (run: { id: string; attempt: number; label: string }) => sshEntries(doc).some(([id, r]) => id === run.id && r.attempt === run.attempt && labelOf(id, r) === run.label);
   const discarded: string[] = [];
   // Runs of attempts that are no longer current here (given up while the host was away, or already recorded):
   // stopped, and their results never count.
-  const queued = new Set((ex.cleanups.get(h.name) ?? []).map((c) => c.replace(/^[+!]/, '')));
+  const queued = new Set((ex.cleanups.get(name) ?? []).map((c) => c.replace(/^[+!]/, '')));
   // What the host said of a run that does not fit is never recorded: its spec is lost, with what was wrong.
   for (const b of bad) {
     const owner = b.owner;
     if (!owner) continue;
     const entry = entries.find(([id, r]) => id === owner.id && r.attempt === owner.attempt);
-    if (entry) events.push(...(await loseOne(config, h, entry[0], entry[1], `lost (host ${h.name} answered what dispatch cannot use for ${entry[0]} attempt ${owner.attempt}: ${b.bad})`)));
+    if (entry) events.push(...(await loseOne(config, name, entry[0], entry[1], `lost (host ${name} answered what dispatch cannot use for ${entry[0]} attempt ${owner.attempt}: ${b.bad})`)));
   }
   const lostNow = new Set(events.filter((e) => e.type === 'lost').map((e) => (e as { id: string }).id));
   // Runs no longer current whose entry does not fit otherwise: stopped and discarded like any other.
@@ -282,14 +347,16 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
     const r = await ex.onHost(h, 'stop', ['--base', base, '--kill', '--discard', '--', run.label]);
     if (r.exitCode === 0) discarded.push(run.label);
   }
-  if (back || discarded.length) events.push({ type: 'host-back', host: h.name, discarded });
+  if (back || discarded.length) events.push({ type: 'host-back', host: name, discarded });
   for (const [id, r] of entries) {
     if (lostNow.has(id)) continue;
-    const run = runs.find((x) => x.id === id && x.attempt === r.attempt);
+    const run = runs.find((x) => x.id === id && x.attempt === r.attempt && x.label === labelOf(id, r));
+    // An older entry found where it runs: its place is recorded now, so a later rename of its host keeps it reachable.
+    if (run && !r.place) await recordPlace(config, id, r, t, run.label);
     if (run?.result) {
       const inAnswer = blobs.get(run.label);
       if (inAnswer) {
-        events.push(await applyResult(config, ex, h, run, run.result, inAnswer));
+        events.push(await applyResult(config, ex, t, r, run, run.result, inAnswer));
         continue;
       }
       // Too big for the check's answer: fetched on its own into a file (a log may be any size), for as long as the host keeps sending.
@@ -298,14 +365,14 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
       try {
         const got = await ex.onHost(h, 'collect', ['--base', base, '--', run.label], { idle: true, stdoutTo: join(dir, 'answer'), ...(opts.until ? { timeoutMs: opts.until - Date.now() } : {}) });
         const blob = got.exitCode === 0 ? splitPollFile(join(dir, 'answer'))?.blobs.get(run.label) : undefined;
-        const key = `${h.name}\n${run.label}`;
+        const key = `${name}\n${run.label}`;
         if (blob) {
           fetchFailures.delete(key);
-          events.push(await applyResult(config, ex, h, run, run.result, blob));
+          events.push(await applyResult(config, ex, t, r, run, run.result, blob));
         } else if (opts.judge && (fetchFailures.set(key, (fetchFailures.get(key) ?? 0) + 1).get(key) ?? 0) >= (config.executor?.lostAfterChecks ?? 3)) {
           // A host that reports a verdict it never delivers would hold its spec for ever: judged like a host that does not answer.
           fetchFailures.delete(key);
-          events.push(...(await loseOne(config, h, id, r, `lost (its result could not be fetched from ${h.name}: ${got.exitCode === 0 ? 'its answer does not fit' : sshProblem(got)})`)));
+          events.push(...(await loseOne(config, name, id, r, `lost (its result could not be fetched from ${name}: ${got.exitCode === 0 ? 'its answer does not fit' : sshProblem(got)})`)));
         }
       } finally {
         rmSync(dir, { recursive: true, force: true });
@@ -318,9 +385,9 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
         const pid = run.pid;
         await withState(config.stateDir, { command: opts.command }, (d) => {
           const cur = own(d.dispatch?.running, id);
-          if (cur?.host === h.name && cur.attempt === r.attempt) cur.pid = pid;
+          if (sameRun(cur, r)) cur!.pid = pid;
         });
-        events.push({ type: 'adopted', id, host: h.name, pid });
+        events.push({ type: 'adopted', id, host: name, pid });
       }
       const stall = stallOf(config, id, r, run.logSize, opts.now ?? Date.now());
       if (stall) events.push(stall);
@@ -331,24 +398,37 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
     if (run && run.alive === false) {
       // Its runner died without a verdict: what it left running ends, then it is lost.
       await ex.onHost(h, 'stop', ['--base', base, '--kill', '--', run.label]);
-      events.push(...(await loseOne(config, h, id, r, `lost (runner died on ${h.name})`)));
+      events.push(...(await loseOne(config, name, id, r, `lost (runner died on ${name})`)));
     } else if ((opts.now ?? Date.now()) - startedAt > config.startTimeoutSeconds * 1000 && (!run || run.alive === undefined)) {
-      events.push(...(await loseOne(config, h, id, r, `lost (runner never started on ${h.name} within ${config.startTimeoutSeconds} s)`)));
+      events.push(...(await loseOne(config, name, id, r, `lost (runner never started on ${name} within ${config.startTimeoutSeconds} s)`)));
     }
   }
   return events;
 }
 
-async function loseOne(config: ResolvedConfig, h: SshHost, id: string, r: RunnerInfo, reason: string): Promise<CollectEvent[]> {
+/** Records where an older entry's run was found (the names that version used), if the entry is still that launch. */
+async function recordPlace(config: ResolvedConfig, id: string, r: RunnerInfo, t: Target, label: string): Promise<void> {
+  const c = t.h.cfg;
+  const place = {
+    host: c.host, ...(c.port ? { port: c.port } : {}), ...(c.identityFile ? { identityFile: c.identityFile } : {}), ...(c.options.length ? { options: [...c.options] } : {}),
+    dispatch: c.dispatch as string | string[], dir: c.dir, base: t.base, label, session: sessionOf(label),
+  };
+  await withState(config.stateDir, { command: 'run' }, (d) => {
+    const cur = own(d.dispatch?.running, id);
+    if (sameRun(cur, r)) cur!.place = place;
+  });
+  r.place = place;
+}
+
+async function loseOne(config: ResolvedConfig, host: string, id: string, r: RunnerInfo, reason: string, kind: VerdictKind = 'lost'): Promise<CollectEvent[]> {
   const done = await withState(config.stateDir, { command: 'run', reason }, (doc) => {
-    const cur = own(doc.dispatch?.running, id);
-    if (cur?.host !== h.name || cur.attempt !== r.attempt) return false;
-    failLaunch(doc, id, reason, 'lost');
+    if (!sameRun(own(doc.dispatch?.running, id), r)) return false;
+    failLaunch(doc, id, reason, kind);
     return true;
   });
   if (!done) return [];
-  await tell(config, id, 'failed', 'lost', reason);
-  return [{ type: 'lost', id, host: h.name, reason }];
+  await tell(config, id, 'failed', kind, reason);
+  return [{ type: 'lost', id, host, reason }];
 }
 
 function stallOf(config: ResolvedConfig, id: string, r: RunnerInfo, size: number, now: number): CollectEvent | undefined {
@@ -368,9 +448,9 @@ function stallOf(config: ResolvedConfig, id: string, r: RunnerInfo, size: number
 }
 
 /** Fetches the run's log and (done) its branch, records its verdict, then cleans the run off the host. */
-async function applyResult(config: ResolvedConfig, ex: SshExecutor, h: SshHost, run: PolledRun, res: RunResult, parts: { log: Part; bundle: Part }): Promise<CollectEvent> {
+async function applyResult(config: ResolvedConfig, ex: SshExecutor, t: Target, entry0: RunnerInfo, run: PolledRun, res: RunResult, parts: { log: Part; bundle: Part }): Promise<CollectEvent> {
   const id = run.id;
-  const base = remoteBase(config, h);
+  const { h, base } = t;
   keepLog(config, id, run.attempt, parts.log);
   let state = res.state;
   let kind = res.kind as VerdictKind;
@@ -388,8 +468,7 @@ async function applyResult(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
   const applied = await withState(config.stateDir, { command: 'run', ...(reason ? { reason } : {}) }, (doc) => {
     // Where dispatch set the branch is kept whatever else happens: only from there will it move it again.
     if (fetched) (extra(doc).specs[id] ??= {}).worktree = { path: wtPath, branch: homeBranchOf(id), createdBy: 'dispatch', host: h.name, head: fetched };
-    const cur = own(doc.dispatch?.running, id);
-    if (cur?.host !== h.name || cur.attempt !== run.attempt) return false;
+    if (!sameRun(own(doc.dispatch?.running, id), entry0)) return false;
     const rec = extra(doc).specs[id] ??= {};
     delete rec.stopReason;
     delete rec.stopKind;
@@ -404,11 +483,11 @@ async function applyResult(config: ResolvedConfig, ex: SshExecutor, h: SshHost, 
     return true;
   });
   // Recorded (or decided meanwhile): the run leaves the host with its next check; with its work fetched, its worktree too.
-  const list = ex.cleanups.get(h.name) ?? [];
+  const list = ex.cleanups.get(t.name) ?? [];
   list.push(`${fetched ? '+' : ''}${run.label}`);
-  ex.cleanups.set(h.name, list);
-  if (applied) await tell(config, id, state === 'rate-limited' ? 'rate-limited' : state, kind, reason, { ATTEMPT: run.attempt, HOST: h.name, RETRY_AT: res.until });
-  return { type: 'collected', id, host: h.name, state, ...(reason ? { reason } : {}) };
+  ex.cleanups.set(t.name, list);
+  if (applied) await tell(config, id, state === 'rate-limited' ? 'rate-limited' : state, kind, reason, { ATTEMPT: run.attempt, HOST: entry0.host, RETRY_AT: res.until });
+  return { type: 'collected', id, host: t.name, state, ...(reason ? { reason } : {}) };
 }
 
 /** The run's whole log, kept here as the attempt's log (and the spec's latest). */
@@ -476,9 +555,8 @@ export { runLabel };
  * A host that does not answer is only reported: judging it lost is the run's dispatcher's job.
  */
 export async function collectForReader(config: ResolvedConfig, command: string): Promise<CollectEvent[]> {
-  if (!config.executor) return [];
   const doc = readState(config.stateDir);
-  if (!runningByHost(doc).size) return [];
+  if (!sshEntries(doc).length) return [];
   const { sshExecutor } = await import('./executor.js');
   const ex = sshExecutor(config);
   const events = await collectRemote(config, ex, { command, force: true });

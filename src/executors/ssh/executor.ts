@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import type { ResolvedConfig, ResolvedSpec } from '../../config/load.js';
 import { DispatchError } from '../../errors.js';
 import { capture, sizeOf, type Argv, type CaptureResult } from '../../proc/launch.js';
-import { own, stateOf, type RunnerInfo, type StateDoc } from '../../state/doc.js';
-import { readState } from '../../state/store.js';
+import { own, stateOf, type RunPlace, type RunnerInfo, type StateDoc } from '../../state/doc.js';
+import { readState, withState } from '../../state/store.js';
 import type { PolledRun, StartPayload } from '../../remote/layout.js';
 import { AnswerError, parseAnswer, pollAnswerSchema, polledEntry, receiveAnswerSchema, startAnswerSchema } from './answers.js';
 import type { Executor, HeldRun } from '../types.js';
-import { REMOTE_TMUX_SOCKET, sessionOf, hostsOf, remoteBase, remoteDispatch, runLabel, sshArgv, sshConfigOf, type SshHost } from './hosts.js';
+import { REMOTE_TMUX_SOCKET, hostKey, hostsOf, placeOf, remoteBase, remoteDispatch, runLabel, sessionName, sshArgv, whereOf, type RunWhere, type SshHost } from './hosts.js';
 import { HostHealth } from './health.js';
 
 export interface SshExecutor extends Executor {
@@ -26,8 +26,14 @@ export interface SshExecutor extends Executor {
   onHost(h: SshHost, verb: string, args: string[], opts?: HostCallOptions): Promise<CaptureResult>;
   /** Specs being launched by this process now (not yet to be judged by their host's runs). */
   opening: Set<string>;
-  /** Runs collected here whose folders go with the host's next check (`+label`: with their worktree). */
+  /** Runs collected here whose folders go with the host's next check (`+label`: with their worktree), by place name. */
   cleanups: Map<string, string[]>;
+  /** Each place checked, by the name health and cleanups use: the configured hosts, and places only the state records. */
+  reach: Map<string, { h: SshHost; base: string }>;
+  /** Where a running entry is (its recorded place, or for an older entry its host's name); undefined: nowhere known. */
+  where(id: string, r: RunnerInfo): RunWhere | undefined;
+  /** The place a launch of `id` on host `name` records. */
+  placeOf(id: string, name: string, attempt: number): RunPlace | undefined;
   /** Sends the cleanups still waiting (before this process ends). */
   flush(): Promise<void>;
 }
@@ -74,20 +80,23 @@ export function forwardedEnv(names: readonly string[], env: NodeJS.ProcessEnv = 
   return out;
 }
 
-/** Running SSH entries by host name. */
-export function runningByHost(doc: StateDoc): Map<string, [string, RunnerInfo][]> {
-  const by = new Map<string, [string, RunnerInfo][]>();
-  for (const [id, r] of Object.entries(doc.dispatch?.running ?? {})) {
-    if (!isSshRun(r)) continue;
-    const list = by.get(r.host) ?? [];
-    list.push([id, r]);
-    by.set(r.host, list);
-  }
-  return by;
-}
+/** Running SSH entries. */
+export const sshEntries = (doc: StateDoc): [string, RunnerInfo][] => Object.entries(doc.dispatch?.running ?? {}).filter(([, r]) => isSshRun(r));
+
+/** The same launch, at the same place (a host renamed in the config is still the same place). */
+export const sameRun = (a: RunnerInfo | undefined, b: RunnerInfo) =>
+  !!a && a.host === b.host && a.attempt === b.attempt && JSON.stringify(a.place ?? null) === JSON.stringify(b.place ?? null);
+
+/** Why an entry cannot be reached at all: an older dispatch's run (no address kept) on a host no longer in the config. */
+export const unreachable = (id: string, r: RunnerInfo) =>
+  new DispatchError(`${id} runs on SSH host ${r.host}, which is no longer in the config, and was launched by an older dispatch that did not record the host's address: it cannot be reached`, { hint: `put host ${r.host} back in executor.hosts (same host, port and dir) to stop or collect it` });
+
+/** Defaults for a project whose config no longer has a pool, but whose state still records SSH runs. */
+const NO_POOL = { kind: 'ssh', hosts: [], forwardEnv: [], checkSeconds: 5, lostAfterChecks: 3, timeoutSeconds: 20 } as const;
 
 export function sshExecutor(config: ResolvedConfig): SshExecutor {
-  const ex = sshConfigOf(config);
+  // Without a pool in the config (removed mid-run), runs the state records are still reached by their places.
+  const ex = config.executor ?? NO_POOL;
   const hosts = hostsOf(config);
   const health = new HostHealth(ex.lostAfterChecks);
   const timeoutMs = ex.timeoutSeconds * 1000;
@@ -109,6 +118,18 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
   const opening = new Set<string>();
   const cleanups = new Map<string, string[]>();
   const base = (h: SshHost) => remoteBase(config, h);
+  const reach = new Map(hosts.map((h) => [h.name, { h, base: base(h) }]));
+  const where = (id: string, r: RunnerInfo) => whereOf(config, hosts, id, r);
+  /** Running SSH entries per configured host (by address: an entry recorded under another name counts where it is). */
+  const busyOf = (doc: StateDoc) => {
+    const busy = new Map<string, number>();
+    for (const [id, r] of sshEntries(doc)) {
+      const named = byName(r.host);
+      const k = where(id, r)?.key ?? (named && hostKey(config, named));
+      if (k !== undefined) busy.set(k, (busy.get(k) ?? 0) + 1);
+    }
+    return (h: SshHost) => busy.get(hostKey(config, h)) ?? 0;
+  };
 
   /** The commit to start from: HEAD here. */
   async function headCommit(): Promise<string> {
@@ -167,11 +188,17 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
     opening,
     onHost: remote,
     cleanups,
+    reach,
+    where,
+    placeOf(id, name, attempt) {
+      const h = byName(name);
+      return h ? placeOf(config, h, id, attempt) : undefined;
+    },
     async flush() {
       await Promise.all([...cleanups].map(async ([name, what]) => {
-        const h = byName(name);
-        if (!h || !what.length) return;
-        const r = await remote(h, 'poll', ['--base', base(h), '--dir', h.cfg.dir, '--', ...what]);
+        const t = reach.get(name);
+        if (!t || !what.length) return;
+        const r = await remote(t.h, 'poll', ['--base', t.base, '--dir', t.h.cfg.dir, '--', ...what]);
         if (r.exitCode === 0) cleanups.delete(name);
       }));
     },
@@ -179,7 +206,8 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
       // What a launch runs, for --dry-run: the runner in a tmux session on the chosen host.
       const h = (req.host && byName(req.host)) || hosts[0]!;
       const label = runLabel(config, req.spec?.id ?? req.name, req.attempt ?? 1);
-      return [sshArgv(h, [...remoteDispatch(h), 'remote', 'start', '--base', base(h), '--dir', h.cfg.dir]), sshArgv(h, ['tmux', '-L', REMOTE_TMUX_SOCKET, 'new-session', '-d', '-s', label, '--', ...remoteDispatch(h), 'remote-run', '--', `${base(h)}/runs/${label}`])];
+      const session = sessionName(config, req.spec?.id ?? req.name, req.attempt ?? 1);
+      return [sshArgv(h, [...remoteDispatch(h), 'remote', 'start', '--base', base(h), '--dir', h.cfg.dir]), sshArgv(h, ['tmux', '-L', REMOTE_TMUX_SOCKET, 'new-session', '-d', '-s', session, '--', ...remoteDispatch(h), 'remote-run', '--', `${base(h)}/runs/${label}`])];
     },
     async probe() {
       return { installed: true, running: true };
@@ -188,13 +216,12 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
       return { created: false, commands: [] };
     },
     place(spec, doc) {
-      const busy = new Map<string, number>();
-      for (const r of Object.values(doc.dispatch?.running ?? {})) if (isSshRun(r)) busy.set(r.host, (busy.get(r.host) ?? 0) + 1);
+      const busy = busyOf(doc);
       const wanted = spec.runOn ? hosts.filter((h) => h.name === spec.runOn || h.cfg.host === spec.runOn) : hosts;
       let best: { h: SshHost; free: number } | undefined;
       for (const h of wanted) {
         if (health.isDown(h.name)) continue;
-        const free = h.cfg.slots - (busy.get(h.name) ?? 0);
+        const free = h.cfg.slots - busy(h);
         if (free > 0 && (!best || free > best.free)) best = { h, free };
       }
       if (best) return { host: best.h.name };
@@ -204,14 +231,16 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
     },
     async open(req) {
       if (!req.spec || !req.host || req.attempt === undefined) throw new DispatchError('an SSH launch needs its spec, host and attempt');
-      const h = byName(req.host);
-      if (!h) throw new DispatchError(`no SSH host ${req.host} in the config`);
+      // Where the launch was recorded (its place), so that what it starts is where the state says it is.
+      const place = req.place ?? (byName(req.host) ? placeOf(config, byName(req.host)!, req.spec.id, req.attempt) : undefined);
+      const w = place && where(req.spec.id, { pid: 0, host: req.host, startedAt: '', attempt: req.attempt, place });
+      if (!w) throw new DispatchError(`no SSH host ${req.host} in the config`);
+      const { h, label } = w;
       opening.add(req.spec.id);
       try {
         let sha = await headCommit();
-        const label = runLabel(config, req.spec.id, req.attempt);
-        const payload = await payloadFor({ spec: req.spec, attempt: req.attempt, host: h.name, ...(req.runId ? { runId: req.runId } : {}) }, sha, label);
-        const startArgs = ['--base', base(h), '--dir', h.cfg.dir];
+        const payload = { ...(await payloadFor({ spec: req.spec, attempt: req.attempt, host: h.name, ...(req.runId ? { runId: req.runId } : {}) }, sha, label)), session: w.session };
+        const startArgs = ['--base', w.base, '--dir', h.cfg.dir];
         // One round trip when the host has the commit (every launch but its first); else the commits it lacks, then again.
         let r = await remote(h, 'start', startArgs, { input: JSON.stringify(payload), timeoutMs: startMs });
         if (r.exitCode === 3) {
@@ -222,43 +251,51 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
         if (r.exitCode !== 0) throw new DispatchError(`${h.name} could not start ${req.spec.id}: ${sshProblem(r)}`);
         const started = answerOf(h, 'start', startAnswerSchema, r.stdout);
         if (!('pane' in started)) throw new DispatchError(`${h.name} could not start ${req.spec.id}: it still lacks the commit to start from`);
+        // A host whose dispatch names sessions its own way (an older one) says which it started: that one is on record.
+        const actual = /^tmux:([A-Za-z0-9_-]+)$/.exec(String(started.pane))?.[1];
+        if (actual && actual !== w.session) {
+          await withState(config.stateDir, { command: 'run' }, (d) => {
+            const cur = own(d.dispatch?.running, req.spec!.id);
+            if (cur?.place && cur.attempt === req.attempt) cur.place.session = actual;
+          });
+        }
         return `${h.name}:${started.pane}`;
       } finally {
         opening.delete(req.spec.id);
       }
     },
     async alive(id, r) {
-      const h = byName(r.host);
-      if (!h || r.attempt === undefined) return undefined;
-      const p = await remote(h, 'poll', ['--base', base(h)]);
+      const w = where(id, r);
+      if (!w || r.attempt === undefined) return undefined;
+      const p = await remote(w.h, 'poll', ['--base', w.base]);
       if (p.exitCode !== 0) return undefined;
       // An answer that does not fit says nothing either way.
       const run = polledRuns(p.stdout)?.find((x) => x.id === id && x.attempt === r.attempt);
       return !!run && (run.alive ?? true) && !run.result;
     },
     async stop(id, r, how) {
-      const h = byName(r.host);
-      if (!h || r.attempt === undefined) return;
-      const label = runLabel(config, id, r.attempt);
+      const w = where(id, r);
+      // Never "stopped" for a run that was not reached: the caller says so, and records nothing.
+      if (!w) throw unreachable(id, r);
       const rec = own(readState(config.stateDir).dispatch?.specs, id);
-      const args = ['--base', base(h), ...(rec?.stopReason ? ['--reason', rec.stopReason, '--kind', rec.stopKind ?? 'interrupted'] : []), ...(how === 'kill' ? ['--kill'] : []), '--', label];
-      const s = await remote(h, 'stop', args);
-      if (s.exitCode !== 0) throw new DispatchError(`${h.name} could not stop ${id}: ${sshProblem(s)}`);
+      const args = ['--base', w.base, ...(rec?.stopReason ? ['--reason', rec.stopReason, '--kind', rec.stopKind ?? 'interrupted'] : []), ...(how === 'kill' ? ['--kill'] : []), '--', w.label];
+      const s = await remote(w.h, 'stop', args);
+      if (s.exitCode !== 0) throw new DispatchError(`${w.h.name} could not stop ${id}: ${sshProblem(s)}`);
     },
     async readLog(id, r, from) {
       if (!r || !isSshRun(r) || r.attempt === undefined) return undefined;
-      const h = byName(r.host);
-      if (!h) return undefined;
+      const w = where(id, r);
+      if (!w) throw unreachable(id, r);
       // At most HOST_ANSWER_MAX at a time: the next read goes on from where this one ends.
-      const l = await remote(h, 'log', ['--base', base(h), '--from', String(from), '--', runLabel(config, id, r.attempt)], { raw: true, partial: true });
+      const l = await remote(w.h, 'log', ['--base', w.base, '--from', String(from), '--', w.label], { raw: true, partial: true });
       if (l.exitCode !== 0 && !l.tooLarge) return undefined;
       const chunk = l.stdoutRaw ?? Buffer.alloc(0);
       return { size: from + chunk.length, chunk };
     },
     attach(id, r) {
-      const h = byName(r.host);
-      if (!h || r.attempt === undefined) return { hint: `${id} is not running on an SSH host of this config` };
-      return { argv: sshArgv(h, ['tmux', '-L', REMOTE_TMUX_SOCKET, 'attach-session', '-t', `=${sessionOf(runLabel(config, id, r.attempt))}`], { tty: true }) as Argv };
+      const w = where(id, r);
+      if (!w) return { hint: unreachable(id, r).message };
+      return { argv: sshArgv(w.h, ['tmux', '-L', REMOTE_TMUX_SOCKET, 'attach-session', '-t', `=${w.session}`], { tty: true }) as Argv };
     },
     async list() {
       const out: HeldRun[] = [];

@@ -1,12 +1,14 @@
 // The SSH host pool as dispatch uses it: names, ssh command lines, the remote
 // layout. Every ssh call is `ssh [options] -- <host> <one quoted command>`.
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { homedir, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../../config/load.js';
 import { hostNameOf } from '../../config/load.js';
 import type { ExecutorConfig, SshHostConfig } from '../../config/schema.js';
 import type { Argv } from '../../proc/launch.js';
+import type { RunPlace, RunnerInfo } from '../../state/doc.js';
 import { remoteCommand } from './quote.js';
 
 export interface SshHost {
@@ -69,5 +71,62 @@ export const runLabel = (config: ResolvedConfig, id: string, attempt: number) =>
 /** The host's tmux server for dispatch's runners (its own socket: never the user's sessions). */
 export const REMOTE_TMUX_SOCKET = 'dispatch';
 
-/** A run's tmux session on its host: its label, as tmux keeps names ('.' and ':' separate targets). */
+/**
+ * The session name versions before recorded places used: the label, as tmux keeps names ('.' and ':'
+ * separate targets). Not injective (`1_0` and `1.0`; project `a-b` spec `c` and project `a` spec `b-c`):
+ * only used to find runs those versions started.
+ */
 export const sessionOf = (label: string) => label.replace(/[.:]/g, '_');
+
+/**
+ * A run's tmux session: readable (its label), and made injective by a hash of this project's identity
+ * (this machine, its folder, its name) and the launch, as one tmux server on a host serves every project.
+ */
+export function sessionName(config: ResolvedConfig, id: string, attempt: number): string {
+  const key = createHash('sha256').update(JSON.stringify([hostname(), config.rootDir, config.project, id, attempt])).digest('hex').slice(0, 12);
+  return `${runLabel(config, id, attempt).replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 60)}-${key}`;
+}
+
+/** Where a run is: the connection, the project's folder there and the run's names. */
+export interface RunWhere {
+  h: SshHost;
+  base: string;
+  label: string;
+  session: string;
+  /** The place as an address (host, port, project folder): equal keys are the same place whatever the config calls it. */
+  key: string;
+}
+
+export const placeKey = (host: string, port: number | undefined, base: string) => JSON.stringify([host, port ?? null, base.replace(/\/+$/, '')]);
+export const hostKey = (config: ResolvedConfig, h: SshHost) => placeKey(h.cfg.host, h.cfg.port, remoteBase(config, h));
+
+/** The place a launch on `h` records. */
+export function placeOf(config: ResolvedConfig, h: SshHost, id: string, attempt: number): RunPlace {
+  return {
+    host: h.cfg.host, ...(h.cfg.port ? { port: h.cfg.port } : {}), ...(h.cfg.identityFile ? { identityFile: h.cfg.identityFile } : {}),
+    ...(h.cfg.options.length ? { options: [...h.cfg.options] } : {}), dispatch: h.cfg.dispatch as string | string[], dir: h.cfg.dir,
+    base: remoteBase(config, h), label: runLabel(config, id, attempt), session: sessionName(config, id, attempt),
+  };
+}
+
+/**
+ * Where a running entry is. Recorded: its place (reached with the configured host's options when one is at
+ * the same address, as keys and options may have changed since). Recorded by an older version (no place):
+ * the configured host of its name, and the names that version used; undefined when no host has that name.
+ */
+export function whereOf(config: ResolvedConfig, hosts: SshHost[], id: string, r: RunnerInfo): RunWhere | undefined {
+  const p = r.place;
+  if (p) {
+    const key = placeKey(p.host, p.port, p.base);
+    const same = hosts.find((h) => hostKey(config, h) === key);
+    const h: SshHost = same ?? {
+      name: r.host,
+      cfg: { host: p.host, ...(p.port ? { port: p.port } : {}), ...(p.identityFile ? { identityFile: p.identityFile } : {}), options: p.options ?? [], dispatch: p.dispatch, dir: p.dir, slots: 1 },
+    };
+    return { h, base: p.base, label: p.label, session: p.session, key };
+  }
+  const h = hosts.find((x) => x.name === r.host);
+  if (!h || r.attempt === undefined) return undefined;
+  const label = runLabel(config, id, r.attempt);
+  return { h, base: remoteBase(config, h), label, session: sessionOf(label), key: hostKey(config, h) };
+}
