@@ -246,7 +246,7 @@ async function tableRefusal(config: ResolvedConfig, id: string): Promise<LaunchR
 let table: { key: string; ids: Promise<Set<string>> } | undefined;
 async function tableIds(configPath: string): Promise<Set<string>> {
   const st = statSync(configPath);
-  const key = `${configPath}\0${st.mtimeMs}\0${st.size}\0${st.ino}`;
+  const key = `${configPath}\0${st.mtimeMs}\0${st.ctimeMs}\0${st.size}\0${st.ino}`;
   if (table?.key !== key) table = { key, ids: loadConfig({ configPath }).then((c) => new Set(c.specs.map((s) => s.id))) };
   try {
     return await table.ids;
