@@ -50,7 +50,7 @@ describe('rate limits', () => {
       ['003', 'codex-usage', agent('ratelimit-codex', ['1', "You've hit your usage limit. Upgrade to Pro (https://chatgpt.com/explore/pro) or try again later."], CODEX)],
       ['004', 'codex-demand', agent('ratelimit-codex', ['1', "We're currently experiencing high demand, which may cause temporary errors."], CODEX)],
       ['005', 'claude-clock', agent('ratelimit-claude', ['1', `5-hour limit reached ∙ resets ${clock.text}`])],
-      ['006', 'claude-epoch', agent('ratelimit-claude', ['1', 'Claude AI usage limit reached|{epoch+1}'])],
+      ['006', 'claude-epoch', agent('ratelimit-claude', ['1', 'Claude AI usage limit reached|{epoch+5}'])],
       ['007', 'own-pattern', agent('ratelimit-claude', ['1', 'error: provider says slow down, cowboy'], { rateLimitPatterns: ['slow down, cowboy'] })],
       ['008', 'gives-up', agent('ratelimit-codex', ['99', 'exceeded retry limit, last status: 429 Too Many Requests'], CODEX)],
       // Not rate limits: a Codex turn failing for another reason (its agent message talks of 429s and rate limits),
