@@ -61,6 +61,8 @@ export interface CompiledConfig {
   isStatic: boolean;
   /** Removes a private temp copy once imported (a read-only project's). */
   cleanup?: () => void;
+  /** Set for a module taken from the cache: what its bytes must hash to before it is imported. */
+  sha256?: string;
 }
 
 /**
@@ -75,6 +77,12 @@ export async function compileConfig(configPath: string): Promise<CompiledConfig>
 
 /** Imports the compiled module and returns the config object it exports. */
 export async function importCompiled(configPath: string, compiled: CompiledConfig): Promise<unknown> {
+  if (compiled.sha256 !== undefined) {
+    const cacheDir = dirname(compiled.file);
+    const code = readCacheFile(cacheDir, basename(compiled.file));
+    // Not the bytes that were compiled (edited, replaced, unreadable): compiled afresh instead.
+    if (!code || sha256(code) !== compiled.sha256) compiled = await compile(configPath, cacheDir, join(cacheDir, `${basename(configPath)}.index.json`));
+  }
   let mod: { default?: unknown; config?: unknown };
   try {
     mod = await import(pathToFileURL(compiled.file).href);
@@ -131,9 +139,9 @@ function freshCachedOutput(indexPath: string, configPath: string, cacheDir: stri
     }
   }
   const output = basename(index.output);
-  const code = readCacheFile(cacheDir, output);
-  if (!code || sha256(code) !== index.outputSha256) return undefined;
-  return { file: join(cacheDir, output), hash: index.hash, isStatic: index.isStatic };
+  // The module's bytes are checked only when it is imported (importCompiled): a static config is
+  // mostly served from its sealed resolved copy, and reading and hashing the module then is wasted.
+  return { file: join(cacheDir, output), hash: index.hash, isStatic: index.isStatic, sha256: index.outputSha256 };
 }
 
 async function compile(configPath: string, cacheDir: string, indexPath: string): Promise<CompiledConfig> {
