@@ -10,7 +10,8 @@ import { EXIT } from '../errors.js';
 export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
   let doc = readState(config.stateDir);
-  if (config.executor && Object.keys(doc.dispatch?.running ?? {}).length) {
+  // Also with no pool in the config any more: the runs the state records are reached where they are.
+  if (Object.values(doc.dispatch?.running ?? {}).some((r) => r.executor === 'ssh') || doc.dispatch?.outlived) {
     // SSH runs leave their verdicts on their hosts: brought home first.
     const { collectForReader } = await import('../executors/ssh/collect.js');
     const got = await collectForReader(config, 'status').catch((err: Error) => {

@@ -12,6 +12,9 @@ export async function run(args: { _: [string[]] }, ctx: Ctx): Promise<number> {
   if (ctx.json) ctx.outJson(results);
   if (none) throw new DispatchError(`nothing to stop: ${results.map((r) => `${r.id} is ${r.note}`).join(', ')}`, { hint: "see 'dispatch status'" });
   if (ctx.json) return EXIT.ok;
-  for (const r of visibleAll(results)) ctx.out(r.stopped ? `${r.id}: stopped (interrupted; 'dispatch retry' or 'dispatch reset --spec ${r.id}' to run it again)\n` : `${r.id}: ${r.note}\n`);
+  for (const r of visibleAll(results)) {
+    if (r.stopped && r.from !== 'running') ctx.out(`${r.id}: stopped (${r.note})\n`);
+    else ctx.out(r.stopped ? `${r.id}: stopped (interrupted; 'dispatch retry' or 'dispatch reset --spec ${r.id}' to run it again)\n` : `${r.id}: ${r.note}\n`);
+  }
   return EXIT.ok;
 }

@@ -5,7 +5,7 @@
 // a run's runner keeps a private one in its folder and leaves result.json.
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { ResolvedConfig } from '../config/load.js';
 import { DispatchError, UsageError } from '../errors.js';
 import { capture, spawnDetached, type Argv } from '../proc/launch.js';
@@ -16,7 +16,7 @@ import { readState, withState } from '../state/store.js';
 import { writeFileAtomic } from '../util/write-atomic.js';
 import { sessionOf } from '../executors/ssh/hosts.js';
 import { formatLiteral, tmuxArg } from '../executors/tmux.js';
-import { hostBranchOf, jobFile, resultFile, runDir, runnerPidFile, runsDir, sessionFile, worktreeOf, type Job, type PolledRun, type RunResult, type StartPayload } from './layout.js';
+import { hostBranchOf, jobFile, resultFile, runDir, runnerPidFile, runsDir, sessionFile, stopMarkOf, worktreeOf, type Job, type PolledRun, type RunResult, type StartPayload } from './layout.js';
 
 const LABEL = /^[A-Za-z0-9._-]+$/;
 const SHA = /^[0-9a-f]{40,64}$/;
@@ -136,6 +136,12 @@ export async function start(base: string, dir: string, p: StartPayload): Promise
     markRunning(doc, p.id, { pid: 0, host: p.host, startedAt: p.startedAt, attempt: p.attempt, ...(p.runId ? { runId: p.runId } : {}) });
     doc.dispatch!.specs[p.id] = { ...structuredClone(p.record) };
   });
+  // Stopped while this start was on its way: nothing starts, and the run says so for the dispatcher to collect.
+  const stopped = stopMarkIn(base, label);
+  if (stopped) {
+    writeFileAtomic(resultFile(run), JSON.stringify({ id: p.id, attempt: p.attempt, ...(p.runId ? { runId: p.runId } : {}), state: 'failed', kind: stopped.kind, reason: stopped.reason, endedAt: new Date().toISOString() } satisfies RunResult));
+    throw new DispatchError(`run ${label} was stopped before it started (${stopped.reason})`);
+  }
   const { writeRunnerEnvValues } = await import('../run/runner-env.js');
   writeRunnerEnvValues(config, p.id, p.env);
   const argv: Argv = [...selfArgv(), 'remote-run', '--', run];
@@ -225,7 +231,17 @@ function jobOf(base: string, label: string): { run: string; job: Job } {
  * asked to stop; it stops its agent and records. `kill`: the agent's group and the runner end now.
  * `discard`: then its folder goes too (its result will never count).
  */
-export async function stop(base: string, label: string, opts: { reason?: string; kind?: string; kill?: boolean; discard?: boolean }): Promise<{ stopped: boolean }> {
+export async function stop(base: string, label: string, opts: { reason?: string; kind?: string; kill?: boolean; discard?: boolean }): Promise<{ stopped: boolean; started: boolean }> {
+  checkLabel(label);
+  // First the mark, then the look for the run: a start that makes its folder after this look finds the mark.
+  if (!opts.discard) {
+    mkdirSync(join(base, 'stopped'), { recursive: true });
+    writeFileAtomic(stopMarkOf(base, label), JSON.stringify({ reason: opts.reason ?? STOPPED_REASON, kind: opts.kind ?? 'interrupted' }));
+  }
+  if (!existsSync(jobFile(runDir(base, label)))) {
+    if (opts.discard) rmSync(stopMarkOf(base, label), { force: true });
+    return { stopped: true, started: false };
+  }
   const { run, job } = jobOf(base, label);
   if (opts.reason) {
     await withState(job.config.stateDir, { command: 'remote-stop' }, (doc) => {
@@ -262,7 +278,18 @@ export async function stop(base: string, label: string, opts: { reason?: string;
     }
   }
   if (opts.discard) await removeRun(run);
-  return { stopped: true };
+  return { stopped: true, started: true };
+}
+
+const STOPPED_REASON = 'interrupted: stopped by hand (dispatch stop)';
+const KINDS = new Set(['interrupted', 'stalled', 'manual', 'lost']);
+
+/** The stop left for a run (why, and as what kind), if any. */
+export function stopMarkIn(base: string, label: string): { reason: string; kind: string } | undefined {
+  const m = readJson<{ reason?: unknown; kind?: unknown }>(stopMarkOf(base, label));
+  if (m === undefined) return existsSync(stopMarkOf(base, label)) ? { reason: STOPPED_REASON, kind: 'interrupted' } : undefined;
+  const reason = typeof m.reason === 'string' && m.reason ? m.reason.slice(0, 4096) : STOPPED_REASON;
+  return { reason, kind: typeof m.kind === 'string' && KINDS.has(m.kind) ? m.kind : 'interrupted' };
 }
 
 /** The run's log from byte `from` on, written raw to `write`. */
@@ -396,6 +423,9 @@ async function removeRun(run: string): Promise<void> {
     }
   }
   rmSync(run, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  // The run is gone, and its label is never used again: its stop mark goes with it.
+  const runs = dirname(run);
+  rmSync(stopMarkOf(dirname(runs), basename(run)), { force: true });
 }
 
 /** What doctor asks a host: this dispatch's version, the tools, the checkout. */

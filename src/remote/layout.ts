@@ -10,6 +10,11 @@ export const runDir = (base: string, label: string) => join(runsDir(base), label
 export const worktreeOf = (base: string, id: string) => join(base, 'worktrees', id);
 /** The spec's branch on a host: per project, as several projects may share one checkout there. */
 export const hostBranchOf = (project: string, id: string) => `dispatch-remote/${project}/${id}`;
+/**
+ * Left by `remote stop` for a run, before it looks for the run: a start that comes after it (a slow host, a
+ * launch still on its way) finds it and starts nothing; a runner that starts after it runs no agent.
+ */
+export const stopMarkOf = (base: string, label: string) => join(base, 'stopped', label);
 export const jobFile = (run: string) => join(run, 'job.json');
 export const resultFile = (run: string) => join(run, 'result.json');
 export const runnerPidFile = (run: string) => join(run, 'runner.pid');

@@ -1,7 +1,8 @@
 // The runner of an SSH run, on the host (`dispatch remote-run <run folder>`):
 // the same runner as on the dispatcher's machine, against the run's private
 // state; its verdict goes to result.json for the dispatcher to collect.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { capture } from '../proc/launch.js';
 import { own, stateOf } from '../state/doc.js';
 import { readState } from '../state/store.js';
@@ -33,8 +34,18 @@ async function commitLeftovers(job: Job, say: (t: string) => void): Promise<stri
 export async function remoteRun(run: string, signal: AbortSignal): Promise<RunResult> {
   writeFileSync(runnerPidFile(run), `${process.pid} ${new Date().toISOString()}\n`);
   const job = JSON.parse(readFileSync(jobFile(run), 'utf8')) as Job;
-  const { execSpec } = await import('../run/runner.js');
   const say = (t: string) => void process.stdout.write(t);
+  // Stopped before this runner was on record (its pid file, written above): no agent starts. A stop after
+  // the pid file was written finds this runner and asks it to stop the usual way.
+  const { stopMarkIn } = await import('./host.js');
+  const stopped = stopMarkIn(dirname(dirname(run)), basename(run));
+  if (stopped && !existsSync(resultFile(run))) {
+    say(`── dispatch: ${job.id} was stopped before its agent started (${stopped.reason})\n`);
+    const result: RunResult = { id: job.id, attempt: job.attempt, ...(job.runId ? { runId: job.runId } : {}), state: 'failed', kind: stopped.kind, reason: stopped.reason, endedAt: new Date().toISOString() };
+    writeFileAtomic(resultFile(run), JSON.stringify(result));
+    return result;
+  }
+  const { execSpec } = await import('../run/runner.js');
   let result: RunResult;
   try {
     const r = await execSpec(job.config, job.id, { signal });

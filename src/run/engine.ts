@@ -7,7 +7,7 @@ import { warn } from '../errors.js';
 import { loadConfig, type ResolvedConfig, type ResolvedSpec } from '../config/load.js';
 import type { Executor as Mux } from '../executors/types.js';
 import type { SshExecutor } from '../executors/ssh/executor.js';
-import { claimLaunch, claimRefusal, extra, failLaunch, nextLaunchNumber, own, type LaunchBasis, type RunPlace, type SpecState, type StateDoc } from '../state/doc.js';
+import { claimLaunch, claimRefusal, extra, failLaunch, nextLaunchNumber, own, stateOf, type LaunchBasis, type RunPlace, type SpecState, type StateDoc, type VerdictKind } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { journalRunEvent, readState, statePath, withState } from '../state/store.js';
 import { runHook, specVars } from './hooks.js';
@@ -106,7 +106,8 @@ class RealWorld implements World {
     const lost = await reapLost(this.config, this.read(), 'run');
     if (lost.length) this.emit({ type: 'lost', lost });
     // SSH runs are collected even when the config no longer has the pool: their places are on record.
-    if (this.mux.kind === 'ssh' || Object.values(this.read().dispatch?.running ?? {}).some((r) => r.executor === 'ssh')) await this.collect(watched);
+    const doc = this.read();
+    if (this.mux.kind === 'ssh' || Object.values(doc.dispatch?.running ?? {}).some((r) => r.executor === 'ssh') || Object.keys(doc.dispatch?.outlived ?? {}).length) await this.collect(watched);
     if (watched.size) await checkStalls(this.config, this.read(), watched, this.stalled, this.emit);
   }
 
@@ -130,6 +131,7 @@ class RealWorld implements World {
       if (e.type === 'lost') this.emit({ type: 'lost', lost: [{ id: e.id, why: e.reason.replace(/^lost \(|\)$/g, ''), reason: e.reason }] });
       else if (e.type === 'host-down') this.emit({ type: 'host', host: e.host, message: `not answering (${e.problem}): its specs are lost and go elsewhere` });
       else if (e.type === 'error') this.emit({ type: 'host', host: e.host, message: `could not collect: ${e.message}` });
+      else if (e.type === 'closed') this.emit({ type: 'host', host: e.host, message: `${e.id} (decided by hand while it ran) ended ${e.state}${e.fetched ? `; its work is on ${e.fetched}` : ''}${e.reason ? `: ${e.reason}` : ''}` });
       else if (e.type === 'host-back') this.emit({ type: 'host', host: e.host, message: `answering${e.discarded.length ? `; stopped and discarded ${e.discarded.join(', ')} (attempts no longer current)` : ''}` });
       else if (e.type === 'stalled' && watched.has(e.id)) {
         const action = this.config.stall.action;
@@ -266,6 +268,7 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, run
   let host = hostname();
   let place: RunPlace | undefined;
   let refused: SpecState | undefined;
+  let claimed = false;
   try {
     if (item.error) throw new Error(item.error);
     let worktree: WorktreeRecord | undefined;
@@ -288,6 +291,7 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, run
       // An SSH run records where it really is (address, folder, session), not only the config's name for it.
       place = mux.kind === 'ssh' ? (mux as unknown as SshExecutor).placeOf(id, host, attempt) : undefined;
       claimLaunch(doc, id, basis, { pid: 0, host, startedAt, pane: item.paneName, attempt, runId: runId, ...(mux.kind === 'ssh' ? { executor: 'ssh' as const } : {}), ...(place ? { place } : {}) }, item.spec.wave);
+      claimed = true;
       if (worktree) extra(doc).specs[id]!.worktree = worktree;
     });
     if (refused) return { ok: false, attempt: 0, pane: '', refused: { kind: 'decided', state: refused } };
@@ -300,15 +304,29 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, run
     const pane = await mux.open({ name: item.paneName, cwd: item.cwd, argv: item.runnerArgv, spec: item.spec, attempt, runId, host, ...(place ? { place } : {}) });
     return { ok: true, attempt, pane };
   } catch (err) {
-    const reason = `launch failed: ${(err as Error).message}`;
+    let reason = `launch failed: ${(err as Error).message}`;
+    let kind: VerdictKind = 'launch-error';
     // A runner that never started never took its environment: it does not stay on disk.
     removeRunnerEnv(config, id);
-    await withState(config.stateDir, { command: 'run', reason }, (doc) => {
-      failLaunch(doc, id, reason, 'launch-error');
+    const mine = await withState(config.stateDir, { command: 'run', reason }, (doc) => {
+      // Decided meanwhile (stopped while its launch was on its way, marked by hand): that word stands.
+      const cur = own(doc.dispatch?.running, id);
+      if (claimed && cur?.attempt !== attempt) return false;
+      // A stop asked for while it launched names its own reason and kind (as a runner's verdict would).
+      const rec = own(doc.dispatch?.specs, id);
+      if (cur && rec?.stopReason) {
+        reason = rec.stopReason;
+        kind = rec.stopKind ?? 'interrupted';
+        delete rec.stopReason;
+        delete rec.stopKind;
+      }
+      failLaunch(doc, id, reason, kind);
+      return true;
     });
+    if (!mine) return { ok: false, attempt: 0, pane: '', refused: { kind: 'decided', state: stateOf(readState(config.stateDir), id) } };
     const signalProblem = writeSignal(config.signalDir, config.project, 'failed', id, `${reason}\n`);
     if (signalProblem) warn(signalProblem);
-    const h = await runHook(config, 'onSpecFailed', { ...specVars(id, item.spec), STATE: 'failed', KIND: 'launch-error', REASON: reason, ATTEMPT: attempt, RUN_ID: runId });
+    const h = await runHook(config, 'onSpecFailed', { ...specVars(id, item.spec), STATE: 'failed', KIND: kind, REASON: reason, ATTEMPT: attempt, RUN_ID: runId });
     if (h && !h.ok) emit({ type: 'hook-failed', hook: h.hook, error: h.error ?? '' });
     return { ok: false, attempt, pane: '', reason };
   }

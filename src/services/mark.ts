@@ -1,10 +1,11 @@
 import type { ResolvedConfig } from '../config/load.js';
-import { boundReason, idsInState, own, setState, stateOf, type SpecState } from '../state/doc.js';
+import { boundReason, decideByHand, idsInState, own, setState, stateOf, type SpecState } from '../state/doc.js';
 import { DispatchError } from '../errors.js';
 import { isRunner, runnerPidOf } from '../run/liveness.js';
 import { clearSignals, writeSignal } from '../state/signals.js';
 import { withState, type WithStateOptions } from '../state/store.js';
 import { findSpecs } from '../specs/lookup.js';
+import { askHosts, endedOnHost, outlivedOf, type RemoteRun } from '../executors/ssh/liveness.js';
 
 export type MarkVerb = 'mark-done' | 'mark-failed' | 'skip';
 export interface Change {
@@ -27,7 +28,7 @@ export async function markSpecs(config: ResolvedConfig, verb: MarkVerb, ids: str
   const changes = await withState(config.stateDir, { command: verb, reason, kind: 'manual' }, (doc) =>
     specs.map((s): Change => {
       const from = stateOf(doc, s.id);
-      const changed = setState(doc, s.id, to, reason ?? (to === 'failed' ? `marked failed by hand` : undefined), 'manual');
+      const changed = decideByHand(doc, s.id, to as 'done' | 'failed' | 'skipped', reason ?? (to === 'failed' ? `marked failed by hand` : undefined));
       return { id: s.id, from, to, changed };
     }),
   );
@@ -48,12 +49,29 @@ export async function resetSpecs(
   pick: (id: string, state: SpecState) => boolean,
   opts: { reason?: string; onCorrupt?: WithStateOptions['onCorrupt'] } = {},
 ): Promise<Change[]> {
+  // SSH runs are asked about on their hosts, outside the lock (a host may take its time limit to answer);
+  // what is found under the lock is judged against those answers, and a run not asked about counts as live.
+  const asked = await askHosts(config, command, pick).catch(() => new Map<string, RemoteRun>());
   const changes = await withState(config.stateDir, { command, reason: opts.reason, kind: 'manual', onCorrupt: opts.onCorrupt }, (doc) => {
     const ids = new Set([...config.specs.map((s) => s.id), ...idsInState(doc)]);
+    // Decided by hand while its agent works on an SSH host: its work still comes home, and no second agent starts.
+    const away = [...ids].filter((id) => {
+      const o = outlivedOf(doc, id);
+      const st = stateOf(doc, id);
+      return !!o && st !== 'pending' && st !== 'running' && pick(id, st) && !endedOnHost(asked, id, o);
+    });
+    if (away.length) {
+      const where = away.map((id) => outlivedOf(doc, id)!.host);
+      const silent = away.filter((id) => asked.get(id)?.alive === undefined);
+      throw new DispatchError(`${away.join(', ')} ${away.length === 1 ? 'was' : 'were'} decided by hand while ${away.length === 1 ? 'its agent' : 'their agents'} still ${silent.length ? 'may work' : away.length === 1 ? 'works' : 'work'} on SSH host ${[...new Set(where)].join(', ')}${silent.length ? ` (${[...new Set(silent.map((id) => outlivedOf(doc, id)!.host))].join(', ')} did not answer)` : ''}; nothing was changed`, {
+        hint: `a relaunch would start a second agent beside it: wait until it ends (its work is fetched then), or end it with 'dispatch stop ${away.join(' ')}'`,
+      });
+    }
     // Back to pending while its agent still works would let the next run start a second agent beside it.
     // A runner outlives a decision by hand (mark-done or skip while its agent works): its pid file still names it.
     const live = [...ids].filter((id) => {
       const r = own(doc.dispatch?.running, id);
+      if (r?.executor === 'ssh') return pick(id, 'running') && ((r.pid === 0 && launching(config, id, r.startedAt)) || !endedOnHost(asked, id, r));
       if (r) return pick(id, 'running') && (r.pid > 0 ? isRunner(r.pid, id) : launching(config, id, r.startedAt));
       const st = stateOf(doc, id);
       if (st === 'pending' || !pick(id, st)) return false;

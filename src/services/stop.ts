@@ -8,7 +8,7 @@ import { isRunner } from '../run/liveness.js';
 import { runHook, specVars } from '../run/hooks.js';
 import { removeRunnerEnv } from '../run/runner-env.js';
 import { findSpecs } from '../specs/lookup.js';
-import { extra, failLaunch, own, stateOf, type RunnerInfo, type SpecState } from '../state/doc.js';
+import { endOutlived, extra, failLaunch, own, stateOf, type RunnerInfo, type SpecState } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
 
@@ -48,7 +48,8 @@ export async function stopSpecs(config: ResolvedConfig, ids: string[], opts: { w
     const seen = await withState(config.stateDir, { command: 'stop', reason: REASON }, (d) => {
       const from = stateOf(d, id);
       const r = own(d.dispatch?.running, id);
-      if (!r) return { from };
+      const o = own(d.dispatch?.outlived, id);
+      if (!r) return o ? { from, outlived: o } : { from };
       if (r.executor === 'ssh') {
         // Its runner is told why on its host; the verdict comes home with the next collection.
         const rec = extra(d).specs[id] ??= {};
@@ -66,6 +67,10 @@ export async function stopSpecs(config: ResolvedConfig, ids: string[], opts: { w
       rec.stopKind = 'interrupted';
       return { from, runner: r, recorded: false };
     });
+    if ('outlived' in seen && seen.outlived) {
+      out.push(await stopOutlived(config, id, seen.from, seen.outlived));
+      continue;
+    }
     if (!seen.runner) {
       if (seen.elsewhere) throw new DispatchError(`${id} runs on ${seen.elsewhere}, not on this machine`, { hint: `stop it there with 'dispatch stop ${id}'` });
       out.push({ id, from: seen.from, stopped: false, note: `not running (${seen.from})` });
@@ -114,6 +119,23 @@ export async function stopSpecs(config: ResolvedConfig, ids: string[], opts: { w
   return out;
 }
 
+/**
+ * Ends an SSH run decided by hand while it went on: its agent is ended on its host and its attempt closed
+ * as interrupted. The spec keeps the state it was given by hand.
+ */
+async function stopOutlived(config: ResolvedConfig, id: string, from: SpecState, o: RunnerInfo): Promise<StopResult> {
+  const { sshExecutor, unreachable } = await import('../executors/ssh/executor.js');
+  const ex = sshExecutor(config);
+  if (!ex.where(id, o)) throw unreachable(id, o);
+  await ex.stop(id, o, 'kill');
+  const ended = await withState(config.stateDir, { command: 'stop', reason: REASON }, (d) => {
+    const cur = own(d.dispatch?.outlived, id);
+    return !!cur && cur.attempt === o.attempt && cur.host === o.host && endOutlived(d, id, o.attempt, { state: 'failed', kind: 'interrupted', reason: REASON });
+  });
+  // Its run leaves the host with the next check (its attempt is no longer current anywhere).
+  return { id, from, stopped: ended, ...(ended ? { note: `its agent on ${o.host} was ended; it stays ${from}, as decided by hand` } : { note: `its run on ${o.host} had already ended` }) };
+}
+
 /** Stops an SSH run: asked on its host, collected; what does not answer in time is killed there and recorded here. */
 async function stopRemote(config: ResolvedConfig, id: string, r: RunnerInfo, opts: { waitMs?: number; signal?: AbortSignal }): Promise<StopResult> {
   const { sshExecutor } = await import('../executors/ssh/executor.js');
@@ -136,7 +158,8 @@ async function stopRemote(config: ResolvedConfig, id: string, r: RunnerInfo, opt
     return !!now && now.host === r.host && now.attempt === r.attempt;
   };
   try {
-    await ex.stop(id, r, 'ask');
+    // Not on its host yet (a launch still on its way): the host keeps the stop, and its start will start nothing.
+    if (!(await ex.stopRun(id, r, 'ask')).started) return await recordRemoteStop(config, id, r);
     const until = Date.now() + (opts.waitMs ?? 15_000);
     while (same() && Date.now() < until && !opts.signal?.aborted) {
       await new Promise((res) => setTimeout(res, 300));
@@ -147,8 +170,13 @@ async function stopRemote(config: ResolvedConfig, id: string, r: RunnerInfo, opt
   } catch (err) {
     warn(`${(err as Error).message}: recording the stop here`);
   }
+  return recordRemoteStop(config, id, r);
+}
+
+/** The stop recorded here, if the spec is still that very launch (else what happened to it stands). */
+async function recordRemoteStop(config: ResolvedConfig, id: string, r: RunnerInfo): Promise<StopResult> {
   let recordedHere = false;
-  if (same()) {
+  if (own(readState(config.stateDir).dispatch?.running, id)?.attempt === r.attempt) {
     recordedHere = await withState(config.stateDir, { command: 'stop', reason: REASON }, (d) => {
       const cur = own(d.dispatch?.running, id);
       if (!cur || cur.host !== r.host || cur.attempt !== r.attempt) return false;

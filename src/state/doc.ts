@@ -128,6 +128,12 @@ export interface DispatchExtra {
   seq?: number;
   /** The last change's journal events, written with the state: a writer killed before its journal line is caught up by the next. */
   lastEvents?: Record<string, unknown>[];
+  /**
+   * SSH runs decided by hand (mark-done, mark-failed, skip) while they went on, by spec id: still reached,
+   * collected and cleaned where they are. A local runner closes its own attempt; an SSH runner cannot write
+   * here, so without this its run would count as no longer current and be discarded with its work.
+   */
+  outlived?: Record<string, RunnerInfo>;
   [key: string]: unknown;
 }
 
@@ -217,7 +223,7 @@ export function shapeProblem(v: unknown): string | undefined {
   const d = v.dispatch;
   if (d === undefined) return undefined;
   if (!isObj(d)) return '"dispatch" must be an object';
-  for (const k of ['running', 'specs', 'waiting']) if (d[k] !== undefined && !isObj(d[k])) return `"dispatch.${k}" must be an object`;
+  for (const k of ['running', 'specs', 'waiting', 'outlived']) if (d[k] !== undefined && !isObj(d[k])) return `"dispatch.${k}" must be an object`;
   if (d.seq !== undefined && (!Number.isSafeInteger(d.seq) || (d.seq as number) < 0)) return '"dispatch.seq" must be a whole number';
   if (d.lastEvents !== undefined) {
     if (!Array.isArray(d.lastEvents)) return '"dispatch.lastEvents" must be an array of events';
@@ -227,6 +233,10 @@ export function shapeProblem(v: unknown): string | undefined {
   }
   for (const [id, r] of Object.entries((d.running ?? {}) as object)) {
     const p = runnerProblem(field('dispatch.running', id), r);
+    if (p) return p;
+  }
+  for (const [id, r] of Object.entries((d.outlived ?? {}) as object)) {
+    const p = runnerProblem(field('dispatch.outlived', id), r);
     if (p) return p;
   }
   for (const [id, r] of Object.entries((d.specs ?? {}) as object)) {
@@ -448,6 +458,28 @@ export function failLaunch(doc: StateDoc, id: string, reason: string, kind: Verd
   const n = own(doc.dispatch?.running, id)?.attempt ?? own(doc.dispatch?.specs, id)?.history?.at(-1)?.n;
   setState(doc, id, 'failed', reason, kind);
   if (n !== undefined) closeLaunch(doc, id, n, { state: 'failed', kind, reason });
+}
+
+/**
+ * A decision by hand (mark-done, mark-failed, skip): the spec's state is the person's word. An SSH run still
+ * under way is kept as outlived, so its work is still fetched and its attempt closed when it ends (as a
+ * local runner does on its own), and no second agent starts beside it.
+ */
+export function decideByHand(doc: StateDoc, id: string, to: 'done' | 'failed' | 'skipped', reason?: string): boolean {
+  const r = own(doc.dispatch?.running, id);
+  const changed = setState(doc, id, to, reason, 'manual');
+  if (changed && r?.executor === 'ssh') (extra(doc).outlived ??= bare(undefined))[id] = r;
+  return changed;
+}
+
+/** An outlived SSH run's end: its attempt closed with how it ended, and it is no longer watched. Only that very run. */
+export function endOutlived(doc: StateDoc, id: string, attempt: number | undefined, end: Omit<AttemptRecord, 'n' | 'startedAt'>): boolean {
+  const o = own(doc.dispatch?.outlived, id);
+  if (!o || o.attempt !== attempt) return false;
+  delete doc.dispatch!.outlived![id];
+  if (!Object.keys(doc.dispatch!.outlived!).length) delete doc.dispatch!.outlived;
+  if (attempt !== undefined) closeLaunch(doc, id, attempt, end);
+  return true;
 }
 
 /** Records a spec as running (launching: pid 0 until the runner reports in). */

@@ -53,6 +53,9 @@ export const runResultSchema = z.object({
   endedAt: time,
 });
 
+/** `remote stop`'s answer: `started: false` when the run was not there yet (a host before this field always says it was). */
+export const stopAnswerSchema = z.object({ stopped: z.boolean(), started: z.optional(z.boolean()) });
+
 /** A run as `remote poll` reports it. */
 export const polledRunSchema = z.object({
   label: z.string().check(z.regex(LABEL, { message: 'expected a run label' })),

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import type { ResolvedConfig } from '../../config/load.js';
 import { warn } from '../../errors.js';
 import { capture } from '../../proc/launch.js';
-import { closeLaunch, extra, failLaunch, markRateLimited, own, setState, type AttemptRecord, type RunnerInfo, type StateDoc, type VerdictKind } from '../../state/doc.js';
+import { closeLaunch, endOutlived, extra, failLaunch, markRateLimited, own, setState, type AttemptRecord, type RunnerInfo, type StateDoc, type VerdictKind } from '../../state/doc.js';
 import { writeSignal } from '../../state/signals.js';
 import { LockTimeoutError, lockState } from '../../state/lock.js';
 import { readState, withState } from '../../state/store.js';
@@ -27,6 +27,8 @@ export type CollectEvent =
   | { type: 'host-back'; host: string; discarded: string[] }
   | { type: 'adopted'; id: string; host: string; pid: number }
   | { type: 'stalled'; id: string; quietSeconds: number }
+  /** A run decided by hand while it went on has ended: its attempt is closed (and done, its work fetched); the spec's state stays. */
+  | { type: 'closed'; id: string; host: string; state: string; fetched?: string; reason?: string }
   /** A host's collect that failed here (not the host's answer): said, and tried again at the next check. */
   | { type: 'error'; host: string; message: string };
 
@@ -51,6 +53,8 @@ interface Target {
   base: string;
   key: string;
   entries: [string, RunnerInfo][];
+  /** Runs decided by hand while they went on (`dispatch.outlived`): still collected, their spec's state never changed. */
+  outlived: [string, RunnerInfo][];
 }
 
 /** The places to check and what runs at each; `nowhere`: older entries whose host the config no longer names. */
@@ -58,14 +62,16 @@ function targetsOf(config: ResolvedConfig, ex: SshExecutor, doc: StateDoc): { ta
   const byKey = new Map<string, Target>();
   for (const h of ex.hosts) {
     const key = hostKey(config, h);
-    if (!byKey.has(key)) byKey.set(key, { name: h.name, h, base: ex.reach.get(h.name)?.base ?? '', key, entries: [] });
+    if (!byKey.has(key)) byKey.set(key, { name: h.name, h, base: ex.reach.get(h.name)?.base ?? '', key, entries: [], outlived: [] });
   }
   const nowhere: [string, RunnerInfo][] = [];
   const names = new Set(ex.hosts.map((h) => h.name));
-  for (const [id, r] of sshEntries(doc)) {
+  const all: [string, RunnerInfo, boolean][] = [...sshEntries(doc).map(([id, r]): [string, RunnerInfo, boolean] => [id, r, false]), ...outlivedEntries(doc).map(([id, r]): [string, RunnerInfo, boolean] => [id, r, true])];
+  for (const [id, r, outlived] of all) {
     const w = ex.where(id, r);
     if (!w) {
-      nowhere.push([id, r]);
+      // An older entry decided by hand on a host no longer named: nothing to reach it by.
+      if (!outlived) nowhere.push([id, r]);
       continue;
     }
     let t = byKey.get(w.key);
@@ -74,10 +80,10 @@ function targetsOf(config: ResolvedConfig, ex: SshExecutor, doc: StateDoc): { ta
       let name = `${r.host} (${w.h.cfg.host}${w.h.cfg.port ? `:${w.h.cfg.port}` : ''}, not in the config)`;
       for (let i = 2; names.has(name); i++) name = `${r.host} (${w.h.cfg.host}${w.h.cfg.port ? `:${w.h.cfg.port}` : ''} #${i}, not in the config)`;
       names.add(name);
-      t = { name, h: w.h, base: w.base, key: w.key, entries: [] };
+      t = { name, h: w.h, base: w.base, key: w.key, entries: [], outlived: [] };
       byKey.set(w.key, t);
     }
-    t.entries.push([id, r]);
+    (outlived ? t.outlived : t.entries).push([id, r]);
   }
   for (const t of byKey.values()) ex.reach.set(t.name, { h: t.h, base: t.base });
   return { targets: [...byKey.values()], nowhere };
@@ -135,6 +141,12 @@ export async function collectRemote(config: ResolvedConfig, ex: SshExecutor, opt
   return events;
 }
 
+/** SSH runs decided by hand while they went on. */
+const outlivedEntries = (doc: StateDoc): [string, RunnerInfo][] => Object.entries(doc.dispatch?.outlived ?? {}).filter(([, r]) => r.executor === 'ssh');
+
+/** The outlived runs at a place, as the state is now. */
+const outlivedAt = (config: ResolvedConfig, ex: SshExecutor, doc: StateDoc, key: string) => targetsOf(config, ex, doc).targets.find((x) => x.key === key)?.outlived ?? [];
+
 /** The running entries at a place, as the state is now. */
 const entriesAt = (config: ResolvedConfig, ex: SshExecutor, doc: StateDoc, key: string) => targetsOf(config, ex, doc).targets.find((x) => x.key === key)?.entries ?? [];
 
@@ -186,6 +198,8 @@ async function loseHost(config: ResolvedConfig, ex: SshExecutor, t: Target, reas
       failLaunch(doc, id, reason, 'lost');
       ids.push(id);
     }
+    // Runs decided by hand there: their attempts end as lost; their specs keep the state given by hand.
+    for (const [id, o] of outlivedAt(config, ex, doc, t.key)) endOutlived(doc, id, o.attempt, { state: 'failed', kind: 'lost', reason });
     return ids;
   });
   for (const id of lost) await tell(config, id, 'failed', 'lost', reason);
@@ -326,7 +340,8 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, t: Target, a
   const entries = entriesAt(config, ex, doc, t.key);
   const labelOf = (id: string, r: RunnerInfo) => r.place?.label ?? runLabel(config, id, r.attempt ?? 0);
   // Current if any running entry is this launch: the same folder may be reached under another spelling of its host.
-  const current = (run: { id: string; attempt: number; label: string }) => sshEntries(doc).some(([id, r]) => id === run.id && r.attempt === run.attempt && labelOf(id, r) === run.label);
+  const current = (run: { id: string; attempt: number; label: string }) =>
+    [...sshEntries(doc), ...outlivedEntries(doc)].some(([id, r]) => id === run.id && r.attempt === run.attempt && labelOf(id, r) === run.label);
   const discarded: string[] = [];
   // Runs of attempts that are no longer current here (given up while the host was away, or already recorded):
   // stopped, and their results never count.
@@ -403,7 +418,64 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, t: Target, a
       events.push(...(await loseOne(config, name, id, r, `lost (runner never started on ${name} within ${config.startTimeoutSeconds} s)`)));
     }
   }
+  for (const [id, o] of t.outlived) events.push(...(await collectOutlived(config, ex, t, id, o, runs.find((x) => x.id === id && x.attempt === o.attempt && x.label === labelOf(id, o)), blobs, opts)));
   return events;
+}
+
+/**
+ * A run decided by hand while it went on: when it ends, its log is kept, its work fetched (done) and its
+ * attempt closed, as a local runner does after a decision by hand. The spec's state is the person's word.
+ */
+async function collectOutlived(config: ResolvedConfig, ex: SshExecutor, t: Target, id: string, o: RunnerInfo, run: PolledRun | undefined, blobs: Blobs, opts: CollectOptions): Promise<CollectEvent[]> {
+  const end = async (e: Omit<AttemptRecord, 'n' | 'startedAt'>) => withState(config.stateDir, { command: opts.command }, (d) => endOutlived(d, id, o.attempt, e));
+  if (run?.result) {
+    let parts = blobs.get(run.label);
+    let dir: string | undefined;
+    try {
+      if (!parts) {
+        // Too big for the check's answer: fetched on its own, as a running entry's is.
+        if (opts.until && opts.until - Date.now() < 1000) return [];
+        dir = mkdtempSync(join(tmpdir(), 'dispatch-collect-'));
+        const got = await ex.onHost(t.h, 'collect', ['--base', t.base, '--', run.label], { idle: true, stdoutTo: join(dir, 'answer'), ...(opts.until ? { timeoutMs: opts.until - Date.now() } : {}) });
+        parts = got.exitCode === 0 ? splitPollFile(join(dir, 'answer'))?.blobs.get(run.label) : undefined;
+        if (!parts) return [];
+      }
+      keepLog(config, id, run.attempt, parts.log);
+      const res = run.result;
+      let fetched: string | undefined;
+      let problem: string | undefined;
+      if (res.state === 'done') {
+        const f = await fetchBranch(config, run, parts.bundle, setByDispatch(readState(config.stateDir), id));
+        if ('problem' in f) problem = f.problem;
+        else fetched = f.head;
+      }
+      const state = res.state === 'rate-limited' ? 'failed' : res.state;
+      const reason = problem ? `its work could not be fetched from ${t.name}: ${problem}` : res.reason;
+      const entry = (res.entry ?? {}) as Partial<AttemptRecord>;
+      const { n: _n, startedAt: _s, ...rest } = entry;
+      const closed = await withState(config.stateDir, { command: opts.command }, (d) => {
+        // Where dispatch set the branch is kept: only from there will it move it again.
+        if (fetched) (extra(d).specs[id] ??= {}).worktree = { path: `${t.base}/worktrees/${id}`, branch: homeBranchOf(id), createdBy: 'dispatch', host: t.h.name, head: fetched };
+        return endOutlived(d, id, o.attempt, { ...rest, endedAt: entry.endedAt ?? res.endedAt, state: problem ? 'failed' : state, kind: problem ? 'lost' : (res.kind as VerdictKind), ...(reason ? { reason } : {}) } as Omit<AttemptRecord, 'n' | 'startedAt'>);
+      });
+      const list = ex.cleanups.get(t.name) ?? [];
+      list.push(`${fetched ? '+' : ''}${run.label}`);
+      ex.cleanups.set(t.name, list);
+      return closed ? [{ type: 'closed', id, host: t.name, state: problem ? 'failed' : state, ...(fetched ? { fetched: homeBranchOf(id) } : {}), ...(reason ? { reason } : {}) }] : [];
+    } finally {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  if (run?.alive || !opts.judge || ex.opening.has(id)) return [];
+  if (run && run.alive === false) {
+    await ex.onHost(t.h, 'stop', ['--base', t.base, '--kill', '--', run.label]);
+    return (await end({ state: 'failed', kind: 'lost', reason: `lost (runner died on ${t.name})` })) ? [{ type: 'closed', id, host: t.name, state: 'failed', reason: `lost (runner died on ${t.name})` }] : [];
+  }
+  if (!run && Date.now() - Date.parse(o.startedAt) > config.startTimeoutSeconds * 1000) {
+    const reason = `lost (runner never started on ${t.name} within ${config.startTimeoutSeconds} s)`;
+    return (await end({ state: 'failed', kind: 'lost', reason })) ? [{ type: 'closed', id, host: t.name, state: 'failed', reason }] : [];
+  }
+  return [];
 }
 
 /** Records where an older entry's run was found (the names that version used), if the entry is still that launch. */
@@ -556,7 +628,7 @@ export { runLabel };
  */
 export async function collectForReader(config: ResolvedConfig, command: string): Promise<CollectEvent[]> {
   const doc = readState(config.stateDir);
-  if (!sshEntries(doc).length) return [];
+  if (!sshEntries(doc).length && !outlivedEntries(doc).length) return [];
   const { sshExecutor } = await import('./executor.js');
   const ex = sshExecutor(config);
   const events = await collectRemote(config, ex, { command, force: true });

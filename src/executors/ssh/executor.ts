@@ -11,7 +11,7 @@ import { capture, sizeOf, type Argv, type CaptureResult } from '../../proc/launc
 import { own, stateOf, type RunPlace, type RunnerInfo, type StateDoc } from '../../state/doc.js';
 import { readState, withState } from '../../state/store.js';
 import type { PolledRun, StartPayload } from '../../remote/layout.js';
-import { AnswerError, parseAnswer, pollAnswerSchema, polledEntry, receiveAnswerSchema, startAnswerSchema } from './answers.js';
+import { AnswerError, parseAnswer, pollAnswerSchema, polledEntry, receiveAnswerSchema, startAnswerSchema, stopAnswerSchema } from './answers.js';
 import type { Executor, HeldRun } from '../types.js';
 import { REMOTE_TMUX_SOCKET, hostKey, hostsOf, placeOf, remoteBase, remoteDispatch, runLabel, sessionName, sshArgv, whereOf, type RunWhere, type SshHost } from './hosts.js';
 import { HostHealth } from './health.js';
@@ -36,6 +36,8 @@ export interface SshExecutor extends Executor {
   placeOf(id: string, name: string, attempt: number): RunPlace | undefined;
   /** Sends the cleanups still waiting (before this process ends). */
   flush(): Promise<void>;
+  /** `stop`, saying whether the run was on its host yet (false: its start, when it comes, will start nothing). */
+  stopRun(id: string, r: RunnerInfo, how: 'ask' | 'kill'): Promise<{ started: boolean }>;
 }
 
 export interface HostCallOptions {
@@ -274,6 +276,9 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
       return !!run && (run.alive ?? true) && !run.result;
     },
     async stop(id, r, how) {
+      await this.stopRun(id, r, how);
+    },
+    async stopRun(id, r, how) {
       const w = where(id, r);
       // Never "stopped" for a run that was not reached: the caller says so, and records nothing.
       if (!w) throw unreachable(id, r);
@@ -281,6 +286,7 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
       const args = ['--base', w.base, ...(rec?.stopReason ? ['--reason', rec.stopReason, '--kind', rec.stopKind ?? 'interrupted'] : []), ...(how === 'kill' ? ['--kill'] : []), '--', w.label];
       const s = await remote(w.h, 'stop', args);
       if (s.exitCode !== 0) throw new DispatchError(`${w.h.name} could not stop ${id}: ${sshProblem(s)}`);
+      return { started: answerOf(w.h, 'stop', stopAnswerSchema, s.stdout).started !== false };
     },
     async readLog(id, r, from) {
       if (!r || !isSshRun(r) || r.attempt === undefined) return undefined;
