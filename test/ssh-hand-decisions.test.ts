@@ -164,7 +164,7 @@ describe.skipIf(!sshAvailable)('decisions by hand while a spec runs on an SSH ho
     expect(st.dispatch.specs['001'].kind).toBe('manual');
     expect(dispatch(dir, ['retry'], { env }).code).toBe(0);
     writeFileSync(join(gates, '001'), '');
-    const run = await dispatchAsync(dir, ['run', '--yes', '--no-plan', '--spec', '001'], { env, timeoutMs: 120_000 });
+    const run = await dispatchAsync(dir, ['run', '--yes', '--no-plan', '--spec', '001'], { env });
     expect(run.code, run.stderr).toBe(0);
     expect(state(dir)!.completed).toEqual(['001']);
     expect(starts(dir)).toHaveLength(2);
