@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, dispatch, dispatchAsync, readStateOf, statePathOf, type RunResult } from './helpers.js';
+import { BIN, dispatch, dispatchAsync, readStateOf, statePathOf, tempDir, type RunResult } from './helpers.js';
 import { configPathOf, engineProject, pidAlive, starts } from './fixtures/engine.js';
 import { GIT_ENV, git } from './fixtures/git.js';
 import { sshAvailable, startPool, type SshPool } from './fixtures/sshd.js';
@@ -136,6 +136,35 @@ describe.skipIf(!sshAvailable)('a host renamed or removed in the config while it
     expect(git(dir, 'show', 'dispatch/002:out/a.txt')).toBe('away\n');
     expect(starts(dir)).toHaveLength(2);
   }, 180_000);
+});
+
+describe.skipIf(!sshAvailable)('a removed host that stops answering', () => {
+  it('its run is given up and relaunched; when it answers again, what it still runs of that attempt is stopped there', async () => {
+    const gates = tempDir('gates-');
+    const dir = sshProject(`${TAG}r`, [{ id: '001', name: 'away', wave: 1, cost: 1, runOn: 'h2', body: `wait ${join(gates, 'go')}\nwrite out/w.txt w\n` }]);
+    await launched(dir, ['001']);
+    const first = starts(dir)[0]!;
+    // h2 leaves the config (the spec now runs on h1), then stops answering.
+    renameH1RemoveH2(dir);
+    pool.hosts[1]!.pause();
+    const run = within(dir, ['run', '--yes', '--no-plan'], 150_000);
+    try {
+      await waitFor(() => starts(dir).length === 2, 90_000, 'the relaunch on h1', () => JSON.stringify(state(dir)?.dispatch));
+      expect(state(dir)!.dispatch.recheck).toBeDefined();
+    } finally {
+      pool.hosts[1]!.resume();
+    }
+    // Back: the run checks it again and stops what it still runs of the attempt given up.
+    await waitFor(() => !pidAlive(first.pid), 60_000, 'the given-up agent on h2 to be stopped');
+    writeFileSync(join(gates, 'go'), '');
+    const r = await run;
+    expect(r.timedOut, r.stderr).toBe(false);
+    expect(r.code, r.stderr).toBe(0);
+    const st = readStateOf(dir);
+    expect(st.completed).toEqual(['001']);
+    expect(st.dispatch.recheck).toBeUndefined();
+    expect(st.dispatch.specs['001'].history.map((h: { kind?: string }) => h.kind)).toEqual(['lost', 'done']);
+  }, 240_000);
 });
 
 describe.skipIf(!sshAvailable)('tmux session names on a shared host', () => {

@@ -1,6 +1,7 @@
 import type { Ctx } from '../context.js';
 import { summarizeStatus } from '../services/status.js';
 import { readState } from '../state/store.js';
+import { hasSshWork } from '../state/doc.js';
 import { columns, palette } from '../ui/style.js';
 import { visible, visibleAll } from '../ui/visible.js';
 import { warnUnknownIds } from './shared.js';
@@ -11,7 +12,7 @@ export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> 
   const config = await ctx.config();
   let doc = readState(config.stateDir);
   // Also with no pool in the config any more: the runs the state records are reached where they are.
-  if (Object.values(doc.dispatch?.running ?? {}).some((r) => r.executor === 'ssh') || doc.dispatch?.outlived) {
+  if (hasSshWork(doc)) {
     // SSH runs leave their verdicts on their hosts: brought home first.
     const { collectForReader } = await import('../executors/ssh/collect.js');
     const got = await collectForReader(config, 'status').catch((err: Error) => {

@@ -10,11 +10,12 @@ export async function run(args: { _: [string[]] }, ctx: Ctx): Promise<number> {
   const none = !results.some((r) => r.stopped);
   // --json answers in every case (a pipe into jq gets the results), and exits 1 as the text does.
   if (ctx.json) ctx.outJson(results);
-  if (none) throw new DispatchError(`nothing to stop: ${results.map((r) => `${r.id} is ${r.note}`).join(', ')}`, { hint: "see 'dispatch status'" });
+  const why = (r: (typeof results)[number]) => (r.ended ? `${r.id} ended ${r.ended} before the stop reached it` : `${r.id} is ${r.note}`);
+  if (none) throw new DispatchError(`nothing to stop: ${results.map(why).join(', ')}`, { hint: "see 'dispatch status'" });
   if (ctx.json) return EXIT.ok;
   for (const r of visibleAll(results)) {
     if (r.stopped && r.from !== 'running') ctx.out(`${r.id}: stopped (${r.note})\n`);
-    else ctx.out(r.stopped ? `${r.id}: stopped (interrupted; 'dispatch retry' or 'dispatch reset --spec ${r.id}' to run it again)\n` : `${r.id}: ${r.note}\n`);
+    else ctx.out(r.stopped ? `${r.id}: stopped (interrupted; 'dispatch retry' or 'dispatch reset --spec ${r.id}' to run it again)\n` : r.ended ? `${r.id}: ended ${r.ended} before the stop reached it\n` : `${r.id}: ${r.note}\n`);
   }
   return EXIT.ok;
 }

@@ -7,7 +7,7 @@ import { warn } from '../errors.js';
 import { loadConfig, type ResolvedConfig, type ResolvedSpec } from '../config/load.js';
 import type { Executor as Mux } from '../executors/types.js';
 import type { SshExecutor } from '../executors/ssh/executor.js';
-import { claimLaunch, claimRefusal, extra, failLaunch, nextLaunchNumber, own, stateOf, type LaunchBasis, type RunPlace, type SpecState, type StateDoc, type VerdictKind } from '../state/doc.js';
+import { claimLaunch, claimRefusal, extra, failLaunch, hasSshWork, nextLaunchNumber, own, stateOf, type LaunchBasis, type RunPlace, type SpecState, type StateDoc, type VerdictKind } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { journalRunEvent, readState, statePath, withState } from '../state/store.js';
 import { runHook, specVars } from './hooks.js';
@@ -107,7 +107,7 @@ class RealWorld implements World {
     if (lost.length) this.emit({ type: 'lost', lost });
     // SSH runs are collected even when the config no longer has the pool: their places are on record.
     const doc = this.read();
-    if (this.mux.kind === 'ssh' || Object.values(doc.dispatch?.running ?? {}).some((r) => r.executor === 'ssh') || Object.keys(doc.dispatch?.outlived ?? {}).length) await this.collect(watched);
+    if (this.mux.kind === 'ssh' || hasSshWork(doc)) await this.collect(watched);
     if (watched.size) await checkStalls(this.config, this.read(), watched, this.stalled, this.emit);
   }
 

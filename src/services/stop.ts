@@ -8,7 +8,7 @@ import { isRunner } from '../run/liveness.js';
 import { runHook, specVars } from '../run/hooks.js';
 import { removeRunnerEnv } from '../run/runner-env.js';
 import { findSpecs } from '../specs/lookup.js';
-import { endOutlived, extra, failLaunch, own, stateOf, type RunnerInfo, type SpecState } from '../state/doc.js';
+import { endOutlived, extra, failLaunch, kindOf, own, stateOf, type RunnerInfo, type SpecState } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
 
@@ -19,6 +19,8 @@ export interface StopResult {
   stopped: boolean;
   /** Not running, or on another machine: why nothing was done. */
   note?: string;
+  /** It ended on its own (this state) before the stop reached it. */
+  ended?: SpecState;
 }
 
 const REASON = 'interrupted: stopped by hand (dispatch stop)';
@@ -107,14 +109,14 @@ export async function stopSpecs(config: ResolvedConfig, ids: string[], opts: { w
     }
     removeRunnerEnv(config, id);
     const st = readState(config.stateDir);
-    const stopped = stateOf(st, id) !== 'running';
+    const end = outcome(st, id, recordedHere);
     // What the runner would have done had it recorded the stop itself.
     if (recordedHere) {
       const signalProblem = writeSignal(config.signalDir, config.project, 'failed', id, `${REASON}\n`);
       if (signalProblem) warn(signalProblem);
       await runHook(config, 'onSpecFailed', { ...specVars(id, spec), STATE: 'failed', KIND: 'interrupted', REASON });
     }
-    out.push({ id, from: seen.from, stopped, ...(stopped ? {} : { note: `still running (runner pid ${r.pid} did not stop)` }) });
+    out.push({ id, from: seen.from, ...end, ...(stateOf(st, id) === 'running' ? { note: `still running (runner pid ${r.pid} did not stop)` } : {}) });
   }
   return out;
 }
@@ -133,7 +135,7 @@ async function stopOutlived(config: ResolvedConfig, id: string, from: SpecState,
     return !!cur && cur.attempt === o.attempt && cur.host === o.host && endOutlived(d, id, o.attempt, { state: 'failed', kind: 'interrupted', reason: REASON });
   });
   // Its run leaves the host with the next check (its attempt is no longer current anywhere).
-  return { id, from, stopped: ended, ...(ended ? { note: `its agent on ${o.host} was ended; it stays ${from}, as decided by hand` } : { note: `its run on ${o.host} had already ended` }) };
+  return { id, from, stopped: ended, ...(ended ? { note: `its agent on ${o.host} was ended; it stays ${from}, as decided by hand` } : { note: `not running (${from}; its run on ${o.host} had already ended)` }) };
 }
 
 /** Stops an SSH run: asked on its host, collected; what does not answer in time is killed there and recorded here. */
@@ -190,5 +192,16 @@ async function recordRemoteStop(config: ResolvedConfig, id: string, r: RunnerInf
     if (signalProblem) warn(signalProblem);
     await runHook(config, 'onSpecFailed', { ...specVars(id, spec), STATE: 'failed', KIND: 'interrupted', REASON });
   }
-  return { id, from: 'running', stopped: stateOf(readState(config.stateDir), id) !== 'running' };
+  return { id, from: 'running', ...outcome(readState(config.stateDir), id, recordedHere) };
+}
+
+/**
+ * Whether the stop is what ended it: recorded here, or by its runner as asked (interrupted). A spec whose
+ * run ended on its own first (its verdict came home before the stop reached it) was not stopped: it says so.
+ */
+function outcome(doc: import('../state/doc.js').StateDoc, id: string, recordedHere: boolean): Pick<StopResult, 'stopped' | 'ended'> {
+  const st = stateOf(doc, id);
+  if (st === 'running') return { stopped: false };
+  if (recordedHere || kindOf(doc, id, st) === 'interrupted') return { stopped: true };
+  return { stopped: false, ended: st };
 }

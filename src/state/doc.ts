@@ -134,6 +134,11 @@ export interface DispatchExtra {
    * here, so without this its run would count as no longer current and be discarded with its work.
    */
   outlived?: Record<string, RunnerInfo>;
+  /**
+   * Places no configured host is at whose runs were given up when they stopped answering, by place key:
+   * checked again until they answer, so what they still run of those attempts is stopped there.
+   */
+  recheck?: Record<string, { host: string; place: RunPlace }>;
   [key: string]: unknown;
 }
 
@@ -223,7 +228,7 @@ export function shapeProblem(v: unknown): string | undefined {
   const d = v.dispatch;
   if (d === undefined) return undefined;
   if (!isObj(d)) return '"dispatch" must be an object';
-  for (const k of ['running', 'specs', 'waiting', 'outlived']) if (d[k] !== undefined && !isObj(d[k])) return `"dispatch.${k}" must be an object`;
+  for (const k of ['running', 'specs', 'waiting', 'outlived', 'recheck']) if (d[k] !== undefined && !isObj(d[k])) return `"dispatch.${k}" must be an object`;
   if (d.seq !== undefined && (!Number.isSafeInteger(d.seq) || (d.seq as number) < 0)) return '"dispatch.seq" must be a whole number';
   if (d.lastEvents !== undefined) {
     if (!Array.isArray(d.lastEvents)) return '"dispatch.lastEvents" must be an array of events';
@@ -233,6 +238,11 @@ export function shapeProblem(v: unknown): string | undefined {
   }
   for (const [id, r] of Object.entries((d.running ?? {}) as object)) {
     const p = runnerProblem(field('dispatch.running', id), r);
+    if (p) return p;
+  }
+  for (const [k, r] of Object.entries((d.recheck ?? {}) as object)) {
+    if (!isObj(r) || typeof r.host !== 'string') return `"${field('dispatch.recheck', k)}" must be an object (host, place)`;
+    const p = placeProblem(`${field('dispatch.recheck', k)}.place`, r.place);
     if (p) return p;
   }
   for (const [id, r] of Object.entries((d.outlived ?? {}) as object)) {
@@ -480,6 +490,16 @@ export function endOutlived(doc: StateDoc, id: string, attempt: number | undefin
   if (!Object.keys(doc.dispatch!.outlived!).length) delete doc.dispatch!.outlived;
   if (attempt !== undefined) closeLaunch(doc, id, attempt, end);
   return true;
+}
+
+/** Whether the state holds anything on SSH hosts to collect or check: running entries, outlived runs, places to check again. */
+export function hasSshWork(doc: StateDoc): boolean {
+  const d = doc.dispatch;
+  if (!d) return false;
+  if (d.outlived && Object.keys(d.outlived).length) return true;
+  if (d.recheck && Object.keys(d.recheck).length) return true;
+  for (const id in d.running) if (d.running[id]?.executor === 'ssh') return true;
+  return false;
 }
 
 /** Records a spec as running (launching: pid 0 until the runner reports in). */

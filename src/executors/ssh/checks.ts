@@ -5,7 +5,7 @@ import type { ResolvedConfig } from '../../config/load.js';
 import type { Check } from '../../run/preflight.js';
 import type { StateDoc } from '../../state/doc.js';
 import { VERSION } from '../../version.js';
-import { isSshRun, sshProblem, type SshExecutor } from './executor.js';
+import { sshProblem, type SshExecutor } from './executor.js';
 import { remoteDispatch, sshConfigOf } from './hosts.js';
 import { checkAnswerSchema, parseAnswer } from './answers.js';
 
@@ -19,8 +19,7 @@ interface HostFacts {
 }
 
 export async function hostChecks(config: ResolvedConfig, ex: SshExecutor, bins: string[], doc: StateDoc): Promise<Check[]> {
-  const busy = new Map<string, number>();
-  for (const r of Object.values(doc.dispatch?.running ?? {})) if (isSshRun(r)) busy.set(r.host, (busy.get(r.host) ?? 0) + 1);
+  const busy = ex.busy(doc);
   const local = await (await import('../../proc/launch.js')).capture(['git', '-C', config.rootDir, 'rev-parse', '--verify', 'HEAD^{commit}']);
   const checks: Check[] = [local.exitCode === 0
     ? { name: 'git', status: 'ok', detail: `hosts start from ${local.stdout.trim().slice(0, 12)} (HEAD)` }
@@ -45,7 +44,7 @@ export async function hostChecks(config: ResolvedConfig, ex: SshExecutor, bins: 
       return [{ name, status: 'fail', detail: `its dispatch answered something else: ${(err as Error).message}`, fix: `install dispatch ${VERSION} there` }];
     }
     const out: Check[] = [];
-    const free = h.cfg.slots - (busy.get(h.name) ?? 0);
+    const free = Math.max(0, h.cfg.slots - busy(h));
     if (f.version !== VERSION) out.push({ name, status: 'fail', detail: `dispatch ${f.version} there, ${VERSION} here`, fix: `install dispatch ${VERSION} on ${h.name}` });
     else out.push({ name, status: 'ok', detail: `dispatch ${f.version} (node ${f.node}), ${free} of ${h.cfg.slots} slot${h.cfg.slots === 1 ? '' : 's'} free` });
     if (!f.git) out.push({ name, status: 'fail', detail: `git is not installed on ${h.name}`, fix: 'install git there' });

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import type { ResolvedConfig } from '../../config/load.js';
 import { warn } from '../../errors.js';
 import { capture } from '../../proc/launch.js';
-import { closeLaunch, endOutlived, extra, failLaunch, markRateLimited, own, setState, type AttemptRecord, type RunnerInfo, type StateDoc, type VerdictKind } from '../../state/doc.js';
+import { bare, closeLaunch, endOutlived, extra, hasSshWork, failLaunch, markRateLimited, own, setState, type AttemptRecord, type RunnerInfo, type StateDoc, type VerdictKind } from '../../state/doc.js';
 import { writeSignal } from '../../state/signals.js';
 import { LockTimeoutError, lockState } from '../../state/lock.js';
 import { readState, withState } from '../../state/store.js';
@@ -85,6 +85,15 @@ function targetsOf(config: ResolvedConfig, ex: SshExecutor, doc: StateDoc): { ta
     }
     (outlived ? t.outlived : t.entries).push([id, r]);
   }
+  // Places given up while away that no configured host is at: checked until they answer (their stale runs stopped).
+  for (const { host, place } of Object.values(doc.dispatch?.recheck ?? {})) {
+    const w = ex.where('', { pid: 0, host, startedAt: '', place });
+    if (!w || byKey.has(w.key)) continue;
+    let name = `${host} (${w.h.cfg.host}${w.h.cfg.port ? `:${w.h.cfg.port}` : ''}, not in the config)`;
+    for (let i = 2; names.has(name); i++) name = `${host} (${w.h.cfg.host}${w.h.cfg.port ? `:${w.h.cfg.port}` : ''} #${i}, not in the config)`;
+    names.add(name);
+    byKey.set(w.key, { name, h: w.h, base: w.base, key: w.key, entries: [], outlived: [] });
+  }
   for (const t of byKey.values()) ex.reach.set(t.name, { h: t.h, base: t.base });
   return { targets: [...byKey.values()], nowhere };
 }
@@ -113,7 +122,11 @@ export async function collectRemote(config: ResolvedConfig, ex: SshExecutor, opt
   if (!w) underWay.set(ex, (w = { hosts: new Map(), later: [], answered: new Set() }));
   const mine = w;
   // The configured hosts, and the places running entries record that no configured host is at.
-  const due = targetsOf(config, ex, readState(config.stateDir)).targets.filter((t) => opts.force || now - (ex.health.checkedAt.get(t.name) ?? 0) >= every);
+  const configured = new Set(ex.hosts.map((h) => h.name));
+  const due = targetsOf(config, ex, readState(config.stateDir)).targets.filter((t) =>
+    (opts.force || now - (ex.health.checkedAt.get(t.name) ?? 0) >= every)
+    // A place only checked again (nothing on record runs there) is the run's to check: a reader never waits on it.
+    && (opts.judge || configured.has(t.name) || t.entries.length > 0 || t.outlived.length > 0));
   const events: CollectEvent[] = [];
   const waits = due.map((t) => {
     const going = mine.hosts.get(t.name);
@@ -184,7 +197,15 @@ async function collectOne(config: ResolvedConfig, ex: SshExecutor, t: Target, op
     }
     const back = ex.health.ok(t.name);
     underWay.get(ex)?.answered.add(t.name);
-    return await collectHost(config, ex, t, answer, opts, back);
+    const events = await collectHost(config, ex, t, answer, opts, back);
+    // Answered, and what it held of attempts no longer current was stopped: no need to come back.
+    if (own(readState(config.stateDir).dispatch?.recheck, t.key)) {
+      await withState(config.stateDir, { command: opts.command }, (d) => {
+        if (own(d.dispatch?.recheck, t.key)) delete d.dispatch!.recheck![t.key];
+        if (d.dispatch?.recheck && !Object.keys(d.dispatch.recheck).length) delete d.dispatch.recheck;
+      });
+    }
+    return events;
   } finally {
     await release();
   }
@@ -194,12 +215,18 @@ async function collectOne(config: ResolvedConfig, ex: SshExecutor, t: Target, op
 async function loseHost(config: ResolvedConfig, ex: SshExecutor, t: Target, reason: string): Promise<CollectEvent[]> {
   const lost = await withState(config.stateDir, { command: 'run', reason }, (doc) => {
     const ids: string[] = [];
-    for (const [id] of entriesAt(config, ex, doc, t.key)) {
+    const here = entriesAt(config, ex, doc, t.key);
+    for (const [id] of here) {
       failLaunch(doc, id, reason, 'lost');
       ids.push(id);
     }
     // Runs decided by hand there: their attempts end as lost; their specs keep the state given by hand.
-    for (const [id, o] of outlivedAt(config, ex, doc, t.key)) endOutlived(doc, id, o.attempt, { state: 'failed', kind: 'lost', reason });
+    const away = outlivedAt(config, ex, doc, t.key);
+    for (const [id, o] of away) endOutlived(doc, id, o.attempt, { state: 'failed', kind: 'lost', reason });
+    // A place no configured host is at would never be checked again once nothing runs there on record:
+    // it is, until it answers, so that what it still runs of these attempts is stopped.
+    const place = [...here, ...away].find(([, r]) => r.place)?.[1];
+    if (place?.place && !ex.hosts.some((h) => hostKey(config, h) === t.key)) (extra(doc).recheck ??= bare(undefined))[t.key] = { host: place.host, place: place.place };
     return ids;
   });
   for (const id of lost) await tell(config, id, 'failed', 'lost', reason);
@@ -627,8 +654,7 @@ export { runLabel };
  * A host that does not answer is only reported: judging it lost is the run's dispatcher's job.
  */
 export async function collectForReader(config: ResolvedConfig, command: string): Promise<CollectEvent[]> {
-  const doc = readState(config.stateDir);
-  if (!sshEntries(doc).length && !outlivedEntries(doc).length) return [];
+  if (!hasSshWork(readState(config.stateDir))) return [];
   const { sshExecutor } = await import('./executor.js');
   const ex = sshExecutor(config);
   const events = await collectRemote(config, ex, { command, force: true });

@@ -36,6 +36,8 @@ export interface SshExecutor extends Executor {
   placeOf(id: string, name: string, attempt: number): RunPlace | undefined;
   /** Sends the cleanups still waiting (before this process ends). */
   flush(): Promise<void>;
+  /** The runs each configured host holds now (by address, whatever name a run was recorded under). */
+  busy(doc: StateDoc): (h: SshHost) => number;
   /** `stop`, saying whether the run was on its host yet (false: its start, when it comes, will start nothing). */
   stopRun(id: string, r: RunnerInfo, how: 'ask' | 'kill'): Promise<{ started: boolean }>;
 }
@@ -125,7 +127,9 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
   /** Running SSH entries per configured host (by address: an entry recorded under another name counts where it is). */
   const busyOf = (doc: StateDoc) => {
     const busy = new Map<string, number>();
-    for (const [id, r] of sshEntries(doc)) {
+    // A run decided by hand that goes on still takes its slot there.
+    const outlived = Object.entries(doc.dispatch?.outlived ?? {}).filter(([, r]) => isSshRun(r));
+    for (const [id, r] of [...sshEntries(doc), ...outlived]) {
       const named = byName(r.host);
       const k = where(id, r)?.key ?? (named && hostKey(config, named));
       if (k !== undefined) busy.set(k, (busy.get(k) ?? 0) + 1);
@@ -192,6 +196,7 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
     cleanups,
     reach,
     where,
+    busy: busyOf,
     placeOf(id, name, attempt) {
       const h = byName(name);
       return h ? placeOf(config, h, id, attempt) : undefined;
