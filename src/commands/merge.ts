@@ -8,13 +8,16 @@ export async function run(args: { _: [string]; verify?: boolean }, ctx: Ctx): Pr
   const { findSpec } = await import('../specs/lookup.js');
   const spec = findSpec(config, args._[0]);
   if (spec.mode !== 'isolated') throw new UsageError(`spec ${spec.id} is not isolated (mode: ${spec.mode}): its work is already in the project`, "only specs with mode: 'isolated' have a branch to merge");
-  if (args.verify && spec.agent !== 'ac') {
+  const { driverOf } = await import('../agents/registry.js');
+  // An agent that isolates itself merges its own work: its output is shown as it is.
+  const own = !!driverOf(config, spec.agent, spec.id).ownIsolation;
+  if (args.verify && !own) {
     const { verifyCommandsOf } = await import('../run/verify.js');
     if (!verifyCommandsOf(config, spec).length) throw new UsageError(`no verify commands for ${spec.id}`, 'add verify: [[...command]] to the config (or the spec), or merge without --verify; nothing was merged');
   }
   const { mergeSpec } = await import('../services/merge.js');
   const c = (await import('../ui/style.js')).palette(ctx.color);
-  const r = await mergeSpec(config, spec, { verify: args.verify ? 'yes' : 'no', command: 'merge', signal: ctx.signal, say: (t) => ctx.err(spec.agent === 'ac' ? visibleText(t) : c.dim(visibleText(t))) });
+  const r = await mergeSpec(config, spec, { verify: args.verify ? 'yes' : 'no', command: 'merge', signal: ctx.signal, say: (t) => ctx.err(own ? visibleText(t) : c.dim(visibleText(t))) });
   if (!r.ok) throw new DispatchError(r.reason, { hint: r.hint });
   if (r.already) {
     ctx.err(`${visible(r.already)}; nothing to do\n`);

@@ -1,4 +1,5 @@
 import type { Ctx } from '../context.js';
+import { findDriver } from '../agents/registry.js';
 import { noSuchWave, EXIT } from '../errors.js';
 import { buildOverview } from '../services/overview.js';
 import { groupWaves } from '../services/waves-view.js';
@@ -36,8 +37,8 @@ export async function run(args: { wave?: number; graph?: 'mermaid' | 'dot' }, ct
     text += columns(
       w.specs.map((r) => [
         `  ${r.id}`, r.name, r.agent, r.mode, `cost ${r.cost}`, paintState(c, r.awaitingMerge ? 'awaiting-merge' : r.state),
-        // Auto-Claude reads no plan.md (only its own files in the spec folder): plans reach Codex and custom agents.
-        r.agent === 'ac' ? c.dim('plan n/a (ac)') : `plan ${r.plan === 'planned' ? c.green(r.plan) : r.plan === 'stale' ? c.yellow(r.plan) : c.gray(r.plan)}`,
+        // An agent that reads no plan.md (Auto-Claude: only its own files in the spec folder) is shown so.
+        findDriver(config, r.agent)?.readsPlan === false ? c.dim(`plan n/a (${r.agent})`) : `plan ${r.plan === 'planned' ? c.green(r.plan) : r.plan === 'stale' ? c.yellow(r.plan) : c.gray(r.plan)}`,
         r.dependsOn.length ? c.dim(`after ${r.dependsOn.join(', ')}`) : '',
       ]),
     );

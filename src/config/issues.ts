@@ -47,6 +47,14 @@ export function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
       return `${path}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${show(got)}`;
     case 'unrecognized_keys':
       return `${path === '(config)' ? '' : `${path}: `}unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} — check the spelling`.replace(/^unknown/, path === '(config)' ? 'unknown' : 'unknown');
+    case 'invalid_union': {
+      // Which form the value was meant as: the one that takes its keys, then the one with the fewest problems.
+      const branches = (issue as { errors?: z.core.$ZodIssue[][] }).errors ?? [];
+      const score = (b: z.core.$ZodIssue[]) => (b.some((i) => i.code === 'unrecognized_keys' && i.path.length === 0) ? 1000 : 0) + b.length;
+      const best = [...branches].filter((b) => b.length).sort((a, b) => score(a) - score(b))[0];
+      if (best) return describeIssue({ ...best[0]!, path: [...issue.path, ...best[0]!.path] } as z.core.$ZodIssue, input);
+      return `${path}: ${issue.message}${got !== undefined ? `, got ${show(got)}` : ''}`;
+    }
     case 'invalid_format':
       return `${path}: ${issue.message}, got ${show(got)}`;
     default:

@@ -5,6 +5,7 @@ import { ConfigError } from '../errors.js';
 import { findConfig } from './find.js';
 import type { AgentsConfig, ExecutorConfig, BudgetConfig, Config, HooksConfig, LogsConfig, PacingConfig, PlannerConfig, RetryConfig, StallConfig } from './schema.js';
 import { computeWaves } from './waves.js';
+import { BUILTIN_AGENTS, builtinDriver } from '../agents/registry.js';
 
 export interface ResolvedSpec {
   id: string;
@@ -60,7 +61,7 @@ export interface ResolvedConfig {
   waves: number[];
 }
 
-export const BUILTIN_AGENTS = ['codex', 'ac'];
+export { BUILTIN_AGENTS };
 
 /** Finds, imports, validates and resolves the config. Throws ConfigError (exit 2). */
 export async function loadConfig(opts: { cwd?: string; configPath?: string } = {}): Promise<ResolvedConfig> {
@@ -140,10 +141,15 @@ export async function resolveConfig(raw: unknown, configPath: string): Promise<R
   }
   const config: Config = parsed.data;
   const problems = tableProblems(config.specs.map((s, index) => ({ ...s, index })), agentNames(config));
-  // Auto-Claude reads specs from <project>/.auto-claude/specs and nowhere else.
-  const acSpec = config.specs.findIndex((s) => s.agent === 'ac');
-  if (acSpec >= 0 && resolve(dirname(configPath), config.specsDir) !== resolve(dirname(configPath), '.auto-claude/specs')) {
-    problems.push(`specs[${acSpec}].agent: "ac" reads its specs only from .auto-claude/specs, but specsDir is "${config.specsDir}" — move the spec folders there (and set specsDir: '.auto-claude/specs'), or use another agent`);
+  // An agent that reads its specs itself (Auto-Claude: <project>/.auto-claude/specs) finds them nowhere else.
+  const seen = new Set<string>();
+  for (const [i, s] of config.specs.entries()) {
+    if (seen.has(s.agent)) continue;
+    seen.add(s.agent);
+    const dir = builtinDriver(s.agent)?.specsDir;
+    if (dir && resolve(dirname(configPath), config.specsDir) !== resolve(dirname(configPath), dir)) {
+      problems.push(`specs[${i}].agent: "${s.agent}" reads its specs only from ${dir}, but specsDir is "${config.specsDir}" — move the spec folders there (and set specsDir: '${dir}'), or use another agent`);
+    }
   }
   problems.push(...executorProblems(config));
   if (problems.length) throw invalid(configPath, problems);
@@ -237,7 +243,7 @@ function tableProblems(rows: TableRow[], agents: string[]): string[] {
 function agentNames(raw: unknown): string[] {
   const agents = (raw as { agents?: unknown } | null)?.agents;
   const custom = agents && typeof agents === 'object' ? Object.keys(agents) : [];
-  return [...new Set([...BUILTIN_AGENTS, ...custom])];
+  return [...new Set([...BUILTIN_AGENTS as string[], ...custom])];
 }
 
 /** Rows of a config that failed validation which are still sound enough to check against each other. */

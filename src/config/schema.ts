@@ -48,7 +48,7 @@ export const specSchema = z.strictObject({
   wave: z.optional(z.int().check(z.minimum(0))),
   /** 1 trivial, 2 small, 3 medium, 4 complex: drives the cooldown after launch. */
   cost: z.int().check(z.minimum(1), z.maximum(4)),
-  /** 'codex', 'ac' (Auto-Claude) or the name of an agent defined under `agents`. */
+  /** 'codex', 'ac' (Auto-Claude), 'claude' (Claude Code) or the name of an agent defined under `agents`. */
   agent: z.string().check(z.minLength(1)),
   /** 'direct' writes to the repo; 'isolated' works in a git worktree that needs a merge. */
   mode: z._default(z.enum(['direct', 'isolated']), 'direct'),
@@ -90,6 +90,7 @@ const costMap = (d: [number, number, number, number], max?: number) => {
 };
 
 const effort = z.enum(['minimal', 'low', 'medium', 'high', 'xhigh']);
+const claudeEffort = z.enum(['low', 'medium', 'high', 'xhigh', 'max']);
 const envSchema = z._default(z.record(z.string(), z.string()), {});
 const argsSchema = z._default(z.array(z.string()), []);
 
@@ -135,6 +136,32 @@ export const acSchema = z.strictObject({
    * ("BUILD BLOCKED - REVIEW REQUIRED"); in dispatch the spec table is that approval.
    */
   force: z._default(z.boolean(), true),
+});
+
+/** Claude Code (`claude -p --output-format stream-json`). */
+export const claudeSchema = z.strictObject({
+  /** Executable (default: `claude` on PATH). */
+  bin: z._default(z.string().check(z.minLength(1)), 'claude'),
+  /** Model by spec cost (`--model`; an alias such as 'sonnet' or a full name). Unset: Claude Code's own choice. */
+  model: z._default(z.strictObject({ 1: z.optional(z.string().check(z.minLength(1))), 2: z.optional(z.string().check(z.minLength(1))), 3: z.optional(z.string().check(z.minLength(1))), 4: z.optional(z.string().check(z.minLength(1))) }), {}),
+  /** Effort by spec cost (`--effort`: 1 low, 2 medium, 3 high, 4 xhigh). */
+  effort: z._default(
+    z.strictObject({ 1: z.optional(claudeEffort), 2: z.optional(claudeEffort), 3: z.optional(claudeEffort), 4: z.optional(claudeEffort) }),
+    {},
+  ).check(z.overwrite((m) => ({ 1: m[1] ?? 'low', 2: m[2] ?? 'medium', 3: m[3] ?? 'high', 4: m[4] ?? 'xhigh' }))),
+  /**
+   * `--permission-mode`. The default, acceptEdits, lets it edit files in its working folder and nothing
+   * else; the commands it may run are `allowedTools`. bypassPermissions lets it do anything.
+   */
+  permissionMode: z._default(z.enum(['acceptEdits', 'auto', 'bypassPermissions', 'dontAsk']), 'acceptEdits'),
+  /** `--allowedTools`: tools allowed besides edits (default Bash: it runs the project's commands, builds and tests). */
+  allowedTools: z._default(z.array(z.string().check(z.minLength(1))), ['Bash']),
+  /** Extra arguments. */
+  extraArgs: argsSchema,
+  /** Extra environment variables (ANTHROPIC_BASE_URL, ...). */
+  env: envSchema,
+  /** More output patterns (regular expressions) that mean "rate limited", besides the built-in ones. */
+  rateLimitPatterns: argsSchema,
 });
 
 /** Any other agent, as an argument array with placeholders. */
@@ -267,11 +294,16 @@ export const configSchema = z.strictObject({
   signalDir: z.optional(z.string().check(z.minLength(1))),
   /** Ollama pre-planning settings. */
   planner: z._default(plannerSchema, () => plannerSchema.parse({})),
-  /** Agents by name: `codex`, `ac`, or your own. */
+  /** Agents by name: `codex`, `ac`, `claude`, or your own. */
   // prefault: the empty default is parsed, so codex/ac get their own defaults.
   agents: z.prefault(
     z.catchall(
-      z.strictObject({ codex: z._default(codexSchema, () => codexSchema.parse({})), ac: z._default(acSchema, () => acSchema.parse({})) }),
+      z.strictObject({
+        codex: z._default(codexSchema, () => codexSchema.parse({})),
+        ac: z._default(acSchema, () => acSchema.parse({})),
+        // An `agents.claude` of the config's own (a command) is used instead of the built-in (doctor says so).
+        claude: z._default(z.union([customAgentSchema, claudeSchema]), () => claudeSchema.parse({})),
+      }),
       customAgentSchema,
     ),
     {},
@@ -328,6 +360,7 @@ export type PlannerConfig = z.output<typeof plannerSchema>;
 export type CodexConfig = z.output<typeof codexSchema>;
 export type AcConfig = z.output<typeof acSchema>;
 export type CustomAgentConfig = z.output<typeof customAgentSchema>;
+export type ClaudeConfig = z.output<typeof claudeSchema>;
 export type PacingConfig = z.output<typeof pacingSchema>;
 export type RetryConfig = z.output<typeof retrySchema>;
 export type StallConfig = z.output<typeof stallSchema>;

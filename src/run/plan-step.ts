@@ -3,6 +3,7 @@
 // warning unless the user asked for --require-plan.
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { DispatchError } from '../errors.js';
+import { findDriver } from '../agents/registry.js';
 import { locateSpec, readSpecFolders } from '../specs/lookup.js';
 
 export interface PlanStepResult {
@@ -16,9 +17,9 @@ export interface PlanStepResult {
 export async function planBeforeLaunch(config: ResolvedConfig, specs: ResolvedSpec[], opts: { require: boolean; signal: AbortSignal }): Promise<PlanStepResult> {
   const { planStatus } = await import('../planner/status.js');
   const folders = readSpecFolders(config.specsDir);
-  // Auto-Claude never reads plan.md (v2.7.5: only spec.md and its own files): planning its specs would spend Ollama for nothing.
+  // An agent that never reads plan.md (Auto-Claude): planning its specs would spend Ollama for nothing.
   const needed = specs.filter((s) => {
-    if (s.agent === 'ac') return false;
+    if (findDriver(config, s.agent)?.readsPlan === false) return false;
     const f = locateSpec(config.specsDir, s, folders);
     return planStatus(f.specFile, f.planFile) !== 'planned';
   });

@@ -9,6 +9,7 @@ import type { Mux } from '../executors/types.js';
 import type { StateDoc } from '../state/doc.js';
 import type { LaunchItem } from './launch-plan.js';
 import { fillPlaceholders, placeholderValues } from '../agents/command.js';
+import { driverOf, shadowedBuiltins } from '../agents/registry.js';
 import { requireChangesOf, verifyCommandsOf } from './verify.js';
 
 export interface Check {
@@ -127,12 +128,7 @@ function specFilesCheck(config: ResolvedConfig, items: PreflightItem[]): Check {
   return { name: 'spec files', status: 'fail', detail: parts.join('; '), fix: `each spec needs ${where}/<id>-<name>/spec.md ('dispatch list' shows the folders expected)` };
 }
 
-const AGENT_FIX: Record<string, string> = {
-  codex: 'npm install -g @openai/codex, or set agents.codex.bin',
-  ac: 'install Python 3, or set agents.ac.python',
-};
-
-/** Each agent's program (once per program, whatever the number of specs), and Auto-Claude's run.py. */
+/** Each agent's program (once per program, whatever the number of specs), and what its driver checks besides. */
 async function agentChecks(config: ResolvedConfig, items: PreflightItem[], opts: PreflightOptions): Promise<Check[]> {
   const byAgent = new Map<string, PreflightItem[]>();
   for (const i of items) {
@@ -143,30 +139,30 @@ async function agentChecks(config: ResolvedConfig, items: PreflightItem[], opts:
   }
   const checks: Check[] = [];
   for (const [agent, list] of byAgent) {
+    const driver = driverOf(config, agent);
     const first = list[0]!;
     const program = first.agentArgv[0]!;
     // A relative program runs where the agent works: the project, or the worktree made from its HEAD.
     const found = executable(program, config.rootDir);
     const users = `used by ${idList(list.map((i) => i.spec.id))}`;
-    const name = agent === 'ac' ? 'python' : agent;
+    const name = driver.program;
     if (!found) {
-      checks.push({ name, status: 'fail', detail: `'${program}' ${program.includes('/') ? 'is not an executable file' : 'is not on PATH'} (${users})`, fix: AGENT_FIX[agent] ?? `install it, or fix agents.${agent}.command in the config` });
-    } else if (opts.doctor && (agent === 'codex' || agent === 'ac')) {
+      checks.push({ name, status: 'fail', detail: `'${program}' ${program.includes('/') ? 'is not an executable file' : 'is not on PATH'} (${users})`, fix: driver.installHint });
+    } else if (opts.doctor && driver.versionDetail) {
       const { capture } = await import('../proc/launch.js');
       const v = await capture([found, '--version'], { timeoutMs: 15_000 });
       const version = (v.stdout || v.stderr).trim().split('\n')[0] ?? '';
       checks.push(v.exitCode === 0
-        ? { name, status: 'ok', detail: agent === 'codex' ? `${version} (model ${config.agents.codex.model})` : version }
-        : { name, status: 'fail', detail: `'${program} --version' ${v.failedToStart ? 'could not start' : `exited ${v.exitCode}`}`, fix: AGENT_FIX[agent]! });
+        ? { name, status: 'ok', detail: driver.versionDetail(config, version) }
+        : { name, status: 'fail', detail: `'${program} --version' ${v.failedToStart ? 'could not start' : `exited ${v.exitCode}`}`, fix: driver.installHint });
     } else {
       checks.push({ name, status: 'ok', detail: `${found} (${users})` });
     }
-    if (agent === 'ac') {
-      const runPy = first.agentArgv[1]!;
-      checks.push(existsSync(runPy)
-        ? { name: 'auto-claude', status: 'ok', detail: runPy }
-        : { name: 'auto-claude', status: 'fail', detail: `no ${runPy} (${users})`, fix: 'clone Auto-Claude there, or set agents.ac.dir / AUTO_CLAUDE_DIR' });
-    }
+    checks.push(...(driver.checks?.(first.agentArgv, users) ?? []));
+  }
+  // A config's own agent under a built-in's name is the one used: said, as the user may expect the built-in.
+  if (opts.doctor) {
+    for (const b of shadowedBuiltins(config)) checks.push({ name: b, status: 'warn', detail: `agents.${b} in the config (a command) is used instead of the built-in '${b}' agent`, fix: `rename agents.${b} (and the specs that use it) to use the built-in` });
   }
   return checks;
 }

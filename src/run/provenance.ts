@@ -4,14 +4,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { locateSpec } from '../specs/lookup.js';
+// One rule for the model, the report's and the trailer's: the driver's (a `-m` in extraArgs counts).
+import { modelOf } from '../agents/command.js';
 import type { SpecRecord } from '../state/doc.js';
 
-function modelOf(config: ResolvedConfig, spec: ResolvedSpec): string | undefined {
-  if (spec.agent === 'codex') return config.agents.codex.model;
-  if (spec.agent === 'ac') return undefined; // Auto-Claude picks its own
-  const custom = (config.agents as Record<string, { model?: string }>)[spec.agent];
-  return custom?.model || undefined;
-}
 
 export function mergeTrailers(config: ResolvedConfig, spec: ResolvedSpec, rec: SpecRecord | undefined): string[] {
   const last = rec?.history?.filter((h) => h.state === 'done').at(-1) ?? rec?.history?.at(-1);

@@ -4,8 +4,10 @@
 import { createWriteStream, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { agentCommand, buildPrompt } from '../agents/command.js';
-import { qaOutcome, type QaOutcome } from '../agents/auto-claude-qa.js';
+import { buildPrompt } from '../agents/command.js';
+import type { AgentEvents } from '../agents/types.js';
+import type { QaOutcome } from '../agents/auto-claude-qa.js';
+import { driverOf, findDriver } from '../agents/registry.js';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { DispatchError } from '../errors.js';
 import { showArgv, spawnAgent } from '../proc/launch.js';
@@ -54,68 +56,8 @@ export interface RunnerOptions {
   echo?: (chunk: Buffer | string) => void;
 }
 
-export interface Tokens {
-  input: number;
-  cachedInput: number;
-  output: number;
-  total: number;
-}
-
-/** The longest JSONL line read for events: the ones dispatch reads (turn.failed, error, usage) are short. */
-const EVENT_LINE_MAX = 4 * 1024 * 1024;
-
-/** Codex JSONL: `turn.failed` fails a run even on exit 0; `turn.completed.usage` counts tokens. */
-export class CodexEvents {
-  failure?: string;
-  lastError?: string;
-  tokens?: Tokens;
-  private rest = '';
-  /** In a line too long to be an event dispatch reads: skipped to its end. */
-  private skipping = false;
-  push(chunk: string): void {
-    const lines = chunk.split('\n');
-    // The end of the line begun before: read, unless it was too long (skipped).
-    const first = lines.shift()!;
-    if (!lines.length) {
-      if (!this.skipping) this.rest += first;
-    } else {
-      if (!this.skipping) this.line(this.rest + first);
-      this.skipping = false;
-      this.rest = lines.pop()!;
-      for (const l of lines) this.line(l);
-    }
-    // An agent printing without end of line must not grow a string without end (the runner would die).
-    if (this.rest.length > EVENT_LINE_MAX) {
-      this.rest = '';
-      this.skipping = true;
-    }
-  }
-  end(): void {
-    if (this.rest && !this.skipping) this.line(this.rest);
-    this.rest = '';
-  }
-  private line(l: string): void {
-    if (!l.startsWith('{')) return;
-    // One line of Codex's JSONL: read field by field, whatever its shape.
-    interface CodexLine { type?: unknown; message?: unknown; error?: { message?: unknown }; usage?: Record<string, unknown> }
-    let ev: CodexLine | null;
-    try {
-      ev = JSON.parse(l) as CodexLine | null;
-    } catch {
-      return;
-    }
-    if (ev?.type === 'turn.failed') this.failure = String(ev.error?.message ?? 'turn failed');
-    else if (ev?.type === 'error' && ev.message) this.lastError = String(ev.message);
-    else if (ev?.type === 'turn.completed' && ev.usage) {
-      const u = ev.usage;
-      const t = (this.tokens ??= { input: 0, cachedInput: 0, output: 0, total: 0 });
-      t.input += Number(u.input_tokens) || 0;
-      t.cachedInput += Number(u.cached_input_tokens) || 0;
-      t.output += Number(u.output_tokens) || 0;
-      t.total = t.input + t.output;
-    }
-  }
-}
+export type { Tokens } from '../agents/types.js';
+export { CodexEvents } from '../agents/codex.js';
 
 /** Keeps the last `max` characters of a stream of text. */
 class Tail {
@@ -131,8 +73,7 @@ class Tail {
 }
 
 function rateLimitPatterns(config: ResolvedConfig, spec: ResolvedSpec): string[] {
-  const a = own(config.agents as Record<string, { rateLimitPatterns?: string[] }>, spec.agent);
-  return a?.rateLimitPatterns ?? [];
+  return findDriver(config, spec.agent)?.rateLimitPatterns(config) ?? [];
 }
 
 /** Other direct specs running in the project's tree now (their changes would mix with this one's). */
@@ -154,7 +95,7 @@ function verifySummary(ran: VerifyResult[]): string {
 }
 
 /** A failed Codex turn reports no usage: what the earlier turns reported is then a lower bound. */
-function tokensOf(events: CodexEvents | undefined): Pick<AttemptRecord, 'tokens'> {
+function tokensOf(events: AgentEvents | undefined): Pick<AttemptRecord, 'tokens'> {
   if (!events || (!events.tokens && !events.failure)) return {};
   return { tokens: { ...(events.tokens ?? { input: 0, cachedInput: 0, output: 0, total: 0 }), ...(events.failure ? { lowerBound: true } : {}) } };
 }
@@ -260,7 +201,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
   // What dispatch itself writes during an attempt: never counted as the agent's changes.
   const ownFiles = [config.stateDir, config.worktreesDir, config.signalDir];
   let ok = false;
-  let events: CodexEvents | undefined;
+  let events: AgentEvents | undefined;
   const stderrTail = new Tail();
   const stdoutTail = new Tail();
   let agentGroup: AgentGroup | undefined;
@@ -268,7 +209,8 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     kind = 'launch-error';
     if (usesDispatchWorktree(spec) && !existsSync(cwd)) throw new DispatchError(`worktree ${cwd} is missing`);
     if (!existsSync(files.specFile)) throw new DispatchError(`no spec.md at ${files.specFile}`);
-    const cmd = agentCommand(config, spec, { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir, cwd }, attempt);
+    const driver = driverOf(config, spec.agent, spec.id);
+    const cmd = driver.command(config, spec, { specDir: files.dir, specFile: files.specFile, planFile: files.planFile, runDir, cwd }, attempt);
     const plan = existsSync(files.planFile) ? readFileSync(files.planFile, 'utf8') : undefined;
     let prompt = buildPrompt(spec, readFileSync(files.specFile, 'utf8'), plan);
     if (start.before) {
@@ -288,7 +230,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
       DISPATCH_ATTEMPT: String(attempt),
     };
     // The tree as the agent finds it (Auto-Claude's isolated builds happen in its own worktree: not ours to judge).
-    if (!(spec.agent === 'ac' && spec.mode === 'isolated')) gitStart = await gitBefore(cwd, ownFiles);
+    if (!(spec.mode === 'isolated' && driver.ownIsolation)) gitStart = await gitBefore(cwd, ownFiles);
     let child;
     let spawned;
     // Refused if the pane was closed or the spec stopped while we prepared: no agent starts unwatched.
@@ -309,7 +251,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     const closed = Promise.all([new Promise((r) => child.stdout!.once('close', r)), new Promise((r) => child.stderr!.once('close', r))]);
     agentGroup = spawned.group ?? { pgid: child.pid! };
     const group = agentGroup;
-    events = cmd.codexEvents ? new CodexEvents() : undefined;
+    events = cmd.events?.();
     // The line that says why: CLIs (clap, argparse) end with "try --help" after their `error:` line.
     let lastStderr = '';
     let lastStdout = '';
@@ -383,10 +325,10 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
       // Shared: another direct spec ran in this tree at any moment of this attempt (not only at its start or end).
       if (gitEv && spec.mode === 'direct' && othersInTree(config, readState(config.stateDir), id, startedAt)) gitEv.shared = true;
     }
-    // Auto-Claude exits 0 whatever its QA concluded: its sign-off is the evidence.
+    // An agent with a sign-off of its own (Auto-Claude exits 0 whatever its QA concluded): that is the evidence.
     let qa: QaOutcome | undefined;
-    if (ok && spec.agent === 'ac') {
-      qa = qaOutcome(files.dir, Date.parse(startedAt));
+    if (ok && driver.signOff) {
+      qa = driver.signOff(files.dir, Date.parse(startedAt));
       qaStatus = qa.status;
     }
     const requireChanges = requireChangesOf(config, spec);

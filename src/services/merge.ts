@@ -1,7 +1,6 @@
 // Merging an isolated spec's work into the project: `dispatch merge <id>` by hand,
 // or the scheduler as soon as the spec is done (merge: 'auto'). Returns what happened;
 // the caller says it.
-import { basename, join } from 'node:path';
 import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
 import { DispatchError } from '../errors.js';
 import { kindOf, own, setState, stateOf, type SpecRecord } from '../state/doc.js';
@@ -37,22 +36,17 @@ export async function mergeSpec(config: ResolvedConfig, spec: ResolvedSpec, opts
   if (state !== 'done' && kind !== 'merge-conflict') throw new DispatchError(`spec ${spec.id} is ${state}, not done: nothing to merge yet`, { hint: "see 'dispatch status'" });
   const merged = rec?.merged as { at?: string; branch?: string } | undefined;
   // Merging twice is not a failure: the work is in, there is nothing left to do.
-  if (!rec?.awaitingMerge && !rec?.worktree && kind !== 'merge-conflict' && (merged || spec.agent !== 'ac')) {
+  // An agent that isolates itself keeps its own worktree: only it knows whether one waits.
+  const { driverOf } = await import('../agents/registry.js');
+  const ownIsolation = driverOf(config, spec.agent, spec.id).ownIsolation;
+  if (!rec?.awaitingMerge && !rec?.worktree && kind !== 'merge-conflict' && (merged || !ownIsolation)) {
     return { ok: true, already: merged ? `${spec.id} is already merged${typeof merged.branch === 'string' ? ` (${merged.branch})` : ''}` : `${spec.id} has no worktree waiting to be merged (already merged, or done without one)` };
   }
   const say = opts.say ?? (() => {});
   let result: MergeSpecResult;
-  if (spec.agent === 'ac') {
-    // Auto-Claude made the worktree: its own --merge merges it (--no-ff, aborts on conflicts).
-    const { capture } = await import('../proc/launch.js');
-    const { autoClaudeDir, expandHome } = await import('../agents/command.js');
-    const { locateSpec } = await import('../specs/lookup.js');
-    const a = config.agents.ac;
-    const folder = basename(locateSpec(config.specsDir, spec).dir);
-    const r = await capture([expandHome(a.python), join(autoClaudeDir(config), 'apps', 'backend', 'run.py'), '--spec', folder, '--project-dir', config.rootDir, '--merge'], { cwd: config.rootDir, env: a.env, timeoutMs: 600_000 });
-    say(r.stdout + r.stderr);
-    if (r.failedToStart) throw new DispatchError(`Auto-Claude could not merge spec ${spec.id}: ${r.failedToStart}`, { hint: 'check agents.ac (python, dir); nothing was removed' });
-    result = r.exitCode === 0 ? { ok: true } : { ok: false, reason: `Auto-Claude could not merge spec ${spec.id} (exit ${r.exitCode})`, hint: 'see its output above; nothing was removed' };
+  if (ownIsolation) {
+    // The agent made the worktree: it merges it itself.
+    result = await ownIsolation.merge(config, spec, say);
   } else {
     const wt = rec?.worktree as WorktreeRecord | undefined;
     if (!wt || wt.createdBy !== 'dispatch') throw new DispatchError(`spec ${spec.id} has no worktree made by dispatch`, { hint: 'merge its branch by hand' });
