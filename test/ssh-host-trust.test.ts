@@ -11,7 +11,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BIN, dispatch, dispatchAsync, readStateOf } from './helpers.js';
 import { engineProject, starts, trace } from './fixtures/engine.js';
 import { GIT_ENV, git } from './fixtures/git.js';
-import { sshAvailable, startPool, type SshPool, type TestHost } from './fixtures/sshd.js';
+import { baseOf, sshAvailable, startPool, type SshPool, type TestHost } from './fixtures/sshd.js';
 
 const env = { ...GIT_ENV };
 const pools: SshPool[] = [];
@@ -183,7 +183,7 @@ describe.skipIf(!sshAvailable)('what an SSH host answers is checked, never writt
     expect(rec.reason).toMatch(/h1 answered 'start' with what dispatch cannot use: its answer is not JSON: "hello from a login banner"/);
     stateOk(dir);
     // Started there all the same: not this dispatcher's run, so stopped and discarded by the run's last check.
-    const runs = join(h1.dir, '.dispatch', 'sshtrust3', 'runs');
+    const runs = join(baseOf(h1.dir, 'sshtrust3'), 'runs');
     expect(existsSync(runs) ? readdirSync(runs) : []).toEqual([]);
   }, 120_000);
 });

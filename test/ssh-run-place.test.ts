@@ -5,13 +5,13 @@
 // recorded by the previous version (no place, sessions named by their label)
 // are still found, and one that cannot be reached at all is said to be so.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, dispatch, dispatchAsync, readStateOf, statePathOf, tempDir, type RunResult } from './helpers.js';
 import { configPathOf, engineProject, pidAlive, starts } from './fixtures/engine.js';
 import { GIT_ENV, git } from './fixtures/git.js';
-import { sshAvailable, startPool, type SshPool } from './fixtures/sshd.js';
+import { hostBase, sshAvailable, startPool, type SshPool } from './fixtures/sshd.js';
 
 const env = { ...GIT_ENV };
 let pool: SshPool;
@@ -192,7 +192,7 @@ describe.skipIf(!sshAvailable)('tmux session names on a shared host', () => {
     const dir = sshProject(project, [{ id: '001', name: 'quick', wave: 1, cost: 1, runOn: 'h1', body: 'write out/q.txt q\n' }]);
     // A run folder left on h1 by a launch that never started its session (as when tmux refused a taken name) ...
     const label = `${project}-009-1`;
-    const run = join(pool.hosts[0]!.dir, '.dispatch', project, 'runs', label);
+    const run = join(await hostBase(dir, pool.hosts[0]!.entry), 'runs', label);
     mkdirSync(join(run, 'state'), { recursive: true });
     writeFileSync(join(run, 'job.json'), JSON.stringify({ label, id: '009', attempt: 1, host: 'h1', base: '0'.repeat(40), project, worktree: join(run, 'wt'), config: { stateDir: join(run, 'state') } }));
     // ... and someone else's healthy session under that very name.
@@ -222,6 +222,9 @@ function asPreviousVersion(dir: string, id: string): string {
   const legacy = place.label.replace(/[.:]/g, '_');
   expect(spawnSync('tmux', ['-L', 'dispatch', 'rename-session', '-t', `=${place.session}`, legacy]).status).toBe(0);
   rmSync(join(place.base, 'runs', place.label, 'session'), { force: true });
+  // That version kept a project's runs in `.dispatch/<project>`: reached there (a link to where this one put them).
+  const old = join(dirname(place.base), JSON.parse(readFileSync(configPathOf(dir), 'utf8')).project);
+  if (!existsSync(old)) symlinkSync(place.base, old);
   return legacy;
 }
 

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch, dispatchAsync, readStateOf } from './helpers.js';
 import { engineProject, starts, trace } from './fixtures/engine.js';
 import { GIT_ENV, git } from './fixtures/git.js';
-import { sshAvailable, startPool, type SshPool } from './fixtures/sshd.js';
+import { baseOf, sshAvailable, startPool, type SshPool } from './fixtures/sshd.js';
 
 const env = { ...GIT_ENV };
 let pool: SshPool;
@@ -78,7 +78,7 @@ describe.skipIf(!sshAvailable)('SSH host pool (real OpenSSH)', () => {
     }
     // Logs came home; the runs left the hosts.
     expect(readFileSync(join(dir, '.codex', 'logs', '001.log'), 'utf8')).toMatch(/succeed: all done/);
-    for (const h of pool.hosts) expect(readdirSync(join(h.dir, '.dispatch', 'sshp1', 'runs'))).toEqual([]);
+    for (const h of pool.hosts) expect(readdirSync(join(baseOf(h.dir, 'sshp1'), 'runs'))).toEqual([]);
   }, 120_000);
 });
 
@@ -148,7 +148,7 @@ describe.skipIf(!sshAvailable)('SSH hosts that fail', () => {
     expect(hist.map((x: { state: string }) => x.state)).toEqual(['failed', 'done']);
     // Relaunched wherever a slot was free first: h2 once 002 ends, or h1 once it answers again.
     expect(starts(dir).filter((s) => s.id === '001')[0]?.cwd).toContain(h1.dir);
-    expect(readdirSync(join(h1.dir, '.dispatch', 'sshp3', 'runs'))).toEqual([]);
+    expect(readdirSync(join(baseOf(h1.dir, 'sshp3'), 'runs'))).toEqual([]);
   }, 180_000);
 
   it('a dispatcher killed mid-run: the next run adopts the remote runs by label and launches nothing twice', async () => {
@@ -201,7 +201,7 @@ describe.skipIf(!sshAvailable)('SSH hosts and what travels to them', () => {
     expect(s.env).toMatchObject({ OPENAI_API_KEY: 'sk-test', DISPATCH_FORWARD_TEST: 'yes' });
     expect(s.env?.SECRET_NOT_FORWARDED).toBeUndefined();
     // The environment file on the host is gone once the runner read it.
-    const runs = join(pool.hosts[0]!.dir, '.dispatch', 'sshp6', 'runs');
+    const runs = join(baseOf(pool.hosts[0]!.dir, 'sshp6'), 'runs');
     await waitFor(() => {
       const st = dispatch(dir, ['status'], { env });
       return /1 done/.test(st.stdout);

@@ -9,7 +9,8 @@ export async function run(args: { _: [string]; print?: boolean }, ctx: Ctx): Pro
   const { own, stateOf } = await import('../state/doc.js');
   const spec = findSpec(config, args._[0]);
   const doc = readState(config.stateDir);
-  const r = own(doc.dispatch?.running, spec.id);
+  // A run decided by hand that goes on (outlived) still has its session to watch.
+  const r = own(doc.dispatch?.running, spec.id) ?? own(doc.dispatch?.outlived, spec.id);
   if (!r) throw new DispatchError(`${spec.id} is not running (${stateOf(doc, spec.id)}): there is nothing to attach to`, { hint: `its output is in 'dispatch logs ${spec.id}'` });
   const { executorForEntry } = await import('../executors/choose.js');
   const ex = await executorForEntry(config, r);

@@ -46,13 +46,15 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
     // An SSH run's log is on its host until its verdict is collected: read there.
     const { readState } = await import('../state/store.js');
     const { own } = await import('../state/doc.js');
-    const r = own(readState(config.stateDir).dispatch?.running, spec.id);
+    // A run decided by hand that goes on (outlived) is read there too.
+    const at = (d: import('../state/doc.js').StateDoc) => own(d.dispatch?.running, spec.id) ?? own(d.dispatch?.outlived, spec.id);
+    const r = at(readState(config.stateDir));
     if (r?.executor === 'ssh' && r.attempt !== undefined) {
       const { sshExecutor } = await import('../executors/ssh/executor.js');
       const { collectForReader } = await import('../executors/ssh/collect.js');
       const ex = sshExecutor(config);
       const current = () => {
-        const now = own(readState(config.stateDir).dispatch?.running, spec.id);
+        const now = at(readState(config.stateDir));
         return now?.host === r.host && now.attempt === r.attempt;
       };
       while (!ctx.signal.aborted) {
@@ -121,5 +123,6 @@ async function runsOnSsh(config: import('../config/load.js').ResolvedConfig, id:
   if (!config.executor) return false;
   const { readState } = await import('../state/store.js');
   const { own } = await import('../state/doc.js');
-  return own(readState(config.stateDir).dispatch?.running, id)?.executor === 'ssh';
+  const d = readState(config.stateDir).dispatch;
+  return (own(d?.running, id) ?? own(d?.outlived, id))?.executor === 'ssh';
 }

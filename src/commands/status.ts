@@ -60,6 +60,12 @@ export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> 
       }),
     );
   }
+  if (s.outlived.length) {
+    text += `\n${c.cyan('decided by hand, agent still at work:')}\n`;
+    const now = Date.now();
+    text += columns(s.outlived.map((o) => [`  ${o.id}`, o.state, c.dim(`on ${o.host}${o.attempt ? `, attempt ${o.attempt}` : ''}${sinceText(o.startedAt, now) ? `, for ${sinceText(o.startedAt, now)}` : ''}`)]));
+    text += c.dim(`  its log and work come home when it ends; 'dispatch stop <id>' ends it\n`);
+  }
   if (s.rateLimited.length) {
     text += `\n${c.yellow('rate-limited:')}\n`;
     text += columns(s.rateLimited.map((r) => [`  ${r.id}`, r.name, r.agent ?? '', r.until ? `relaunch at ${new Date(r.until).toLocaleString()}` : '', r.reason ?? '']));

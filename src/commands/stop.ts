@@ -14,7 +14,8 @@ export async function run(args: { _: [string[]] }, ctx: Ctx): Promise<number> {
   if (none) throw new DispatchError(`nothing to stop: ${results.map(why).join(', ')}`, { hint: "see 'dispatch status'" });
   if (ctx.json) return EXIT.ok;
   for (const r of visibleAll(results)) {
-    if (r.stopped && r.from !== 'running') ctx.out(`${r.id}: stopped (${r.note})\n`);
+    if (r.stopped && r.givenUp) ctx.out(`${r.id}: given up (interrupted): ${r.givenUp}\n`);
+    else if (r.stopped && r.from !== 'running') ctx.out(`${r.id}: stopped (${r.note})\n`);
     else ctx.out(r.stopped ? `${r.id}: stopped (interrupted; 'dispatch retry' or 'dispatch reset --spec ${r.id}' to run it again)\n` : r.ended ? `${r.id}: ended ${r.ended} before the stop reached it\n` : `${r.id}: ${r.note}\n`);
   }
   return EXIT.ok;

@@ -30,7 +30,12 @@ export const specNameSchema = z.string().check(
 );
 
 /** A project name; `init` checks the one it derives through this same schema. */
-export const projectNameSchema = z.string().check(z.regex(SAFE_ID, SAFE_MSG));
+export const projectNameSchema = z.string().check(
+  z.regex(SAFE_ID, SAFE_MSG),
+  // It names folders and branches on SSH hosts (`.dispatch/<project>-<key>`, `dispatch-remote/<project>-<key>/<id>`), signal files and panes.
+  z.maxLength(MAX_ID_LENGTH, { message: `at most ${MAX_ID_LENGTH} characters (the project names files, panes and branches)` }),
+  z.refine(branchSafe, { message: 'must be usable in a git branch name: no "." at its start or end, no "..", no ".lock" at its end (write "-" or "_" there instead)' }),
+);
 
 /** A check: an argument array (placeholders as for agents), never a shell string. */
 export const verifyCommandSchema = z.array(z.string()).check(

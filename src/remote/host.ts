@@ -24,8 +24,11 @@ const SHA = /^[0-9a-f]{40,64}$/;
 const RECEIVED_REF = 'refs/dispatch/received';
 const git = (dir: string, ...args: string[]): Argv => ['git', '-C', dir, ...args];
 
+/** A run's folder name: never `.` or `..` (the runs folder itself, or the project's: a cleanup would remove it). */
+const isLabel = (label: string | undefined): label is string => !!label && LABEL.test(label) && !/^\.+$/.test(label);
+
 function checkLabel(label: string | undefined): string {
-  if (!label || !LABEL.test(label)) throw new UsageError(`not a run label: ${JSON.stringify(label)}`, 'labels are <project>-<id>-<attempt>');
+  if (!isLabel(label)) throw new UsageError(`not a run label: ${JSON.stringify(label)}`, 'labels are <project>-<id>-<attempt>');
   return label;
 }
 
@@ -109,7 +112,8 @@ export async function start(base: string, dir: string, p: StartPayload): Promise
   const run = runDir(base, label);
   if (existsSync(run)) throw new DispatchError(`run ${label} already exists on this host`, { hint: 'a launch is never repeated under the same attempt number' });
   const wt = worktreeOf(base, p.id);
-  const branch = hostBranchOf(p.config.project, p.id);
+  // Named by the project's folder here: two checkouts of one project never share a branch.
+  const branch = hostBranchOf(basename(base), p.id);
   // A worktree an earlier attempt left here is dispatch's own (under .dispatch/): the new attempt starts afresh.
   if (existsSync(wt)) {
     await capture(git(dir, 'worktree', 'remove', '--force', wt), { timeoutMs: 0 });
@@ -121,7 +125,7 @@ export async function start(base: string, dir: string, p: StartPayload): Promise
   mkdirSync(run, { recursive: true, mode: 0o700 });
   const config = jobConfig(p, run, wt);
   const spec = config.specs[0]!;
-  const job: Job = { label, id: p.id, attempt: p.attempt, ...(p.runId ? { runId: p.runId } : {}), host: p.host, base: p.base, project: p.config.project, worktree: wt, config };
+  const job: Job = { label, id: p.id, attempt: p.attempt, ...(p.runId ? { runId: p.runId } : {}), host: p.host, base: p.base, project: p.config.project, branch, worktree: wt, config };
   writeFileAtomic(jobFile(run), JSON.stringify(job));
   const folder = join(config.specsDir, `${spec.id}-${spec.name}`);
   mkdirSync(folder, { recursive: true });
@@ -181,8 +185,21 @@ export function runnerOf(run: string): { pid: number; alive: boolean } | undefin
     return undefined;
   }
   if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
-  return { pid, alive: pidIs(pid, (argv) => argv.includes('remote-run') && argv.at(-1) === run) };
+  // Its folder as the runner was given it, or the same folder reached another way (a link on the path).
+  const real = realOr(run);
+  return { pid, alive: pidIs(pid, (argv) => argv.includes('remote-run') && (argv.at(-1) === run || realOr(argv.at(-1) ?? '') === real)) };
 }
+
+/** The run's branch here (a run of an older version: named by the project alone). */
+const branchOf = (job: Job) => job.branch ?? hostBranchOf(job.project, job.id);
+
+const realOr = (p: string) => {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+};
 
 const logOf = (job: Job) => join(job.config.stateDir, 'logs', `${job.id}.attempt-${job.attempt}.log`);
 
@@ -190,7 +207,7 @@ const logOf = (job: Job) => join(job.config.stateDir, 'logs', `${job.id}.attempt
 export function poll(base: string): { runs: PolledRun[] } {
   let labels: string[] = [];
   try {
-    labels = readdirSync(runsDir(base)).filter((l) => LABEL.test(l));
+    labels = readdirSync(runsDir(base)).filter(isLabel);
   } catch {
     return { runs: [] };
   }
@@ -310,7 +327,7 @@ async function bundleOf(job: Job, write: (b: Buffer) => void): Promise<boolean> 
   if (head === job.base) return false;
   const file = join(tmpdir(), `dispatch-bundle-${process.pid}-${Date.now()}`);
   try {
-    await gitOk(job.worktree, 'bundle', 'create', '-q', file, `refs/heads/${hostBranchOf(job.project, job.id)}`, `^${job.base}`);
+    await gitOk(job.worktree, 'bundle', 'create', '-q', file, `refs/heads/${branchOf(job)}`, `^${job.base}`);
     write(readFileSync(file));
   } finally {
     rmSync(file, { force: true });
@@ -360,7 +377,7 @@ export async function pollCollect(base: string, write: (b: Buffer) => void, opts
 export async function cleanAll(base: string, dir: string, what: string[]): Promise<void> {
   for (const w of what) {
     const label = w.replace(/^[+!]/, '');
-    if (!LABEL.test(label) || !existsSync(runDir(base, label))) continue;
+    if (!isLabel(label) || !existsSync(runDir(base, label))) continue;
     // One run that cannot be cleaned does not keep the check from answering: it is found again by a later one.
     try {
       if (w.startsWith('!')) await stop(base, label, { kill: true, discard: true });
@@ -377,7 +394,7 @@ export async function clean(base: string, dir: string, label: string, opts: { wo
   const job = readJson<Job>(jobFile(run));
   if (job && opts.worktree && existsSync(job.worktree)) {
     await capture(git(dir, 'worktree', 'remove', '--force', job.worktree), { timeoutMs: 0 });
-    await capture(git(dir, 'branch', '-D', hostBranchOf(job.project, job.id)));
+    await capture(git(dir, 'branch', '-D', branchOf(job)));
   }
   const session = await ownSession(run, label);
   if (session) await capture(tmux('kill-session', '-t', `=${session}`));

@@ -52,6 +52,8 @@ export interface Job {
   host: string;
   base: string;
   project: string;
+  /** The spec's branch here (older versions: `hostBranchOf(project, id)`). */
+  branch?: string;
   worktree: string;
   config: ResolvedConfig;
 }

@@ -27,6 +27,8 @@ export interface StatusSummary {
   };
   /** Isolated specs done in their worktree, waiting for `dispatch merge`. */
   awaitingMerge: { id: string; name: string; wave: number }[];
+  /** Specs decided by hand whose agent still works on an SSH host (its work comes home when it ends). */
+  outlived: { id: string; state: string; host: string; attempt?: number; startedAt: string }[];
   unknownIds: string[];
 }
 
@@ -58,6 +60,7 @@ export function summarizeStatus(config: ResolvedConfig, doc: StateDoc): StatusSu
         return { id: r.id, name: r.name, wave: r.wave, agent: w?.agent, until: w?.until, reason: w?.reason };
       }),
     attempts: attemptsOf(doc),
+    outlived: Object.entries(doc.dispatch?.outlived ?? {}).map(([id, o]) => ({ id, state: rows.find((r) => r.id === id)?.state ?? 'unknown', host: o.host, ...(o.attempt !== undefined ? { attempt: o.attempt } : {}), startedAt: o.startedAt })),
     usage: usageOf(doc),
     awaitingMerge: rows.filter((r) => r.state === 'done' && doc.dispatch?.specs[r.id]?.awaitingMerge).map((r) => ({ id: r.id, name: r.name, wave: r.wave })),
     unknownIds,

@@ -8,7 +8,7 @@ import { isRunner } from '../run/liveness.js';
 import { runHook, specVars } from '../run/hooks.js';
 import { removeRunnerEnv } from '../run/runner-env.js';
 import { findSpecs } from '../specs/lookup.js';
-import { endOutlived, extra, failLaunch, kindOf, own, stateOf, type RunnerInfo, type SpecState } from '../state/doc.js';
+import { endOutlived, extra, failLaunch, kindOf, own, recheckLater, stateOf, type RunnerInfo, type SpecState } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
 
@@ -21,6 +21,8 @@ export interface StopResult {
   note?: string;
   /** It ended on its own (this state) before the stop reached it. */
   ended?: SpecState;
+  /** Its host did not answer: recorded here as stopped, and what still runs there is stopped when it answers again (why). */
+  givenUp?: string;
 }
 
 const REASON = 'interrupted: stopped by hand (dispatch stop)';
@@ -129,13 +131,17 @@ async function stopOutlived(config: ResolvedConfig, id: string, from: SpecState,
   const { sshExecutor, unreachable } = await import('../executors/ssh/executor.js');
   const ex = sshExecutor(config);
   if (!ex.where(id, o)) throw unreachable(id, o);
-  await ex.stop(id, o, 'kill');
+  // A host that does not answer would hold the spec for ever: the run is given up here, and stopped there when it answers.
+  const givenUp = await ex.stop(id, o, 'kill').then(() => undefined, (err: Error) => `${err.message}; what still runs there is stopped when it answers again`);
   const ended = await withState(config.stateDir, { command: 'stop', reason: REASON }, (d) => {
     const cur = own(d.dispatch?.outlived, id);
-    return !!cur && cur.attempt === o.attempt && cur.host === o.host && endOutlived(d, id, o.attempt, { state: 'failed', kind: 'interrupted', reason: REASON });
+    if (!cur || cur.attempt !== o.attempt || cur.host !== o.host) return false;
+    if (givenUp) recheckLater(d, o);
+    return endOutlived(d, id, o.attempt, { state: 'failed', kind: 'interrupted', reason: givenUp ? `${REASON}; given up: ${givenUp}` : REASON });
   });
   // Its run leaves the host with the next check (its attempt is no longer current anywhere).
-  return { id, from, stopped: ended, ...(ended ? { note: `its agent on ${o.host} was ended; it stays ${from}, as decided by hand` } : { note: `not running (${from}; its run on ${o.host} had already ended)` }) };
+  if (!ended) return { id, from, stopped: false, note: `not running (${from}; its run on ${o.host} had already ended)` };
+  return { id, from, stopped: true, note: givenUp ? `given up: ${givenUp}` : `its agent on ${o.host} was ended; it stays ${from}, as decided by hand`, ...(givenUp ? { givenUp } : {}) };
 }
 
 /** Stops an SSH run: asked on its host, collected; what does not answer in time is killed there and recorded here. */
@@ -159,13 +165,23 @@ async function stopRemote(config: ResolvedConfig, id: string, r: RunnerInfo, opt
     const now = own(readState(config.stateDir).dispatch?.running, id);
     return !!now && now.host === r.host && now.attempt === r.attempt;
   };
+  let asked: { started: boolean };
   try {
-    // Not on its host yet (a launch still on its way): the host keeps the stop, and its start will start nothing.
-    if (!(await ex.stopRun(id, r, 'ask')).started) return await recordRemoteStop(config, id, r);
+    asked = await ex.stopRun(id, r, 'ask');
+  } catch (err) {
+    // Its host does not answer: the stop is recorded here (a spec must not wait for ever on a host that may
+    // never answer), and the place is checked again until it answers, when what still runs there is stopped.
+    return recordRemoteStop(config, id, r, `${(err as Error).message}; what still runs there is stopped when it answers again`);
+  }
+  // Not on its host yet (a launch still on its way): the host keeps the stop, and its start will start nothing.
+  if (!asked.started) return recordRemoteStop(config, id, r);
+  try {
     const until = Date.now() + (opts.waitMs ?? 15_000);
+    const w = ex.where(id, r)!;
     while (same() && Date.now() < until && !opts.signal?.aborted) {
       await new Promise((res) => setTimeout(res, 300));
-      await collectRemote(config, ex, { command: 'stop', force: true });
+      // Its own host only: another that hangs does not hold this stop.
+      await collectRemote(config, ex, { command: 'stop', force: true, only: [w.key] });
     }
     if (same()) await ex.stop(id, r, 'kill');
     await ex.flush();
@@ -176,12 +192,13 @@ async function stopRemote(config: ResolvedConfig, id: string, r: RunnerInfo, opt
 }
 
 /** The stop recorded here, if the spec is still that very launch (else what happened to it stands). */
-async function recordRemoteStop(config: ResolvedConfig, id: string, r: RunnerInfo): Promise<StopResult> {
+async function recordRemoteStop(config: ResolvedConfig, id: string, r: RunnerInfo, givenUp?: string): Promise<StopResult> {
   let recordedHere = false;
   if (own(readState(config.stateDir).dispatch?.running, id)?.attempt === r.attempt) {
     recordedHere = await withState(config.stateDir, { command: 'stop', reason: REASON }, (d) => {
       const cur = own(d.dispatch?.running, id);
       if (!cur || cur.host !== r.host || cur.attempt !== r.attempt) return false;
+      if (givenUp) recheckLater(d, cur);
       recordStop(d, id);
       return true;
     });
@@ -192,7 +209,7 @@ async function recordRemoteStop(config: ResolvedConfig, id: string, r: RunnerInf
     if (signalProblem) warn(signalProblem);
     await runHook(config, 'onSpecFailed', { ...specVars(id, spec), STATE: 'failed', KIND: 'interrupted', REASON });
   }
-  return { id, from: 'running', ...outcome(readState(config.stateDir), id, recordedHere) };
+  return { id, from: 'running', ...outcome(readState(config.stateDir), id, recordedHere), ...(recordedHere && givenUp ? { givenUp } : {}) };
 }
 
 /**

@@ -492,6 +492,14 @@ export function endOutlived(doc: StateDoc, id: string, attempt: number | undefin
   return true;
 }
 
+/** An SSH run's place to check again until it answers (then what it still runs of attempts no longer current is stopped). */
+export function recheckLater(doc: StateDoc, r: RunnerInfo): void {
+  const p = r.place;
+  if (!p) return;
+  const key = JSON.stringify([p.host, p.port ?? null, p.base.replace(/\/+$/, '')]);
+  (extra(doc).recheck ??= bare(undefined))[key] = { host: r.host, place: p };
+}
+
 /** Whether the state holds anything on SSH hosts to collect or check: running entries, outlived runs, places to check again. */
 export function hasSshWork(doc: StateDoc): boolean {
   const d = doc.dispatch;

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, dispatch, readStateOf } from '../helpers.js';
 import { NODE, engineProject, pidAlive, trace } from '../fixtures/engine.js';
 import { GIT_ENV, git } from '../fixtures/git.js';
-import { processesIn, sshAvailable, startPool, type SshPool } from '../fixtures/sshd.js';
+import { baseOf, processesIn, sshAvailable, startPool, type SshPool } from '../fixtures/sshd.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let pool: SshPool;
@@ -259,7 +259,7 @@ describe.skipIf(!sshAvailable)('an SSH run struck at random moments', () => {
       signal(orphans, 'SIGKILL');
       if (['001', '002'].some((id) => !(decided[id] ?? ['done']).includes(stateOf(id)))) console.log(`trial ${t} (${kind}): ${JSON.stringify(st.dispatch.specs)} ${r1.stderr.slice(-600)}`);
       for (const h of pool.hosts) {
-        const runs = join(h.dir, '.dispatch', project, 'runs');
+        const runs = join(baseOf(h.dir, project), 'runs');
         let leftRuns: string[] = [];
         try {
           leftRuns = readdirSync(runs);

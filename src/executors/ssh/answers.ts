@@ -7,7 +7,8 @@ import { describeIssue } from '../../config/issues.js';
 import { VERDICT_KINDS } from '../../state/doc.js';
 import type { PolledRun } from '../../remote/layout.js';
 
-const LABEL = /^[A-Za-z0-9._-]+$/;
+// A run's folder name: never `.` or `..` (a cleanup of it would reach the runs or project folder).
+const LABEL = /^(?!\.+$)[A-Za-z0-9._-]+$/;
 const SHA = /^[0-9a-f]{40,64}$/;
 const sha = z.string().check(z.regex(SHA, { message: 'expected a commit id' }));
 const time = z.string().check(z.refine((s) => !Number.isNaN(Date.parse(s)), { message: 'expected a time' }));
@@ -15,6 +16,12 @@ const count = z.int().check(z.minimum(0));
 const finite = z.number().check(z.refine(Number.isFinite, { message: 'expected a finite number' }));
 const state = z.enum(['done', 'failed', 'rate-limited']);
 const kind = z.enum(VERDICT_KINDS);
+
+/**
+ * Text a host sends that goes into the state, at most `max` characters: what a runner writes is far shorter
+ * (a verify tail is 3,000 characters), and a host must not make the state file, which every command reads, huge.
+ */
+const text = (max: number) => z.string().check(z.maxLength(max, { message: `longer than ${max} characters, which no runner writes` }));
 
 /** An attempt's history entry as a runner records it (the fields the state module reads). */
 const attemptEntrySchema = z.object({
@@ -25,25 +32,25 @@ const attemptEntrySchema = z.object({
   kind: z.optional(kind),
   reason: z.optional(z.string()),
   tokens: z.optional(z.object({ input: finite, cachedInput: finite, output: finite, total: finite, lowerBound: z.optional(z.boolean()) })),
-  exit: z.optional(z.object({ code: z.optional(z.int()), signal: z.optional(z.string()) })),
+  exit: z.optional(z.object({ code: z.optional(z.int()), signal: z.optional(text(32)) })),
   verify: z.optional(z.array(z.object({
-    argv: z.array(z.string()), exitCode: z.optional(z.int()), signal: z.optional(z.string()), timedOut: z.optional(z.boolean()),
-    error: z.optional(z.string()), seconds: finite, ok: z.boolean(), tail: z.optional(z.string()),
-  }))),
-  qa: z.optional(z.string()),
+    argv: z.array(text(4096)).check(z.maxLength(256)), exitCode: z.optional(z.int()), signal: z.optional(text(32)), timedOut: z.optional(z.boolean()),
+    error: z.optional(text(4096)), seconds: finite, ok: z.boolean(), tail: z.optional(text(8192)),
+  })).check(z.maxLength(64))),
+  qa: z.optional(text(200)),
   git: z.optional(z.object({
-    before: z.optional(z.string()), after: z.optional(z.string()), files: count, insertions: count, deletions: count, changed: z.boolean(), shared: z.optional(z.boolean()),
+    before: z.optional(text(64)), after: z.optional(text(64)), files: count, insertions: count, deletions: count, changed: z.boolean(), shared: z.optional(z.boolean()),
   })),
-  runId: z.optional(z.string()),
+  runId: z.optional(text(128)),
   wave: z.optional(z.int()),
   runner: z.optional(z.int().check(z.positive())),
 });
 
 /** What a finished run left (result.json). */
 export const runResultSchema = z.object({
-  id: z.string(),
+  id: text(256),
   attempt: z.int().check(z.positive()),
-  runId: z.optional(z.string()),
+  runId: z.optional(text(128)),
   state,
   kind,
   reason: z.optional(z.string()),

@@ -58,6 +58,8 @@ export async function setHomeBranch(config: ResolvedConfig, id: string, sha: str
     if (u.exitCode === 0) return undefined;
     now = await capture(['git', '-C', config.rootDir, 'rev-parse', '--verify', '--quiet', ref]);
   }
+  // Already there: a dispatcher stopped between moving it and recording that it did (the same run, collected again).
+  if (now.exitCode === 0 && now.stdout.trim() === sha) return undefined;
   if (now.exitCode === 0 && now.stdout.trim() !== from) {
     return `the branch ${homeBranchOf(id)} is not dispatch's (it is at ${now.stdout.trim().slice(0, 12)}, where dispatch did not put it): rename it ('git branch -m ${homeBranchOf(id)} other-name') and retry`;
   }

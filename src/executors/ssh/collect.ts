@@ -6,7 +6,7 @@
 import { closeSync, fstatSync, linkSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { ResolvedConfig } from '../../config/load.js';
 import { warn } from '../../errors.js';
 import { capture } from '../../proc/launch.js';
@@ -40,6 +40,8 @@ export interface CollectOptions {
   force?: boolean;
   /** Set here for a caller that does not judge (`status`): when its calls to a host must be done by (ms). */
   until?: number;
+  /** Only these places (their keys): a command about one run waits on no other host. */
+  only?: string[];
   now?: number;
 }
 
@@ -77,7 +79,8 @@ function targetsOf(config: ResolvedConfig, ex: SshExecutor, doc: StateDoc): { ta
     let t = byKey.get(w.key);
     if (!t) {
       // Named apart from every configured host (those names have no spaces): its health and cleanups are its own.
-      let name = `${r.host} (${w.h.cfg.host}${w.h.cfg.port ? `:${w.h.cfg.port}` : ''}, not in the config)`;
+      const configured = ex.hosts.some((h) => h.name === w.h.name);
+      let name = configured ? `${w.h.name} (older runs)` : `${r.host} (${w.h.cfg.host}${w.h.cfg.port ? `:${w.h.cfg.port}` : ''}, not in the config)`;
       for (let i = 2; names.has(name); i++) name = `${r.host} (${w.h.cfg.host}${w.h.cfg.port ? `:${w.h.cfg.port}` : ''} #${i}, not in the config)`;
       names.add(name);
       t = { name, h: w.h, base: w.base, key: w.key, entries: [], outlived: [] };
@@ -107,6 +110,9 @@ const growth = new Map<string, { size: number; at: number }>();
 /** Per executor: each host's collect under way, events of ones that ended after their caller stopped waiting, hosts that answered. */
 const underWay = new WeakMap<SshExecutor, { hosts: Map<string, Promise<void>>; later: CollectEvent[]; answered: Set<string> }>();
 
+/** The longest a reader (`status`) spends on one host's collect. */
+const READER_LIMIT_SECONDS = 8;
+
 /** How long a reader (`status`) waits for another dispatcher's collect of a host: then it shows what the state has. */
 export const READER_WAIT_MS = 2000;
 
@@ -126,7 +132,8 @@ export async function collectRemote(config: ResolvedConfig, ex: SshExecutor, opt
   const due = targetsOf(config, ex, readState(config.stateDir)).targets.filter((t) =>
     (opts.force || now - (ex.health.checkedAt.get(t.name) ?? 0) >= every)
     // A place only checked again (nothing on record runs there) is the run's to check: a reader never waits on it.
-    && (opts.judge || configured.has(t.name) || t.entries.length > 0 || t.outlived.length > 0));
+    && (opts.judge || configured.has(t.name) || t.entries.length > 0 || t.outlived.length > 0)
+    && (!opts.only || opts.only.includes(t.key)));
   const events: CollectEvent[] = [];
   const waits = due.map((t) => {
     const going = mine.hosts.get(t.name);
@@ -178,8 +185,9 @@ async function collectOne(config: ResolvedConfig, ex: SshExecutor, t: Target, op
   }
   try {
     ex.health.checkedAt.set(t.name, now);
-    // A reader's calls to one host share one time limit: it reports what it has within it.
-    if (!opts.judge) opts = { ...opts, until: Date.now() + (config.executor?.timeoutSeconds ?? 20) * 1000 };
+    // A reader's calls to one host share one time limit, shorter than a run's: it reports what it has within it,
+    // and one host that hangs does not make `status` wait as long as a call may.
+    if (!opts.judge) opts = { ...opts, until: Date.now() + Math.min(config.executor?.timeoutSeconds ?? 20, READER_LIMIT_SECONDS) * 1000 };
     const clean = ex.cleanups.get(t.name) ?? [];
     // A check's answer past HOST_ANSWER_MAX is used as far as it is whole: the runs cut off are collected on their own.
     const r = await ex.onHost(h, 'poll', ['--collect', '--base', t.base, '--dir', h.cfg.dir, ...(clean.length ? ['--', ...clean] : [])], { raw: true, partial: true, ...(opts.until ? { timeoutMs: opts.until - Date.now() } : {}) });
@@ -472,7 +480,7 @@ async function collectOutlived(config: ResolvedConfig, ex: SshExecutor, t: Targe
       let fetched: string | undefined;
       let problem: string | undefined;
       if (res.state === 'done') {
-        const f = await fetchBranch(config, run, parts.bundle, setByDispatch(readState(config.stateDir), id));
+        const f = await fetchBranch(config, t.base, run, parts.bundle, setByDispatch(readState(config.stateDir), id));
         if ('problem' in f) problem = f.problem;
         else fetched = f.head;
       }
@@ -493,7 +501,8 @@ async function collectOutlived(config: ResolvedConfig, ex: SshExecutor, t: Targe
       if (dir) rmSync(dir, { recursive: true, force: true });
     }
   }
-  if (run?.alive || !opts.judge || ex.opening.has(id)) return [];
+  // Its end judged by any caller (its spec's state is already decided): a run that died, or that never started.
+  if (run?.alive || ex.opening.has(id)) return [];
   if (run && run.alive === false) {
     await ex.onHost(t.h, 'stop', ['--base', t.base, '--kill', '--', run.label]);
     return (await end({ state: 'failed', kind: 'lost', reason: `lost (runner died on ${t.name})` })) ? [{ type: 'closed', id, host: t.name, state: 'failed', reason: `lost (runner died on ${t.name})` }] : [];
@@ -556,7 +565,7 @@ async function applyResult(config: ResolvedConfig, ex: SshExecutor, t: Target, e
   let reason = res.reason;
   let fetched: string | undefined;
   if (state === 'done') {
-    const f = await fetchBranch(config, run, parts.bundle, setByDispatch(readState(config.stateDir), id));
+    const f = await fetchBranch(config, t.base, run, parts.bundle, setByDispatch(readState(config.stateDir), id));
     if ('problem' in f) {
       state = 'failed';
       kind = 'lost';
@@ -609,8 +618,9 @@ function keepLog(config: ResolvedConfig, id: string, attempt: number, log: Part)
  * Fetches the spec's branch (the bundle from its host) into `dispatch/<id>` here, moving that branch only
  * from `from` (where dispatch last set it; undefined: it must not exist). Returns the commit, or what went wrong.
  */
-async function fetchBranch(config: ResolvedConfig, run: PolledRun, bundle: Part, from: string | undefined): Promise<{ head: string } | { problem: string }> {
-  const theirs = `refs/heads/${hostBranchOf(config.project, run.id)}`;
+async function fetchBranch(config: ResolvedConfig, base: string, run: PolledRun, bundle: Part, from: string | undefined): Promise<{ head: string } | { problem: string }> {
+  // The branch its host made for it: named by the project's folder there (older versions: by the project alone).
+  const theirs = `refs/heads/${hostBranchOf(basename(base), run.id)}`;
   let head = run.result?.head;
   if (!bundle.length) {
     // Nothing new on the branch: it is the base, which this repository has.

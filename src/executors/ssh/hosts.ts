@@ -62,8 +62,22 @@ export const sshArgv = (h: SshHost, argv: Argv, opts: { tty?: boolean } = {}): A
 /** The dispatch command on the host. */
 export const remoteDispatch = (h: SshHost): Argv => (typeof h.cfg.dispatch === 'string' ? [h.cfg.dispatch] : (h.cfg.dispatch as Argv));
 
-/** Where dispatch keeps this project's runs and worktrees on a host: `<dir>/.dispatch/<project>`. */
-export const remoteBase = (config: ResolvedConfig, h: SshHost) => `${h.cfg.dir.replace(/\/+$/, '')}/.dispatch/${config.project}`;
+/**
+ * Where dispatch keeps this checkout's runs and worktrees on a host: `<dir>/.dispatch/<project>-<key>`, the key a
+ * hash of this machine and the project's folder. Two checkouts of one project (two clones, two people) share a
+ * host's checkout but never each other's runs: each takes the other's for stale attempts of its own otherwise.
+ */
+export const remoteBase = (config: ResolvedConfig, h: SshHost) => `${h.cfg.dir.replace(/\/+$/, '')}/.dispatch/${config.project}-${checkoutKey(config)}`;
+
+/** Where versions before the key kept a project's runs (entries they recorded have no place). */
+export const legacyBase = (config: ResolvedConfig, h: SshHost) => `${h.cfg.dir.replace(/\/+$/, '')}/.dispatch/${config.project}`;
+
+const keys = new WeakMap<ResolvedConfig, string>();
+function checkoutKey(config: ResolvedConfig): string {
+  let k = keys.get(config);
+  if (!k) keys.set(config, (k = createHash('sha256').update(JSON.stringify([hostname(), config.rootDir, config.project])).digest('hex').slice(0, 10)));
+  return k;
+}
 
 /** The label of a run: its tmux session and its folder's name on the host. */
 export const runLabel = (config: ResolvedConfig, id: string, attempt: number) => `${config.project}-${id}-${attempt}`;
@@ -128,5 +142,6 @@ export function whereOf(config: ResolvedConfig, hosts: SshHost[], id: string, r:
   const h = hosts.find((x) => x.name === r.host);
   if (!h || r.attempt === undefined) return undefined;
   const label = runLabel(config, id, r.attempt);
-  return { h, base: remoteBase(config, h), label, session: sessionOf(label), key: hostKey(config, h) };
+  const base = legacyBase(config, h);
+  return { h, base, label, session: sessionOf(label), key: placeKey(h.cfg.host, h.cfg.port, base) };
 }
