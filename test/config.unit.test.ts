@@ -236,7 +236,7 @@ describe('resolveConfig', () => {
   });
 
   it('reports an unknown agent, naming the builtin ones', async () => {
-    expect(await problemsOf(table(row({ agent: 'claude' })))).toEqual([expect.stringMatching(/^specs\[0\]\.agent: unknown agent "claude" — expected one of "codex", "ac"/)]);
+    expect(await problemsOf(table(row({ agent: 'gemini' })))).toEqual([expect.stringMatching(/^specs\[0\]\.agent: unknown agent "gemini" — expected one of "codex", "ac", "claude"/)]);
   });
 
   it('reports wave problems as config problems naming the specs', async () => {
@@ -247,10 +247,10 @@ describe('resolveConfig', () => {
 
   it('reports schema problems and table problems of other specs together', async () => {
     // "every problem reported at once": a bad cost must not hide an unknown dependency or agent elsewhere
-    const lines = await problemsOf(table(row({ id: '001', cost: 7 }), row({ id: '002', dependsOn: ['009'] }), row({ id: '003', agent: 'claude' })));
+    const lines = await problemsOf(table(row({ id: '001', cost: 7 }), row({ id: '002', dependsOn: ['009'] }), row({ id: '003', agent: 'gemini' })));
     expect(lines).toContain('specs[0].cost: expected 1–4, got 7');
     expect(lines.some((l) => l.includes("'009'"))).toBe(true);
-    expect(lines.some((l) => l.includes('"claude"'))).toBe(true);
+    expect(lines.some((l) => l.includes('"gemini"'))).toBe(true);
   });
 });
 
