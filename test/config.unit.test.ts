@@ -285,3 +285,14 @@ describe('scheduling keys', () => {
     expect(problems.filter((p) => p.startsWith('estimateMinutes')).length).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe('project names', () => {
+  // It names folders and branches on SSH hosts (`dispatch-remote/<project>-<key>/<id>`): refused here, not at launch.
+  it.each(['a..b', 'x.lock', '.', '..', '.hidden', 'end.', 'p'.repeat(65)])('%j is a config error naming the project', async (project) => {
+    const problems = await problemsOf({ ...table(row()), project });
+    expect(problems).toEqual([expect.stringMatching(/^project: /)]);
+  });
+  it.each(['demo', 'a.b', 'my_proj-2', 'p'.repeat(64)])('%j is accepted', async (project) => {
+    expect((await resolveConfig({ ...table(row()), project }, CONFIG)).project).toBe(project);
+  });
+});

@@ -108,6 +108,14 @@ describe.skipIf(!sshAvailable)('decisions by hand while a spec runs on an SSH ho
     dispatch(dir, ['status'], { env });
     expect(pidAlive(agent.pid)).toBe(true);
     expect(state(dir)!.dispatch.outlived['001']).toMatchObject({ attempt: 1, host: 'h1' });
+    // Seen, read and watched where it works.
+    const st0 = dispatch(dir, ['status'], { env });
+    expect(st0.stdout).toMatch(/decided by hand, agent still at work:\n\s+001\s+done\s+on h1, attempt 1/);
+    expect(JSON.parse(dispatch(dir, ['--json', 'status'], { env }).stdout).outlived).toEqual([expect.objectContaining({ id: '001', state: 'done', host: 'h1', attempt: 1 })]);
+    expect(dispatch(dir, ['logs', '001'], { env }).stdout).toMatch(/succeed: working on 001/);
+    const at = dispatch(dir, ['attach', '001', '--print'], { env });
+    expect(at.code, at.stderr).toBe(0);
+    expect(at.stdout).toMatch(/tmux -L dispatch attach-session/);
     // A relaunch now would start a second agent beside it.
     const reset = dispatch(dir, ['reset', '--spec', '001'], { env });
     expect(reset.code).toBe(1);

@@ -5,10 +5,10 @@
 // sends only what the host lacks.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { BIN, dispatch, dispatchAsync, readStateOf } from './helpers.js';
+import { BIN, dispatch, dispatchAsync, readStateOf, statePathOf } from './helpers.js';
 import { engineProject, starts, trace } from './fixtures/engine.js';
 import { GIT_ENV, git } from './fixtures/git.js';
 import { baseOf, sshAvailable, startPool, type SshPool, type TestHost } from './fixtures/sshd.js';
@@ -136,6 +136,10 @@ describe.skipIf(!sshAvailable)('what an SSH host answers is checked, never writt
       '003': { entry: { tokens: 'lots' } },
       '004': { state: 'rate-limited', until: 'soon' },
       '005': { state: 'pending' },
+      // Megabytes where a runner writes a line: the state, which every command reads, must not grow with them.
+      '006': { entry: { qa: 'q'.repeat(1_000_000) } },
+      '007': { runId: 'r'.repeat(200_000) },
+      '008': { entry: { verify: [{ argv: ['npm', 'test'], seconds: 1, ok: false, tail: '\u001b]0;pwned\u0007'.repeat(200_000) }] } },
     };
     modes(h1, { pollCollect: { byId: bad }, collect: { byId: bad } });
     const dir = sshProject('sshtrust1', Object.keys(bad).map((id) => ({ id, name: `s${id}`, wave: 1, cost: 1 as const, body: `write out/${id}.txt ${id}\n` })), [h1]);
@@ -144,7 +148,10 @@ describe.skipIf(!sshAvailable)('what an SSH host answers is checked, never writt
     expect(end, 'the run ended').toBeDefined();
     expect(end!.stderr).not.toMatch(/not iterable|bug|invalid/i);
     const st = readStateOf(dir);
-    const expected: Record<string, RegExp> = { '001': /result\.state/, '002': /result\.kind/, '003': /result\.entry\.tokens/, '004': /result\.until/, '005': /result\.state/ };
+    const expected: Record<string, RegExp> = {
+      '001': /result\.state/, '002': /result\.kind/, '003': /result\.entry\.tokens/, '004': /result\.until/, '005': /result\.state/,
+      '006': /result\.entry\.qa/, '007': /result\.runId/, '008': /result\.entry\.verify\[0\]\.tail/,
+    };
     for (const [id, field] of Object.entries(expected)) {
       const rec = st.dispatch.specs[id];
       expect(rec.kind, id).toBe('lost');
@@ -153,6 +160,7 @@ describe.skipIf(!sshAvailable)('what an SSH host answers is checked, never writt
     }
     expect(st.failed.sort()).toEqual(Object.keys(bad));
     expect(st.skipped).toEqual([]);
+    expect(statSync(statePathOf(dir)).size).toBeLessThan(200_000);
     stateOk(dir);
   }, 120_000);
 
