@@ -22,7 +22,7 @@ import {
 } from '../src/agents/command.js';
 import { formatLiteral, hasSessionArgv, tmuxArg, tmuxMux, tmuxSessionName } from '../src/executors/tmux.js';
 import { zellijMux } from '../src/executors/zellij.js';
-import { hostsOf, remoteBase, remoteDispatch, runLabel, sessionOf, sshArgv, sshConfigOf, sshOptions, type SshHost } from '../src/executors/ssh/hosts.js';
+import { hostsOf, legacyBase, remoteBase, remoteDispatch, runLabel, sessionOf, sshArgv, sshConfigOf, sshOptions, type SshHost } from '../src/executors/ssh/hosts.js';
 import { quoteRemote, remoteCommand } from '../src/executors/ssh/quote.js';
 import type { RunnerInfo } from '../src/state/doc.js';
 import type { Argv } from '../src/proc/launch.js';
@@ -102,7 +102,7 @@ describe('agentCommand: Codex', () => {
       cwd: '/work/wt/001',
       env: {},
       promptOnStdin: true,
-      codexEvents: true,
+      events: expect.any(Function),
     });
     expect(['002', '003', '004'].map((id) => agentCommand(c, spec(c, id), PATHS).argv[7])).toEqual([
       'model_reasoning_effort=medium',
@@ -121,7 +121,7 @@ describe('agentCommand: Codex', () => {
       cwd: '/work/wt/001',
       env: { K: 'v' },
       promptOnStdin: true,
-      codexEvents: true,
+      events: expect.any(Function),
     });
   });
 });
@@ -141,7 +141,6 @@ describe('agentCommand: Auto-Claude run.py', () => {
       cwd: '/work/proj',
       env: { A: '1' },
       promptOnStdin: false,
-      codexEvents: false,
     });
     expect(agentCommand(c, spec(c, '002'), { ...PATHS, specDir: '/work/proj/.auto-claude/specs/002-beta' }).argv.slice(2)).toEqual([
       '--spec', '002-beta', '--project-dir', '/work/proj', '--auto-continue', '--direct', '--force', '--model', 'opus',
@@ -177,7 +176,7 @@ describe('agentCommand: custom agents', () => {
       cwd: '/work/wt/001',
       env: { X: 'y' },
       promptOnStdin: true,
-      codexEvents: true,
+      events: expect.any(Function),
     });
     // The attempt defaults to 1.
     expect(agentCommand(c, c.specs[0]!, PATHS).argv[11]).toBe('#1');
@@ -185,7 +184,7 @@ describe('agentCommand: custom agents', () => {
 
   it('no model: {model} is empty; prompt none: stdin closed; codexEvents off by default', async () => {
     const c = await configOf({ agents, specs: [{ id: '001', name: 'a', cost: 1, agent: 'quiet' }] });
-    expect(agentCommand(c, c.specs[0]!, PATHS)).toEqual({ argv: ['q', '[]', '001001'], cwd: '/work/wt/001', env: {}, promptOnStdin: false, codexEvents: false });
+    expect(agentCommand(c, c.specs[0]!, PATHS)).toEqual({ argv: ['q', '[]', '001001'], cwd: '/work/wt/001', env: {}, promptOnStdin: false });
   });
 
   it('an agent that is not defined (even one named like an Object property) is a config error saying how to add it', async () => {
@@ -200,7 +199,7 @@ describe('agentCommand: custom agents', () => {
       }
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as ConfigError).message).toBe(`spec 001: agent "${agent}" is not defined`);
-      expect((err as ConfigError).hint).toBe(`add agents.${agent} = { command: [...] } to the config`);
+      expect((err as ConfigError).hint).toBe(`use 'codex', 'ac', 'claude' or add agents.${agent} = { command: [...] } to the config`);
     }
   });
 });
@@ -555,9 +554,13 @@ describe('ssh command lines', () => {
     expect(sshConfigOf(c)).toBe(c.executor);
     expect(remoteDispatch(hosts[0]!)).toEqual(['dispatch']);
     expect(remoteDispatch(hosts[1]!)).toEqual(['node', '/opt/d.js']);
-    expect(remoteBase(c, hosts[0]!)).toBe('/srv/p/.dispatch/proj');
-    expect(remoteBase(c, hosts[1]!)).toBe('~/p/.dispatch/proj');
-    expect(remoteBase(c, host({ dir: '/a/b' }))).toBe('/a/b/.dispatch/proj');
+    // Per checkout: the project's name and a key of this machine and the project's folder.
+    const key = /^\/srv\/p\/\.dispatch\/proj-([0-9a-f]{10})$/.exec(remoteBase(c, hosts[0]!))?.[1];
+    expect(key).toBeDefined();
+    expect(remoteBase(c, hosts[1]!)).toBe(`~/p/.dispatch/proj-${key}`);
+    expect(remoteBase(c, host({ dir: '/a/b' }))).toBe(`/a/b/.dispatch/proj-${key}`);
+    expect(remoteBase({ ...c, rootDir: '/elsewhere' }, hosts[0]!)).not.toBe(remoteBase(c, hosts[0]!));
+    expect(legacyBase(c, hosts[0]!)).toBe('/srv/p/.dispatch/proj');
     expect(runLabel(c, '001', 2)).toBe('proj-001-2');
     expect(sessionOf('p.x:y-001-1')).toBe('p_x_y-001-1');
   });

@@ -95,9 +95,13 @@ function verifySummary(ran: VerifyResult[]): string {
 }
 
 /** A failed Codex turn reports no usage: what the earlier turns reported is then a lower bound. */
-function tokensOf(events: AgentEvents | undefined): Pick<AttemptRecord, 'tokens'> {
+function tokensOf(events: AgentEvents | undefined): Pick<AttemptRecord, 'tokens' | 'costUsd'> {
   if (!events || (!events.tokens && !events.failure)) return {};
-  return { tokens: { ...(events.tokens ?? { input: 0, cachedInput: 0, output: 0, total: 0 }), ...(events.failure ? { lowerBound: true } : {}) } };
+  return {
+    tokens: { ...(events.tokens ?? { input: 0, cachedInput: 0, output: 0, total: 0 }), ...(events.failure ? { lowerBound: true } : {}) },
+    // What the agent itself says the work cost (Claude Code's total_cost_usd).
+    ...(events.costUsd !== undefined ? { costUsd: events.costUsd } : {}),
+  };
 }
 
 /** What the previous attempt left, for the prompt of an automatic relaunch. */

@@ -79,6 +79,8 @@ export interface AttemptRecord {
   /** Tokens the agent reported (Codex turn.completed.usage). */
   /** `lowerBound`: a turn failed, and a failed Codex turn reports no usage: only the turns before it are counted. */
   tokens?: { input: number; cachedInput: number; output: number; total: number; lowerBound?: boolean };
+  /** What the agent said the attempt cost, in dollars (Claude Code's total_cost_usd). */
+  costUsd?: number;
   /** How the agent ended. */
   exit?: { code?: number; signal?: string };
   /** Each verify command as it ran (up to the first that failed). */

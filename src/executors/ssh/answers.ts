@@ -32,6 +32,7 @@ const attemptEntrySchema = z.object({
   kind: z.optional(kind),
   reason: z.optional(z.string()),
   tokens: z.optional(z.object({ input: finite, cachedInput: finite, output: finite, total: finite, lowerBound: z.optional(z.boolean()) })),
+  costUsd: z.optional(finite),
   exit: z.optional(z.object({ code: z.optional(z.int()), signal: z.optional(text(32)) })),
   verify: z.optional(z.array(z.object({
     argv: z.array(text(4096)).check(z.maxLength(256)), exitCode: z.optional(z.int()), signal: z.optional(text(32)), timedOut: z.optional(z.boolean()),
