@@ -12,6 +12,7 @@ import { EFFORT_BY_COST, expandHome, modelFlag } from './command-parts.js';
 
 export class ClaudeEvents implements AgentEvents {
   failure?: string;
+  readonly failureLabel = 'error result';
   lastError?: string;
   tokens?: Tokens;
   costUsd?: number;

@@ -31,6 +31,8 @@ export interface AgentEvents {
   end(): void;
   /** Why its work failed, as it said (a failed turn, an error result): a failure even on exit 0. */
   failure?: string;
+  /** What that failure is called in the reason (default: Codex's `turn.failed`). */
+  failureLabel?: string;
   /** Its last error message that did not fail the work (a retry it survived). */
   lastError?: string;
   tokens?: Tokens;

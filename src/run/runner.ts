@@ -319,7 +319,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     }
     const agent: AgentExit = {
       ...(opts.signal.aborted ? { abort: { reason: opts.signal.reason } } : {}),
-      codexFailure: events?.failure, exitCode: code, signal: exitSignal, errorLine, lastStderr, lastStdout,
+      codexFailure: events?.failure, ...(events?.failureLabel ? { failureLabel: events.failureLabel } : {}), exitCode: code, signal: exitSignal, errorLine, lastStderr, lastStdout,
     };
     // Decided now, not after the evidence: if gathering it throws, the verdict is the exit's.
     ({ ok, kind, reason } = agentOutcome(agent));

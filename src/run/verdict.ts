@@ -24,8 +24,10 @@ export interface Abort {
 export interface AgentExit {
   /** Set when the run was interrupted by the time the agent had exited. */
   abort?: Abort;
-  /** Codex's `turn.failed` message: a failure even on exit 0. */
+  /** The failure the agent's events reported (Codex's `turn.failed`): a failure even on exit 0. */
   codexFailure?: string;
+  /** What that event is called in the reason (default `turn.failed`, Codex's). */
+  failureLabel?: string;
   exitCode: number | null;
   signal?: string;
   /** Why, in the agent's words: its last error line, else its last stderr line, else its last stdout line. */
@@ -53,7 +55,7 @@ export function agentOutcome(f: AgentExit): Outcome {
   if (f.abort) {
     return { ok: false, kind: 'interrupted', reason: `interrupted (${signalOf(f.abort)}${f.abort.reason === 'SIGHUP' ? ': pane closed' : ''})` };
   }
-  if (f.codexFailure) return { ok: false, kind: 'agent-failed', reason: `turn.failed: ${f.codexFailure}` };
+  if (f.codexFailure) return { ok: false, kind: 'agent-failed', reason: `${f.failureLabel ?? 'turn.failed'}: ${f.codexFailure}` };
   if (f.exitCode === 0) return { ok: true, kind: 'done' };
   if (f.signal) return { ok: false, kind: 'agent-failed', reason: `agent killed by ${f.signal}` };
   const why = (f.errorLine || f.lastStderr || f.lastStdout || '').trim();
