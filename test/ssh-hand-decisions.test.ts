@@ -4,15 +4,15 @@
 // and attempt still come home (as a local runner's do); a spec stopped while
 // its launch is still on its way to a slow host never starts an agent.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, dispatch, dispatchAsync, readStateOf, statePathOf, tempDir } from './helpers.js';
+import { BIN, dispatch, dispatchAsync, tempDir } from './helpers.js';
 import { engineProject, pidAlive, starts } from './fixtures/engine.js';
-import { GIT_ENV, git } from './fixtures/git.js';
+import { git } from './fixtures/git.js';
+import { gated as gatedOn, launched, sshEnv as env, sshProject as sshProjectOn, stateIn as state, waitFor } from './fixtures/ssh-project.js';
 import { processesIn, sshAvailable, startPool, type SshPool } from './fixtures/sshd.js';
 
-const env = { ...GIT_ENV };
 let pool: SshPool;
 const TAG = `shd${Math.random().toString(36).slice(2, 7)}`;
 
@@ -25,38 +25,10 @@ afterAll(() => {
   for (const s of ls.stdout?.split('\n') ?? []) if (s.startsWith(TAG)) spawnSync('tmux', ['-L', 'dispatch', 'kill-session', '-t', `=${s}`]);
 });
 
-function sshProject(project: string, specs: Parameters<typeof engineProject>[0]['specs'], host: Record<string, unknown> = pool.hosts[0]!.entry, timeoutSeconds = 10): string {
-  const dir = engineProject({ specs, extra: { project, executor: { kind: 'ssh', hosts: [host], checkSeconds: 0.3, lostAfterChecks: 2, timeoutSeconds } } });
-  writeFileSync(join(dir, '.gitignore'), '.codex/\ntrace.jsonl\n');
-  git(dir, 'init', '-q', '-b', 'main');
-  git(dir, 'add', '-A');
-  git(dir, 'commit', '-q', '-m', 'start');
-  return dir;
-}
+const sshProject = (project: string, specs: Parameters<typeof engineProject>[0]['specs'], host: Record<string, unknown> = pool.hosts[0]!.entry, timeoutSeconds = 10) => sshProjectOn(project, specs, [host], timeoutSeconds);
 
-async function waitFor(ok: () => boolean, ms: number, what: string, debug?: () => string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${debug ? `: ${debug()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const state = (dir: string) => (existsSync(statePathOf(dir)) ? readStateOf(dir) : undefined);
-
-/** Launches with `run --no-wait` and waits until the agent works and its runner is on record. */
-async function launched(dir: string, id: string): Promise<{ pid: number }> {
-  const r = await dispatchAsync(dir, ['run', '--yes', '--no-plan', '--no-wait'], { env });
-  expect(r.code, r.stderr).toBe(0);
-  await waitFor(() => starts(dir).some((s) => s.id === id), 60_000, 'the agent');
-  await waitFor(() => (dispatch(dir, ['status'], { env }), (state(dir)?.dispatch?.running?.[id]?.pid ?? 0) > 0), 30_000, 'the runner on record');
-  return starts(dir).find((s) => s.id === id)!;
-}
-
-/** A spec whose agent works until the test lets it go, then leaves its work in out/<id>.txt. */
-function gated(id: string, gates: string): Parameters<typeof engineProject>[0]['specs'][number] {
-  return { id, name: `g${id}`, wave: 1, cost: 1, body: `wait ${join(gates, id)}\nwrite out/${id}.txt work of ${id}\n` };
-}
+/** A spec whose agent works until the test lets it go (`<gates>/<id>`), then leaves its work in out/<id>.txt. */
+const gated = (id: string, gates: string) => gatedOn(id, join(gates, id));
 
 describe.skipIf(!sshAvailable)('decisions by hand while a spec runs on an SSH host', () => {
   it('reset --spec is refused while its agent works there, and goes through once its run has ended', async () => {

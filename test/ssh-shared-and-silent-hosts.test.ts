@@ -5,15 +5,15 @@
 // stopped when it answers again; a run decided by hand on a host that is gone
 // for good can still be given up.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dispatch, dispatchAsync, readStateOf, statePathOf, tempDir } from './helpers.js';
-import { engineProject, pidAlive, starts } from './fixtures/engine.js';
-import { GIT_ENV, git } from './fixtures/git.js';
+import { dispatch, dispatchAsync, tempDir } from './helpers.js';
+import { pidAlive, type engineProject } from './fixtures/engine.js';
+import { git } from './fixtures/git.js';
+import { gated, launched, sshEnv as env, sshProject as sshProjectOn, stateIn as state, waitFor } from './fixtures/ssh-project.js';
 import { sshAvailable, startPool, type SshPool } from './fixtures/sshd.js';
 
-const env = { ...GIT_ENV };
 let pool: SshPool;
 const TAG = `sss${Math.random().toString(36).slice(2, 7)}`;
 
@@ -26,34 +26,7 @@ afterAll(() => {
   for (const s of ls.stdout?.split('\n') ?? []) if (s.startsWith(TAG)) spawnSync('tmux', ['-L', 'dispatch', 'kill-session', '-t', `=${s}`]);
 });
 
-function sshProject(project: string, specs: Parameters<typeof engineProject>[0]['specs'], hosts = [pool.hosts[0]!.entry]): string {
-  const dir = engineProject({ specs, extra: { project, executor: { kind: 'ssh', hosts, checkSeconds: 0.3, lostAfterChecks: 2, timeoutSeconds: 3 } } });
-  writeFileSync(join(dir, '.gitignore'), '.codex/\ntrace.jsonl\n');
-  git(dir, 'init', '-q', '-b', 'main');
-  git(dir, 'add', '-A');
-  git(dir, 'commit', '-q', '-m', 'start');
-  return dir;
-}
-
-async function waitFor(ok: () => boolean, ms: number, what: string, debug?: () => string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${debug ? `: ${debug()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const state = (dir: string) => (existsSync(statePathOf(dir)) ? readStateOf(dir) : undefined);
-
-async function launched(dir: string, id: string): Promise<{ pid: number }> {
-  const r = await dispatchAsync(dir, ['run', '--yes', '--no-plan', '--no-wait'], { env });
-  expect(r.code, r.stderr).toBe(0);
-  await waitFor(() => starts(dir).some((s) => s.id === id), 60_000, 'the agent');
-  await waitFor(() => (dispatch(dir, ['status'], { env }), (state(dir)?.dispatch?.running?.[id]?.pid ?? 0) > 0), 30_000, 'the runner on record');
-  return starts(dir).find((s) => s.id === id)!;
-}
-
-const gated = (id: string, gate: string, work = `work of ${id}`) => ({ id, name: `g${id}`, wave: 1, cost: 1 as const, body: `wait ${gate}\nwrite out/${id}.txt ${work}\n` });
+const sshProject = (project: string, specs: Parameters<typeof engineProject>[0]['specs'], hosts = [pool.hosts[0]!.entry]) => sshProjectOn(project, specs, hosts, 3);
 
 describe.skipIf(!sshAvailable)('two checkouts of one project on one host', () => {
   it("neither's status or run touches the other's run of the same spec; each records its own work", async () => {
