@@ -11,12 +11,13 @@ import { DispatchError, UsageError } from '../errors.js';
 import { capture, spawnDetached, type Argv } from '../proc/launch.js';
 import { pidIs } from '../proc/identity.js';
 import { stopGroup } from '../proc/group.js';
-import { bare, markRunning, own, type StateDoc } from '../state/doc.js';
+import { markRunning, own, type StateDoc } from '../state/doc.js';
 import { readState, withState } from '../state/store.js';
 import { writeFileAtomic } from '../util/write-atomic.js';
 import { sessionOf } from '../executors/ssh/hosts.js';
 import { formatLiteral, tmuxArg } from '../executors/tmux.js';
 import { hostBranchOf, jobFile, resultFile, runDir, runnerPidFile, runsDir, sessionFile, stopMarkOf, worktreeOf, type Job, type PolledRun, type RunResult, type StartPayload } from './layout.js';
+import { attemptLogPath } from '../run/paths.js';
 
 const LABEL = /^[A-Za-z0-9._-]+$/;
 const SHA = /^[0-9a-f]{40,64}$/;
@@ -133,7 +134,7 @@ export async function start(base: string, dir: string, p: StartPayload): Promise
   if (p.files.plan !== undefined) writeFileSync(join(folder, 'plan.md'), p.files.plan);
   if (p.files.previousLog) {
     mkdirSync(join(config.stateDir, 'logs'), { recursive: true });
-    writeFileSync(join(config.stateDir, 'logs', `${p.id}.attempt-${p.files.previousLog.n}.log`), p.files.previousLog.text);
+    writeFileSync(attemptLogPath(config, p.id, p.files.previousLog.n), p.files.previousLog.text);
   }
   // The launch as the dispatcher recorded it: the runner finds it open, numbered, and takes it.
   await withState(config.stateDir, { command: 'remote-start' }, (doc: StateDoc) => {
@@ -201,7 +202,7 @@ const realOr = (p: string) => {
   }
 };
 
-const logOf = (job: Job) => join(job.config.stateDir, 'logs', `${job.id}.attempt-${job.attempt}.log`);
+const logOf = (job: Job) => attemptLogPath(job.config, job.id, job.attempt);
 
 /** Every run of this project on the host. */
 export function poll(base: string): { runs: PolledRun[] } {
@@ -460,4 +461,3 @@ export async function check(dir: string, bins: string[]): Promise<{ version: str
   };
 }
 
-export const emptyState = (): StateDoc => ({ completed: [], failed: [], skipped: [], dispatch: { version: 1, running: bare(undefined), specs: bare(undefined) } }) as StateDoc;

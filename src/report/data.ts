@@ -8,15 +8,13 @@ import { UsageError } from '../errors.js';
 import { own, stateIndex, type AttemptRecord, type SpecState, type StateDoc, type VerdictKind } from '../state/doc.js';
 import { lowerBound, type Estimate } from '../schedule/estimate.js';
 import { modelOf } from '../agents/command.js';
+import { attemptLogPath } from '../run/paths.js';
 
 export type JournalLine = { time: string; event?: string; seq?: number } & Record<string, unknown>;
 
-export interface Tokens {
-  input: number;
-  cachedInput: number;
-  output: number;
-  total: number;
-}
+import type { Tokens } from '../agents/types.js';
+
+export type { Tokens };
 
 export interface ReportAttempt {
   id: string;
@@ -210,7 +208,7 @@ export function buildReport(config: ResolvedConfig, doc: StateDoc, journal: read
       const a: ReportAttempt = {
         id: s.id, n: h.n, wave: h.wave ?? s.wave, start, end: Math.max(start, Number.isFinite(end) ? end : start), ongoing: live,
         state: live ? 'running' : STATES.has(h.state as string) ? h.state! : 'failed', ...(h.kind ? { kind: h.kind } : {}), ...(h.reason ? { reason: h.reason } : {}),
-        ...(h.runId ? { runId: h.runId } : {}), critical: false, log: `${config.stateDir}/logs/${s.id}.attempt-${h.n}.log`,
+        ...(h.runId ? { runId: h.runId } : {}), critical: false, log: attemptLogPath(config, s.id, h.n),
       };
       if (h.tokens) {
         a.tokens = { input: h.tokens.input ?? 0, cachedInput: h.tokens.cachedInput ?? 0, output: h.tokens.output ?? 0, total: h.tokens.total ?? 0 };

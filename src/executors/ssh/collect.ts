@@ -19,6 +19,7 @@ import { hostKey, runLabel, sessionOf, type SshHost } from './hosts.js';
 import { HOST_ANSWER_MAX, sameRun, sshEntries, sshProblem, unreachable, type SshExecutor } from './executor.js';
 import { AnswerError, parseAnswer, pollAnswerSchema, polledEntry, type PolledEntry } from './answers.js';
 import { homeBranchOf, setByDispatch, setHomeBranch } from './branch.js';
+import { attemptLogPath } from '../../run/paths.js';
 
 export type CollectEvent =
   | { type: 'collected'; id: string; host: string; state: string; reason?: string }
@@ -600,7 +601,7 @@ async function applyResult(config: ResolvedConfig, ex: SshExecutor, t: Target, e
 
 /** The run's whole log, kept here as the attempt's log (and the spec's latest). */
 function keepLog(config: ResolvedConfig, id: string, attempt: number, log: Part): void {
-  const file = join(config.stateDir, 'logs', `${id}.attempt-${attempt}.log`);
+  const file = attemptLogPath(config, id, attempt);
   const latest = join(config.stateDir, 'logs', `${id}.log`);
   try {
     mkdirSync(dirname(file), { recursive: true });
