@@ -322,6 +322,16 @@ describe('how a run ends', () => {
     ]);
   });
 
+  it('a running spec put back to pending by hand is launched again by the run, which then ends (never waits on it)', async () => {
+    const c = await config([{ id: 'x', wave: 0 }]);
+    const r = await sim(c, {
+      minutes: { x: 10 },
+      setup: (w) => w.actions.push({ at: 3 * MIN, whenWatching: 'x', act: (doc) => setState(doc, 'x', 'pending') }),
+    });
+    expect(r.said().filter((e) => e.type === 'relaunch')).toEqual([{ type: 'relaunch', id: 'x', why: 'put back to pending by hand' }]);
+    expect(r.outcome.done).toEqual(['x']);
+  });
+
   it('an interrupted run says so; a spec put back to pending meanwhile counts as interrupted', async () => {
     const c = await config([{ id: 'x', wave: 0 }, { id: 'y', wave: 0 }, { id: 'z', dependsOn: ['x'] }]);
     const ac = new AbortController();

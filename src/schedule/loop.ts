@@ -371,7 +371,15 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
       touched.add(spec.wave);
       const reason = own(doc.dispatch?.specs, id)?.reason;
       if (st === 'running') live.add(id);
-      else if (st === 'rate-limited') {
+      else if (st === 'pending' && !o.signal.aborted) {
+        // Put back to pending by hand while this run followed it (`reset` of a run that had ended, not yet
+        // collected): no longer at work, so never waited on; this run launches it again, as it would any pending spec.
+        live.delete(id);
+        if (!queued.has(id)) {
+          enqueue(id, seqOf(spec.wave) && !d.priority, doc);
+          emit({ type: 'relaunch', id, why: 'put back to pending by hand' });
+        }
+      } else if (st === 'rate-limited') {
         live.add(id);
         const w = own(doc.dispatch?.waiting, id);
         const until = w ? Date.parse(w.until) : now;

@@ -276,9 +276,12 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
       if (!w || r.attempt === undefined) return undefined;
       const p = await remote(w.h, 'poll', ['--base', w.base]);
       if (p.exitCode !== 0) return undefined;
-      // An answer that does not fit says nothing either way.
-      const run = polledRuns(p.stdout)?.find((x) => x.id === id && x.attempt === r.attempt);
-      return !!run && (run.alive ?? true) && !run.result;
+      // An answer that does not fit says nothing either way. A run that has finished but whose verdict is not
+      // home yet still counts: a decision taken now would throw its verdict (and work) away.
+      const runs = polledRuns(p.stdout);
+      if (!runs) return undefined;
+      const run = runs.find((x) => x.id === id && x.attempt === r.attempt);
+      return !!run && ((run.alive ?? true) || !!run.result);
     },
     async stop(id, r, how) {
       await this.stopRun(id, r, how);

@@ -10,7 +10,7 @@ export interface RemoteRun {
   r: RunnerInfo;
   /** Decided by hand while it went on (`dispatch.outlived`), not a running entry. */
   outlived: boolean;
-  /** What its host answers: false only when the host says its runner has ended; undefined when it could not be asked. */
+  /** What its host answers: false only when its run is gone there (ended, verdict-less or collected); undefined when it could not be asked. */
   alive: boolean | undefined;
 }
 
