@@ -65,6 +65,31 @@ describe.skipIf(!sshAvailable)('two checkouts of one project on one host', () =>
 });
 
 describe.skipIf(!sshAvailable)('a host that does not answer while a person decides', () => {
+  it('it does not hold status, logs, stop or reset about a spec on another host (the default 20 s time limit)', async () => {
+    const gates = tempDir('gates-');
+    const dir = sshProjectOn(`${TAG}h`, [{ ...gated('001', join(gates, 'a')), runOn: 'h1' }, { ...gated('002', join(gates, 'b')), runOn: 'h2' }], pool.hosts.map((h) => h.entry), 20);
+    await launched(dir, '001');
+    await waitFor(() => (dispatch(dir, ['status'], { env }), (state(dir)?.dispatch?.running?.['002']?.pid ?? 0) > 0), 60_000, '002 on record');
+    pool.hosts[1]!.pause();
+    const times: Record<string, number> = {};
+    try {
+      for (const args of [['status'], ['logs', '001'], ['stop', '001'], ['reset', '--spec', '001']]) {
+        const t0 = Date.now();
+        const r = await dispatchAsync(dir, args, { env });
+        times[args.join(' ')] = Date.now() - t0;
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      }
+    } finally {
+      pool.hosts[1]!.resume();
+      writeFileSync(join(gates, 'a'), '');
+      writeFileSync(join(gates, 'b'), '');
+    }
+    console.log(`one host paused: ${Object.entries(times).map(([k, v]) => `${k} ${v} ms`).join(', ')}`);
+    // Within a reader's limit on the silent host (8 s) and a little: never its 20 s time limit, let alone several.
+    for (const [what, ms] of Object.entries(times)) expect(ms, what).toBeLessThan(15_000);
+    expect(times['stop 001']).toBeLessThan(8_000);
+  }, 180_000);
+
   it('stop says the run was given up, not stopped; when the host answers again, its agent there is stopped', async () => {
     const gates = tempDir('gates-');
     const dir = sshProject(`${TAG}s`, [gated('001', join(gates, 'x'))], [pool.hosts[1]!.entry]);
