@@ -16,7 +16,7 @@
 // when the command ends. One cache per verb (`status` keeps the functions
 // `status` ran). DISPATCH_CODE_CACHE=0 turns it off.
 import { createHash } from 'node:crypto';
-import { openSync, closeSync, writeSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { openSync, closeSync, writeSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
@@ -86,10 +86,38 @@ if (file && (!cachedData || script.cachedDataRejected)) {
   process.once('exit', () => {
     try {
       writeCache(file, head, script.createCachedData());
+      pruneBuilds(dir!);
     } catch {
       // no cache this time
     }
   });
+}
+
+/** Builds whose caches are kept: this one and the latest others (two installs side by side never evict each other). */
+const KEEP_BUILDS = 4;
+
+/**
+ * Caches of older builds, beyond the latest few, removed (each build leaves ~0.4 MB per verb, and every upgrade
+ * or rebuild is a new build). Only `*.v8` files in dispatch's own private folder, by the name dispatch gave them.
+ */
+function pruneBuilds(cacheDir: string): void {
+  const builds = new Map<string, { newest: number; files: string[] }>();
+  for (const name of readdirSync(cacheDir)) {
+    const m = /^(.+?)-v\d+\.\d+\.\d+-[a-z0-9]+-[a-z-]+\.v8$/.exec(name);
+    if (!m || m[1] === process.env.DISPATCH_BUILD) continue;
+    let mtime = 0;
+    try {
+      mtime = statSync(join(cacheDir, name)).mtimeMs;
+    } catch {
+      continue;
+    }
+    const b = builds.get(m[1]!) ?? { newest: 0, files: [] };
+    b.newest = Math.max(b.newest, mtime);
+    b.files.push(name);
+    builds.set(m[1]!, b);
+  }
+  const old = [...builds.values()].sort((a, b) => b.newest - a.newest).slice(KEEP_BUILDS - 1);
+  for (const b of old) for (const f of b.files) rmSync(join(cacheDir, f), { force: true });
 }
 const mod = { exports: {} };
 // The bundle's import() calls (ESM-only dependencies, the compiled config) come here: a vm.Script has no

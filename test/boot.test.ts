@@ -5,7 +5,7 @@
 // never warns; nothing is ever written into the install folder.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -145,6 +145,26 @@ describe('the code cache', () => {
     expect(cli(['status'])).toEqual(clean);
     expect(existsSync(marker)).toBe(false);
     expect(statSync(cacheDir()).mode & 0o777).toBe(0o700);
+  });
+
+  it("older builds' caches beyond the latest few are removed when a new build makes its own; other files are not", () => {
+    mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
+    const t = Date.now() / 1000;
+    // Six older builds, the newest last; two verbs each.
+    for (let i = 0; i < 6; i++) {
+      for (const verb of ['status', 'run']) {
+        const f = join(cacheDir(), `0.0.${i}-old${i}-v20.0.0-x64-${verb}.v8`);
+        writeFileSync(f, 'old', { mode: 0o600 });
+        utimesSync(f, t - 1000 + i * 10, t - 1000 + i * 10);
+      }
+    }
+    writeFileSync(join(cacheDir(), 'notes.txt'), 'not a cache');
+    expect(cli(['status']).code).toBe(0);
+    const left = cachesIn().sort();
+    // This build's, and the three latest others (4 builds in all).
+    expect(left.filter((n) => n.startsWith('0.0.')).map((n) => n.split('-')[0]).filter((v, i, a) => a.indexOf(v) === i)).toEqual(['0.0.3', '0.0.4', '0.0.5']);
+    expect(left.some((n) => n.startsWith('0.1.0-') && n.endsWith('-status.v8'))).toBe(true);
+    expect(readdirSync(cacheDir())).toContain('notes.txt');
   });
 
   it('under umask 000 the cache folder and files are still private', () => {

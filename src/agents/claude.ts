@@ -5,7 +5,8 @@
 // limit then, not stalled. Its usage-limit message ("Claude AI usage limit
 // reached|<epoch>") and "Credit balance is too low" come as an error result.
 import type { ResolvedConfig } from '../config/load.js';
-import { claudeSchema, type ClaudeConfig } from '../config/schema.js';
+// Types only: the schema (and zod) is not loaded on the way to a command that reads a cached config.
+import type { ClaudeConfig } from '../config/schema.js';
 import type { AgentDriver, AgentEvents, Tokens } from './types.js';
 import { JsonLines } from './events.js';
 import { EFFORT_BY_COST, expandHome, modelFlag } from './command-parts.js';
@@ -59,7 +60,9 @@ export class ClaudeEvents implements AgentEvents {
 /** The built-in's settings (the registry uses this driver only when `agents.claude` is not a command of the config's own). */
 const settings = (config: ResolvedConfig): ClaudeConfig => {
   const c = config.agents.claude;
-  return 'command' in c ? claudeSchema.parse({}) : c;
+  // (Not reached: a command of the config's own is a driver of its own, see registry.ts.)
+  if ('command' in c) throw new Error('agents.claude is a command of the config: the built-in Claude Code driver does not apply');
+  return c;
 };
 
 export const claude: AgentDriver = {
