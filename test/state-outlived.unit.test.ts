@@ -3,7 +3,7 @@
 // very run ends it; places given up are kept to be checked again; a state
 // file whose new fields have the wrong shape is named, not trusted.
 import { describe, expect, it } from 'vitest';
-import { decideByHand, emptyState, endOutlived, extra, hasSshWork, markRunning, shapeProblem, stateOf, type RunnerInfo, type StateDoc } from '../src/state/doc.js';
+import { decideByHand, emptyState, endOutlived, extra, hasSshWork, markRunning, requestStop, shapeProblem, stallReason, stateOf, type RunnerInfo, type StateDoc } from '../src/state/doc.js';
 
 const place = { host: '10.0.0.7', port: 2222, dispatch: 'dispatch', dir: '/srv/p', base: '/srv/p/.dispatch/p', label: 'p-001-1', session: 'p-001-1-abc' };
 const sshRun = (attempt = 1): RunnerInfo => ({ pid: 4242, host: 'h1', startedAt: '2026-12-07T10:00:00.000Z', attempt, executor: 'ssh', place });
@@ -78,5 +78,21 @@ describe('shapeProblem of the new fields', () => {
 
   it('well-formed ones pass', () => {
     expect(shapeProblem({ ...base, dispatch: { ...base.dispatch, outlived: { '001': sshRun() }, recheck: { k: { host: 'h2', place } } } })).toBeUndefined();
+  });
+});
+
+describe('requestStop', () => {
+  it("names why and as what on a running spec's record, only for the very launch asked about", () => {
+    const doc = running(sshRun(2));
+    expect(requestStop(doc, '001', 'interrupted: stopped by hand', 'interrupted', (r) => r.attempt === 1)).toBe(false);
+    expect(doc.dispatch!.specs['001']!.stopReason).toBeUndefined();
+    expect(requestStop(doc, '001', stallReason(30, false), 'stalled', (r) => r.attempt === 2)).toBe(true);
+    expect(doc.dispatch!.specs['001']).toMatchObject({ stopReason: 'stalled: no output for 30 s', stopKind: 'stalled' });
+    expect(requestStop(emptyState(), '001', 'x', 'interrupted')).toBe(false);
+  });
+
+  it('a stall reason in seconds, in minutes from two minutes on, and says a restart', () => {
+    expect(stallReason(119.6, false)).toBe('stalled: no output for 120 s');
+    expect(stallReason(600, true)).toBe('stalled: no output for 10 min (restarting)');
   });
 });

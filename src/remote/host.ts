@@ -11,7 +11,7 @@ import { DispatchError, UsageError } from '../errors.js';
 import { capture, spawnDetached, type Argv } from '../proc/launch.js';
 import { pidIs } from '../proc/identity.js';
 import { stopGroup } from '../proc/group.js';
-import { markRunning, own, type StateDoc } from '../state/doc.js';
+import { markRunning, own, requestStop, type StateDoc, type VerdictKind } from '../state/doc.js';
 import { readState, withState } from '../state/store.js';
 import { writeFileAtomic } from '../util/write-atomic.js';
 import { sessionOf } from '../executors/ssh/hosts.js';
@@ -262,12 +262,9 @@ export async function stop(base: string, label: string, opts: { reason?: string;
   }
   const { run, job } = jobOf(base, label);
   if (opts.reason) {
+    const reason = opts.reason;
     await withState(job.config.stateDir, { command: 'remote-stop' }, (doc) => {
-      const rec = own(doc.dispatch?.specs, job.id);
-      if (rec && own(doc.dispatch?.running, job.id)) {
-        rec.stopReason = opts.reason;
-        rec.stopKind = (opts.kind ?? 'interrupted') as never;
-      }
+      if (own(doc.dispatch?.specs, job.id)) requestStop(doc, job.id, reason, (opts.kind ?? 'interrupted') as VerdictKind);
     }).catch(() => undefined);
   }
   const runner = runnerOf(run);

@@ -7,7 +7,7 @@ import { warn } from '../errors.js';
 import { loadConfig, type ResolvedConfig, type ResolvedSpec } from '../config/load.js';
 import type { Executor as Mux } from '../executors/types.js';
 import type { SshExecutor } from '../executors/ssh/executor.js';
-import { claimLaunch, claimRefusal, extra, failLaunch, hasSshWork, nextLaunchNumber, own, stateOf, type LaunchBasis, type RunPlace, type SpecState, type StateDoc, type VerdictKind } from '../state/doc.js';
+import { claimLaunch, claimRefusal, extra, failLaunch, hasSshWork, requestStop, stallReason, nextLaunchNumber, own, stateOf, type LaunchBasis, type RunPlace, type SpecState, type StateDoc, type VerdictKind } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { journalRunEvent, readState, statePath, withState } from '../state/store.js';
 import { runHook, specVars } from './hooks.js';
@@ -139,13 +139,8 @@ class RealWorld implements World {
         if (action === 'warn') continue;
         const r = own(this.read().dispatch?.running, e.id);
         if (!r) continue;
-        const mins = e.quietSeconds >= 120 ? `${Math.round(e.quietSeconds / 60)} min` : `${e.quietSeconds} s`;
         await withState(this.config.stateDir, { command: 'run' }, (d) => {
-          const rec = own(d.dispatch?.specs, e.id);
-          if (rec && own(d.dispatch?.running, e.id)?.attempt === r.attempt) {
-            rec.stopReason = `stalled: no output for ${mins}${action === 'restart' ? ' (restarting)' : ''}`;
-            rec.stopKind = 'stalled';
-          }
+          if (own(d.dispatch?.specs, e.id)) requestStop(d, e.id, stallReason(e.quietSeconds, action === 'restart'), 'stalled', (now) => now.attempt === r.attempt);
         });
         await ex.stop(e.id, r, 'ask').catch((err: Error) => this.emit({ type: 'host', host: r.host, message: err.message }));
       }
@@ -214,14 +209,8 @@ async function checkStalls(config: ResolvedConfig, doc: StateDoc, watched: Reado
     seen.add(key);
     emit({ type: 'stalled', id, quietSeconds: Math.round(quiet), action });
     if (action === 'warn' || (r.host && r.host !== hostname())) continue;
-    const mins = quiet >= 120 ? `${Math.round(quiet / 60)} min` : `${Math.round(quiet)} s`;
-    const stopReason = `stalled: no output for ${mins}${action === 'restart' ? ' (restarting)' : ''}`;
     await withState(config.stateDir, { command: 'run' }, (d) => {
-      const rec = own(d.dispatch?.specs, id);
-      if (rec && own(d.dispatch?.running, id)?.pid === r.pid) {
-        rec.stopReason = stopReason;
-        rec.stopKind = 'stalled';
-      }
+      if (own(d.dispatch?.specs, id)) requestStop(d, id, stallReason(quiet, action === 'restart'), 'stalled', (now) => now.pid === r.pid);
     });
     // The runner (a process dispatch started) stops its agent and records the reason.
     // Only if that pid still is our runner: never signal a process dispatch did not start.

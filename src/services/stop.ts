@@ -8,7 +8,7 @@ import { isRunner } from '../run/liveness.js';
 import { runHook, specVars } from '../run/hooks.js';
 import { removeRunnerEnv } from '../run/runner-env.js';
 import { findSpecs } from '../specs/lookup.js';
-import { endOutlived, extra, failLaunch, kindOf, own, recheckLater, stateOf, type RunnerInfo, type SpecState } from '../state/doc.js';
+import { endOutlived, failLaunch, kindOf, own, recheckLater, requestStop, stateOf, type RunnerInfo, type SpecState } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
 
@@ -56,9 +56,7 @@ export async function stopSpecs(config: ResolvedConfig, ids: string[], opts: { w
       if (!r) return o ? { from, outlived: o } : { from };
       if (r.executor === 'ssh') {
         // Its runner is told why on its host; the verdict comes home with the next collection.
-        const rec = extra(d).specs[id] ??= {};
-        rec.stopReason = REASON;
-        rec.stopKind = 'interrupted';
+        requestStop(d, id, REASON, 'interrupted');
         return { from, runner: r, recorded: false, ssh: true };
       }
       if (r.host && r.host !== hostname()) return { from, elsewhere: r.host };
@@ -66,9 +64,7 @@ export async function stopSpecs(config: ResolvedConfig, ids: string[], opts: { w
         recordStop(d, id);
         return { from, runner: r, recorded: true };
       }
-      const rec = extra(d).specs[id] ??= {};
-      rec.stopReason = REASON;
-      rec.stopKind = 'interrupted';
+      requestStop(d, id, REASON, 'interrupted');
       return { from, runner: r, recorded: false };
     });
     if ('outlived' in seen && seen.outlived) {

@@ -484,6 +484,23 @@ export function decideByHand(doc: StateDoc, id: string, to: 'done' | 'failed' | 
   return changed;
 }
 
+/**
+ * Asks a running spec's runner to stop, naming why and as what (a stall, `dispatch stop`): the runner records
+ * that verdict when it stops. Only while the spec runs and its entry is still `still` (that very launch).
+ */
+export function requestStop(doc: StateDoc, id: string, reason: string, kind: VerdictKind, still: (r: RunnerInfo) => boolean = () => true): boolean {
+  const r = own(doc.dispatch?.running, id);
+  if (!r || !still(r)) return false;
+  const rec = (extra(doc).specs[id] ??= {});
+  rec.stopReason = boundReason(reason);
+  rec.stopKind = kind;
+  return true;
+}
+
+/** The reason a stalled agent is stopped with. */
+export const stallReason = (quietSeconds: number, restart: boolean) =>
+  `stalled: no output for ${quietSeconds >= 120 ? `${Math.round(quietSeconds / 60)} min` : `${Math.round(quietSeconds)} s`}${restart ? ' (restarting)' : ''}`;
+
 /** An outlived SSH run's end: its attempt closed with how it ended, and it is no longer watched. Only that very run. */
 export function endOutlived(doc: StateDoc, id: string, attempt: number | undefined, end: Omit<AttemptRecord, 'n' | 'startedAt'>): boolean {
   const o = own(doc.dispatch?.outlived, id);
