@@ -8,10 +8,10 @@ import type { ResolvedConfig } from '../config/load.js';
 // Types only: the schema (and zod) is not loaded on the way to a command that reads a cached config.
 import type { ClaudeConfig } from '../config/schema.js';
 import type { AgentDriver, AgentEvents, Tokens } from './types.js';
-import { JsonLines } from './events.js';
+import { JsonEvents } from './events.js';
 import { EFFORT_BY_COST, expandHome, modelFlag } from './command-parts.js';
 
-export class ClaudeEvents implements AgentEvents {
+export class ClaudeEvents extends JsonEvents implements AgentEvents {
   failure?: string;
   readonly failureLabel = 'error result';
   lastError?: string;
@@ -19,16 +19,11 @@ export class ClaudeEvents implements AgentEvents {
   costUsd?: number;
   sessionId?: string;
   waitingSince?: number;
-  private lines = new JsonLines((ev) => this.take(ev));
-  constructor(private readonly now: () => number = Date.now) {}
-  push(chunk: string): void {
-    this.lines.push(chunk);
+  // Output that ends without a result is no verdict of its own: the exit code decides.
+  constructor(private readonly now: () => number = Date.now) {
+    super();
   }
-  end(): void {
-    this.lines.end();
-    // Output that ends without a result is no verdict of its own: the exit code decides.
-  }
-  private take(ev: Record<string, unknown>): void {
+  protected take(ev: Record<string, unknown>): void {
     if (ev.type === 'system' && ev.subtype === 'init' && typeof ev.session_id === 'string') this.sessionId = ev.session_id;
     else if (ev.type === 'system' && ev.subtype === 'api_retry') {
       this.waitingSince = this.now();

@@ -3,22 +3,15 @@
 // `turn.completed` carries the turn's token usage.
 import { sep } from 'node:path';
 import type { AgentDriver, AgentEvents, Tokens } from './types.js';
-import { JsonLines } from './events.js';
+import { JsonEvents } from './events.js';
 import { EFFORT_BY_COST, expandHome, modelFlag } from './command-parts.js';
 
 /** Codex JSONL: `turn.failed` fails a run even on exit 0; `turn.completed.usage` counts tokens. */
-export class CodexEvents implements AgentEvents {
+export class CodexEvents extends JsonEvents implements AgentEvents {
   failure?: string;
   lastError?: string;
   tokens?: Tokens;
-  private lines = new JsonLines((ev) => this.take(ev));
-  push(chunk: string): void {
-    this.lines.push(chunk);
-  }
-  end(): void {
-    this.lines.end();
-  }
-  private take(ev: Record<string, unknown>): void {
+  protected take(ev: Record<string, unknown>): void {
     // Read field by field, whatever its shape.
     if (ev.type === 'turn.failed') this.failure = String((ev.error as { message?: unknown } | undefined)?.message ?? 'turn failed');
     else if (ev.type === 'error' && ev.message) this.lastError = String(ev.message);

@@ -3,6 +3,18 @@
 /** The longest JSONL line read for events: the ones dispatch reads are short. */
 export const EVENT_LINE_MAX = 4 * 1024 * 1024;
 
+/** An agent's JSONL events, read as they come: a reader says what each event means (`take`). */
+export abstract class JsonEvents {
+  private lines = new JsonLines((ev) => this.take(ev));
+  push(chunk: string): void {
+    this.lines.push(chunk);
+  }
+  end(): void {
+    this.lines.end();
+  }
+  protected abstract take(event: Record<string, unknown>): void;
+}
+
 export class JsonLines {
   private rest = '';
   /** In a line too long to be an event dispatch reads: skipped to its end. */

@@ -515,9 +515,11 @@ export function endOutlived(doc: StateDoc, id: string, attempt: number | undefin
 export function recheckLater(doc: StateDoc, r: RunnerInfo): void {
   const p = r.place;
   if (!p) return;
-  const key = JSON.stringify([p.host, p.port ?? null, p.base.replace(/\/+$/, '')]);
-  (extra(doc).recheck ??= bare(undefined))[key] = { host: r.host, place: p };
+  (extra(doc).recheck ??= bare(undefined))[placeKey(p.host, p.port, p.base)] = { host: r.host, place: p };
 }
+
+/** A place as an address (ssh host, port, project folder): equal keys are the same place whatever the config calls it. */
+export const placeKey = (host: string, port: number | undefined, base: string) => JSON.stringify([host, port ?? null, base.replace(/\/+$/, '')]);
 
 /** Whether the state holds anything on SSH hosts to collect or check: running entries, outlived runs, places to check again. */
 export function hasSshWork(doc: StateDoc): boolean {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { ResolvedConfig } from '../../config/load.js';
 import { warn } from '../../errors.js';
-import { capture } from '../../proc/launch.js';
+import { capture, type CaptureResult } from '../../proc/launch.js';
 import { bare, closeLaunch, endOutlived, extra, hasSshWork, failLaunch, markRateLimited, own, setState, type AttemptRecord, type RunnerInfo, type StateDoc, type VerdictKind } from '../../state/doc.js';
 import { writeSignal } from '../../state/signals.js';
 import { LockTimeoutError, lockState } from '../../state/lock.js';
@@ -60,6 +60,28 @@ interface Target {
   outlived: [string, RunnerInfo][];
 }
 
+/** A place no configured host is at, named apart from every name taken (configured names have no spaces). */
+function nameApart(host: string, h: SshHost, taken: Set<string>): string {
+  const at = `${h.cfg.host}${h.cfg.port ? `:${h.cfg.port}` : ''}`;
+  let name = `${host} (${at}, not in the config)`;
+  for (let i = 2; taken.has(name); i++) name = `${host} (${at} #${i}, not in the config)`;
+  return name;
+}
+
+/**
+ * A finished run's bytes fetched on their own into a temp file (too big for a check's answer; a log may be any
+ * size), for as long as the host keeps sending; `use` reads them while the file is there.
+ */
+async function fetchAlone<T>(ex: SshExecutor, t: Target, label: string, opts: CollectOptions, use: (parts: { log: Part; bundle: Part } | undefined, got: CaptureResult) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'dispatch-collect-'));
+  try {
+    const got = await ex.onHost(t.h, 'collect', ['--base', t.base, '--', label], { idle: true, stdoutTo: join(dir, 'answer'), ...(opts.until ? { timeoutMs: opts.until - Date.now() } : {}) });
+    return await use(got.exitCode === 0 ? splitPollFile(join(dir, 'answer'))?.blobs.get(label) : undefined, got);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The places to check and what runs at each; `nowhere`: older entries whose host the config no longer names. */
 function targetsOf(config: ResolvedConfig, ex: SshExecutor, doc: StateDoc): { targets: Target[]; nowhere: [string, RunnerInfo][] } {
   const byKey = new Map<string, Target>();
@@ -81,8 +103,7 @@ function targetsOf(config: ResolvedConfig, ex: SshExecutor, doc: StateDoc): { ta
     if (!t) {
       // Named apart from every configured host (those names have no spaces): its health and cleanups are its own.
       const configured = ex.hosts.some((h) => h.name === w.h.name);
-      let name = configured ? `${w.h.name} (older runs)` : `${r.host} (${w.h.cfg.host}${w.h.cfg.port ? `:${w.h.cfg.port}` : ''}, not in the config)`;
-      for (let i = 2; names.has(name); i++) name = `${r.host} (${w.h.cfg.host}${w.h.cfg.port ? `:${w.h.cfg.port}` : ''} #${i}, not in the config)`;
+      const name = configured ? `${w.h.name} (older runs)` : nameApart(r.host, w.h, names);
       names.add(name);
       t = { name, h: w.h, base: w.base, key: w.key, entries: [], outlived: [] };
       byKey.set(w.key, t);
@@ -93,8 +114,7 @@ function targetsOf(config: ResolvedConfig, ex: SshExecutor, doc: StateDoc): { ta
   for (const { host, place } of Object.values(doc.dispatch?.recheck ?? {})) {
     const w = ex.where('', { pid: 0, host, startedAt: '', place });
     if (!w || byKey.has(w.key)) continue;
-    let name = `${host} (${w.h.cfg.host}${w.h.cfg.port ? `:${w.h.cfg.port}` : ''}, not in the config)`;
-    for (let i = 2; names.has(name); i++) name = `${host} (${w.h.cfg.host}${w.h.cfg.port ? `:${w.h.cfg.port}` : ''} #${i}, not in the config)`;
+    const name = nameApart(host, w.h, names);
     names.add(name);
     byKey.set(w.key, { name, h: w.h, base: w.base, key: w.key, entries: [], outlived: [] });
   }
@@ -376,8 +396,8 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, t: Target, a
   const entries = entriesAt(config, ex, doc, t.key);
   const labelOf = (id: string, r: RunnerInfo) => r.place?.label ?? runLabel(config, id, r.attempt ?? 0);
   // Current if any running entry is this launch: the same folder may be reached under another spelling of its host.
-  const current = (run: { id: string; attempt: number; label: string }) =>
-    [...sshEntries(doc), ...outlivedEntries(doc)].some(([id, r]) => id === run.id && r.attempt === run.attempt && labelOf(id, r) === run.label);
+  const onRecord = new Set([...sshEntries(doc), ...outlivedEntries(doc)].map(([id, r]) => `${id}\n${r.attempt}\n${labelOf(id, r)}`));
+  const current = (run: { id: string; attempt: number; label: string }) => onRecord.has(`${run.id}\n${run.attempt}\n${run.label}`);
   const discarded: string[] = [];
   // Runs of attempts that are no longer current here (given up while the host was away, or already recorded):
   // stopped, and their results never count.
@@ -410,24 +430,20 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, t: Target, a
         events.push(await applyResult(config, ex, t, r, run, run.result, inAnswer));
         continue;
       }
-      // Too big for the check's answer: fetched on its own into a file (a log may be any size), for as long as the host keeps sending.
+      // Too big for the check's answer: fetched on its own.
       if (opts.until && opts.until - Date.now() < 1000) continue;
-      const dir = mkdtempSync(join(tmpdir(), 'dispatch-collect-'));
-      try {
-        const got = await ex.onHost(h, 'collect', ['--base', base, '--', run.label], { idle: true, stdoutTo: join(dir, 'answer'), ...(opts.until ? { timeoutMs: opts.until - Date.now() } : {}) });
-        const blob = got.exitCode === 0 ? splitPollFile(join(dir, 'answer'))?.blobs.get(run.label) : undefined;
+      const result = run.result;
+      await fetchAlone(ex, t, run.label, opts, async (blob, got) => {
         const key = `${name}\n${run.label}`;
         if (blob) {
           fetchFailures.delete(key);
-          events.push(await applyResult(config, ex, t, r, run, run.result, blob));
+          events.push(await applyResult(config, ex, t, r, run, result, blob));
         } else if (opts.judge && (fetchFailures.set(key, (fetchFailures.get(key) ?? 0) + 1).get(key) ?? 0) >= (config.executor?.lostAfterChecks ?? 3)) {
           // A host that reports a verdict it never delivers would hold its spec for ever: judged like a host that does not answer.
           fetchFailures.delete(key);
           events.push(...(await loseOne(config, name, id, r, `lost (its result could not be fetched from ${name}: ${got.exitCode === 0 ? 'its answer does not fit' : sshProblem(got)})`)));
         }
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
       continue;
     }
     if (run?.alive) {
@@ -458,6 +474,31 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, t: Target, a
   return events;
 }
 
+/** An outlived run's result home: its log kept, its work fetched (done), its attempt closed; the spec's state untouched. */
+async function closeOutlived(config: ResolvedConfig, ex: SshExecutor, t: Target, id: string, o: RunnerInfo, run: PolledRun, res: RunResult, parts: { log: Part; bundle: Part }, opts: CollectOptions): Promise<CollectEvent[]> {
+  keepLog(config, id, run.attempt, parts.log);
+  let fetched: string | undefined;
+  let problem: string | undefined;
+  if (res.state === 'done') {
+    const f = await fetchBranch(config, t.base, run, parts.bundle, setByDispatch(readState(config.stateDir), id));
+    if ('problem' in f) problem = f.problem;
+    else fetched = f.head;
+  }
+  const state = res.state === 'rate-limited' ? 'failed' : res.state;
+  const reason = problem ? `its work could not be fetched from ${t.name}: ${problem}` : res.reason;
+  const entry = (res.entry ?? {}) as Partial<AttemptRecord>;
+  const { n: _n, startedAt: _s, ...rest } = entry;
+  const closed = await withState(config.stateDir, { command: opts.command }, (d) => {
+    // Where dispatch set the branch is kept: only from there will it move it again.
+    if (fetched) (extra(d).specs[id] ??= {}).worktree = { path: `${t.base}/worktrees/${id}`, branch: homeBranchOf(id), createdBy: 'dispatch', host: t.h.name, head: fetched };
+    return endOutlived(d, id, o.attempt, { ...rest, endedAt: entry.endedAt ?? res.endedAt, state: problem ? 'failed' : state, kind: problem ? 'lost' : (res.kind as VerdictKind), ...(reason ? { reason } : {}) } as Omit<AttemptRecord, 'n' | 'startedAt'>);
+  });
+  const list = ex.cleanups.get(t.name) ?? [];
+  list.push(`${fetched ? '+' : ''}${run.label}`);
+  ex.cleanups.set(t.name, list);
+  return closed ? [{ type: 'closed', id, host: t.name, state: problem ? 'failed' : state, ...(fetched ? { fetched: homeBranchOf(id) } : {}), ...(reason ? { reason } : {}) }] : [];
+}
+
 /**
  * A run decided by hand while it went on: when it ends, its log is kept, its work fetched (done) and its
  * attempt closed, as a local runner does after a decision by hand. The spec's state is the person's word.
@@ -465,42 +506,12 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, t: Target, a
 async function collectOutlived(config: ResolvedConfig, ex: SshExecutor, t: Target, id: string, o: RunnerInfo, run: PolledRun | undefined, blobs: Blobs, opts: CollectOptions): Promise<CollectEvent[]> {
   const end = async (e: Omit<AttemptRecord, 'n' | 'startedAt'>) => withState(config.stateDir, { command: opts.command }, (d) => endOutlived(d, id, o.attempt, e));
   if (run?.result) {
-    let parts = blobs.get(run.label);
-    let dir: string | undefined;
-    try {
-      if (!parts) {
-        // Too big for the check's answer: fetched on its own, as a running entry's is.
-        if (opts.until && opts.until - Date.now() < 1000) return [];
-        dir = mkdtempSync(join(tmpdir(), 'dispatch-collect-'));
-        const got = await ex.onHost(t.h, 'collect', ['--base', t.base, '--', run.label], { idle: true, stdoutTo: join(dir, 'answer'), ...(opts.until ? { timeoutMs: opts.until - Date.now() } : {}) });
-        parts = got.exitCode === 0 ? splitPollFile(join(dir, 'answer'))?.blobs.get(run.label) : undefined;
-        if (!parts) return [];
-      }
-      keepLog(config, id, run.attempt, parts.log);
-      const res = run.result;
-      let fetched: string | undefined;
-      let problem: string | undefined;
-      if (res.state === 'done') {
-        const f = await fetchBranch(config, t.base, run, parts.bundle, setByDispatch(readState(config.stateDir), id));
-        if ('problem' in f) problem = f.problem;
-        else fetched = f.head;
-      }
-      const state = res.state === 'rate-limited' ? 'failed' : res.state;
-      const reason = problem ? `its work could not be fetched from ${t.name}: ${problem}` : res.reason;
-      const entry = (res.entry ?? {}) as Partial<AttemptRecord>;
-      const { n: _n, startedAt: _s, ...rest } = entry;
-      const closed = await withState(config.stateDir, { command: opts.command }, (d) => {
-        // Where dispatch set the branch is kept: only from there will it move it again.
-        if (fetched) (extra(d).specs[id] ??= {}).worktree = { path: `${t.base}/worktrees/${id}`, branch: homeBranchOf(id), createdBy: 'dispatch', host: t.h.name, head: fetched };
-        return endOutlived(d, id, o.attempt, { ...rest, endedAt: entry.endedAt ?? res.endedAt, state: problem ? 'failed' : state, kind: problem ? 'lost' : (res.kind as VerdictKind), ...(reason ? { reason } : {}) } as Omit<AttemptRecord, 'n' | 'startedAt'>);
-      });
-      const list = ex.cleanups.get(t.name) ?? [];
-      list.push(`${fetched ? '+' : ''}${run.label}`);
-      ex.cleanups.set(t.name, list);
-      return closed ? [{ type: 'closed', id, host: t.name, state: problem ? 'failed' : state, ...(fetched ? { fetched: homeBranchOf(id) } : {}), ...(reason ? { reason } : {}) }] : [];
-    } finally {
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    }
+    const res = run.result;
+    const inAnswer = blobs.get(run.label);
+    if (inAnswer) return closeOutlived(config, ex, t, id, o, run, res, inAnswer, opts);
+    // Too big for the check's answer: fetched on its own, as a running entry's is.
+    if (opts.until && opts.until - Date.now() < 1000) return [];
+    return fetchAlone(ex, t, run.label, opts, async (parts) => (parts ? closeOutlived(config, ex, t, id, o, run, res, parts, opts) : []));
   }
   // Its end judged by any caller (its spec's state is already decided): a run that died, or that never started.
   if (run?.alive || ex.opening.has(id)) return [];

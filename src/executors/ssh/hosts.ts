@@ -8,7 +8,7 @@ import type { ResolvedConfig } from '../../config/load.js';
 import { hostNameOf } from '../../config/load.js';
 import type { ExecutorConfig, SshHostConfig } from '../../config/schema.js';
 import type { Argv } from '../../proc/launch.js';
-import type { RunPlace, RunnerInfo } from '../../state/doc.js';
+import { placeKey, type RunPlace, type RunnerInfo } from '../../state/doc.js';
 import { remoteCommand } from './quote.js';
 
 export interface SshHost {
@@ -111,7 +111,7 @@ export interface RunWhere {
   key: string;
 }
 
-export const placeKey = (host: string, port: number | undefined, base: string) => JSON.stringify([host, port ?? null, base.replace(/\/+$/, '')]);
+export { placeKey };
 export const hostKey = (config: ResolvedConfig, h: SshHost) => placeKey(h.cfg.host, h.cfg.port, remoteBase(config, h));
 
 /** The place a launch on `h` records. */
