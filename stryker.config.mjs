@@ -1,6 +1,6 @@
 // `npm run test:mutation`: Stryker mutates the core modules and runs the
 // in-process tests against each mutant (see vitest.mutation.config.ts).
-// MUTATE=src/run/policy.ts narrows it to one file.
+// MUTATE=src/attempt/policy.ts narrows it to one file.
 // Away from UTC for the whole run: a test can tell local time from UTC only in a zone that differs,
 // and the test runner's worker threads cannot change their zone for themselves (TZ is read at start).
 process.env.TZ = 'America/New_York';
@@ -22,8 +22,8 @@ export default {
     'src/schedule/readiness.ts',
     'src/schedule/pacing.ts',
     'src/schedule/estimate.ts',
-    'src/run/policy.ts',
-    'src/run/verdict.ts',
+    'src/attempt/policy.ts',
+    'src/attempt/verdict.ts',
     // rate-limit and reset parsing
     'src/agents/rate-limit.ts',
     // agent and executor command lines

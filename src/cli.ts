@@ -4,7 +4,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createCtx, type Ctx } from './context.js';
 import { EXIT, renderError } from './errors.js';
-import { visible } from './ui/visible.js';
+import { visible } from './util/visible.js';
 
 // Each verb types its own arguments; commander's parsed options are handed over as they come.
 type Verb = (args: never, ctx: Ctx) => Promise<number | void>;

@@ -1,5 +1,5 @@
-import type { ResolvedConfig } from './config/load.js';
-import { jsonVisible, terminalSafe } from './ui/visible.js';
+import type { ResolvedConfig } from './config/types.js';
+import { jsonVisible, terminalSafe } from './util/visible.js';
 
 /** What every command gets: global flags, output streams and the lazily loaded config. */
 export interface Ctx {

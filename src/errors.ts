@@ -1,4 +1,4 @@
-import { visible, visibleText } from './ui/visible.js';
+import { visible, visibleText } from './util/visible.js';
 
 /** Exit codes shared by every command: 0 ok, 1 operational failure, 2 usage or config error, 130 interrupted. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;

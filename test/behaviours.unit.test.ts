@@ -12,12 +12,13 @@ import { loadConfig, resolveConfig, type ResolvedConfig } from '../src/config/lo
 import { lockState, LockTimeoutError } from '../src/state/lock.js';
 import { readState } from '../src/state/store.js';
 import { markSpecs } from '../src/services/mark.js';
-import { canRelaunch } from '../src/run/policy.js';
+import { canRelaunch } from '../src/attempt/policy.js';
 import { agentCommand } from '../src/agents/command.js';
 import { runSchedule } from '../src/schedule/loop.js';
 import { SimWorld } from '../src/schedule/sim.js';
 import { runWaves } from '../src/run/engine.js';
 import type { Executor } from '../src/executors/types.js';
+import { headlessMux } from '../src/executors/headless.js';
 import { makeProject, tempDir } from './helpers.js';
 
 const MIN = 60_000;
@@ -152,22 +153,14 @@ describe('a launch that fails', () => {
       },
     });
     const config = await loadConfig({ cwd: dir });
+    // The headless executor whose every pane fails to open.
     const refuses: Executor = {
-      kind: 'headless', session: 'beh',
-      openCommands: () => [],
-      probe: async () => ({ installed: true, running: true }),
-      ensureSession: async () => ({ created: false, commands: [] }),
-      place: () => ({ host: 'here' }),
+      ...headlessMux('beh', config),
       open: async () => {
         throw new Error('no pane today');
       },
-      alive: async () => undefined,
-      stop: async () => {},
-      readLog: async () => undefined,
-      attach: () => ({ hint: '' }),
-      list: async () => [],
     };
-    const outcome = await runWaves(config, { mux: refuses, scope: config.specs, wait: true, signal: new AbortController().signal, pollMs: 20 });
+    const outcome = await runWaves(config, { mux: refuses, scope: config.specs, wait: true, signal: new AbortController().signal, pollMs: 20, merge: async () => ({ ok: true }) });
     expect(outcome.failed).toEqual([{ id: '001', kind: 'launch-error', reason: 'launch failed: no pane today' }]);
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual({ id: '001', kind: 'launch-error', reason: 'launch failed: no pane today' });
     expect(readState(config.stateDir).dispatch?.specs['001']).toMatchObject({ kind: 'launch-error', reason: 'launch failed: no pane today' });

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/load.js';
-import { runHook } from '../src/run/hooks.js';
+import { runHook } from '../src/attempt/hooks.js';
 import { tempDir } from './helpers.js';
 
 const config = (onWaveComplete: string[], timeoutSeconds: number) => {

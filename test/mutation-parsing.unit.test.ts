@@ -142,14 +142,14 @@ describe('leftovers of the first mutation run', () => {
   });
 
   it('a state file from the old tool (no dispatch section) relaunches nothing', async () => {
-    const { canRelaunch } = await import('../src/run/policy.js');
+    const { canRelaunch } = await import('../src/attempt/policy.js');
     const { resolveConfig } = await import('../src/config/load.js');
     const c = await resolveConfig({ project: 'p', specsDir: 's', agents: { a: { command: ['true'] } }, specs: [{ id: 'x', name: 'x', cost: 1, agent: 'a' }] }, '/p/specs.config.ts');
     expect(canRelaunch(c, { completed: [], failed: ['x'], skipped: [] }, 'x')).toBe(false);
   });
 
   it("an agent's failure with no limit in its output stays that failure", async () => {
-    const { blameLimit } = await import('../src/run/verdict.js');
+    const { blameLimit } = await import('../src/attempt/verdict.js');
     const o = { ok: false as const, kind: 'agent-failed' as const, reason: 'agent exited with code 1' };
     expect(blameLimit(o, { aborted: false, exitCode: 1, said: 'error: 3 tests failed\n', patterns: [], now: NOW })).toEqual({ outcome: o });
   });

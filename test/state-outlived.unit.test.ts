@@ -3,7 +3,7 @@
 // very run ends it; places given up are kept to be checked again; a state
 // file whose new fields have the wrong shape is named, not trusted.
 import { describe, expect, it } from 'vitest';
-import { decideByHand, emptyState, endOutlived, extra, hasSshWork, markRunning, requestStop, shapeProblem, stallReason, stateOf, type RunnerInfo, type StateDoc } from '../src/state/doc.js';
+import { decideByHand, emptyState, endOutlived, extra, hasRemoteWork, markRunning, requestStop, shapeProblem, stallReason, stateOf, type RunnerInfo, type StateDoc } from '../src/state/doc.js';
 
 const place = { host: '10.0.0.7', port: 2222, dispatch: 'dispatch', dir: '/srv/p', base: '/srv/p/.dispatch/p', label: 'p-001-1', session: 'p-001-1-abc' };
 const sshRun = (attempt = 1): RunnerInfo => ({ pid: 4242, host: 'h1', startedAt: '2026-12-07T10:00:00.000Z', attempt, executor: 'ssh', place });
@@ -25,14 +25,14 @@ describe('decideByHand', () => {
     expect(doc.dispatch!.running['001']).toBeUndefined();
     // The attempt stays open: its end is the run's to say.
     expect(doc.dispatch!.specs['001']!.history![0]!.endedAt).toBeUndefined();
-    expect(hasSshWork(doc)).toBe(true);
+    expect(hasRemoteWork(doc)).toBe(true);
   });
 
   it('a local run is not kept: its runner closes its own attempt', () => {
     const doc = running({ pid: 4242, host: 'here', startedAt: '2026-12-07T10:00:00.000Z', attempt: 1 });
     decideByHand(doc, '001', 'skipped');
     expect(doc.dispatch!.outlived).toBeUndefined();
-    expect(hasSshWork(doc)).toBe(false);
+    expect(hasRemoteWork(doc)).toBe(false);
   });
 
   it('a second decision keeps the outlived run as it is', () => {

@@ -2,7 +2,7 @@
 // the hooks show it: done, failed (and why, and of which kind) or rate-limited
 // (and until when). Pure functions: the facts go in, the verdict comes out.
 import { describe, expect, it } from 'vitest';
-import { agentOutcome, blameLimit, judge, settle, type AgentExit, type Facts, type Outcome, type SettleFacts } from '../src/run/verdict.js';
+import { agentOutcome, blameLimit, judge, settle, type AgentExit, type Facts, type Outcome, type SettleFacts } from '../src/attempt/verdict.js';
 
 // Thursday 15 January 2026, 10:00 local time.
 const NOW = new Date(2026, 0, 15, 10, 0, 0);

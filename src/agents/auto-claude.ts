@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/types.js';
 import { DispatchError } from '../errors.js';
 import type { AgentDriver } from './types.js';
 import { expandHome, modelFlag } from './command-parts.js';

@@ -4,7 +4,7 @@
 // 429 it says `system/api_retry` and retries by itself: it is waiting on a
 // limit then, not stalled. Its usage-limit message ("Claude AI usage limit
 // reached|<epoch>") and "Credit balance is too low" come as an error result.
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/types.js';
 // Types only: the schema (and zod) is not loaded on the way to a command that reads a cached config.
 import type { ClaudeConfig } from '../config/schema.js';
 import type { AgentDriver, AgentEvents, Tokens } from './types.js';

@@ -2,7 +2,7 @@
 // effort by cost, the model flag in extra arguments, placeholders, the prompt.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import type { Argv } from '../proc/launch.js';
 import type { AgentPaths } from './types.js';
 

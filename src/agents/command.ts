@@ -1,7 +1,7 @@
 // What the rest of dispatch asks of a spec's agent, answered by its driver
 // (registry.ts). Pure: the runner executes the command, `run --dry-run`
 // prints it, tests compare it with the real tools' grammar.
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { builtinDriver, driverOf, findDriver } from './registry.js';
 import type { AgentCommand, AgentPaths } from './types.js';
 

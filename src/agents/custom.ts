@@ -1,7 +1,7 @@
 // An agent defined in the config (`agents.<name> = { command: [...] }`): an
 // argument array with placeholders, its prompt on stdin or none, its output
 // Codex-style events when it says so.
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/types.js';
 import type { CustomAgentConfig } from '../config/schema.js';
 import type { AgentDriver } from './types.js';
 import { fillPlaceholders, placeholderValues } from './command-parts.js';

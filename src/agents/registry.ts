@@ -1,7 +1,7 @@
 // The agents dispatch knows, by the name specs give them. One module per
 // built-in agent; an agent defined in the config (`agents.<name>.command`) is
 // a driver made from its entry, and wins over a built-in of the same name.
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import type { AgentDriver } from './types.js';
 import { codex } from './codex.js';

@@ -2,7 +2,7 @@
 // its agent — its command line, how its output is read, its own evidence, how
 // its work is isolated and merged, whether it reads plan.md, its model, its
 // checks. Nothing outside src/agents/ asks an agent's name.
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import type { Argv } from '../proc/launch.js';
 
 export interface AgentPaths {

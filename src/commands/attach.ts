@@ -12,7 +12,7 @@ export async function run(args: { _: [string]; print?: boolean }, ctx: Ctx): Pro
   // A run decided by hand that goes on (outlived) still has its session to watch.
   const r = own(doc.dispatch?.running, spec.id) ?? own(doc.dispatch?.outlived, spec.id);
   if (!r) throw new DispatchError(`${spec.id} is not running (${stateOf(doc, spec.id)}): there is nothing to attach to`, { hint: `its output is in 'dispatch logs ${spec.id}'` });
-  const { executorForEntry } = await import('../executors/choose.js');
+  const { executorForEntry } = await import('../executors/recorded.js');
   const ex = await executorForEntry(config, r);
   const a = ex.attach(spec.id, r);
   if ('hint' in a) throw new DispatchError(a.hint);

@@ -3,7 +3,7 @@ import { noSuchWave, EXIT } from '../errors.js';
 import { buildOverview } from '../services/overview.js';
 import { readState } from '../state/store.js';
 import { paintState, palette } from '../ui/style.js';
-import { visibleAll } from '../ui/visible.js';
+import { visibleAll } from '../util/visible.js';
 import { warnUnknownIds } from './shared.js';
 
 /** `dispatch list [--wave N]` */

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import type { Ctx } from '../context.js';
 import { DispatchError, UsageError, EXIT } from '../errors.js';
 import { readRunLock } from '../state/run-lock.js';
-import { visible } from '../ui/visible.js';
+import { visible } from '../util/visible.js';
 
 // A lock written by hand or by an older dispatch may lack fields: say so rather than print "undefined".
 // A lock file is anyone's text: what it says is shown, not obeyed.

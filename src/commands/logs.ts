@@ -2,13 +2,13 @@ import { StringDecoder } from 'node:string_decoder';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import type { Ctx } from '../context.js';
 import { DispatchError, UsageError, EXIT } from '../errors.js';
-import { visible, visibleText } from '../ui/visible.js';
+import { visible, visibleText } from '../util/visible.js';
 
 /** `dispatch logs <id> [--follow] [--attempt N] [--raw]` */
 export async function run(args: { _: [string]; follow?: boolean; attempt?: number; raw?: boolean }, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
   const { findSpec } = await import('../specs/lookup.js');
-  const { logPath, attemptLogPath } = await import('../run/paths.js');
+  const { logPath, attemptLogPath } = await import('../attempt/paths.js');
   const spec = findSpec(config, args._[0]);
   let file = logPath(config, spec.id);
   if (args.attempt !== undefined) {
@@ -26,7 +26,7 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
       throw new UsageError(`spec ${spec.id} has no attempt ${args.attempt}`, kept.length ? `its attempts are ${kept.join(', ')}` : 'it has not been launched yet');
     }
   }
-  if (!existsSync(file) && !args.follow && !(await runsOnSsh(config, spec.id))) throw new DispatchError(`no log for spec ${spec.id} yet (${file})`, { hint: 'it is written once the spec has been launched' });
+  if (!existsSync(file) && !args.follow && !(await runsElsewhere(config, spec.id))) throw new DispatchError(`no log for spec ${spec.id} yet (${file})`, { hint: 'it is written once the spec has been launched' });
   // A short header on stderr (stdout stays the log itself): which launch, its verdict and the evidence behind it.
   if (!args.follow) {
     const { readState } = await import('../state/store.js');
@@ -34,7 +34,7 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
     const history = own(readState(config.stateDir).dispatch?.specs, spec.id)?.history ?? [];
     const h = args.attempt !== undefined ? history.find((x) => x.n === args.attempt) : history.at(-1);
     if (h?.endedAt) {
-      const { evidenceLine } = await import('../run/evidence-line.js');
+      const { evidenceLine } = await import('../attempt/evidence-line.js');
       ctx.err(`── ${spec.id} attempt ${h.n}: ${visible(h.state ?? 'ended')}${h.kind && h.kind !== h.state ? ` (${visible(h.kind)})` : ''} · ${visible(evidenceLine(h, config.verifyTimeoutSeconds))}\n`);
     }
   }
@@ -45,14 +45,13 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
   if (args.attempt === undefined) {
     // An SSH run's log is on its host until its verdict is collected: read there.
     const { readState } = await import('../state/store.js');
-    const { own } = await import('../state/doc.js');
+    const { own, isRemote } = await import('../state/doc.js');
     // A run decided by hand that goes on (outlived) is read there too.
     const at = (d: import('../state/doc.js').StateDoc) => own(d.dispatch?.running, spec.id) ?? own(d.dispatch?.outlived, spec.id);
     const r = at(readState(config.stateDir));
-    if (r?.executor === 'ssh' && r.attempt !== undefined) {
-      const { sshExecutor } = await import('../executors/ssh/executor.js');
-      const { collectForReader } = await import('../executors/ssh/collect.js');
-      const ex = sshExecutor(config);
+    if (isRemote(r) && r.attempt !== undefined) {
+      const { executorForEntry, collectRecorded } = await import('../executors/recorded.js');
+      const ex = await executorForEntry(config, r);
       const current = () => {
         const now = at(readState(config.stateDir));
         return now?.host === r.host && now.attempt === r.attempt;
@@ -65,7 +64,7 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
         }
         if (!args.follow) return EXIT.ok;
         await new Promise((res) => setTimeout(res, 500));
-        await collectForReader(config, 'logs').catch(() => []);
+        await collectRecorded(config, 'logs').catch(() => []);
         if (!current()) break;
       }
       if (ctx.signal.aborted) return EXIT.interrupted;
@@ -119,10 +118,10 @@ export async function run(args: { _: [string]; follow?: boolean; attempt?: numbe
   return EXIT.interrupted;
 }
 
-async function runsOnSsh(config: import('../config/load.js').ResolvedConfig, id: string): Promise<boolean> {
-  if (!config.executor) return false;
+/** Whether the spec's run is on another machine (its log is there until its verdict comes home). */
+async function runsElsewhere(config: import('../config/types.js').ResolvedConfig, id: string): Promise<boolean> {
   const { readState } = await import('../state/store.js');
-  const { own } = await import('../state/doc.js');
+  const { own, isRemote } = await import('../state/doc.js');
   const d = readState(config.stateDir).dispatch;
-  return (own(d?.running, id) ?? own(d?.outlived, id))?.executor === 'ssh';
+  return isRemote(own(d?.running, id) ?? own(d?.outlived, id));
 }

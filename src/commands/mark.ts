@@ -3,7 +3,7 @@ import { markSpecs, type MarkVerb } from '../services/mark.js';
 import { palette, paintState } from '../ui/style.js';
 import { throwSignalProblems } from './shared.js';
 import { EXIT } from '../errors.js';
-import { visibleAll } from '../ui/visible.js';
+import { visibleAll } from '../util/visible.js';
 import { REASON_MAX } from '../state/doc.js';
 
 /** `dispatch mark-done|mark-failed|skip ID... [--reason TEXT]` */

@@ -1,6 +1,6 @@
 import type { Ctx } from '../context.js';
 import { DispatchError, UsageError, EXIT } from '../errors.js';
-import { visible, visibleText } from '../ui/visible.js';
+import { visible, visibleText } from '../util/visible.js';
 
 /** `dispatch merge <id> [--verify]`: merge an isolated spec's work into the current branch. */
 export async function run(args: { _: [string]; verify?: boolean }, ctx: Ctx): Promise<number> {
@@ -12,7 +12,7 @@ export async function run(args: { _: [string]; verify?: boolean }, ctx: Ctx): Pr
   // An agent that isolates itself merges its own work: its output is shown as it is.
   const own = !!driverOf(config, spec.agent, spec.id).ownIsolation;
   if (args.verify && !own) {
-    const { verifyCommandsOf } = await import('../run/verify.js');
+    const { verifyCommandsOf } = await import('../attempt/verify.js');
     if (!verifyCommandsOf(config, spec).length) throw new UsageError(`no verify commands for ${spec.id}`, 'add verify: [[...command]] to the config (or the spec), or merge without --verify; nothing was merged');
   }
   const { mergeSpec } = await import('../services/merge.js');

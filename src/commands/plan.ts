@@ -5,7 +5,7 @@ import { buildOverview } from '../services/overview.js';
 import { groupWaves } from '../services/waves-view.js';
 import { readState } from '../state/store.js';
 import { paintState, palette, columns } from '../ui/style.js';
-import { visibleAll } from '../ui/visible.js';
+import { visibleAll } from '../util/visible.js';
 import { warnUnknownIds } from './shared.js';
 
 /** `dispatch plan [--wave N] [--graph mermaid|dot]`: the waves in order with their specs, or their dependency graph. */

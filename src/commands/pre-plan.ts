@@ -2,7 +2,7 @@ import type { Ctx } from '../context.js';
 import { EXIT } from '../errors.js';
 import { prePlan, type PlanResult, type PrePlanEvent } from '../services/pre-plan.js';
 import { palette } from '../ui/style.js';
-import { visible, visibleAll } from '../ui/visible.js';
+import { visible, visibleAll } from '../util/visible.js';
 
 /** `dispatch pre-plan [--spec ID...] [--wave N] [--force] [--concurrency N] [--model NAME]` */
 export async function run(args: { spec?: string[]; wave?: number; force?: boolean; concurrency?: number; model?: string }, ctx: Ctx): Promise<number> {

@@ -1,6 +1,6 @@
 import type { Ctx } from '../context.js';
 import { EXIT, UsageError } from '../errors.js';
-import { visible } from '../ui/visible.js';
+import { visible } from '../util/visible.js';
 
 /** `dispatch report [--run ID | --all] [--out FILE] [--open]`: one self-contained HTML page of a run. */
 export async function run(args: { run?: string; all?: boolean; out?: string; open?: boolean }, ctx: Ctx): Promise<number> {

@@ -7,7 +7,7 @@ import { clearSignals } from '../state/signals.js';
 import { findSpec } from '../specs/lookup.js';
 import { confirm } from '../ui/prompt.js';
 import { throwSignalProblems } from './shared.js';
-import { visible } from '../ui/visible.js';
+import { visible } from '../util/visible.js';
 
 /** `dispatch reset --spec ID` or `dispatch reset [--yes]` (everything back to pending). */
 export async function run(args: { spec?: string; yes?: boolean; discard?: boolean }, ctx: Ctx): Promise<number> {
@@ -17,7 +17,7 @@ export async function run(args: { spec?: string; yes?: boolean; discard?: boolea
     const spec = findSpec(config, args.spec);
     const { readState, withState } = await import('../state/store.js');
     const { own } = await import('../state/doc.js');
-    const wt = args.discard ? (own(readState(config.stateDir).dispatch?.specs, spec.id)?.worktree as import('../run/worktree.js').WorktreeRecord | undefined) : undefined;
+    const wt = args.discard ? (own(readState(config.stateDir).dispatch?.specs, spec.id)?.worktree as import('../attempt/worktree.js').WorktreeRecord | undefined) : undefined;
     if (args.discard && wt?.createdBy === 'dispatch' && !args.yes) {
       if (!ctx.interactive) throw new UsageError(`discarding ${wt.path} and its branch ${wt.branch} needs confirmation`, 'pass --yes');
       if (!(await confirm(`Throw away ${visible(wt.path)} and the branch ${visible(wt.branch)}, with the work in them?`))) throw new DispatchError('reset cancelled; nothing changed', { hint: "answer 'y' to go ahead, or pass --yes" });
@@ -27,7 +27,7 @@ export async function run(args: { spec?: string; yes?: boolean; discard?: boolea
     if (args.discard) {
       if (wt?.createdBy !== 'dispatch') ctx.err(`${spec.id} has no worktree made by dispatch; nothing to discard\n`);
       else {
-        const { discardWorktree } = await import('../run/worktree.js');
+        const { discardWorktree } = await import('../attempt/worktree.js');
         const gone = await discardWorktree(config, wt);
         await withState(config.stateDir, { command: 'reset' }, (d) => {
           const rec = own(d.dispatch?.specs, spec.id);

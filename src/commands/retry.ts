@@ -2,7 +2,7 @@ import type { Ctx } from '../context.js';
 import { resetSpecs } from '../services/mark.js';
 import { throwSignalProblems } from './shared.js';
 import { EXIT } from '../errors.js';
-import { visibleAll } from '../ui/visible.js';
+import { visibleAll } from '../util/visible.js';
 
 /** `dispatch retry [--wave N]`: failed (and rate-limited) specs back to pending, with fresh attempts. */
 export async function run(args: { wave?: number }, ctx: Ctx): Promise<number> {

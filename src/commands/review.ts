@@ -2,7 +2,7 @@ import type { Ctx } from '../context.js';
 import { DispatchError, EXIT } from '../errors.js';
 import { findSpec, locateSpec } from '../specs/lookup.js';
 import { readSpecText, showSize, SPEC_TEXT_MAX } from '../specs/read-text.js';
-import { visibleText } from '../ui/visible.js';
+import { visibleText } from '../util/visible.js';
 
 /** `dispatch review ID [--plan]`: print spec.md or plan.md. */
 export async function run(args: { _: [string]; plan?: boolean }, ctx: Ctx): Promise<number> {

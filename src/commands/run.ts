@@ -2,12 +2,12 @@ import type { Ctx } from '../context.js';
 import { DispatchError, UsageError, EXIT, noSuchWave } from '../errors.js';
 import type { RunEvent, RunOutcome } from '../run/engine.js';
 import type { WavePlan } from '../run/launch-plan.js';
+import type { Executor } from '../executors/types.js';
 import { showArgv } from '../proc/launch.js';
 import { palette, type Palette } from '../ui/style.js';
-import { own } from '../state/doc.js';
-import { forPreflight, preflight, type Check, type PreflightItem } from '../run/preflight.js';
+import type { Check } from '../run/preflight.js';
 import { checkLine } from '../ui/checks.js';
-import { visible, visibleAll } from '../ui/visible.js';
+import { visible, visibleAll } from '../util/visible.js';
 
 export interface RunArgs {
   wave?: number;
@@ -32,122 +32,65 @@ const secs = (n: number) => (n < 120 ? `${n} s` : `${Math.floor(n / 60)} min${n 
 /** `dispatch run [--wave N] [--spec ID...] [--yes] [--dry-run] [--no-wait] [--no-plan] [--mux M]` */
 export async function run(args: RunArgs, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
-  const { findSpecs, readSpecFolders } = await import('../specs/lookup.js');
-  const { resolveExecutorKind, createMux } = await import('../executors/choose.js');
-  const { readState } = await import('../state/store.js');
-  const { planWave } = await import('../run/launch-plan.js');
+  const { prepareRun, executeRun, eagerOrder } = await import('../services/run.js');
   const c = palette(ctx.color);
-
-  if (args.wave !== undefined && !config.waves.includes(args.wave)) {
-    throw noSuchWave(args.wave, config.waves);
-  }
-  const only = args.spec?.length ? new Set(findSpecs(config, args.spec).map((s) => s.id)) : undefined;
-  const waves = only ? [...new Set(config.specs.filter((s) => only.has(s.id)).map((s) => s.wave))].sort((a, b) => a - b) : args.wave !== undefined ? [args.wave] : ('all' as const);
-  const schedule = args.schedule ?? config.schedule;
-  const mux = await createMux(config, resolveExecutorKind(config, args.mux));
-
-  if (!args.dryRun) {
-    // A live run is named first: a second run is refused for that, whatever its waves.
-    const { readRunLock, lockHeldError } = await import('../state/run-lock.js');
-    const held = readRunLock(config.stateDir);
-    if (held.lock && held.alive !== false && !args.lockWaitSeconds) throw lockHeldError(held.lock);
-    // Runners that died hold their specs "running": record them as lost before judging the waves.
-    const { reapLost } = await import('../run/liveness.js');
-    for (const l of await reapLost(config, readState(config.stateDir), 'run')) ctx.err(`lost ${visible(l.id)}: ${visible(l.reason)}\n`);
-  }
-  // What would launch now, wave by wave (later waves as if earlier ones completed).
-  const doc = readState(config.stateDir);
-  // The spec folders are listed once for every wave's plan.
-  const folders = readSpecFolders(config.specsDir);
-  // A text dry run prints each wave as it is planned and keeps only what the preflight needs:
-  // holding every launch of a 10,000-spec table until the end doubled its time in garbage collection.
+  if (args.wave !== undefined && !config.waves.includes(args.wave)) throw noSuchWave(args.wave, config.waves);
+  // A text dry run prints each wave as it is planned.
   const dryText = !!args.dryRun && !ctx.json;
-  const previews: WavePlan[] = [];
-  const toCheck: PreflightItem[] = [];
-  let firstPlanned: number | undefined;
-  for (const w of waves === 'all' ? config.waves : waves) {
-    const p = planWave(config, doc, mux, w, { only, folders });
-    if (!p.items.length) continue;
-    firstPlanned ??= p.wave;
-    for (const i of p.items) toCheck.push(forPreflight(i));
-    if (dryText) ctx.out(waveText(c, mux.kind, p));
-    else previews.push(p);
-  }
-
-  // A wave whose earlier waves are not complete cannot start: say so before touching anything
-  // (no session created, and --dry-run does not pretend it would launch).
-  const { blockersBefore, dependencyBlockers } = await import('../run/engine.js');
-  // The first wave with work: specs to launch, or live runners and rate-limited specs to adopt (a run
-  // whose dispatcher was killed resumes there and carries on to the later waves).
-  const adoptWave = config.specs
-    .filter((s) => (waves === 'all' || waves.includes(s.wave)) && (!only || only.has(s.id)) && (own(doc.dispatch?.running, s.id) || own(doc.dispatch?.waiting, s.id)))
-    .reduce((m, s) => Math.min(m, s.wave), Infinity);
-  const first = Math.min(firstPlanned ?? Infinity, adoptWave);
-  const firstWave = first === Infinity ? undefined : first;
-  // Eager: no wave waits for another; what a dependency holds back is named when the run ends.
-  const blocked = firstWave === undefined || schedule === 'eager' ? [] : only
-    ? dependencyBlockers(config, doc, config.specs.filter((s) => only.has(s.id)), firstWave)
-    : blockersBefore(config, doc, firstWave);
-  // Everything the launches of this run need, checked before the first (a dry run shows it, a run refuses on it).
-  const checks = await preflight(config, toCheck, mux, doc, { createSession: !!args.createSession });
+  const prep = await prepareRun(config, args, {
+    onLost: (l) => ctx.err(`lost ${visible(l.id)}: ${visible(l.reason)}\n`),
+    ...(dryText ? { onWave: (p: WavePlan, mux: Executor) => ctx.out(waveText(c, mux.kind, p)) } : {}),
+  });
+  const { mux, blocked, firstWave, checks } = prep;
   const failed = checks.filter((k) => k.status === 'fail');
   // A dry run shows what the wave would launch once the earlier ones are complete, and what blocks it now.
   if (args.dryRun) {
-    const order = schedule === 'eager' ? await eagerOrder(config, doc, only, waves) : undefined;
+    const order = prep.schedule === 'eager' ? await eagerOrder(config, prep) : undefined;
     if (order && !ctx.json) ctx.out(eagerOrderText(c, visibleAll(order)));
-    printDryRun(ctx, c, mux.kind, mux.session, previews, firstPlanned !== undefined, checks, blocked.length ? { wave: firstWave!, blockers: blocked } : undefined, order);
+    printDryRun(ctx, c, mux.kind, mux.session, prep.previews, prep.firstPlanned !== undefined, checks, blocked.length ? { wave: firstWave!, blockers: blocked } : undefined, order);
     return failed.length ? EXIT.failure : EXIT.ok;
   }
+  // Said before touching anything: no session created.
   if (blocked.length) throw blockedError(firstWave!, blocked);
   if (failed.length) throw preflightError(ctx, c, failed);
   for (const k of checks) if (k.status === 'warn') ctx.err(`${checkLine(c, k)}\n`);
-  if (firstPlanned === undefined && !hasRunning(config, doc, waves)) {
-    const scope = (waves === 'all' ? config.specs : config.specs.filter((s) => waves.includes(s.wave) && (!only || only.has(s.id))));
-    const failed = scope.filter((s) => doc.failed.includes(s.id)).map((s) => s.id);
-    ctx.err(`nothing to launch: ${waves === 'all' ? 'no wave has pending specs' : `no pending specs in ${only ? 'the given specs' : `wave ${args.wave}`}`}${failed.length ? `; failed: ${failed.join(', ')} — 'dispatch retry' puts them back to pending` : ''} (see 'dispatch status')\n`);
-    return failed.length ? EXIT.failure : EXIT.ok;
+  if (prep.nothing) {
+    const f = prep.nothing.failed;
+    ctx.err(`nothing to launch: ${prep.waves === 'all' ? 'no wave has pending specs' : `no pending specs in ${prep.only ? 'the given specs' : `wave ${args.wave}`}`}${f.length ? `; failed: ${f.join(', ')} — 'dispatch retry' puts them back to pending` : ''} (see 'dispatch status')\n`);
+    return f.length ? EXIT.failure : EXIT.ok;
   }
   if (!args.yes) {
     if (!ctx.interactive) throw new UsageError('refusing to launch agents without --yes when not on a terminal', 'add --yes, or look first with --dry-run');
-    printSummary(ctx, c, mux.kind, mux.session, previews);
+    printSummary(ctx, c, mux.describe.launchesIn, prep.previews);
     const { confirm } = await import('../ui/prompt.js');
     if (!(await confirm('launch?'))) throw new DispatchError('run cancelled; nothing changed', { hint: "answer 'y' to go ahead, or pass --yes" });
   }
-
-  const { acquireRunLock, releaseRunLock } = await import('../state/run-lock.js');
-  const deadline = Date.now() + (args.lockWaitSeconds ?? 0) * 1000;
-  let lock;
-  for (;;) {
-    try {
-      lock = acquireRunLock(config.stateDir, { command: `run${args.wave !== undefined ? ` --wave ${args.wave}` : ''}`, wave: args.wave ?? null }, (old) =>
-        ctx.err(`dispatch: taking over a stale run lock (pid ${old.pid} is gone, '${visible(String(old.command))}' since ${visible(String(old.started))})\n`),
-      );
-      break;
-    } catch (err) {
-      if (Date.now() > deadline || ctx.signal.aborted) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  try {
-    const session = await mux.ensureSession(!!args.createSession);
-    if (session.created) ctx.err(`created ${mux.kind} session '${mux.session}' (detached)\n`);
-    const scope = config.specs.filter((s) => (only ? only.has(s.id) : waves === 'all' || waves.includes(s.wave)));
-    const outcome = await execute(ctx, c, config, mux, scope, only, { ...args, schedule });
-    return report(ctx, c, outcome, args.wait !== false, mux.kind);
-  } finally {
-    releaseRunLock(config.stateDir, lock);
-  }
-}
-
-/** Specs a run adopts rather than launches: live runners, and rate-limited specs waiting for their relaunch. */
-function hasRunning(config: Awaited<ReturnType<Ctx['config']>>, doc: import('../state/doc.js').StateDoc, waves: number[] | 'all'): boolean {
-  return config.specs.some((s) => (waves === 'all' || waves.includes(s.wave)) && (own(doc.dispatch?.running, s.id) || own(doc.dispatch?.waiting, s.id)));
-}
-
-async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['config']>>, mux: import('../executors/types.js').Mux, scope: import('../config/load.js').ResolvedSpec[], only: Set<string> | undefined, args: RunArgs & { schedule: 'waves' | 'eager' }): Promise<RunOutcome> {
-  const { runWaves } = await import('../run/engine.js');
-  const { renderLive, InPlace } = await import('../ui/live-table.js');
   const live = process.stderr.isTTY && !ctx.json;
+  const show = await liveView(ctx, c, mux.kind, live);
+  let ollamaDown = false;
+  const outcome = await executeRun(config, prep, args, {
+    signal: ctx.signal,
+    onEvent: show.onEvent,
+    onStaleLock: (old) => ctx.err(`dispatch: taking over a stale run lock (pid ${old.pid} is gone, '${visible(String(old.command))}' since ${visible(String(old.started))})\n`),
+    onSessionCreated: () => ctx.err(`created ${mux.kind} session '${mux.session}' (detached)\n`),
+    onPlanned: (r) => {
+      // Said once a run: later waves try again in silence (Ollama may come back), and say so if it does.
+      if (r.skipped) {
+        if (!ollamaDown) show.log(c.yellow(`warning: ${r.skipped} — launching without plans (--require-plan to stop instead); later waves try again without saying so`));
+        ollamaDown = true;
+      } else if (r.needed.length) {
+        show.log(`${ollamaDown ? 'Ollama answers again: ' : ''}planned ${r.planned.length} of ${r.needed.length} spec${r.needed.length === 1 ? '' : 's'} first`);
+        ollamaDown = false;
+      }
+      for (const f of r.failed) show.log(c.yellow(`warning: no plan for ${f.id}: ${f.reason}`));
+    },
+  });
+  return report(ctx, c, outcome, args.wait !== false, mux.describe.stillRunningIn);
+}
+
+/** The run's events as they come: one line each, or (on a terminal) a live table redrawn in place. */
+async function liveView(ctx: Ctx, c: Palette, kind: string, live: boolean): Promise<{ onEvent: (e: RunEvent) => void; log: (line: string) => void }> {
+  const { renderLive, InPlace } = await import('../ui/live-table.js');
   const screen = new InPlace((s) => ctx.err(s));
   let lastDraw = 0;
   let lastTick: Extract<RunEvent, { type: 'tick' }> | undefined;
@@ -160,10 +103,10 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
     const e = event.type === 'tick' ? event : visibleAll(event);
     switch (e.type) {
       case 'run-start':
-        if (e.schedule === 'eager') log(c.bold(`eager: ${e.specs} spec${e.specs === 1 ? '' : 's'} in ${mux.kind}, each launched as soon as its dependencies are complete`));
+        if (e.schedule === 'eager') log(c.bold(`eager: ${e.specs} spec${e.specs === 1 ? '' : 's'} in ${kind}, each launched as soon as its dependencies are complete`));
         break;
       case 'wave-start':
-        log(c.bold(`wave ${e.wave}: launching ${e.launches} spec${e.launches === 1 ? '' : 's'} in ${mux.kind}${e.sequential ? ' (sequential)' : ''}`));
+        log(c.bold(`wave ${e.wave}: launching ${e.launches} spec${e.launches === 1 ? '' : 's'} in ${kind}${e.sequential ? ' (sequential)' : ''}`));
         break;
       case 'merged':
         log(e.ok ? `${c.green('merged')} ${e.id} into the project (merge: auto)` : `${c.yellow('not merged')} ${e.id}: ${e.reason ?? ''}`);
@@ -219,22 +162,7 @@ async function execute(ctx: Ctx, c: Palette, config: Awaited<ReturnType<Ctx['con
       }
     }
   };
-  let ollamaDown = false;
-  const beforeWave = async (_wave: number, specs: import('../config/load.js').ResolvedSpec[]) => {
-    if (args.plan === false) return;
-    const { planBeforeLaunch } = await import('../run/plan-step.js');
-    const r = await planBeforeLaunch(config, specs, { require: !!args.requirePlan, signal: ctx.signal });
-    // Said once a run: later waves try again in silence (Ollama may come back), and say so if it does.
-    if (r.skipped) {
-      if (!ollamaDown) log(c.yellow(`warning: ${r.skipped} — launching without plans (--require-plan to stop instead); later waves try again without saying so`));
-      ollamaDown = true;
-    } else if (r.needed.length) {
-      log(`${ollamaDown ? 'Ollama answers again: ' : ''}planned ${r.planned.length} of ${r.needed.length} spec${r.needed.length === 1 ? '' : 's'} first`);
-      ollamaDown = false;
-    }
-    for (const f of r.failed) log(c.yellow(`warning: no plan for ${f.id}: ${f.reason}`));
-  };
-  return runWaves(config, { mux, scope, ...(only ? { explicit: only } : {}), schedule: args.schedule, wait: args.wait !== false, signal: ctx.signal, onEvent, beforeWave, ...(args.budget ? { tokensPerRun: args.budget } : {}) });
+  return { onEvent, log };
 }
 
 /** Why a chosen spec was not launched, as the run says it once. */
@@ -249,7 +177,7 @@ function notLaunchedWhy(r: import('../schedule/events.js').LaunchRefusal): strin
   }
 }
 
-function report(ctx: Ctx, c: Palette, outcome: RunOutcome, waited: boolean, kind: import('../executors/types.js').ExecutorKind): number {
+function report(ctx: Ctx, c: Palette, outcome: RunOutcome, waited: boolean, stillRunningIn: string): number {
   const o = ctx.json ? outcome : visibleAll(outcome);
   if (ctx.json) {
     ctx.outJson(o);
@@ -261,7 +189,7 @@ function report(ctx: Ctx, c: Palette, outcome: RunOutcome, waited: boolean, kind
     ctx.out(`${parts.join(' · ')}\n`);
     for (const f of o.failed) ctx.out(`  ${c.red('failed')} ${f.id}: ${f.reason ?? ''}\n`);
     if (o.rateLimited.length) ctx.err(c.dim(`rate-limited, not relaunched yet: ${o.rateLimited.join(', ')}; 'dispatch run' again relaunches them when their limit resets\n`));
-    if (o.stillRunning.length) ctx.err(c.dim(`${waited ? 'stopped waiting' : 'not waiting'}: ${o.stillRunning.join(', ')} still running ${kind === 'headless' ? 'in the background' : kind === 'ssh' ? 'on their SSH hosts' : `in their ${kind} ${kind === 'tmux' ? 'windows' : 'panes'}`}; follow them with 'dispatch status' or 'dispatch logs <id>'\n`));
+    if (o.stillRunning.length) ctx.err(c.dim(`${waited ? 'stopped waiting' : 'not waiting'}: ${o.stillRunning.join(', ')} still running ${stillRunningIn}; follow them with 'dispatch status' or 'dispatch logs <id>'\n`));
   }
   if (o.blocked) throw blockedError(o.blocked.wave, o.blocked.blockers);
   if (o.blockedSpecs?.length) throw blockedSpecsError(o.blockedSpecs);
@@ -322,9 +250,8 @@ function printDryRun(ctx: Ctx, c: Palette, kind: string, session: string, previe
   ctx.err(c.dim('dry run: nothing launched, no state changed\n'));
 }
 
-function printSummary(ctx: Ctx, c: Palette, kind: string, session: string, previews: WavePlan[]): void {
-  // Headless runs have no session nor panes: the agents run in the background.
-  ctx.err(`${c.bold('about to launch')} ${kind === 'headless' ? 'in the background (headless)' : kind === 'ssh' ? 'on the SSH hosts' : `in ${kind} session '${session}'`}:\n`);
+function printSummary(ctx: Ctx, c: Palette, launchesIn: string, previews: WavePlan[]): void {
+  ctx.err(`${c.bold('about to launch')} ${launchesIn}:\n`);
   for (const p of previews) {
     ctx.err(`wave ${p.wave}: ${p.items.length} spec${p.items.length === 1 ? '' : 's'}, pacing about ${secs(p.pacingSeconds)}\n`);
     for (const line of schedule(p)) ctx.err(`  ${line}\n`);
@@ -362,12 +289,6 @@ function blockedSpecsError(list: import('../run/engine.js').BlockedSpec[]): Disp
       ? "merge isolated specs with 'dispatch merge <id>' (or set merge: 'auto'); failed ones: 'dispatch retry', then run again"
       : "retry failed specs with 'dispatch retry' (or skip them with 'dispatch skip <id>'), then run again",
   });
-}
-
-/** `run --dry-run --schedule eager`: the launch order on the simulated clock, and what each spec waits for. */
-async function eagerOrder(config: Awaited<ReturnType<Ctx['config']>>, doc: import('../state/doc.js').StateDoc, only: Set<string> | undefined, waves: number[] | 'all'): Promise<import('../services/simulate.js').Simulation> {
-  const { simulate } = await import('../services/simulate.js');
-  return simulate(config, doc, { schedule: 'eager', durations: 'history', ...(only ? { only } : waves === 'all' ? {} : { waves }) });
 }
 
 function eagerOrderText(c: Palette, sim: import('../services/simulate.js').Simulation): string {

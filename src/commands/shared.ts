@@ -1,6 +1,6 @@
 import type { Ctx } from '../context.js';
 import { DispatchError } from '../errors.js';
-import { visible } from '../ui/visible.js';
+import { visible } from '../util/visible.js';
 
 /** Helpers for printing that several verbs share (no logic here: services hold that). */
 export function warnUnknownIds(ctx: Ctx, ids: string[]): void {

@@ -1,7 +1,7 @@
 import type { Ctx } from '../context.js';
 import { EXIT } from '../errors.js';
 import { span } from '../ui/duration.js';
-import { visibleAll } from '../ui/visible.js';
+import { visibleAll } from '../util/visible.js';
 
 /** `dispatch simulate [--schedule eager|waves] [--durations history|cost] [--all] [--json]` */
 export async function run(args: { schedule?: 'waves' | 'eager'; durations?: 'history' | 'cost'; all?: boolean }, ctx: Ctx): Promise<number> {

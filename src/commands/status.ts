@@ -1,9 +1,9 @@
 import type { Ctx } from '../context.js';
 import { summarizeStatus } from '../services/status.js';
 import { readState } from '../state/store.js';
-import { hasSshWork } from '../state/doc.js';
+import { hasRemoteWork } from '../state/doc.js';
 import { columns, palette } from '../ui/style.js';
-import { visible, visibleAll } from '../ui/visible.js';
+import { visible, visibleAll } from '../util/visible.js';
 import { warnUnknownIds } from './shared.js';
 import { EXIT } from '../errors.js';
 
@@ -12,10 +12,10 @@ export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> 
   const config = await ctx.config();
   let doc = readState(config.stateDir);
   // Also with no pool in the config any more: the runs the state records are reached where they are.
-  if (hasSshWork(doc)) {
-    // SSH runs leave their verdicts on their hosts: brought home first.
-    const { collectForReader } = await import('../executors/ssh/collect.js');
-    const got = await collectForReader(config, 'status').catch((err: Error) => {
+  if (hasRemoteWork(doc)) {
+    // Remote runs (SSH hosts) leave their verdicts where they run: brought home first.
+    const { collectRecorded } = await import('../executors/recorded.js');
+    const got = await collectRecorded(config, 'status').catch((err: Error) => {
       ctx.err(`dispatch: could not collect from the SSH hosts: ${visible(err.message)}\n`);
       return [];
     });
@@ -23,7 +23,7 @@ export async function run(args: { usage?: boolean }, ctx: Ctx): Promise<number> 
   }
   if (Object.keys(doc.dispatch?.running ?? {}).length) {
     // A runner that died (killed, reboot) leaves "running" behind: say so, and record it as failed.
-    const { reapLost } = await import('../run/liveness.js');
+    const { reapLost } = await import('../attempt/liveness.js');
     const lost = await reapLost(config, doc, 'status');
     for (const l of lost) ctx.err(`dispatch: ${visible(l.id)} was running but ${visible(l.why)}: marked failed\n`);
     if (lost.length) doc = readState(config.stateDir);

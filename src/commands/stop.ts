@@ -1,6 +1,6 @@
 import type { Ctx } from '../context.js';
 import { DispatchError, EXIT } from '../errors.js';
-import { visibleAll } from '../ui/visible.js';
+import { visibleAll } from '../util/visible.js';
 
 /** `dispatch stop <id...>`: stop running specs (runner and agent), recorded as interrupted. */
 export async function run(args: { _: [string[]] }, ctx: Ctx): Promise<number> {

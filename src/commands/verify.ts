@@ -2,14 +2,14 @@ import { existsSync } from 'node:fs';
 import type { Ctx } from '../context.js';
 import { DispatchError, EXIT, UsageError } from '../errors.js';
 import { palette } from '../ui/style.js';
-import { visible, visibleText } from '../ui/visible.js';
+import { visible, visibleText } from '../util/visible.js';
 
 /** `dispatch verify <id...> [--mark]`: a spec's checks, run now (after a fix by hand, say). */
 export async function run(args: { _: [string[]]; mark?: boolean }, ctx: Ctx): Promise<number> {
   const config = await ctx.config();
   const { findSpecs, readSpecFolders, locateSpec } = await import('../specs/lookup.js');
-  const { runVerify, verifyCommandsOf, endedAs } = await import('../run/verify.js');
-  const { workDirOf, runDirOf } = await import('../run/paths.js');
+  const { runVerify, verifyCommandsOf, endedAs } = await import('../attempt/verify.js');
+  const { workDirOf, runDirOf } = await import('../attempt/paths.js');
   const { readState } = await import('../state/store.js');
   const { own, stateOf } = await import('../state/doc.js');
   const { showArgv } = await import('../proc/launch.js');
@@ -26,7 +26,7 @@ export async function run(args: { _: [string[]]; mark?: boolean }, ctx: Ctx): Pr
     if (live.length) throw new DispatchError(`${live.map((s) => s.id).join(', ')} ${live.length === 1 ? 'is' : 'are'} running; nothing was run`, { hint: 'wait for it, or stop it first with \'dispatch stop\'' });
   }
   const folders = readSpecFolders(config.specsDir);
-  const results: { id: string; ok: boolean; cwd: string; checks: import('../run/verify.js').VerifyResult[]; reason?: string }[] = [];
+  const results: { id: string; ok: boolean; cwd: string; checks: import('../attempt/verify.js').VerifyResult[]; reason?: string }[] = [];
   for (const spec of specs) {
     // An isolated spec is checked in its worktree while it has one; merged, in the project.
     const wt = workDirOf(config, spec);

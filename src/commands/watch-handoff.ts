@@ -1,7 +1,7 @@
 import type { Ctx } from '../context.js';
 import { DispatchError, UsageError, EXIT, noSuchWave } from '../errors.js';
 import type { RunArgs } from './run.js';
-import { visible } from '../ui/visible.js';
+import { visible } from '../util/visible.js';
 
 /** `dispatch watch-handoff --from-wave A --to-wave B [--yes] [--stop-on-failure]` and run's options. */
 export async function run(args: RunArgs & { fromWave: number; toWave: number; stopOnFailure?: boolean }, ctx: Ctx): Promise<number> {

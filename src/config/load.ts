@@ -3,65 +3,13 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { findConfig } from './find.js';
-import type { AgentsConfig, ExecutorConfig, BudgetConfig, Config, HooksConfig, LogsConfig, PacingConfig, PlannerConfig, RetryConfig, StallConfig } from './schema.js';
+import type { Config } from './schema.js';
 import { computeWaves } from './waves.js';
 import { BUILTIN_AGENTS, builtinDriver } from '../agents/registry.js';
 
-export interface ResolvedSpec {
-  id: string;
-  name: string;
-  wave: number;
-  cost: 1 | 2 | 3 | 4;
-  agent: string;
-  mode: 'direct' | 'isolated';
-  dependsOn: string[];
-  title?: string;
-  /** Set only when the spec has its own (see verifyOf). */
-  verify?: string[][];
-  requireChanges?: boolean;
-  runOn?: string;
-}
+import type { ResolvedConfig, ResolvedSpec } from './types.js';
+export type { ResolvedConfig, ResolvedSpec } from './types.js';
 
-/** The config after defaults, validation and wave computation, with absolute paths. */
-export interface ResolvedConfig {
-  configPath: string;
-  rootDir: string;
-  project: string;
-  session: string;
-  specsDir: string;
-  stateDir: string;
-  signalDir: string;
-  planner: PlannerConfig;
-  agents: AgentsConfig;
-  multiplexer: 'auto' | 'zellij' | 'tmux' | 'headless';
-  /** Set: runners run on SSH hosts. */
-  executor?: ExecutorConfig;
-  tmuxSocket?: string;
-  pacing: PacingConfig;
-  /** Per-wave settings by wave number. */
-  waveOptions: Record<string, { sequential: boolean }>;
-  worktreesDir: string;
-  startTimeoutSeconds: number;
-  verify: string[][];
-  verifyTimeoutSeconds: number;
-  requireChanges: boolean;
-  retry: RetryConfig;
-  stall: StallConfig;
-  budget: BudgetConfig;
-  hooks: HooksConfig;
-  logs: LogsConfig;
-  schedule: 'waves' | 'eager';
-  merge: 'manual' | 'auto';
-  /** Expected minutes by cost (simulate, eager priorities). */
-  estimateMinutes: Record<1 | 2 | 3 | 4, number>;
-  /** Dollars per million tokens, by model (the report's cost figures). */
-  pricing: Record<string, { input: number; cachedInput?: number; output: number }>;
-  specs: ResolvedSpec[];
-  /** Sorted distinct wave numbers. */
-  waves: number[];
-}
-
-export { BUILTIN_AGENTS };
 
 /** Finds, imports, validates and resolves the config. Throws ConfigError (exit 2). */
 export async function loadConfig(opts: { cwd?: string; configPath?: string } = {}): Promise<ResolvedConfig> {

@@ -1,5 +1,5 @@
 // Every executor, by kind: adding one is its own file and one line here.
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/types.js';
 import type { Executor, ExecutorKind } from './types.js';
 
 type Factory = (config: ResolvedConfig) => Promise<Executor>;

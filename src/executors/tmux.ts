@@ -1,7 +1,7 @@
 import { DispatchError } from '../errors.js';
 import { capture, type Argv } from '../proc/launch.js';
-import type { ResolvedConfig } from '../config/load.js';
-import { localRuntime } from './local.js';
+import type { ResolvedConfig } from '../config/types.js';
+import { localRuntime, sessionCheck } from './local.js';
 import type { Mux, PaneRequest } from './types.js';
 
 // tmux expands formats (`#(...)` runs a shell command) in -n, -c and -s, not in
@@ -40,6 +40,11 @@ export function tmuxMux(wanted: string, opts: { socket?: string; rootDir: string
     ...localRuntime(opts.config, (_id, r) => attach(r.pane)),
     kind: 'tmux',
     session,
+    needsRunnerEnv: true,
+    describe: { launchesIn: `in tmux session '${session}'`, stillRunningIn: 'in their tmux windows' },
+    checks(req) {
+      return sessionCheck(this, req, true);
+    },
     openCommands,
     // tmux sessions are created when missing (detached), whatever `create` says.
     async probe() {

@@ -1,7 +1,7 @@
 import { DispatchError } from '../errors.js';
 import { capture, showArgv, type Argv } from '../proc/launch.js';
-import type { ResolvedConfig } from '../config/load.js';
-import { localRuntime } from './local.js';
+import type { ResolvedConfig } from '../config/types.js';
+import { localRuntime, sessionCheck } from './local.js';
 import type { Mux, PaneRequest } from './types.js';
 
 const strip = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
@@ -22,6 +22,11 @@ export function zellijMux(session: string, bin: string, config: ResolvedConfig):
     ...localRuntime(config, () => ({ argv: attach })),
     kind: 'zellij',
     session,
+    needsRunnerEnv: true,
+    describe: { launchesIn: `in zellij session '${session}'`, stillRunningIn: 'in their zellij panes' },
+    checks(req) {
+      return sessionCheck(this, req, false);
+    },
     openCommands,
     async probe() {
       const ls = await capture([bin, 'list-sessions', '-n']);

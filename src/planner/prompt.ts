@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { locateSpec, type SpecFolders } from '../specs/lookup.js';
 import type { ChatMessage as ChatMessageLike } from './ollama.js';
 import { SECTIONS } from './plan-file.js';

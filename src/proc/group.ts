@@ -4,7 +4,12 @@
 // /proc) tells our group from a later one.
 import { readdirSync, readFileSync } from 'node:fs';
 import { canSignal, procStat } from './identity.js';
-import type { AgentGroup } from '../state/doc.js';
+
+/** An agent's process group; `start` (its leader's start time) keeps a reused pid from being signalled. */
+export interface AgentGroup {
+  pgid: number;
+  start?: number;
+}
 
 /** The group of a process the runner just started in a group of its own. */
 export function groupOf(pid: number): AgentGroup {

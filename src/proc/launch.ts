@@ -2,9 +2,9 @@
 // spec names, paths and config values never pass through a shell.
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
-import type { AgentGroup } from '../state/doc.js';
+import type { AgentGroup } from './group.js';
 import { groupAlive, groupOf, signalGroup } from './group.js';
-import { hasControl, visible } from '../ui/visible.js';
+import { hasControl, visible } from '../util/visible.js';
 
 export type Argv = [string, ...string[]];
 

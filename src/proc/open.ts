@@ -6,7 +6,7 @@ import { spawnDetached, type Argv } from './launch.js';
 
 /** Undefined when the opener started; else why not. */
 export async function openInBrowser(file: string): Promise<string | undefined> {
-  const { onPath } = await import('../executors/choose.js');
+  const { onPath } = await import('../util/which.js');
   const browser = process.env.BROWSER?.trim();
   const opener = browser && !browser.includes(' ') ? browser : process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
   const bin = opener.includes('/') ? opener : onPath(opener);

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/types.js';
 import { DispatchError, UsageError } from '../errors.js';
 import { capture, spawnDetached, type Argv } from '../proc/launch.js';
 import { pidIs } from '../proc/identity.js';
@@ -16,8 +16,8 @@ import { readState, withState } from '../state/store.js';
 import { writeFileAtomic } from '../util/write-atomic.js';
 import { sessionOf } from '../executors/ssh/hosts.js';
 import { formatLiteral, tmuxArg } from '../executors/tmux.js';
-import { hostBranchOf, jobFile, resultFile, runDir, runnerPidFile, runsDir, sessionFile, stopMarkOf, worktreeOf, type Job, type PolledRun, type RunResult, type StartPayload } from './layout.js';
-import { attemptLogPath } from '../run/paths.js';
+import { hostBranchOf, jobFile, resultFile, runDir, runnerPidFile, runsDir, sessionFile, stopMarkOf, worktreeOf, type Job, type PolledRun, type RunResult, type StartPayload } from '../executors/ssh/wire.js';
+import { attemptLogPath } from '../attempt/paths.js';
 
 const LABEL = /^[A-Za-z0-9._-]+$/;
 const SHA = /^[0-9a-f]{40,64}$/;
@@ -147,7 +147,7 @@ export async function start(base: string, dir: string, p: StartPayload): Promise
     writeFileAtomic(resultFile(run), JSON.stringify({ id: p.id, attempt: p.attempt, ...(p.runId ? { runId: p.runId } : {}), state: 'failed', kind: stopped.kind, reason: stopped.reason, endedAt: new Date().toISOString() } satisfies RunResult));
     throw new DispatchError(`run ${label} was stopped before it started (${stopped.reason})`);
   }
-  const { writeRunnerEnvValues } = await import('../run/runner-env.js');
+  const { writeRunnerEnvValues } = await import('../attempt/runner-env.js');
   writeRunnerEnvValues(config, p.id, p.env);
   const argv: Argv = [...selfArgv(), 'remote-run', '--', run];
   const has = await capture(['tmux', '-V']);
@@ -274,7 +274,7 @@ export async function stop(base: string, label: string, opts: { reason?: string;
     const doc = readState(job.config.stateDir);
     const group = own(doc.dispatch?.running, job.id)?.agent;
     if (group) await stopGroup(group);
-    const { agentOnFile } = await import('../run/agent-file.js');
+    const { agentOnFile } = await import('../attempt/agent-file.js');
     const onFile = runner ? agentOnFile(job.config, job.id, runner.pid) : undefined;
     if (onFile) await stopGroup(onFile);
     if (runner?.alive) {
@@ -445,7 +445,7 @@ async function removeRun(run: string): Promise<void> {
 
 /** What doctor asks a host: this dispatch's version, the tools, the checkout. */
 export async function check(dir: string, bins: string[]): Promise<{ version: string; node: string; tmux: boolean; git: boolean; checkout: 'repo' | 'missing' | 'not-a-repo'; bins: Record<string, string | null> }> {
-  const { onPath } = await import('../executors/choose.js');
+  const { onPath } = await import('../util/which.js');
   const { VERSION } = await import('../version.js');
   const checkout = !existsSync(dir) ? 'missing' : existsSync(join(dir, '.git')) ? 'repo' : 'not-a-repo';
   return {

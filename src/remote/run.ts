@@ -7,7 +7,7 @@ import { capture } from '../proc/launch.js';
 import { own, stateOf } from '../state/doc.js';
 import { readState } from '../state/store.js';
 import { writeFileAtomic } from '../util/write-atomic.js';
-import { jobFile, resultFile, runnerPidFile, type Job, type RunResult } from './layout.js';
+import { jobFile, resultFile, runnerPidFile, type Job, type RunResult } from '../executors/ssh/wire.js';
 
 /** Commits what the agent left in the worktree, so its branch carries all of the work. */
 async function commitLeftovers(job: Job, say: (t: string) => void): Promise<string | undefined> {

@@ -3,12 +3,12 @@
 // batch pauses, verify spans), the critical path the run actually took, and
 // the figures. Pure: the state, the journal and the clock come in; tests check
 // the figures exactly.
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { UsageError } from '../errors.js';
 import { own, stateIndex, type AttemptRecord, type SpecState, type StateDoc, type VerdictKind } from '../state/doc.js';
 import { lowerBound, type Estimate } from '../schedule/estimate.js';
 import { modelOf } from '../agents/command.js';
-import { attemptLogPath } from '../run/paths.js';
+import { attemptLogPath } from '../attempt/paths.js';
 
 export type JournalLine = { time: string; event?: string; seq?: number } & Record<string, unknown>;
 

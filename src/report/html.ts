@@ -5,7 +5,7 @@
 // textContent from a JSON block whose `<` are escaped.
 import type { ReportAttempt, ReportData, ReportSpec } from './data.js';
 import { layoutGraph, NODE_H, NODE_W, type GraphLayout } from './layout.js';
-import { STATE_FILL } from '../services/graph.js';
+import { STATE_FILL } from '../ui/fills.js';
 import { span } from '../ui/duration.js';
 
 export interface PlanSummary {

@@ -6,16 +6,17 @@ import { hostname } from 'node:os';
 import { warn } from '../errors.js';
 import { loadConfig, type ResolvedConfig, type ResolvedSpec } from '../config/load.js';
 import type { Executor as Mux } from '../executors/types.js';
-import type { SshExecutor } from '../executors/ssh/executor.js';
-import { claimLaunch, claimRefusal, extra, failLaunch, hasSshWork, requestStop, stallReason, nextLaunchNumber, own, stateOf, type LaunchBasis, type RunPlace, type SpecState, type StateDoc, type VerdictKind } from '../state/doc.js';
+import { remoteKindsOf } from '../executors/recorded.js';
+import { createExecutor } from '../executors/registry.js';
+import { claimLaunch, claimRefusal, extra, failLaunch, isRemote, requestStop, stallReason, nextLaunchNumber, own, stateOf, type LaunchBasis, type RunPlace, type SpecState, type StateDoc, type VerdictKind } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { journalRunEvent, readState, statePath, withState } from '../state/store.js';
-import { runHook, specVars } from './hooks.js';
+import { runHook, specVars } from '../attempt/hooks.js';
 import { launchItem, type LaunchItem } from './launch-plan.js';
-import { isRunner, reapLost, settleRunners } from './liveness.js';
-import { quietSeconds, stallSeconds } from './stall.js';
-import { removeRunnerEnv, writeRunnerEnv } from './runner-env.js';
-import { ensureWorktree, type WorktreeRecord } from './worktree.js';
+import { isRunner, reapLost, settleRunners } from '../attempt/liveness.js';
+import { quietSeconds, stallSeconds } from '../attempt/stall.js';
+import { removeRunnerEnv, writeRunnerEnv } from '../attempt/runner-env.js';
+import { ensureWorktree, type WorktreeRecord } from '../attempt/worktree.js';
 import { readSpecFolders, type SpecFolders } from '../specs/lookup.js';
 import { realClock } from '../schedule/clock.js';
 import { runSchedule } from '../schedule/loop.js';
@@ -39,6 +40,8 @@ export interface EngineOptions {
   onEvent?: (e: RunEvent) => void;
   /** Called before each wave's first launch with the specs about to launch (pre-planning). */
   beforeWave?: (wave: number, specs: ResolvedSpec[]) => Promise<void>;
+  /** Lands an isolated spec's work (merge: 'auto'): the merge step, given by the caller (services/merge.ts). */
+  merge: (spec: ResolvedSpec) => Promise<MergeOutcome>;
   /** Overrides budget.tokensPerRun for this run. */
   tokensPerRun?: number;
   pollMs?: number;
@@ -49,7 +52,7 @@ const POLL_MS = 150;
 export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Promise<RunOutcome> {
   const schedule = opts.schedule ?? config.schedule;
   const emit = (e: RunEvent) => opts.onEvent?.(e);
-  const world = new RealWorld(config, opts.mux, emit, opts.beforeWave);
+  const world = new RealWorld(config, opts.mux, emit, opts.merge, opts.beforeWave);
   const durations = schedule === 'eager' ? estimateDurations(config, readState(config.stateDir), opts.scope) : undefined;
   const clock = realClock(opts.pollMs ?? POLL_MS, statePath(config.stateDir));
   try {
@@ -61,14 +64,8 @@ export async function runWaves(config: ResolvedConfig, opts: EngineOptions): Pro
     });
   } finally {
     clock.close?.();
-    // A last check of every host: what was given up while a host was away is stopped and discarded if it
-    // answers now, and the collected runs' folders leave their hosts (no later check would take them).
-    if (opts.mux.kind === 'ssh' && !opts.signal.aborted) {
-      const ex = opts.mux as unknown as SshExecutor;
-      const { collectRemote } = await import('../executors/ssh/collect.js');
-      await collectRemote(config, ex, { command: 'run', force: true }).catch(() => undefined);
-      await ex.flush().catch(() => undefined);
-    }
+    // What the executor still owes its machines (an SSH pool: a last check of every host, cleanups).
+    if (!opts.signal.aborted) await opts.mux.finish({ lastCheck: true }).catch(() => undefined);
   }
 }
 
@@ -77,14 +74,17 @@ class RealWorld implements World {
   private stalled = new Set<string>();
   private folders: SpecFolders | undefined;
   private launched = new Set<string>();
-  /** The SSH pool for runs on record when this run's executor is another. */
-  private pool: SshExecutor | undefined;
+  /** The executors of remote runs on record, made once a run (an SSH pool counts its hosts' failed checks). */
+  private remotes = new Map<string, Mux>();
   constructor(
     private config: ResolvedConfig,
     private mux: Mux,
     private emit: (e: RunEvent) => void,
+    private mergeStep: (spec: ResolvedSpec) => Promise<MergeOutcome>,
     private beforeWave?: (wave: number, specs: ResolvedSpec[]) => Promise<void>,
-  ) {}
+  ) {
+    if (mux.remote) this.remotes.set(mux.kind, mux);
+  }
 
   read(): StateDoc {
     return readState(this.config.stateDir);
@@ -105,9 +105,9 @@ class RealWorld implements World {
   async housekeep(watched: ReadonlySet<string>): Promise<void> {
     const lost = await reapLost(this.config, this.read(), 'run');
     if (lost.length) this.emit({ type: 'lost', lost });
-    // SSH runs are collected even when the config no longer has the pool: their places are on record.
-    const doc = this.read();
-    if (this.mux.kind === 'ssh' || hasSshWork(doc)) await this.collect(watched);
+    // Remote runs are collected even when the config no longer has their pool: their places are on record.
+    for (const kind of remoteKindsOf(this.read())) if (!this.remotes.has(kind)) this.remotes.set(kind, await createExecutor(this.config, kind));
+    for (const ex of this.remotes.values()) await this.collect(ex, watched);
     if (watched.size) await checkStalls(this.config, this.read(), watched, this.stalled, this.emit);
   }
 
@@ -116,13 +116,11 @@ class RealWorld implements World {
     return 'wait' in p ? p.wait : undefined;
   }
 
-  /** SSH runs: their verdicts brought home, lost hosts judged, stalls acted on. */
-  private async collect(watched: ReadonlySet<string>): Promise<void> {
-    const { collectRemote } = await import('../executors/ssh/collect.js');
-    const ex = this.mux.kind === 'ssh' ? (this.mux as unknown as SshExecutor) : (this.pool ??= (await import('../executors/ssh/executor.js')).sshExecutor(this.config));
+  /** Remote runs: their verdicts brought home, lost hosts judged, stalls acted on. */
+  private async collect(ex: Mux, watched: ReadonlySet<string>): Promise<void> {
     let events;
     try {
-      events = await collectRemote(this.config, ex, { command: 'run', judge: true });
+      events = await ex.collect({ command: 'run', judge: true });
     } catch (err) {
       this.emit({ type: 'host', host: 'ssh', message: `could not collect: ${(err as Error).message}` });
       return;
@@ -169,14 +167,8 @@ class RealWorld implements World {
     await this.beforeWave?.(wave, specs);
   }
 
-  async merge(spec: ResolvedSpec): Promise<MergeOutcome> {
-    const { mergeSpec } = await import('../services/merge.js');
-    try {
-      const r = await mergeSpec(this.config, spec, { verify: 'if-configured', command: 'run', recordStop: true });
-      return r.ok ? { ok: true } : { ok: false, stopped: true, reason: r.reason };
-    } catch (err) {
-      return { ok: false, reason: (err as Error).message };
-    }
+  merge(spec: ResolvedSpec): Promise<MergeOutcome> {
+    return this.mergeStep(spec);
   }
 
   async hook(name: Parameters<NonNullable<World['hook']>>[0], vars: Record<string, string | number | undefined>): Promise<void> {
@@ -199,8 +191,8 @@ async function checkStalls(config: ResolvedConfig, doc: StateDoc, watched: Reado
   const action = config.stall.action;
   for (const id of watched) {
     const r = doc.dispatch?.running[id];
-    // An SSH run's log is on its host: its stalls are judged where it is collected.
-    if (!r || r.pid <= 0 || r.executor === 'ssh') continue;
+    // A remote run's log is on its host: its stalls are judged where it is collected.
+    if (!r || r.pid <= 0 || isRemote(r)) continue;
     const key = `${id}:${r.pid}`;
     if (seen.has(key)) continue;
     const spec = config.specs.find((s) => s.id === id)!;
@@ -274,12 +266,12 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, run
       refused = claimRefusal(doc, id, basis);
       if (refused) return;
       // The machine it runs on, chosen under the lock with every other running spec in view (a host's slots).
-      const placed = mux.place(item.spec, doc);
+      const placed = mux.place(item.spec, doc, attempt);
       if ('wait' in placed) throw new Error(`no room for it: waiting for ${placed.wait}`);
       host = placed.host;
-      // An SSH run records where it really is (address, folder, session), not only the config's name for it.
-      place = mux.kind === 'ssh' ? (mux as unknown as SshExecutor).placeOf(id, host, attempt) : undefined;
-      claimLaunch(doc, id, basis, { pid: 0, host, startedAt, pane: item.paneName, attempt, runId: runId, ...(mux.kind === 'ssh' ? { executor: 'ssh' as const } : {}), ...(place ? { place } : {}) }, item.spec.wave);
+      // A remote run records where it really is (address, folder, session), not only the config's name for it.
+      place = placed.record?.place;
+      claimLaunch(doc, id, basis, { pid: 0, host, startedAt, pane: item.paneName, attempt, runId: runId, ...placed.record }, item.spec.wave);
       claimed = true;
       if (worktree) extra(doc).specs[id]!.worktree = worktree;
     });
@@ -288,7 +280,7 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, run
     recorded?.(Date.now());
     // A tmux or zellij pane starts with the multiplexer server's environment, not ours: hand ours
     // (API keys, PATH, CODEX_HOME...) to the runner in a file only this user can read.
-    if (mux.kind !== 'headless' && !mux.remote) writeRunnerEnv(config, id);
+    if (mux.needsRunnerEnv) writeRunnerEnv(config, id);
     // The runner records its own pane id ($ZELLIJ_PANE_ID, $TMUX_PANE, its pid): no second write here.
     const pane = await mux.open({ name: item.paneName, cwd: item.cwd, argv: item.runnerArgv, spec: item.spec, attempt, runId, host, ...(place ? { place } : {}) });
     return { ok: true, attempt, pane };

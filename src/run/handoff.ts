@@ -1,9 +1,9 @@
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/types.js';
 import { stateOf, type StateDoc } from '../state/doc.js';
 import { readState } from '../state/store.js';
-import { isComplete } from './launch-plan.js';
-import { reapLost } from './liveness.js';
-import { canRelaunch } from './policy.js';
+import { isComplete } from '../state/doc.js';
+import { reapLost } from '../attempt/liveness.js';
+import { canRelaunch } from '../attempt/policy.js';
 import { readRunLock } from '../state/run-lock.js';
 import { specsOfWave } from '../config/spec-index.js';
 
@@ -41,10 +41,9 @@ export async function waitForWave(
     let doc = readState(config.stateDir);
     if (!opts.readOnly && Date.now() - lastReap > 1000) {
       lastReap = Date.now();
-      if (config.executor) {
-        const { collectForReader } = await import('../executors/ssh/collect.js');
-        if ((await collectForReader(config, 'watch-handoff').catch(() => [])).length) doc = readState(config.stateDir);
-      }
+      // Runs on other machines are collected wherever they are on record (a pool since removed from the config too).
+      const { collectRecorded } = await import('../executors/recorded.js');
+      if ((await collectRecorded(config, 'watch-handoff').catch(() => [])).length) doc = readState(config.stateDir);
       const lost = await reapLost(config, doc, 'watch-handoff');
       if (lost.length) {
         opts.onLost?.(lost.map((l) => l.id));

@@ -1,14 +1,14 @@
 // What `run` will do, computed before anything happens: which specs, the
 // exact commands, the pacing. `--dry-run` prints it; the engine executes it.
 import { realpathSync } from 'node:fs';
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { agentCommand, usesDispatchWorktree } from '../agents/command.js';
 import type { Mux } from '../executors/types.js';
 import type { Argv } from '../proc/launch.js';
 import { locateSpec, readSpecFolders, type SpecFiles, type SpecFolders } from '../specs/lookup.js';
 import { stateOf, type SpecState, type StateDoc } from '../state/doc.js';
-import { branchOf, paneNameOf, runDirOf, workDirOf } from './paths.js';
-import { canRelaunch } from './policy.js';
+import { branchOf, paneNameOf, runDirOf, workDirOf } from '../attempt/paths.js';
+import { canRelaunch } from '../attempt/policy.js';
 import { specsOfWave } from '../config/spec-index.js';
 
 export interface LaunchItem {
@@ -56,10 +56,6 @@ export function runnerArgv(config: ResolvedConfig, id: string): Argv {
   return [process.execPath, script, '--config', config.configPath, 'exec-spec', '--', id];
 }
 
-export function isComplete(doc: StateDoc, id: string): boolean {
-  const s = stateOf(doc, id);
-  return (s === 'done' && !doc.dispatch?.specs[id]?.awaitingMerge) || s === 'skipped';
-}
 
 export function planWave(config: ResolvedConfig, doc: StateDoc, mux: Mux, wave: number, opts: { only?: Set<string>; folders?: SpecFolders } = {}): WavePlan {
   const specs = specsOfWave(config, wave).filter((s) => !opts.only || opts.only.has(s.id));

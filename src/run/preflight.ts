@@ -3,21 +3,17 @@
 // `run` refuses on a failed check, `run --dry-run` and `doctor` show the same list.
 import { existsSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
-import type { ResolvedConfig } from '../config/load.js';
-import { isExecutable, onPath } from '../executors/choose.js';
+import type { ResolvedConfig } from '../config/types.js';
+import { isExecutable, onPath } from '../util/which.js';
 import type { Mux } from '../executors/types.js';
 import type { StateDoc } from '../state/doc.js';
 import type { LaunchItem } from './launch-plan.js';
 import { fillPlaceholders, placeholderValues } from '../agents/command.js';
 import { driverOf, shadowedBuiltins } from '../agents/registry.js';
-import { requireChangesOf, verifyCommandsOf } from './verify.js';
+import { requireChangesOf, verifyCommandsOf } from '../attempt/verify.js';
 
-export interface Check {
-  name: string;
-  status: 'ok' | 'warn' | 'fail';
-  detail: string;
-  fix?: string;
-}
+import type { Check } from '../executors/types.js';
+export type { Check } from '../executors/types.js';
 
 /** What the checks need of a launch: not its whole command lines, only the program (and run.py for ac). */
 export type PreflightItem = Pick<LaunchItem, 'spec' | 'files' | 'error' | 'worktree'> & { agentArgv: readonly string[] };
@@ -44,19 +40,13 @@ function executable(cmd: string, cwd: string): string | undefined {
 }
 
 export async function preflight(config: ResolvedConfig, items: PreflightItem[], mux: Mux, doc: StateDoc, opts: PreflightOptions = {}): Promise<Check[]> {
-  if (mux.kind === 'ssh') {
-    // The agents and checks run on the hosts: asked there, not here.
-    const { hostChecks } = await import('../executors/ssh/checks.js');
-    const bins = [...new Set(items.flatMap((i) => (i.agentArgv[0] ? [i.agentArgv[0]] : [])))];
-    const checks = await hostChecks(config, mux as unknown as import('../executors/ssh/executor.js').SshExecutor, bins, doc);
+  const programs = [...new Set(items.flatMap((i) => (i.agentArgv[0] ? [i.agentArgv[0]] : [])))];
+  const checks = await mux.checks({ programs, ids: items.map((i) => i.spec.id), doc, ...opts });
+  // Agents, checks and worktrees of remote runs are the hosts' (the executor's checks asked them there).
+  if (mux.remote) {
     if (items.length) checks.push(specFilesCheck(config, items));
-    // Their work comes home to dispatch/<id>: a branch of that name dispatch did not set is never moved.
-    const { branchCheck } = await import('../executors/ssh/branch.js');
-    if (items.length) checks.push(await branchCheck(config, items.map((i) => i.spec.id), doc));
     return checks;
   }
-  const checks: Check[] = [];
-  checks.push(await muxCheck(config, mux, opts));
   if (!items.length) {
     checks.push({ name: 'specs', status: 'ok', detail: 'nothing left to launch' });
     return checks;
@@ -98,15 +88,6 @@ function verifyChecks(config: ResolvedConfig, items: PreflightItem[]): Check[] {
     return [{ name: 'verify', status: 'fail', detail: missing.map(([p, ids]) => `'${p}' ${p.includes('/') ? 'is not an executable file' : 'is not on PATH'} (checks of ${idList(ids)})`).join('; '), fix: 'install it, or fix the verify commands in the config' }];
   }
   return [{ name: 'verify', status: 'ok', detail: `${plural(commands, 'check')}: ${[...byProgram.keys()].slice(0, 5).join(', ')}${byProgram.size > 5 ? ` and ${byProgram.size - 5} more` : ''}` }];
-}
-
-async function muxCheck(config: ResolvedConfig, mux: Mux, opts: PreflightOptions): Promise<Check> {
-  if (mux.kind === 'headless') return { name: 'multiplexer', status: 'ok', detail: 'headless (background processes; output in .codex/logs)' };
-  const p = await mux.probe();
-  if (!p.installed) return { name: 'multiplexer', status: 'fail', detail: p.detail, fix: p.fix };
-  if (p.running) return { name: 'multiplexer', status: 'ok', detail: `${mux.kind} session '${mux.session}' is running` };
-  if (mux.kind === 'tmux' || opts.createSession) return { name: 'multiplexer', status: 'ok', detail: `${mux.kind} session '${mux.session}' will be created (detached)` };
-  return { name: 'multiplexer', status: opts.doctor ? 'warn' : 'fail', detail: `${mux.kind} session '${mux.session}' is not running`, fix: p.startHint ?? '' };
 }
 
 /** Each spec's folder (found, and only one) and its spec.md. */

@@ -8,27 +8,27 @@ import { buildPrompt } from '../agents/command.js';
 import type { AgentEvents } from '../agents/types.js';
 import type { QaOutcome } from '../agents/auto-claude-qa.js';
 import { driverOf, findDriver } from '../agents/registry.js';
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { DispatchError } from '../errors.js';
 import { showArgv, spawnAgent } from '../proc/launch.js';
 import { specById } from '../config/spec-index.js';
-import { gitAfter, gitBefore, type GitBefore, type GitEvidence } from './evidence.js';
-import { requireChangesOf, runVerify, verifyCommandsOf, type VerifyResult } from './verify.js';
-import { evidenceLine } from './evidence-line.js';
+import { gitAfter, gitBefore, type GitBefore, type GitEvidence } from '../attempt/evidence.js';
+import { requireChangesOf, runVerify, verifyCommandsOf, type VerifyResult } from '../attempt/verify.js';
+import { evidenceLine } from '../attempt/evidence-line.js';
 import { findSpec, locateSpec } from '../specs/lookup.js';
 import { extra, markRateLimited, markRunning, own, setState, stateOf, type AgentGroup, type AttemptRecord, type StateDoc, type VerdictKind, closeLaunch, nextLaunchNumber } from '../state/doc.js';
 import { AGENT_TOKEN_VAR, groupAlive, signalGroup, stopGroup } from '../proc/group.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
-import { runHook, specVars } from './hooks.js';
-import { isRunner, runnerPidFile } from './liveness.js';
-import { takeRunnerEnv } from './runner-env.js';
-import { agentToken, writeAgentFile } from './agent-file.js';
-import { attemptLogPath, logPath, runDirOf, workDirOf } from './paths.js';
+import { runHook, specVars } from '../attempt/hooks.js';
+import { isRunner, runnerPidFile } from '../attempt/liveness.js';
+import { takeRunnerEnv } from '../attempt/runner-env.js';
+import { agentToken, writeAgentFile } from '../attempt/agent-file.js';
+import { attemptLogPath, logPath, runDirOf, workDirOf } from '../attempt/paths.js';
 import { usesDispatchWorktree } from '../agents/command.js';
-import { agentOutcome, blameLimit, judge, settle, type AgentExit, type Verdict } from './verdict.js';
+import { agentOutcome, blameLimit, judge, settle, type AgentExit, type Verdict } from '../attempt/verdict.js';
 
-export type { Verdict } from './verdict.js';
+export type { Verdict } from '../attempt/verdict.js';
 
 export interface RunnerResult {
   id: string;

@@ -1,7 +1,7 @@
 // How long specs are expected to take, and what that means for a schedule: the
 // critical path and the lower bound no schedule can beat. Used by `simulate` and
 // by eager scheduling, which starts first the ready spec with the most work behind it.
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { own, type StateDoc } from '../state/doc.js';
 import { MAX_ESTIMATE_MINUTES } from '../config/limits.js';
 

@@ -1,6 +1,6 @@
 // What the scheduler tells its caller while it runs, and what a run ends with.
 import type { SpecState, VerdictKind } from '../state/doc.js';
-import type { Lost } from '../run/liveness.js';
+import type { Lost } from '../attempt/liveness.js';
 
 export interface LiveRow {
   id: string;

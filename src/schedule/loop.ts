@@ -7,10 +7,10 @@
 //        behind it goes first.
 // Both keep the cooldown by cost (widened per agent after a rate limit), the batch pause,
 // maxParallel, sequential waves, rate-limit pauses, budgets and the retry policy.
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { claimRefusal, kindOf, launchBasis, own, stateOf, type LaunchBasis, type StateDoc, type VerdictKind } from '../state/doc.js';
-import { isComplete } from '../run/launch-plan.js';
-import { canRelaunch } from '../run/policy.js';
+import { isComplete } from '../state/doc.js';
+import { canRelaunch } from '../attempt/policy.js';
 import type { Clock } from './clock.js';
 import type { BlockedSpec, LaunchRefusal, RunEvent, RunOutcome } from './events.js';
 import { bottomLevels, type Estimate } from './estimate.js';

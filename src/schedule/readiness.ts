@@ -1,7 +1,7 @@
 // When a spec may start: after every earlier wave (waves), or after its own dependencies (eager).
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { own, stateOf, type StateDoc } from '../state/doc.js';
-import { isComplete } from '../run/launch-plan.js';
+import { isComplete } from '../state/doc.js';
 import { specById } from '../config/spec-index.js';
 import type { BlockedSpec, Blocker } from './events.js';
 

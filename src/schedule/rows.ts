@@ -1,8 +1,8 @@
 // The live table's rows: what `run` shows for each spec it follows.
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/types.js';
 import { specById } from '../config/spec-index.js';
 import { stateOf, type StateDoc } from '../state/doc.js';
-import { quietSeconds, stallSeconds } from '../run/stall.js';
+import { quietSeconds, stallSeconds } from '../attempt/stall.js';
 import type { LiveRow } from './events.js';
 
 export function rowsFor(config: ResolvedConfig, doc: StateDoc, ids: Iterable<string>, now = Date.now()): LiveRow[] {

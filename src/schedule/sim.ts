@@ -1,8 +1,8 @@
 // A simulated world and clock for the scheduler: `dispatch simulate` replays a
 // table with it, and the engine's tests drive the very same scheduler with it.
 // Specs end when their duration has passed on the simulated clock; nothing runs.
-import type { ResolvedSpec } from '../config/load.js';
-import type { HookName } from '../run/hooks.js';
+import type { ResolvedSpec } from '../config/types.js';
+import type { HookName } from '../attempt/hooks.js';
 import { claimLaunch, closeLaunch, emptyState, extra, markRateLimited, nextLaunchNumber, own, setState, stateOf, type LaunchBasis, type StateDoc, type VerdictKind } from '../state/doc.js';
 import type { Clock } from './clock.js';
 import type { LaunchResult, MergeOutcome, RunJournalEvent, World } from './world.js';

@@ -1,8 +1,8 @@
 // Everything the scheduler does to the world goes through this: the real one
 // (the state file, panes, runners, git) in `run`, a simulated one in `simulate`
 // and in the engine's tests. The scheduler itself decides only what and when.
-import type { ResolvedSpec } from '../config/load.js';
-import type { HookName } from '../run/hooks.js';
+import type { ResolvedSpec } from '../config/types.js';
+import type { HookName } from '../attempt/hooks.js';
 import type { LaunchBasis, StateDoc } from '../state/doc.js';
 import type { LaunchRefusal } from './events.js';
 

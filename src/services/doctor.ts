@@ -1,5 +1,5 @@
 // `dispatch doctor`: each check returns data (ok / warn / fail, what, how to fix).
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/types.js';
 
 import type { Check } from '../run/preflight.js';
 export type { Check };

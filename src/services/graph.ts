@@ -2,22 +2,13 @@
 // README (Mermaid) or for `dot -Tsvg` (Graphviz), one cluster per wave, each
 // node coloured by its state. Names are escaped for each grammar: a spec named
 // with quotes, `#`, `<script>` or a newline stays one label.
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/types.js';
 import { stateIndex, type SpecState, type StateDoc } from '../state/doc.js';
+import { STATE_FILL } from '../ui/fills.js';
+export { STATE_FILL } from '../ui/fills.js';
 
 export type GraphFormat = 'mermaid' | 'dot';
 export const GRAPH_FORMATS: readonly GraphFormat[] = ['mermaid', 'dot'];
-
-/** Fill colours by state, shared by both formats (and the HTML report). */
-export const STATE_FILL: Record<SpecState | 'awaiting-merge', string> = {
-  done: '#c8e6c9',
-  'awaiting-merge': '#fff3b0',
-  failed: '#ffcdd2',
-  running: '#b3e5fc',
-  'rate-limited': '#ffe0b2',
-  skipped: '#e0e0e0',
-  pending: '#ffffff',
-};
 
 interface Node {
   key: string;

@@ -1,11 +1,12 @@
-import type { ResolvedConfig } from '../config/load.js';
-import { boundReason, decideByHand, idsInState, own, setState, stateOf, type SpecState } from '../state/doc.js';
+import type { ResolvedConfig } from '../config/types.js';
+import { boundReason, decideByHand, idsInState, isRemote, own, setState, stateOf, type SpecState } from '../state/doc.js';
 import { DispatchError } from '../errors.js';
-import { isRunner, runnerPidOf } from '../run/liveness.js';
+import { isRunner, runnerPidOf } from '../attempt/liveness.js';
 import { clearSignals, writeSignal } from '../state/signals.js';
 import { withState, type WithStateOptions } from '../state/store.js';
 import { findSpecs } from '../specs/lookup.js';
-import { askHosts, endedOnHost, outlivedOf, type RemoteRun } from '../executors/ssh/liveness.js';
+import { askRecorded, endedThere, outlivedOf } from '../executors/recorded.js';
+import type { RemoteRun } from '../executors/types.js';
 
 export type MarkVerb = 'mark-done' | 'mark-failed' | 'skip';
 export interface Change {
@@ -49,16 +50,16 @@ export async function resetSpecs(
   pick: (id: string, state: SpecState) => boolean,
   opts: { reason?: string; onCorrupt?: WithStateOptions['onCorrupt'] } = {},
 ): Promise<Change[]> {
-  // SSH runs are asked about on their hosts, outside the lock (a host may take its time limit to answer);
+  // Remote runs (SSH) are asked about on their hosts, outside the lock (a host may take its time limit to answer);
   // what is found under the lock is judged against those answers, and a run not asked about counts as live.
-  const asked = await askHosts(config, command, pick).catch(() => new Map<string, RemoteRun>());
+  const asked = await askRecorded(config, command, pick).catch(() => new Map<string, RemoteRun>());
   const changes = await withState(config.stateDir, { command, reason: opts.reason, kind: 'manual', onCorrupt: opts.onCorrupt }, (doc) => {
     const ids = new Set([...config.specs.map((s) => s.id), ...idsInState(doc)]);
     // Decided by hand while its agent works on an SSH host: its work still comes home, and no second agent starts.
     const away = [...ids].filter((id) => {
       const o = outlivedOf(doc, id);
       const st = stateOf(doc, id);
-      return !!o && st !== 'pending' && st !== 'running' && pick(id, st) && !endedOnHost(asked, id, o);
+      return !!o && st !== 'pending' && st !== 'running' && pick(id, st) && !endedThere(asked, id, o);
     });
     if (away.length) {
       const where = away.map((id) => outlivedOf(doc, id)!.host);
@@ -71,7 +72,7 @@ export async function resetSpecs(
     // A runner outlives a decision by hand (mark-done or skip while its agent works): its pid file still names it.
     const live = [...ids].filter((id) => {
       const r = own(doc.dispatch?.running, id);
-      if (r?.executor === 'ssh') return pick(id, 'running') && ((r.pid === 0 && launching(config, id, r.startedAt)) || !endedOnHost(asked, id, r));
+      if (isRemote(r)) return pick(id, 'running') && ((r.pid === 0 && launching(config, id, r.startedAt)) || !endedThere(asked, id, r));
       if (r) return pick(id, 'running') && (r.pid > 0 ? isRunner(r.pid, id) : launching(config, id, r.startedAt));
       const st = stateOf(doc, id);
       if (st === 'pending' || !pick(id, st)) return false;

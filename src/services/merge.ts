@@ -1,11 +1,11 @@
 // Merging an isolated spec's work into the project: `dispatch merge <id>` by hand,
 // or the scheduler as soon as the spec is done (merge: 'auto'). Returns what happened;
 // the caller says it.
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { DispatchError } from '../errors.js';
 import { kindOf, own, setState, stateOf, type SpecRecord } from '../state/doc.js';
 import { readState, withState } from '../state/store.js';
-import type { WorktreeRecord } from '../run/worktree.js';
+import type { WorktreeRecord } from '../attempt/worktree.js';
 
 export interface MergeSpecOptions {
   /** Check the merged tree with the spec's verify commands before committing: always, only when some are configured, or never. */
@@ -50,14 +50,14 @@ export async function mergeSpec(config: ResolvedConfig, spec: ResolvedSpec, opts
   } else {
     const wt = rec?.worktree as WorktreeRecord | undefined;
     if (!wt || wt.createdBy !== 'dispatch') throw new DispatchError(`spec ${spec.id} has no worktree made by dispatch`, { hint: 'merge its branch by hand' });
-    const { mergeWorktree, notAbortedError } = await import('../run/worktree.js');
-    const { mergeTrailers } = await import('../run/provenance.js');
-    const { runVerify, verifyCommandsOf } = await import('../run/verify.js');
+    const { mergeWorktree, notAbortedError } = await import('../attempt/worktree.js');
+    const { mergeTrailers } = await import('../attempt/provenance.js');
+    const { runVerify, verifyCommandsOf } = await import('../attempt/verify.js');
     const checks = verifyCommandsOf(config, spec).length > 0;
     let verify: (() => Promise<string | undefined>) | undefined;
     if (opts.verify === 'yes' || (opts.verify === 'if-configured' && checks)) {
       const { locateSpec } = await import('../specs/lookup.js');
-      const { runDirOf } = await import('../run/paths.js');
+      const { runDirOf } = await import('../attempt/paths.js');
       const files = locateSpec(config.specsDir, spec);
       verify = async () => {
         say(`checking the merged tree in ${config.rootDir}\n`);

@@ -1,4 +1,4 @@
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { idsInState, stateIndex, type SpecState, type StateDoc } from '../state/doc.js';
 import { locateSpec, readSpecFolders, type SpecFolders } from '../specs/lookup.js';
 

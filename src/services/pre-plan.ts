@@ -1,4 +1,4 @@
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { DispatchError } from '../errors.js';
 import { chatOnce, effectiveHost, pingOllama, PlannerError, unreachableHint, type ChatMessage, type OllamaTarget } from '../planner/ollama.js';
 import { cleanAnswer, hashSpec, missingSections, readPlanHeader, renderPlan } from '../planner/plan-file.js';

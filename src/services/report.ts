@@ -2,7 +2,7 @@
 // data and writes the page. Returns what it wrote; printing is the command's.
 import { lstatSync, mkdirSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/types.js';
 import { DispatchError, FsError, UsageError } from '../errors.js';
 import { readJournal, readState } from '../state/store.js';
 import { writeFileAtomic } from '../util/write-atomic.js';

@@ -1,9 +1,9 @@
 // `dispatch simulate`: the scheduler `run` uses, driven by a simulated clock and
 // world, over the specs a run would launch. Returns when each spec would start and
 // end, the makespan, the critical path and the lower bound.
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { emptyState, own, stateOf, type StateDoc } from '../state/doc.js';
-import { isComplete } from '../run/launch-plan.js';
+import { isComplete } from '../state/doc.js';
 import { runSchedule } from '../schedule/loop.js';
 import { SimWorld } from '../schedule/sim.js';
 import { criticalPath, estimateDurations, lowerBound, type Estimate, type LowerBound } from '../schedule/estimate.js';

@@ -1,6 +1,6 @@
-import type { ResolvedConfig } from '../config/load.js';
-import { bare, kindOf, type StateDoc, type VerdictKind } from '../state/doc.js';
-import { quietSeconds, stallSeconds } from '../run/stall.js';
+import type { ResolvedConfig } from '../config/types.js';
+import { bare, isRemote, kindOf, type StateDoc, type VerdictKind } from '../state/doc.js';
+import { quietSeconds, stallSeconds } from '../attempt/stall.js';
 import { buildOverview } from './overview.js';
 import { countStates, groupWaves, type StateCounts } from './waves-view.js';
 
@@ -45,7 +45,7 @@ export function summarizeStatus(config: ResolvedConfig, doc: StateDoc): StatusSu
       .filter((r) => r.state === 'running')
       .map((r) => {
         const spec = config.specs.find((x) => x.id === r.id)!;
-        const ssh = running[r.id]?.executor === 'ssh';
+        const ssh = isRemote(running[r.id]);
         // An SSH run's log is on its host: its quiet time is judged by the run that collects it, not here.
         const quiet = ssh ? 0 : Math.round(quietSeconds(config, spec, running[r.id]?.startedAt));
         return {

@@ -2,13 +2,13 @@
 // executor (headless included, where no pane can be closed), and records it
 // as interrupted — a decision by hand that the retry policy never reverses.
 import { hostname } from 'node:os';
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/types.js';
 import { DispatchError, warn } from '../errors.js';
-import { isRunner } from '../run/liveness.js';
-import { runHook, specVars } from '../run/hooks.js';
-import { removeRunnerEnv } from '../run/runner-env.js';
+import { isRunner } from '../attempt/liveness.js';
+import { runHook, specVars } from '../attempt/hooks.js';
+import { removeRunnerEnv } from '../attempt/runner-env.js';
 import { findSpecs } from '../specs/lookup.js';
-import { endOutlived, failLaunch, kindOf, own, recheckLater, requestStop, stateOf, type RunnerInfo, type SpecState } from '../state/doc.js';
+import { endOutlived, failLaunch, isRemote, kindOf, own, recheckLater, requestStop, stateOf, type RunnerInfo, type SpecState } from '../state/doc.js';
 import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
 
@@ -54,10 +54,10 @@ export async function stopSpecs(config: ResolvedConfig, ids: string[], opts: { w
       const r = own(d.dispatch?.running, id);
       const o = own(d.dispatch?.outlived, id);
       if (!r) return o ? { from, outlived: o } : { from };
-      if (r.executor === 'ssh') {
-        // Its runner is told why on its host; the verdict comes home with the next collection.
+      if (isRemote(r)) {
+        // Its runner is told why where it runs; the verdict comes home with the next collection.
         requestStop(d, id, REASON, 'interrupted');
-        return { from, runner: r, recorded: false, ssh: true };
+        return { from, runner: r, recorded: false, remote: true };
       }
       if (r.host && r.host !== hostname()) return { from, elsewhere: r.host };
       if (r.pid === 0) {
@@ -77,13 +77,13 @@ export async function stopSpecs(config: ResolvedConfig, ids: string[], opts: { w
       continue;
     }
     const r = seen.runner;
-    if ('ssh' in seen && seen.ssh) {
+    if ('remote' in seen && seen.remote) {
       out.push(await stopRemote(config, id, r, opts));
       continue;
     }
     let recordedHere = !!seen.recorded;
     if (!seen.recorded) {
-      const { executorForEntry } = await import('../executors/choose.js');
+      const { executorForEntry } = await import('../executors/recorded.js');
       const ex = await executorForEntry(config, r);
       await ex.stop(id, r, 'ask');
       // Until its runner has recorded the stop and is gone.
@@ -120,13 +120,14 @@ export async function stopSpecs(config: ResolvedConfig, ids: string[], opts: { w
 }
 
 /**
- * Ends an SSH run decided by hand while it went on: its agent is ended on its host and its attempt closed
+ * Ends a remote run decided by hand while it went on: its agent is ended on its host and its attempt closed
  * as interrupted. The spec keeps the state it was given by hand.
  */
 async function stopOutlived(config: ResolvedConfig, id: string, from: SpecState, o: RunnerInfo): Promise<StopResult> {
-  const { sshExecutor, unreachable } = await import('../executors/ssh/executor.js');
-  const ex = sshExecutor(config);
-  if (!ex.where(id, o)) throw unreachable(id, o);
+  const { executorForEntry } = await import('../executors/recorded.js');
+  const ex = await executorForEntry(config, o);
+  const nowhere = ex.unreachable(id, o);
+  if (nowhere) throw nowhere;
   // A host that does not answer would hold the spec for ever: the run is given up here, and stopped there when it answers.
   const givenUp = await ex.stop(id, o, 'kill').then(() => undefined, (err: Error) => `${err.message}; what still runs there is stopped when it answers again`);
   const ended = await withState(config.stateDir, { command: 'stop', reason: REASON }, (d) => {
@@ -140,12 +141,12 @@ async function stopOutlived(config: ResolvedConfig, id: string, from: SpecState,
   return { id, from, stopped: true, note: givenUp ? `given up: ${givenUp}` : `its agent on ${o.host} was ended; it stays ${from}, as decided by hand`, ...(givenUp ? { givenUp } : {}) };
 }
 
-/** Stops an SSH run: asked on its host, collected; what does not answer in time is killed there and recorded here. */
+/** Stops a remote run: asked on its host, collected; what does not answer in time is killed there and recorded here. */
 async function stopRemote(config: ResolvedConfig, id: string, r: RunnerInfo, opts: { waitMs?: number; signal?: AbortSignal }): Promise<StopResult> {
-  const { sshExecutor } = await import('../executors/ssh/executor.js');
-  const { collectRemote } = await import('../executors/ssh/collect.js');
-  const ex = sshExecutor(config);
-  if (!ex.where(id, r)) {
+  const { executorForEntry } = await import('../executors/recorded.js');
+  const ex = await executorForEntry(config, r);
+  const nowhere = ex.unreachable(id, r);
+  if (nowhere) {
     // Nowhere dispatch can reach: nothing was stopped, so nothing is recorded (and no stop is left pending).
     await withState(config.stateDir, { command: 'stop' }, (d) => {
       const rec = own(d.dispatch?.specs, id);
@@ -154,8 +155,7 @@ async function stopRemote(config: ResolvedConfig, id: string, r: RunnerInfo, opt
         delete rec.stopKind;
       }
     });
-    const { unreachable } = await import('../executors/ssh/executor.js');
-    throw unreachable(id, r);
+    throw nowhere;
   }
   const same = () => {
     const now = own(readState(config.stateDir).dispatch?.running, id);
@@ -163,7 +163,7 @@ async function stopRemote(config: ResolvedConfig, id: string, r: RunnerInfo, opt
   };
   let asked: { started: boolean };
   try {
-    asked = await ex.stopRun(id, r, 'ask');
+    asked = await ex.stop(id, r, 'ask');
   } catch (err) {
     // Its host does not answer: the stop is recorded here (a spec must not wait for ever on a host that may
     // never answer), and the place is checked again until it answers, when what still runs there is stopped.
@@ -173,14 +173,13 @@ async function stopRemote(config: ResolvedConfig, id: string, r: RunnerInfo, opt
   if (!asked.started) return recordRemoteStop(config, id, r);
   try {
     const until = Date.now() + (opts.waitMs ?? 15_000);
-    const w = ex.where(id, r)!;
     while (same() && Date.now() < until && !opts.signal?.aborted) {
       await new Promise((res) => setTimeout(res, 300));
       // Its own host only: another that hangs does not hold this stop.
-      await collectRemote(config, ex, { command: 'stop', force: true, only: [w.key] });
+      await ex.collect({ command: 'stop', force: true, only: { id, r } });
     }
     if (same()) await ex.stop(id, r, 'kill');
-    await ex.flush();
+    await ex.finish({ lastCheck: false });
   } catch (err) {
     warn(`${(err as Error).message}: recording the stop here`);
   }

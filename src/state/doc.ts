@@ -23,8 +23,8 @@ export interface RunnerInfo {
   runId?: string;
   /** The agent's process group, recorded by the runner when it starts it: stopped when the runner dies. */
   agent?: AgentGroup;
-  /** 'ssh': the runner is on the SSH host `host`; the dispatcher collects its verdict. */
-  executor?: 'ssh';
+  /** Set for a run on another machine (the SSH host `host`): the executor that launched it, and collects its verdict. */
+  executor?: RemoteExecutor;
   /** SSH runs: where the run really is, so it stays reachable when its host is renamed or removed in the config. */
   place?: RunPlace;
 }
@@ -51,11 +51,8 @@ export interface RunPlace {
   session: string;
 }
 
-/** An agent's process group; `start` (its leader's start time) keeps a reused pid from being signalled. */
-export interface AgentGroup {
-  pgid: number;
-  start?: number;
-}
+import type { AgentGroup } from '../proc/group.js';
+export type { AgentGroup } from '../proc/group.js';
 
 /**
  * What a verdict was, as data: the retry policy, the journal, hooks and
@@ -155,11 +152,16 @@ const optType = (o: Record<string, unknown>, k: string, t: 'string' | 'number' |
 /** `dispatch.running.001`, or `dispatch.running["a b"]` when the id is not a plain word. */
 const field = (base: string, key: string) => (/^[A-Za-z0-9_-]+$/.test(key) ? `${base}.${key}` : `${base}[${JSON.stringify(key)}]`);
 
+/** The executors whose runs live elsewhere, as entries name them (`running.<id>.executor`). */
+export const REMOTE_EXECUTORS = ['ssh'] as const;
+export type RemoteExecutor = (typeof REMOTE_EXECUTORS)[number];
+
 function runnerProblem(path: string, r: unknown): string | undefined {
   if (!isObj(r)) return `"${path}" must be an object (a runner: pid, startedAt)`;
   if (!Number.isInteger(r.pid) || (r.pid as number) < 0) return `"${path}.pid" must be a whole number`;
   if (typeof r.startedAt !== 'string') return `"${path}.startedAt" must be a time string`;
-  for (const k of ['host', 'pane', 'runId', 'executor']) if (!optType(r, k, 'string')) return `"${path}.${k}" must be a string`;
+  for (const k of ['host', 'pane', 'runId']) if (!optType(r, k, 'string')) return `"${path}.${k}" must be a string`;
+  if (r.executor !== undefined && !(REMOTE_EXECUTORS as readonly unknown[]).includes(r.executor)) return `"${path}.executor" must be one of ${REMOTE_EXECUTORS.map((k) => `"${k}"`).join(', ')}`;
   if (!optType(r, 'attempt', 'number')) return `"${path}.attempt" must be a number`;
   if (r.agent !== undefined && (!isObj(r.agent) || !Number.isInteger(r.agent.pgid))) return `"${path}.agent" must be an object with a numeric pgid`;
   return r.place === undefined ? undefined : placeProblem(`${path}.place`, r.place);
@@ -480,7 +482,7 @@ export function failLaunch(doc: StateDoc, id: string, reason: string, kind: Verd
 export function decideByHand(doc: StateDoc, id: string, to: 'done' | 'failed' | 'skipped', reason?: string): boolean {
   const r = own(doc.dispatch?.running, id);
   const changed = setState(doc, id, to, reason, 'manual');
-  if (changed && r?.executor === 'ssh') (extra(doc).outlived ??= bare(undefined))[id] = r;
+  if (changed && isRemote(r)) (extra(doc).outlived ??= bare(undefined))[id] = r;
   return changed;
 }
 
@@ -521,13 +523,19 @@ export function recheckLater(doc: StateDoc, r: RunnerInfo): void {
 /** A place as an address (ssh host, port, project folder): equal keys are the same place whatever the config calls it. */
 export const placeKey = (host: string, port: number | undefined, base: string) => JSON.stringify([host, port ?? null, base.replace(/\/+$/, '')]);
 
-/** Whether the state holds anything on SSH hosts to collect or check: running entries, outlived runs, places to check again. */
-export function hasSshWork(doc: StateDoc): boolean {
+/**
+ * Whether a run lives on another machine (its entry names the executor that launched it): its runner never
+ * writes this state, and its verdict is brought home by collecting it.
+ */
+export const isRemote = (r: RunnerInfo | undefined): r is RunnerInfo & { executor: RemoteExecutor } => r?.executor !== undefined;
+
+/** Whether the state holds anything on other machines to collect or check: remote running entries, outlived runs, places to check again. */
+export function hasRemoteWork(doc: StateDoc): boolean {
   const d = doc.dispatch;
   if (!d) return false;
   if (d.outlived && Object.keys(d.outlived).length) return true;
   if (d.recheck && Object.keys(d.recheck).length) return true;
-  for (const id in d.running) if (d.running[id]?.executor === 'ssh') return true;
+  for (const id in d.running) if (isRemote(d.running[id])) return true;
   return false;
 }
 
@@ -596,4 +604,10 @@ export function markRateLimited(doc: StateDoc, id: string, info: WaitingInfo): v
   setState(doc, id, 'rate-limited', info.reason, 'rate-limited');
   const x = extra(doc);
   (x.waiting ??= bare(undefined))[id] = info;
+}
+
+/** Whether a spec no longer holds its dependents back: done and landed, or skipped. */
+export function isComplete(doc: StateDoc, id: string): boolean {
+  const s = stateOf(doc, id);
+  return (s === 'done' && !doc.dispatch?.specs[id]?.awaitingMerge) || s === 'skipped';
 }

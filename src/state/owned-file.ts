@@ -15,6 +15,7 @@ import { linkSync, lstatSync, readFileSync, readdirSync, rmSync, unlinkSync, wri
 import { basename, dirname, join } from 'node:path';
 import { FsError } from '../errors.js';
 import { isAlive, liveness } from '../proc/identity.js';
+import { tempName } from '../util/temp-name.js';
 
 /** Short, file-name-safe fingerprint of a file's content (FNV-1a, two rounds). */
 export function tokenOf(content: string): string {
@@ -28,11 +29,7 @@ export function tokenOf(content: string): string {
   return a.toString(36) + b.toString(36);
 }
 
-/** A nonce: two owners never write the same content. */
-export const nonce = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
-
-/** Temp files are named `<name>.<pid>.<nonce>.tmp`, so the next holder can tell a dead writer's leftovers. */
-export const tempName = (path: string) => `${path}.${process.pid}.${nonce()}.tmp`;
+export { nonce, tempName } from '../util/temp-name.js';
 
 export interface Claim {
   /** Links the content to the name: true when it is ours now, false when the name exists. */

@@ -1,6 +1,6 @@
 import type { Check } from '../run/preflight.js';
 import type { Palette } from './style.js';
-import { visible } from './visible.js';
+import { visible } from '../util/visible.js';
 
 /** One line per check, as doctor, `run --dry-run` and a refused run print them; a detail quoting a path or a host's answer is shown, not obeyed. */
 export function checkLine(c: Palette, k: Check): string {

@@ -2,7 +2,7 @@
 // place; elsewhere the run command prints one line per event instead.
 import type { LiveRow } from '../run/engine.js';
 import { columns, paintState, type Palette } from './style.js';
-import { visible } from './visible.js';
+import { visible } from '../util/visible.js';
 
 export function elapsed(fromIso: string | undefined, now = Date.now()): string {
   if (!fromIso) return '';

@@ -1,7 +1,7 @@
 import type { SpecState } from '../state/doc.js';
 
 import { Chalk } from 'chalk';
-import { visible } from './visible.js';
+import { visible } from '../util/visible.js';
 
 /** Colours through one place; everything is plain when colour is off (NO_COLOR, --no-color, not a TTY). */
 type Paint = (text: string) => string;

@@ -1,7 +1,7 @@
 // The one way dispatch replaces a file: readers see the old or the new one, never a torn one.
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { FsError } from '../errors.js';
-import { tempName } from '../state/owned-file.js';
+import { tempName } from './temp-name.js';
 
 /**
  * Writes via temp file + fsync + rename, so readers see the old or the new

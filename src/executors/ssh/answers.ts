@@ -5,7 +5,7 @@
 import * as z from 'zod/mini';
 import { describeIssue } from '../../config/issues.js';
 import { VERDICT_KINDS } from '../../state/doc.js';
-import type { PolledRun } from '../../remote/layout.js';
+import type { PolledRun } from './wire.js';
 
 // A run's folder name: never `.` or `..` (a cleanup of it would reach the runs or project folder).
 const LABEL = /^(?!\.+$)[A-Za-z0-9._-]+$/;

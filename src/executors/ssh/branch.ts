@@ -4,8 +4,8 @@
 // then atomically from that commit (git update-ref <new> <old>). A branch of
 // the user's by that name is never moved: the preflight names it, a fetch
 // refuses it.
-import type { ResolvedConfig } from '../../config/load.js';
-import type { Check } from '../../run/preflight.js';
+import type { ResolvedConfig } from '../../config/types.js';
+import type { Check } from '../types.js';
 import { capture } from '../../proc/launch.js';
 import { own, type StateDoc } from '../../state/doc.js';
 

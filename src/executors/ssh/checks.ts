@@ -1,11 +1,11 @@
 // What `doctor` and a run's preflight ask each SSH host: does it answer, is
 // its dispatch this version, are tmux, git and the agents there, is the
 // checkout there, how many slots are free.
-import type { ResolvedConfig } from '../../config/load.js';
-import type { Check } from '../../run/preflight.js';
+import type { ResolvedConfig } from '../../config/types.js';
+import type { Check } from '../types.js';
 import type { StateDoc } from '../../state/doc.js';
 import { VERSION } from '../../version.js';
-import { sshProblem, type SshExecutor } from './executor.js';
+import { sshProblem, type SshExecutor } from './pool.js';
 import { remoteDispatch, sshConfigOf } from './hosts.js';
 import { checkAnswerSchema, parseAnswer } from './answers.js';
 

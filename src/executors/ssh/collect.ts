@@ -7,44 +7,22 @@ import { closeSync, fstatSync, linkSync, mkdirSync, mkdtempSync, openSync, readS
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import type { ResolvedConfig } from '../../config/load.js';
+import type { ResolvedConfig } from '../../config/types.js';
 import { warn } from '../../errors.js';
 import { capture, type CaptureResult } from '../../proc/launch.js';
-import { bare, closeLaunch, endOutlived, extra, hasSshWork, failLaunch, markRateLimited, own, setState, type AttemptRecord, type RunnerInfo, type StateDoc, type VerdictKind } from '../../state/doc.js';
+import { bare, closeLaunch, endOutlived, extra, failLaunch, markRateLimited, own, setState, type AttemptRecord, type RunnerInfo, type StateDoc, type VerdictKind } from '../../state/doc.js';
 import { writeSignal } from '../../state/signals.js';
 import { LockTimeoutError, lockState } from '../../state/lock.js';
 import { readState, withState } from '../../state/store.js';
-import { hostBranchOf, type PolledRun, type RunResult } from '../../remote/layout.js';
+import { hostBranchOf, type PolledRun, type RunResult } from './wire.js';
 import { hostKey, runLabel, sessionOf, type SshHost } from './hosts.js';
-import { HOST_ANSWER_MAX, sameRun, sshEntries, sshProblem, unreachable, type SshExecutor } from './executor.js';
+import { HOST_ANSWER_MAX, sameRun, sshEntries, sshProblem, unreachable, type SshExecutor } from './pool.js';
 import { AnswerError, parseAnswer, pollAnswerSchema, polledEntry, type PolledEntry } from './answers.js';
 import { homeBranchOf, setByDispatch, setHomeBranch } from './branch.js';
-import { attemptLogPath } from '../../run/paths.js';
+import { attemptLogPath } from '../../attempt/paths.js';
 
-export type CollectEvent =
-  | { type: 'collected'; id: string; host: string; state: string; reason?: string }
-  | { type: 'lost'; id: string; host: string; reason: string }
-  | { type: 'host-down'; host: string; problem: string }
-  | { type: 'host-back'; host: string; discarded: string[] }
-  | { type: 'adopted'; id: string; host: string; pid: number }
-  | { type: 'stalled'; id: string; quietSeconds: number }
-  /** A run decided by hand while it went on has ended: its attempt is closed (and done, its work fetched); the spec's state stays. */
-  | { type: 'closed'; id: string; host: string; state: string; fetched?: string; reason?: string }
-  /** A host's collect that failed here (not the host's answer): said, and tried again at the next check. */
-  | { type: 'error'; host: string; message: string };
-
-export interface CollectOptions {
-  command: string;
-  /** Only the dispatcher of a run judges hosts (lost after failed checks, runners that never started); `status` only collects. */
-  judge?: boolean;
-  /** Poll every host now, whatever checkSeconds says. */
-  force?: boolean;
-  /** Set here for a caller that does not judge (`status`): when its calls to a host must be done by (ms). */
-  until?: number;
-  /** Only these places (their keys): a command about one run waits on no other host. */
-  only?: string[];
-  now?: number;
-}
+import type { CollectEvent, CollectOptions } from '../types.js';
+export type { CollectEvent, CollectOptions } from '../types.js';
 
 /**
  * A place to check: a configured host, or a place only running entries record (their host renamed or
@@ -143,6 +121,8 @@ export const READER_WAIT_MS = 2000;
  * then goes on in the background, and its events come with a later call. Other calls wait for every host.
  */
 export async function collectRemote(config: ResolvedConfig, ex: SshExecutor, opts: CollectOptions): Promise<CollectEvent[]> {
+  // A command about one run waits on its place only.
+  const onlyKey = opts.only ? (ex.where(opts.only.id, opts.only.r)?.key ?? '\0') : undefined;
   const now = opts.now ?? Date.now();
   const every = (config.executor?.checkSeconds ?? 5) * 1000;
   let w = underWay.get(ex);
@@ -154,7 +134,7 @@ export async function collectRemote(config: ResolvedConfig, ex: SshExecutor, opt
     (opts.force || now - (ex.health.checkedAt.get(t.name) ?? 0) >= every)
     // A place only checked again (nothing on record runs there) is the run's to check: a reader never waits on it.
     && (opts.judge || configured.has(t.name) || t.entries.length > 0 || t.outlived.length > 0)
-    && (!opts.only || opts.only.includes(t.key)));
+    && (!onlyKey || t.key === onlyKey));
   const events: CollectEvent[] = [];
   const waits = due.map((t) => {
     const going = mine.hosts.get(t.name);
@@ -661,7 +641,7 @@ async function tell(config: ResolvedConfig, id: string, state: string, kind: str
     const problem = writeSignal(config.signalDir, config.project, state as 'done' | 'failed', id, reason ? `${reason}\n` : '');
     if (problem) warn(problem);
   }
-  const { runHook, specVars } = await import('../../run/hooks.js');
+  const { runHook, specVars } = await import('../../attempt/hooks.js');
   const hook = state === 'done' ? 'onSpecDone' : state === 'failed' ? 'onSpecFailed' : 'onRateLimited';
   const spec = config.specs.find((s) => s.id === id);
   const h = await runHook(config, hook, { ...specVars(id, spec), STATE: state, KIND: kind, REASON: reason, ...more });
@@ -669,18 +649,3 @@ async function tell(config: ResolvedConfig, id: string, state: string, kind: str
 }
 
 export { runLabel };
-
-/**
- * For commands that read the state (`status`, `watch-handoff`): the verdicts SSH runs left on their
- * hosts, brought home first, so `run --no-wait` ends with the right verdict at the next `status`.
- * A host that does not answer is only reported: judging it lost is the run's dispatcher's job.
- */
-export async function collectForReader(config: ResolvedConfig, command: string): Promise<CollectEvent[]> {
-  if (!hasSshWork(readState(config.stateDir))) return [];
-  const { sshExecutor } = await import('./executor.js');
-  const ex = sshExecutor(config);
-  const events = await collectRemote(config, ex, { command, force: true });
-  await ex.flush().catch(() => undefined);
-  for (const e of events) if (e.type === 'error') warn(`could not collect from ${e.host}: ${e.message}`);
-  return events.filter((e) => e.type !== 'error');
-}

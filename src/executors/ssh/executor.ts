@@ -5,95 +5,18 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ResolvedConfig, ResolvedSpec } from '../../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../../config/types.js';
 import { DispatchError } from '../../errors.js';
-import { capture, sizeOf, type Argv, type CaptureResult } from '../../proc/launch.js';
-import { own, stateOf, type RunPlace, type RunnerInfo, type StateDoc } from '../../state/doc.js';
+import { capture, type Argv } from '../../proc/launch.js';
+import { own, stateOf, type RunnerInfo, type StateDoc } from '../../state/doc.js';
 import { readState, withState } from '../../state/store.js';
-import type { PolledRun, StartPayload } from '../../remote/layout.js';
+import type { PolledRun, StartPayload } from './wire.js';
 import { AnswerError, parseAnswer, pollAnswerSchema, polledEntry, receiveAnswerSchema, startAnswerSchema, stopAnswerSchema } from './answers.js';
-import type { Executor, HeldRun } from '../types.js';
-import { REMOTE_TMUX_SOCKET, hostKey, hostsOf, placeOf, remoteBase, remoteDispatch, runLabel, sessionName, sshArgv, whereOf, type RunWhere, type SshHost } from './hosts.js';
+import type { HeldRun } from '../types.js';
+import { HOST_ANSWER_MAX, forwardedEnv, isSshRun, sshEntries, sshProblem, unreachable, type SshExecutor } from './pool.js';
+export { HOST_ANSWER_MAX, forwardedEnv, isSshRun, sameRun, sshEntries, sshProblem, unreachable, type SshExecutor, type HostCallOptions } from './pool.js';
+import { REMOTE_TMUX_SOCKET, hostKey, hostsOf, placeOf, remoteBase, remoteDispatch, runLabel, sessionName, sshArgv, whereOf, type SshHost } from './hosts.js';
 import { HostHealth } from './health.js';
-
-export interface SshExecutor extends Executor {
-  hosts: SshHost[];
-  health: HostHealth;
-  /**
-   * Runs `dispatch remote <verb>` on a host. Its answer is read whole up to HOST_ANSWER_MAX; a larger one is no
-   * answer (sshProblem says so), unless `partial` (the caller uses its beginning), or it goes to a file (`stdoutTo`).
-   */
-  onHost(h: SshHost, verb: string, args: string[], opts?: HostCallOptions): Promise<CaptureResult>;
-  /** Specs being launched by this process now (not yet to be judged by their host's runs). */
-  opening: Set<string>;
-  /** Runs collected here whose folders go with the host's next check (`+label`: with their worktree), by place name. */
-  cleanups: Map<string, string[]>;
-  /** Each place checked, by the name health and cleanups use: the configured hosts, and places only the state records. */
-  reach: Map<string, { h: SshHost; base: string }>;
-  /** Where a running entry is (its recorded place, or for an older entry its host's name); undefined: nowhere known. */
-  where(id: string, r: RunnerInfo): RunWhere | undefined;
-  /** The place a launch of `id` on host `name` records. */
-  placeOf(id: string, name: string, attempt: number): RunPlace | undefined;
-  /** Sends the cleanups still waiting (before this process ends). */
-  flush(): Promise<void>;
-  /** The runs each configured host holds now (by address, whatever name a run was recorded under). */
-  busy(doc: StateDoc): (h: SshHost) => number;
-  /** `stop`, saying whether the run was on its host yet (false: its start, when it comes, will start nothing). */
-  stopRun(id: string, r: RunnerInfo, how: 'ask' | 'kill'): Promise<{ started: boolean }>;
-}
-
-export interface HostCallOptions {
-  input?: string | Buffer;
-  raw?: boolean;
-  /** The call's time limit (executor.timeoutSeconds unless a longer one is derived for it; never none). */
-  timeoutMs?: number;
-  /** A transfer of unknown size: stopped when the host sends nothing for timeoutSeconds (and at `timeoutMs` if given). */
-  idle?: boolean;
-  /** An answer cut at HOST_ANSWER_MAX is still used (what is whole of it). */
-  partial?: boolean;
-  /** The answer goes to this file, whatever its size. */
-  stdoutTo?: string;
-}
-
-/** The most of a host's answer read into memory: far more than any JSON answer of dispatch's, little enough to parse. */
-export const HOST_ANSWER_MAX = 16 * 1024 * 1024;
-/** The longest problem line taken from what ssh or the host printed. */
-const PROBLEM_MAX = 300;
-
-/** Whether a running entry is an SSH run (its `host` is a pool host). */
-export const isSshRun = (r: RunnerInfo | undefined) => r?.executor === 'ssh';
-
-/** The ssh failure in one line: ssh's own last line, or how it ended. */
-export function sshProblem(r: CaptureResult): string {
-  if (r.failedToStart) return r.notFound ? "'ssh' is not installed" : r.failedToStart;
-  if (r.timedOut) return 'no answer (timed out)';
-  if (r.tooLarge) return `its answer was larger than ${sizeOf(HOST_ANSWER_MAX)}, which no answer of dispatch's is`;
-  if (r.writeError) return `its answer could not be written here: ${r.writeError}`;
-  const line = r.stderr.trim().split('\n').filter(Boolean).at(-1)?.replace(/^dispatch: /, '');
-  if (!line) return `exit ${r.exitCode}`;
-  return line.length > PROBLEM_MAX ? `${line.slice(0, PROBLEM_MAX)}…` : line;
-}
-
-/** The environment a host receives: only the forwarded variables (a trailing `*` is a prefix). */
-export function forwardedEnv(names: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined) continue;
-    if (names.some((n) => (n.endsWith('*') ? k.startsWith(n.slice(0, -1)) : k === n))) out[k] = v;
-  }
-  return out;
-}
-
-/** Running SSH entries. */
-export const sshEntries = (doc: StateDoc): [string, RunnerInfo][] => Object.entries(doc.dispatch?.running ?? {}).filter(([, r]) => isSshRun(r));
-
-/** The same launch, at the same place (a host renamed in the config is still the same place). */
-export const sameRun = (a: RunnerInfo | undefined, b: RunnerInfo) =>
-  !!a && a.host === b.host && a.attempt === b.attempt && JSON.stringify(a.place ?? null) === JSON.stringify(b.place ?? null);
-
-/** Why an entry cannot be reached at all: an older dispatch's run (no address kept) on a host no longer in the config. */
-export const unreachable = (id: string, r: RunnerInfo) =>
-  new DispatchError(`${id} runs on SSH host ${r.host}, which is no longer in the config, and was launched by an older dispatch that did not record the host's address: it cannot be reached`, { hint: `put host ${r.host} back in executor.hosts (same host, port and dir) to stop or collect it` });
 
 /** Defaults for a project whose config no longer has a pool, but whose state still records SSH runs. */
 const NO_POOL = { kind: 'ssh', hosts: [], forwardEnv: [], checkSeconds: 5, lostAfterChecks: 3, timeoutSeconds: 20 } as const;
@@ -165,7 +88,7 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
 
   async function payloadFor(req: { spec: ResolvedSpec; attempt: number; runId?: string; host: string }, sha: string, label: string): Promise<StartPayload> {
     const { locateSpec } = await import('../../specs/lookup.js');
-    const { attemptLogPath } = await import('../../run/paths.js');
+    const { attemptLogPath } = await import('../../attempt/paths.js');
     const files = locateSpec(config.specsDir, req.spec);
     const doc = readState(config.stateDir);
     const record = own(doc.dispatch?.specs, req.spec.id) ?? {};
@@ -185,9 +108,12 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
     };
   }
 
-  return {
+  const self: SshExecutor = {
     kind: 'ssh',
     remote: true,
+    // The runner's environment is what the host's dispatch is given (forwardEnv), sent with its start.
+    needsRunnerEnv: false,
+    describe: { launchesIn: 'on the SSH hosts', stillRunningIn: 'on their SSH hosts' },
     session: REMOTE_TMUX_SOCKET,
     hosts,
     health,
@@ -197,10 +123,6 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
     reach,
     where,
     busy: busyOf,
-    placeOf(id, name, attempt) {
-      const h = byName(name);
-      return h ? placeOf(config, h, id, attempt) : undefined;
-    },
     async flush() {
       await Promise.all([...cleanups].map(async ([name, what]) => {
         const t = reach.get(name);
@@ -219,10 +141,18 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
     async probe() {
       return { installed: true, running: true };
     },
+    async checks(req) {
+      // The agents and checks run on the hosts: asked there, not here.
+      const { hostChecks } = await import('./checks.js');
+      const checks = await hostChecks(config, self, req.programs, req.doc);
+      // Their work comes home to dispatch/<id>: a branch of that name dispatch did not set is never moved.
+      if (req.ids.length) checks.push(await (await import('./branch.js')).branchCheck(config, req.ids, req.doc));
+      return checks;
+    },
     async ensureSession() {
       return { created: false, commands: [] };
     },
-    place(spec, doc) {
+    place(spec, doc, attempt) {
       const busy = busyOf(doc);
       const wanted = spec.runOn ? hosts.filter((h) => h.name === spec.runOn || h.cfg.host === spec.runOn) : hosts;
       let best: { h: SshHost; free: number } | undefined;
@@ -231,7 +161,8 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
         const free = h.cfg.slots - busy(h);
         if (free > 0 && (!best || free > best.free)) best = { h, free };
       }
-      if (best) return { host: best.h.name };
+      // A launch records where it really is (address, folder, session), not only the config's name for it.
+      if (best) return { host: best.h.name, record: { executor: 'ssh', ...(attempt !== undefined ? { place: placeOf(config, best.h, spec.id, attempt) } : {}) } };
       const up = wanted.filter((h) => !health.isDown(h.name));
       if (!up.length) return { wait: spec.runOn ? `${spec.runOn} to answer again (down)` : 'an SSH host to answer again (all down)' };
       return { wait: spec.runOn ? `a free slot on ${spec.runOn}` : `a free slot on an SSH host (${up.reduce((n, h) => n + h.cfg.slots, 0)} busy)` };
@@ -283,10 +214,8 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
       const run = runs.find((x) => x.id === id && x.attempt === r.attempt);
       return !!run && ((run.alive ?? true) || !!run.result);
     },
+    unreachable: (id, r) => (where(id, r) ? undefined : unreachable(id, r)),
     async stop(id, r, how) {
-      await this.stopRun(id, r, how);
-    },
-    async stopRun(id, r, how) {
       const w = where(id, r);
       // Never "stopped" for a run that was not reached: the caller says so, and records nothing.
       if (!w) throw unreachable(id, r);
@@ -320,7 +249,22 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
       }));
       return out;
     },
+    async collect(opts) {
+      const { collectRemote } = await import('./collect.js');
+      return collectRemote(config, self, opts);
+    },
+    async ask(pick) {
+      const { askHosts } = await import('./liveness.js');
+      return askHosts(config, self, pick);
+    },
+    async finish({ lastCheck }) {
+      // A last check of every host: what was given up while a host was away is stopped and discarded if it
+      // answers now, and the collected runs' folders leave their hosts (no later check would take them).
+      if (lastCheck) await self.collect({ command: 'run', force: true }).catch(() => undefined);
+      await self.flush().catch(() => undefined);
+    },
   };
+  return self;
 }
 
 /** A host's answer fitted to its schema; else a DispatchError naming the host and what was wrong. */

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { homedir, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ResolvedConfig } from '../../config/load.js';
+import type { ResolvedConfig } from '../../config/types.js';
 import { hostNameOf } from '../../config/load.js';
 import type { ExecutorConfig, SshHostConfig } from '../../config/schema.js';
 import type { Argv } from '../../proc/launch.js';

@@ -1,7 +1,7 @@
 // Which failures `run` relaunches by itself: decided by the verdict's kind,
 // never by a reason's wording. A failure is retried while the spec has
 // attempts left, unless a person (or the config) decided it.
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/types.js';
 import { kindOf, own, stateOf, type StateDoc, type VerdictKind } from '../state/doc.js';
 
 /** Kinds the retry policy relaunches: the agent's own failures, and runners that vanished. */

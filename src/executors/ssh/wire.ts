@@ -2,8 +2,8 @@
 // `<dir>/.dispatch/<project>`: one folder per run (named by its label), one
 // worktree per spec. Everything under it is dispatch's own.
 import { join } from 'node:path';
-import type { ResolvedConfig } from '../config/load.js';
-import type { SpecRecord } from '../state/doc.js';
+import type { ResolvedConfig } from '../../config/types.js';
+import type { SpecRecord } from '../../state/doc.js';
 
 export const runsDir = (base: string) => join(base, 'runs');
 export const runDir = (base: string, label: string) => join(runsDir(base), label);

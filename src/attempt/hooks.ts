@@ -1,6 +1,6 @@
 // User hooks: argument arrays run with the event's details in DISPATCH_*
 // variables. A hook that fails or hangs is reported, never fatal.
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/types.js';
 import type { HooksConfig } from '../config/schema.js';
 
 export type HookName = Exclude<keyof HooksConfig, 'timeoutSeconds'>;

@@ -1,7 +1,7 @@
 // Before a wave launches: plan what has no up-to-date plan. Planning helps
 // the agent but must not hold a wave hostage: an unreachable Ollama is a
 // warning unless the user asked for --require-plan.
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { DispatchError } from '../errors.js';
 import { findDriver } from '../agents/registry.js';
 import { locateSpec, readSpecFolders } from '../specs/lookup.js';
@@ -25,7 +25,7 @@ export async function planBeforeLaunch(config: ResolvedConfig, specs: ResolvedSp
   });
   const result: PlanStepResult = { needed: needed.map((s) => s.id), planned: [], failed: [] };
   if (!needed.length) return result;
-  const { prePlan, OllamaUnreachableError } = await import('../services/pre-plan.js');
+  const { prePlan, OllamaUnreachableError } = await import('./pre-plan.js');
   let results;
   try {
     // Asked once, not with pre-plan's retries: an unreachable Ollama must not hold the wave back.

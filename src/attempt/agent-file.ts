@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/types.js';
 import type { AgentGroup, RunnerInfo } from '../state/doc.js';
 import { runDirOf } from './paths.js';
 import { groupAlive, groupByToken } from '../proc/group.js';

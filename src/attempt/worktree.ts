@@ -2,7 +2,7 @@
 // only ever removes that: never a worktree or branch it did not make.
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { DispatchError } from '../errors.js';
 import { capture, type Argv } from '../proc/launch.js';
 import { branchOf, worktreePath } from './paths.js';

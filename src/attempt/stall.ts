@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { logPath } from './paths.js';
 
 export const stallSeconds = (config: ResolvedConfig, spec: ResolvedSpec) => (config.stall.minutes[spec.cost] ?? 15) * 60;

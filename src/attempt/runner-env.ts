@@ -3,7 +3,7 @@
 // or PATH set where `dispatch run` was typed would not reach the agent.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ResolvedConfig } from '../config/load.js';
+import type { ResolvedConfig } from '../config/types.js';
 import { runDirOf } from './paths.js';
 
 const envFile = (config: ResolvedConfig, id: string) => join(runDirOf(config, id), 'env.json');

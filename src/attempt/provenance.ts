@@ -2,7 +2,7 @@
 // (`git log --format=%(trailers)` reads them back).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { locateSpec } from '../specs/lookup.js';
 // One rule for the model, the report's and the trailer's: the driver's (a `-m` in extraArgs counts).
 import { modelOf } from '../agents/command.js';

@@ -1,7 +1,7 @@
 // Verify commands: "done" means an agent exited 0 AND its work passed the
 // project's checks. Run after the agent, in its working folder, one by one;
 // the first that fails decides the verdict (`verify-failed`).
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { fillPlaceholders, placeholderValues, type AgentPaths } from '../agents/command.js';
 import { capture, showArgv } from '../proc/launch.js';
 import type { AgentGroup } from '../state/doc.js';

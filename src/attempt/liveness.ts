@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { warn } from '../errors.js';
-import type { ResolvedConfig } from '../config/load.js';
-import { failLaunch, own, type StateDoc } from '../state/doc.js';
+import type { ResolvedConfig } from '../config/types.js';
+import { failLaunch, isRemote, own, type StateDoc } from '../state/doc.js';
 import { stopGroup } from '../proc/group.js';
 import { removeRunnerEnv } from './runner-env.js';
 import { agentGroupOf } from './agent-file.js';
@@ -53,7 +53,7 @@ export function findLost(doc: StateDoc, stateDir: string, startTimeoutSeconds: n
   const host = hostname();
   for (const [id, r] of Object.entries(doc.dispatch?.running ?? {})) {
     // Another machine's runner cannot be checked from here (an SSH host's are judged by collecting them).
-    if ((r.host && r.host !== host) || r.executor === 'ssh') continue;
+    if ((r.host && r.host !== host) || isRemote(r)) continue;
     if (r.pid > 0) {
       if (!isRunner(r.pid, id)) lost.push(lostOf(id, 'runner died'));
     } else if (now - Date.parse(r.startedAt) > startTimeoutSeconds * 1000) {

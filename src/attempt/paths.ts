@@ -1,5 +1,5 @@
 import { join, sep } from 'node:path';
-import type { ResolvedConfig, ResolvedSpec } from '../config/load.js';
+import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { usesDispatchWorktree } from '../agents/command.js';
 
 export const logPath = (config: ResolvedConfig, id: string) => join(config.stateDir, 'logs', `${id}.log`);
