@@ -55,14 +55,24 @@ describe('placement over the pool', () => {
     const c = await config();
     const ex = sshExecutor(c);
     const spec = c.specs[0]!;
-    expect(ex.place(spec, running([]))).toEqual({ host: 'build1' });
-    expect(ex.place(spec, running(['build1']))).toEqual({ host: 'build1' }); // 1 free each: the first
-    expect(ex.place(spec, running(['build1', 'build1']))).toEqual({ host: 'dev@10.0.0.7:2222' });
+    expect(ex.place(spec, running([]))).toEqual({ host: 'build1', record: { executor: 'ssh' } });
+    expect(ex.place(spec, running(['build1']))).toEqual({ host: 'build1', record: { executor: 'ssh' } }); // 1 free each: the first
+    expect(ex.place(spec, running(['build1', 'build1']))).toEqual({ host: 'dev@10.0.0.7:2222', record: { executor: 'ssh' } });
     expect(ex.place(spec, running(['build1', 'build1', 'dev@10.0.0.7:2222']))).toEqual({ wait: 'a free slot on an SSH host (3 busy)' });
     // Local runs (another executor) do not take a host's slot.
     const local = running(['build1', 'build1']);
     (local.dispatch!.running.r0 as { executor?: string }).executor = undefined;
-    expect(ex.place(spec, local)).toEqual({ host: 'build1' });
+    expect(ex.place(spec, local)).toEqual({ host: 'build1', record: { executor: 'ssh' } });
+  });
+  it('a launch placed as attempt N records where that attempt runs: address, port, checkout, folder, label and session', async () => {
+    const c = await config();
+    const p = sshExecutor(c).place(c.specs[0]!, running(['build1', 'build1']), 3);
+    expect(p).toMatchObject({ host: 'dev@10.0.0.7:2222', record: { executor: 'ssh', place: { host: 'dev@10.0.0.7', port: 2222, dir: '~/p' } } });
+    const place = 'record' in p ? p.record?.place : undefined;
+    expect(place?.base).toMatch(/^~\/p\/\.dispatch\/p-/);
+    expect(place?.label).toContain('001');
+    expect(place?.label).toMatch(/3/);
+    expect(place?.session).toContain('001');
   });
   it('a spec pinned with runOn waits for its host, even when another is free', async () => {
     const c = await config({}, [{ id: '001', name: 'a', cost: 1, agent: 'codex', runOn: 'build1' }]);
@@ -74,9 +84,9 @@ describe('placement over the pool', () => {
     const ex = sshExecutor(c);
     const lostAfter = c.executor!.lostAfterChecks;
     for (let i = 0; i < lostAfter; i++) ex.health.fail('build1');
-    expect(ex.place(c.specs[0]!, running([]))).toEqual({ host: 'dev@10.0.0.7:2222' });
+    expect(ex.place(c.specs[0]!, running([]))).toEqual({ host: 'dev@10.0.0.7:2222', record: { executor: 'ssh' } });
     ex.health.ok('build1');
-    expect(ex.place(c.specs[0]!, running([]))).toEqual({ host: 'build1' });
+    expect(ex.place(c.specs[0]!, running([]))).toEqual({ host: 'build1', record: { executor: 'ssh' } });
   });
 });
 

@@ -3,16 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { warn } from '../errors.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { failLaunch, isRemote, own, type StateDoc } from '../state/doc.js';
 import { stopGroup } from '../proc/group.js';
 import { removeRunnerEnv } from './runner-env.js';
 import { agentGroupOf } from './agent-file.js';
-import { writeSignal } from '../state/signals.js';
 import { pidIs } from '../proc/identity.js';
 import { withState } from '../state/store.js';
-import { runHook, specVars } from './hooks.js';
+import { announceVerdict } from './hooks.js';
 
 export interface Lost {
   id: string;
@@ -93,11 +91,8 @@ export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: s
     return now;
   });
   for (const l of lost) {
-    const signalProblem = writeSignal(config.signalDir, config.project, 'failed', l.id, `${l.reason}\n`);
-    if (signalProblem) warn(signalProblem);
-    // A runner that died cannot tell anyone: the one who noticed runs the hook for it.
-    const spec = config.specs.find((s) => s.id === l.id);
-    await runHook(config, 'onSpecFailed', { ...specVars(l.id, spec), STATE: 'failed', KIND: 'lost', REASON: l.reason });
+    // A runner that died cannot tell anyone: the one who noticed does it for it.
+    await announceVerdict(config, l.id, { state: 'failed', kind: 'lost', reason: l.reason });
   }
   return lost;
 }

@@ -9,9 +9,8 @@ import type { Executor as Mux } from '../executors/types.js';
 import { remoteKindsOf } from '../executors/recorded.js';
 import { createExecutor } from '../executors/registry.js';
 import { claimLaunch, claimRefusal, extra, failLaunch, isRemote, requestStop, stallReason, nextLaunchNumber, own, stateOf, type LaunchBasis, type RunPlace, type SpecState, type StateDoc, type VerdictKind } from '../state/doc.js';
-import { writeSignal } from '../state/signals.js';
 import { journalRunEvent, readState, statePath, withState } from '../state/store.js';
-import { runHook, specVars } from '../attempt/hooks.js';
+import { announceVerdict, runHook } from '../attempt/hooks.js';
 import { launchItem, type LaunchItem } from './launch-plan.js';
 import { isRunner, reapLost, settleRunners } from '../attempt/liveness.js';
 import { quietSeconds, stallSeconds } from '../attempt/stall.js';
@@ -305,9 +304,7 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, run
       return true;
     });
     if (!mine) return { ok: false, attempt: 0, pane: '', refused: { kind: 'decided', state: stateOf(readState(config.stateDir), id) } };
-    const signalProblem = writeSignal(config.signalDir, config.project, 'failed', id, `${reason}\n`);
-    if (signalProblem) warn(signalProblem);
-    const h = await runHook(config, 'onSpecFailed', { ...specVars(id, item.spec), STATE: 'failed', KIND: kind, REASON: reason, ATTEMPT: attempt, RUN_ID: runId });
+    const h = await announceVerdict(config, id, { state: 'failed', kind, reason }, { ATTEMPT: attempt, RUN_ID: runId });
     if (h && !h.ok) emit({ type: 'hook-failed', hook: h.hook, error: h.error ?? '' });
     return { ok: false, attempt, pane: '', reason };
   }

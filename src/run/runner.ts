@@ -16,11 +16,10 @@ import { gitAfter, gitBefore, type GitBefore, type GitEvidence } from '../attemp
 import { requireChangesOf, runVerify, verifyCommandsOf, type VerifyResult } from '../attempt/verify.js';
 import { evidenceLine } from '../attempt/evidence-line.js';
 import { findSpec, locateSpec } from '../specs/lookup.js';
-import { extra, markRateLimited, markRunning, own, setState, stateOf, type AgentGroup, type AttemptRecord, type StateDoc, type VerdictKind, closeLaunch, nextLaunchNumber } from '../state/doc.js';
+import { extra, markRunning, own, recordVerdict, stateOf, type AgentGroup, type AttemptRecord, type StateDoc, type VerdictKind, closeLaunch, nextLaunchNumber } from '../state/doc.js';
 import { AGENT_TOKEN_VAR, groupAlive, signalGroup, stopGroup } from '../proc/group.js';
-import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
-import { runHook, specVars } from '../attempt/hooks.js';
+import { signalVerdict, verdictHook } from '../attempt/hooks.js';
 import { isRunner, runnerPidFile } from '../attempt/liveness.js';
 import { takeRunnerEnv } from '../attempt/runner-env.js';
 import { agentToken, writeAgentFile } from '../attempt/agent-file.js';
@@ -378,31 +377,27 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
       closeLaunch(doc, id, n, { endedAt, state: ok ? 'done' : 'failed', kind, ...(reason ? { reason } : {}) });
       return false;
     }
-    const rec = extra(doc).specs[id] ?? {};
+    const rec = own(doc.dispatch?.specs, id);
     // A stop asked for (a stalled agent by `run`, `dispatch stop` by hand) names its own reason and kind.
     ({ verdict, kind, reason, until } = settle({ ok, kind, reason }, {
       limit, rateLimits: start.rateLimits, retry: config.retry,
-      stopReason: rec.stopReason, stopKind: rec.stopKind as VerdictKind | undefined, now: new Date(),
+      stopReason: rec?.stopReason, stopKind: rec?.stopKind as VerdictKind | undefined, now: new Date(),
     }));
-    delete rec.stopReason;
-    delete rec.stopKind;
-    if (verdict === 'rate-limited') markRateLimited(doc, id, { until: until!.toISOString(), agent: spec.agent, reason: reason!, at: endedAt });
-    else setState(doc, id, verdict, reason, kind);
-    const x = extra(doc).specs[id]!;
-    if (ok && spec.mode === 'isolated') x.awaitingMerge = true;
-    closeLaunch(doc, id, n, { endedAt, state: verdict, kind, ...(reason ? { reason } : {}), ...tokensOf(events), ...evidence, runner: process.pid });
+    recordVerdict(doc, id, n, { state: verdict, kind, ...(reason ? { reason } : {}), ...(until ? { until: until.toISOString() } : {}), agent: spec.agent, awaitingMerge: ok && spec.mode === 'isolated' }, {
+      endedAt, ...tokensOf(events), ...evidence, runner: process.pid,
+    });
     return true;
   });
   if (applied) {
     // Said when there is more to say than the exit code (checks, git, Auto-Claude's QA).
     if (evidence.verify || evidence.git || evidence.qa) say(`── dispatch: evidence: ${evidenceLine(evidence, config.verifyTimeoutSeconds)}\n`);
-    const signalProblem = verdict !== 'rate-limited' ? writeSignal(config.signalDir, config.project, verdict, id, reason ? `${reason}\n` : '') : undefined;
+    const told = { state: verdict, kind, reason };
+    const signalProblem = await signalVerdict(config, id, told);
     if (signalProblem) say(`── dispatch: ${signalProblem}\n`);
+    // The verdict's line is in the log before its hook runs (a hook may read the log).
     say(`── dispatch: ${id} ${verdict}${reason ? `: ${reason}` : ''}${until ? ` — relaunch after ${until.toISOString()}` : ''}\n`);
-    const hook = verdict === 'done' ? 'onSpecDone' : verdict === 'failed' ? 'onSpecFailed' : 'onRateLimited';
-    const h = await runHook(config, hook, {
-      ...specVars(id, spec), STATE: verdict, KIND: kind, REASON: reason, ATTEMPT: attempt,
-      EXIT_CODE: exitCode ?? undefined, VERIFY: verifyRan ? verifySummary(verifyRan) : undefined,
+    const h = await verdictHook(config, id, told, {
+      ATTEMPT: attempt, EXIT_CODE: exitCode ?? undefined, VERIFY: verifyRan ? verifySummary(verifyRan) : undefined,
       FILES_CHANGED: gitEv?.files, INSERTIONS: gitEv?.insertions, DELETIONS: gitEv?.deletions,
       LOG: attemptLog, RETRY_AT: until?.toISOString(), TOKENS: events?.tokens?.total,
     });

@@ -5,11 +5,10 @@ import { hostname } from 'node:os';
 import type { ResolvedConfig } from '../config/types.js';
 import { DispatchError, warn } from '../errors.js';
 import { isRunner } from '../attempt/liveness.js';
-import { runHook, specVars } from '../attempt/hooks.js';
+import { announceVerdict } from '../attempt/hooks.js';
 import { removeRunnerEnv } from '../attempt/runner-env.js';
 import { findSpecs } from '../specs/lookup.js';
 import { endOutlived, failLaunch, isRemote, kindOf, own, recheckLater, requestStop, stateOf, type RunnerInfo, type SpecState } from '../state/doc.js';
-import { writeSignal } from '../state/signals.js';
 import { readState, withState } from '../state/store.js';
 
 export interface StopResult {
@@ -110,9 +109,7 @@ export async function stopSpecs(config: ResolvedConfig, ids: string[], opts: { w
     const end = outcome(st, id, recordedHere);
     // What the runner would have done had it recorded the stop itself.
     if (recordedHere) {
-      const signalProblem = writeSignal(config.signalDir, config.project, 'failed', id, `${REASON}\n`);
-      if (signalProblem) warn(signalProblem);
-      await runHook(config, 'onSpecFailed', { ...specVars(id, spec), STATE: 'failed', KIND: 'interrupted', REASON });
+      await announceVerdict(config, id, { state: 'failed', kind: 'interrupted', reason: REASON });
     }
     out.push({ id, from: seen.from, ...end, ...(stateOf(st, id) === 'running' ? { note: `still running (runner pid ${r.pid} did not stop)` } : {}) });
   }
@@ -199,10 +196,7 @@ async function recordRemoteStop(config: ResolvedConfig, id: string, r: RunnerInf
     });
   }
   if (recordedHere) {
-    const spec = config.specs.find((s) => s.id === id);
-    const signalProblem = writeSignal(config.signalDir, config.project, 'failed', id, `${REASON}\n`);
-    if (signalProblem) warn(signalProblem);
-    await runHook(config, 'onSpecFailed', { ...specVars(id, spec), STATE: 'failed', KIND: 'interrupted', REASON });
+    await announceVerdict(config, id, { state: 'failed', kind: 'interrupted', reason: REASON });
   }
   return { id, from: 'running', ...outcome(readState(config.stateDir), id, recordedHere), ...(recordedHere && givenUp ? { givenUp } : {}) };
 }

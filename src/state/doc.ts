@@ -464,6 +464,34 @@ export function closeLaunch(doc: StateDoc, id: string, n: number, end: Omit<Atte
   rec.history = rec.history.map((h) => (h.n === n && !h.endedAt ? { ...h, endedAt: new Date().toISOString(), ...end } : h));
 }
 
+/** An attempt's verdict as its runner (or the collector of a remote run) records it. */
+export interface AttemptVerdict {
+  state: 'done' | 'failed' | 'rate-limited';
+  kind: VerdictKind;
+  reason?: string;
+  /** Rate-limited: when it may be relaunched (without it, a rate limit is recorded as a failure). */
+  until?: string;
+  /** Rate-limited: the agent that is paused. */
+  agent?: string;
+  /** Done by an isolated spec: its work waits for a merge. */
+  awaitingMerge?: boolean;
+}
+
+/**
+ * Records an attempt's verdict: the spec's state (or its wait for a rate limit), the attempt closed with its
+ * evidence, and a stop asked of it answered. The one writer of a verdict, for local and remote runs alike.
+ */
+export function recordVerdict(doc: StateDoc, id: string, attempt: number, v: AttemptVerdict, end: Omit<AttemptRecord, 'n' | 'startedAt' | 'state' | 'kind' | 'reason'>): void {
+  const rec = (extra(doc).specs[id] ??= {});
+  delete rec.stopReason;
+  delete rec.stopKind;
+  const waits = v.state === 'rate-limited' && v.until !== undefined;
+  if (waits) markRateLimited(doc, id, { until: v.until!, agent: v.agent ?? '', reason: v.reason ?? 'rate limited', at: end.endedAt ?? new Date().toISOString() });
+  else setState(doc, id, v.state === 'rate-limited' ? 'failed' : v.state, v.reason, v.kind);
+  if (v.state === 'done' && v.awaitingMerge) extra(doc).specs[id]!.awaitingMerge = true;
+  closeLaunch(doc, id, attempt, { ...end, state: v.state === 'rate-limited' && !waits ? 'failed' : v.state, kind: v.kind, ...(v.reason ? { reason: v.reason } : {}) });
+}
+
 /**
  * Fails a running (or launching) spec from outside its runner — lost, stopped by hand, not launched —
  * and closes the launch it had in the history with the same verdict.

@@ -10,8 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import type { ResolvedConfig } from '../../config/types.js';
 import { warn } from '../../errors.js';
 import { capture, type CaptureResult } from '../../proc/launch.js';
-import { bare, closeLaunch, endOutlived, extra, failLaunch, markRateLimited, own, setState, type AttemptRecord, type RunnerInfo, type StateDoc, type VerdictKind } from '../../state/doc.js';
-import { writeSignal } from '../../state/signals.js';
+import { bare, endOutlived, extra, failLaunch, own, recordVerdict, type AttemptRecord, type RunnerInfo, type StateDoc, type VerdictKind } from '../../state/doc.js';
 import { LockTimeoutError, lockState } from '../../state/lock.js';
 import { readState, withState } from '../../state/store.js';
 import { hostBranchOf, type PolledRun, type RunResult } from './wire.js';
@@ -569,17 +568,11 @@ async function applyResult(config: ResolvedConfig, ex: SshExecutor, t: Target, e
     // Where dispatch set the branch is kept whatever else happens: only from there will it move it again.
     if (fetched) (extra(doc).specs[id] ??= {}).worktree = { path: wtPath, branch: homeBranchOf(id), createdBy: 'dispatch', host: h.name, head: fetched };
     if (!sameRun(own(doc.dispatch?.running, id), entry0)) return false;
-    const rec = extra(doc).specs[id] ??= {};
-    delete rec.stopReason;
-    delete rec.stopKind;
-    if (state === 'rate-limited' && res.until) {
-      const spec = config.specs.find((s) => s.id === id);
-      markRateLimited(doc, id, { until: res.until, agent: spec?.agent ?? '', reason: reason ?? 'rate limited', at: res.endedAt });
-    } else setState(doc, id, state === 'rate-limited' ? 'failed' : state, reason, kind);
-    if (state === 'done') rec.awaitingMerge = true;
+    const spec = config.specs.find((s) => s.id === id);
     const entry = (res.entry ?? {}) as Partial<AttemptRecord>;
-    const { n: _n, startedAt: _s, ...rest } = entry;
-    closeLaunch(doc, id, run.attempt, { ...rest, endedAt: entry.endedAt ?? res.endedAt, state: state === 'rate-limited' && !res.until ? 'failed' : state, kind, ...(reason ? { reason } : {}) } as Omit<AttemptRecord, 'n' | 'startedAt'>);
+    const { n: _n, startedAt: _s, state: _st, kind: _k, reason: _r, ...rest } = entry;
+    // Its work came home to dispatch/<id>: done waits for a merge, whatever the spec's mode.
+    recordVerdict(doc, id, run.attempt, { state, kind, ...(reason ? { reason } : {}), ...(res.until ? { until: res.until } : {}), agent: spec?.agent ?? '', awaitingMerge: true }, { ...rest, endedAt: entry.endedAt ?? res.endedAt });
     return true;
   });
   // Recorded (or decided meanwhile): the run leaves the host with its next check; with its work fetched, its worktree too.
@@ -636,15 +629,9 @@ async function fetchBranch(config: ResolvedConfig, base: string, run: PolledRun,
 }
 
 /** What a runner would have said on its own machine: the signal file and the hook. */
-async function tell(config: ResolvedConfig, id: string, state: string, kind: string, reason: string | undefined, more: Record<string, string | number | undefined> = {}): Promise<void> {
-  if (state !== 'rate-limited') {
-    const problem = writeSignal(config.signalDir, config.project, state as 'done' | 'failed', id, reason ? `${reason}\n` : '');
-    if (problem) warn(problem);
-  }
-  const { runHook, specVars } = await import('../../attempt/hooks.js');
-  const hook = state === 'done' ? 'onSpecDone' : state === 'failed' ? 'onSpecFailed' : 'onRateLimited';
-  const spec = config.specs.find((s) => s.id === id);
-  const h = await runHook(config, hook, { ...specVars(id, spec), STATE: state, KIND: kind, REASON: reason, ...more });
+async function tell(config: ResolvedConfig, id: string, state: 'done' | 'failed' | 'rate-limited', kind: string, reason: string | undefined, more: Record<string, string | number | undefined> = {}): Promise<void> {
+  const { announceVerdict } = await import('../../attempt/hooks.js');
+  const h = await announceVerdict(config, id, { state, kind, reason }, more);
   if (h && !h.ok) warn(`hook ${h.hook} failed: ${h.error ?? ''}`);
 }
 
