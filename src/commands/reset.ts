@@ -16,7 +16,7 @@ export async function run(args: { spec?: string; yes?: boolean; discard?: boolea
   if (args.spec !== undefined) {
     const spec = findSpec(config, args.spec);
     const { readState, withState } = await import('../state/store.js');
-    const { own } = await import('../state/doc.js');
+    const { own, forgetWorktree } = await import('../state/doc.js');
     const wt = args.discard ? (own(readState(config.stateDir).dispatch?.specs, spec.id)?.worktree as import('../attempt/worktree.js').WorktreeRecord | undefined) : undefined;
     if (args.discard && wt?.createdBy === 'dispatch' && !args.yes) {
       if (!ctx.interactive) throw new UsageError(`discarding ${wt.path} and its branch ${wt.branch} needs confirmation`, 'pass --yes');
@@ -29,10 +29,7 @@ export async function run(args: { spec?: string; yes?: boolean; discard?: boolea
       else {
         const { discardWorktree } = await import('../attempt/worktree.js');
         const gone = await discardWorktree(config, wt);
-        await withState(config.stateDir, { command: 'reset' }, (d) => {
-          const rec = own(d.dispatch?.specs, spec.id);
-          if (rec) delete rec.worktree;
-        });
+        await withState(config.stateDir, { command: 'reset' }, (d) => forgetWorktree(d, spec.id));
         ctx.out(`${spec.id}: discarded${gone.worktree ? ` ${visible(wt.path)}` : ''}${gone.worktree && gone.branch ? ' and' : ''}${gone.branch ? ` the branch ${visible(wt.branch)}` : ''}\n`);
       }
     }

@@ -52,7 +52,7 @@ export async function run(args: { _: [string[]]; mark?: boolean }, ctx: Ctx): Pr
   }
   if (args.mark && !ctx.signal.aborted) {
     const { withState } = await import('../state/store.js');
-    const { setState } = await import('../state/doc.js');
+    const { recordChecked } = await import('../state/doc.js');
     const { writeSignal } = await import('../state/signals.js');
     const { usesDispatchWorktree } = await import('../agents/command.js');
     await withState(config.stateDir, { command: 'verify' }, (d) => {
@@ -60,12 +60,10 @@ export async function run(args: { _: [string[]]; mark?: boolean }, ctx: Ctx): Pr
       const launched = results.filter((r) => stateOf(d, r.id) === 'running').map((r) => r.id);
       if (launched.length) throw new DispatchError(`${launched.join(', ')} started running while the checks ran; nothing was recorded`, { hint: "wait for it to end, then run 'dispatch verify --mark' again" });
       for (const r of results) {
-        setState(d, r.id, r.ok ? 'done' : 'failed', r.reason, r.ok ? 'done' : 'verify-failed');
         // Done work still in a worktree dispatch made is still to be merged.
-        const rec = own(d.dispatch?.specs, r.id);
-        const wt = rec?.worktree as { createdBy?: string; path?: string } | undefined;
+        const wt = own(d.dispatch?.specs, r.id)?.worktree as { createdBy?: string; path?: string } | undefined;
         const spec = specs.find((s) => s.id === r.id)!;
-        if (r.ok && rec && usesDispatchWorktree(spec) && wt?.createdBy === 'dispatch' && wt.path && existsSync(wt.path)) rec.awaitingMerge = true;
+        recordChecked(d, r.id, r.ok, r.reason, usesDispatchWorktree(spec) && wt?.createdBy === 'dispatch' && !!wt.path && existsSync(wt.path));
       }
     });
     for (const r of results) {

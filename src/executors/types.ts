@@ -46,6 +46,8 @@ export interface HeldRun {
   host: string;
   alive: boolean;
   pid?: number;
+  /** A remote run that has ended: the verdict it left there, not yet brought home (a local runner records its own). */
+  result?: { state: 'done' | 'failed' | 'rate-limited'; kind: string; reason?: string };
 }
 
 /** How to watch a run: a command to hand the terminal to, or why there is none. */
@@ -136,8 +138,9 @@ export interface Executor {
    */
   stop(id: string, r: RunnerInfo, how: 'ask' | 'kill'): Promise<{ started: boolean }>;
   /**
-   * The run's log from `cursor` on (0: the start), and the cursor to read on from; undefined when there is none
-   * (yet). A cursor is only ever handed back to the same run's readLog.
+   * The run's log from `cursor` on (0: the start), and where to read on from (`size`); undefined when there is
+   * none (yet). The cursor counts the bytes of the run's log read so far, wherever it is: a remote run's log
+   * comes home whole when it is collected, and reading goes on in the copy here from the same count.
    */
   readLog(id: string, r: RunnerInfo | undefined, cursor: number): Promise<{ size: number; chunk: Buffer } | undefined>;
   /** How to watch the run live. */

@@ -17,7 +17,7 @@ import { writeFileAtomic } from '../util/write-atomic.js';
 import { sessionOf } from '../executors/ssh/hosts.js';
 import { formatLiteral, tmuxArg } from '../executors/tmux.js';
 import { hostBranchOf, jobFile, resultFile, runDir, runnerPidFile, runsDir, sessionFile, stopMarkOf, worktreeOf, type Job, type PolledRun, type RunResult, type StartPayload } from '../executors/ssh/wire.js';
-import { attemptLogPath } from '../attempt/paths.js';
+import { attemptLogPath, logsDirOf } from '../attempt/paths.js';
 
 const LABEL = /^[A-Za-z0-9._-]+$/;
 const SHA = /^[0-9a-f]{40,64}$/;
@@ -133,7 +133,7 @@ export async function start(base: string, dir: string, p: StartPayload): Promise
   writeFileSync(join(folder, 'spec.md'), p.files.spec);
   if (p.files.plan !== undefined) writeFileSync(join(folder, 'plan.md'), p.files.plan);
   if (p.files.previousLog) {
-    mkdirSync(join(config.stateDir, 'logs'), { recursive: true });
+    mkdirSync(logsDirOf(config), { recursive: true });
     writeFileSync(attemptLogPath(config, p.id, p.files.previousLog.n), p.files.previousLog.text);
   }
   // The launch as the dispatcher recorded it: the runner finds it open, numbered, and takes it.

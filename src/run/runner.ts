@@ -16,7 +16,7 @@ import { gitAfter, gitBefore, type GitBefore, type GitEvidence } from '../attemp
 import { requireChangesOf, runVerify, verifyCommandsOf, type VerifyResult } from '../attempt/verify.js';
 import { evidenceLine } from '../attempt/evidence-line.js';
 import { findSpec, locateSpec } from '../specs/lookup.js';
-import { extra, markRunning, own, recordVerdict, stateOf, type AgentGroup, type AttemptRecord, type StateDoc, type VerdictKind, closeLaunch, nextLaunchNumber } from '../state/doc.js';
+import { extra, markRunning, own, recordAgentGroup, recordVerdict, stateOf, type AgentGroup, type AttemptRecord, type StateDoc, type VerdictKind, closeLaunch, nextLaunchNumber } from '../state/doc.js';
 import { AGENT_TOKEN_VAR, groupAlive, signalGroup, stopGroup } from '../proc/group.js';
 import { readState, withState } from '../state/store.js';
 import { signalVerdict, verdictHook } from '../attempt/hooks.js';
@@ -293,10 +293,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     if (opts.signal.aborted) stop();
     else opts.signal.addEventListener('abort', stop, { once: true });
     // On record now: if this runner dies, whoever notices stops the agent's whole group.
-    await withState(config.stateDir, { command: 'exec-spec' }, (doc) => {
-      const r = own(doc.dispatch?.running, id);
-      if (r?.pid === process.pid) r.agent = group;
-    });
+    await withState(config.stateDir, { command: 'exec-spec' }, (doc) => recordAgentGroup(doc, id, process.pid, group));
     // 'exit', not 'close': a background process the agent left behind (a dev server) may hold
     // its output open for ever. The pipes get a moment to drain, then the verdict is taken.
     const [code, sig] = await exited;

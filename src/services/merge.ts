@@ -3,7 +3,7 @@
 // the caller says it.
 import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { DispatchError } from '../errors.js';
-import { kindOf, own, setState, stateOf, type SpecRecord } from '../state/doc.js';
+import { kindOf, own, recordMerge, recordMergeStop, stateOf, type SpecRecord } from '../state/doc.js';
 import { readState, withState } from '../state/store.js';
 import type { WorktreeRecord } from '../attempt/worktree.js';
 
@@ -81,23 +81,11 @@ export async function mergeSpec(config: ResolvedConfig, spec: ResolvedSpec, opts
   }
   const branch = (rec?.worktree as { branch?: string } | undefined)?.branch;
   if (result.ok) {
-    await withState(config.stateDir, { command: opts.command }, (d) => {
-      // Merged after a conflict was resolved by hand: the spec is done.
-      if (stateOf(d, spec.id) === 'failed' && kindOf(d, spec.id) === 'merge-conflict') setState(d, spec.id, 'done', undefined, 'done');
-      const r = own(d.dispatch?.specs, spec.id);
-      if (r) {
-        delete r.awaitingMerge;
-        delete r.worktree;
-        // So that merging again says "already merged"; going back to pending drops it with the rest.
-        r.merged = { at: new Date().toISOString(), ...(branch ? { branch } : {}) };
-      }
-    });
+    await withState(config.stateDir, { command: opts.command }, (d) => recordMerge(d, spec.id, branch));
   } else if (opts.recordStop) {
     const reason = result.reason;
-    await withState(config.stateDir, { command: opts.command }, (d) => {
-      // Failed with everything kept: the worktree record stays, so 'dispatch merge' can finish it later.
-      if (stateOf(d, spec.id) === 'done') setState(d, spec.id, 'failed', reason, 'merge-conflict');
-    });
+    // Failed with everything kept: the worktree record stays, so 'dispatch merge' can finish it later.
+    await withState(config.stateDir, { command: opts.command }, (d) => recordMergeStop(d, spec.id, reason));
   }
   return result;
 }

@@ -639,3 +639,38 @@ export function isComplete(doc: StateDoc, id: string): boolean {
   const s = stateOf(doc, id);
   return (s === 'done' && !doc.dispatch?.specs[id]?.awaitingMerge) || s === 'skipped';
 }
+
+/** An isolated spec's work landed in the project: done (a conflict resolved by hand included), and remembered as merged. */
+export function recordMerge(doc: StateDoc, id: string, branch: string | undefined, at = new Date().toISOString()): void {
+  if (stateOf(doc, id) === 'failed' && kindOf(doc, id) === 'merge-conflict') setState(doc, id, 'done', undefined, 'done');
+  const r = own(doc.dispatch?.specs, id);
+  if (!r) return;
+  delete r.awaitingMerge;
+  delete r.worktree;
+  // So that merging again says "already merged"; going back to pending drops it with the rest.
+  r.merged = { at, ...(branch ? { branch } : {}) };
+}
+
+/** A merge that could not land (a conflict, failed checks): the spec fails, its worktree record kept for a merge by hand. */
+export function recordMergeStop(doc: StateDoc, id: string, reason: string): void {
+  if (stateOf(doc, id) === 'done') setState(doc, id, 'failed', reason, 'merge-conflict');
+}
+
+/** The spec's worktree is gone (discarded by `reset --discard`): no record of it stays. */
+export function forgetWorktree(doc: StateDoc, id: string): void {
+  const rec = own(doc.dispatch?.specs, id);
+  if (rec) delete rec.worktree;
+}
+
+/** `verify --mark`: the project's checks decided, by hand; done work still in its worktree waits for a merge. */
+export function recordChecked(doc: StateDoc, id: string, ok: boolean, reason: string | undefined, inWorktree: boolean): void {
+  setState(doc, id, ok ? 'done' : 'failed', reason, ok ? 'done' : 'verify-failed');
+  const rec = own(doc.dispatch?.specs, id);
+  if (ok && rec && inWorktree) rec.awaitingMerge = true;
+}
+
+/** The runner started its agent: its process group is on record, for whoever finds the runner dead to stop it. */
+export function recordAgentGroup(doc: StateDoc, id: string, runnerPid: number, group: AgentGroup): void {
+  const r = own(doc.dispatch?.running, id);
+  if (r?.pid === runnerPid) r.agent = group;
+}

@@ -8,8 +8,10 @@ import type { ResolvedConfig } from '../../config/types.js';
 import type { Check } from '../types.js';
 import { capture } from '../../proc/launch.js';
 import { own, type StateDoc } from '../../state/doc.js';
+import { branchOf } from '../../attempt/paths.js';
 
-export const homeBranchOf = (id: string) => `dispatch/${id}`;
+/** A spec's branch here, where its work comes home: the same branch a local isolated spec works on. */
+export const homeBranchOf = branchOf;
 
 /** The commit dispatch last set the spec's branch to (undefined: dispatch never set it, as far as the state shows). */
 export function setByDispatch(doc: StateDoc, id: string): string | undefined {

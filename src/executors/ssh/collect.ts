@@ -18,7 +18,7 @@ import { hostKey, runLabel, sessionOf, type SshHost } from './hosts.js';
 import { HOST_ANSWER_MAX, sameRun, sshEntries, sshProblem, unreachable, type SshExecutor } from './pool.js';
 import { AnswerError, parseAnswer, pollAnswerSchema, polledEntry, type PolledEntry } from './answers.js';
 import { homeBranchOf, setByDispatch, setHomeBranch } from './branch.js';
-import { attemptLogPath } from '../../attempt/paths.js';
+import { attemptLogPath, logPath } from '../../attempt/paths.js';
 
 import type { CollectEvent, CollectOptions } from '../types.js';
 export type { CollectEvent, CollectOptions } from '../types.js';
@@ -586,7 +586,7 @@ async function applyResult(config: ResolvedConfig, ex: SshExecutor, t: Target, e
 /** The run's whole log, kept here as the attempt's log (and the spec's latest). */
 function keepLog(config: ResolvedConfig, id: string, attempt: number, log: Part): void {
   const file = attemptLogPath(config, id, attempt);
-  const latest = join(config.stateDir, 'logs', `${id}.log`);
+  const latest = logPath(config, id);
   try {
     mkdirSync(dirname(file), { recursive: true });
     log.writeTo(file);

@@ -245,7 +245,10 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
       await Promise.all(hosts.map(async (h) => {
         const p = await remote(h, 'poll', ['--base', base(h)]);
         if (p.exitCode !== 0) return;
-        for (const run of polledRuns(p.stdout) ?? []) out.push({ id: run.id, attempt: run.attempt, host: h.name, alive: !!run.alive, ...(run.pid ? { pid: run.pid } : {}) });
+        for (const run of polledRuns(p.stdout) ?? []) {
+          const res = run.result;
+          out.push({ id: run.id, attempt: run.attempt, host: h.name, alive: !!run.alive, ...(run.pid ? { pid: run.pid } : {}), ...(res ? { result: { state: res.state, kind: res.kind, ...(res.reason ? { reason: res.reason } : {}) } } : {}) });
+        }
       }));
       return out;
     },
