@@ -8,7 +8,7 @@ import { loadConfig, type ResolvedConfig, type ResolvedSpec } from '../config/lo
 import type { Executor as Mux } from '../executors/types.js';
 import { remoteKindsOf } from '../executors/recorded.js';
 import { createExecutor } from '../executors/registry.js';
-import { claimLaunch, claimRefusal, extra, failLaunch, isRemote, requestStop, stallReason, nextLaunchNumber, own, stateOf, type LaunchBasis, type RunPlace, type SpecState, type StateDoc, type VerdictKind } from '../state/doc.js';
+import { claimLaunch, claimRefusal, failLaunch, recordWorktree, isRemote, requestStop, stallReason, nextLaunchNumber, own, stateOf, type LaunchBasis, type RunPlace, type SpecState, type StateDoc, type VerdictKind } from '../state/doc.js';
 import { journalRunEvent, readState, statePath, withState } from '../state/store.js';
 import { announceVerdict, runHook } from '../attempt/hooks.js';
 import { launchItem, type LaunchItem } from './launch-plan.js';
@@ -272,7 +272,7 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, run
       place = placed.record?.place;
       claimLaunch(doc, id, basis, { pid: 0, host, startedAt, pane: item.paneName, attempt, runId: runId, ...placed.record }, item.spec.wave);
       claimed = true;
-      if (worktree) extra(doc).specs[id]!.worktree = worktree;
+      if (worktree) recordWorktree(doc, id, worktree);
     });
     if (refused) return { ok: false, attempt: 0, pane: '', refused: { kind: 'decided', state: refused } };
     // The launch is on record (and in the journal) now: the next one is paced from here.
@@ -293,14 +293,7 @@ async function launchOne(config: ResolvedConfig, item: LaunchItem, mux: Mux, run
       const cur = own(doc.dispatch?.running, id);
       if (claimed && cur?.attempt !== attempt) return false;
       // A stop asked for while it launched names its own reason and kind (as a runner's verdict would).
-      const rec = own(doc.dispatch?.specs, id);
-      if (cur && rec?.stopReason) {
-        reason = rec.stopReason;
-        kind = rec.stopKind ?? 'interrupted';
-        delete rec.stopReason;
-        delete rec.stopKind;
-      }
-      failLaunch(doc, id, reason, kind);
+      ({ reason, kind } = failLaunch(doc, id, reason, kind, { answerStop: !!cur }));
       return true;
     });
     if (!mine) return { ok: false, attempt: 0, pane: '', refused: { kind: 'decided', state: stateOf(readState(config.stateDir), id) } };

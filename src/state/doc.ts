@@ -496,10 +496,19 @@ export function recordVerdict(doc: StateDoc, id: string, attempt: number, v: Att
  * Fails a running (or launching) spec from outside its runner — lost, stopped by hand, not launched —
  * and closes the launch it had in the history with the same verdict.
  */
-export function failLaunch(doc: StateDoc, id: string, reason: string, kind: VerdictKind): void {
-  const n = own(doc.dispatch?.running, id)?.attempt ?? own(doc.dispatch?.specs, id)?.history?.at(-1)?.n;
+export function failLaunch(doc: StateDoc, id: string, reason: string, kind: VerdictKind, opts: { answerStop?: boolean } = {}): { reason: string; kind: VerdictKind } {
+  const rec = own(doc.dispatch?.specs, id);
+  // A stop asked for meanwhile names its own reason and kind, as a runner's verdict would.
+  if (opts.answerStop && rec?.stopReason) {
+    reason = rec.stopReason;
+    kind = rec.stopKind ?? 'interrupted';
+    delete rec.stopReason;
+    delete rec.stopKind;
+  }
+  const n = own(doc.dispatch?.running, id)?.attempt ?? rec?.history?.at(-1)?.n;
   setState(doc, id, 'failed', reason, kind);
   if (n !== undefined) closeLaunch(doc, id, n, { state: 'failed', kind, reason });
+  return { reason, kind };
 }
 
 /**
@@ -546,6 +555,30 @@ export function recheckLater(doc: StateDoc, r: RunnerInfo): void {
   const p = r.place;
   if (!p) return;
   (extra(doc).recheck ??= bare(undefined))[placeKey(p.host, p.port, p.base)] = { host: r.host, place: p };
+}
+
+/** A place to check again has answered (what it still ran of attempts no longer current was stopped). */
+export function recheckDone(doc: StateDoc, key: string): void {
+  const r = doc.dispatch?.recheck;
+  if (!r || !own(r, key)) return;
+  delete r[key];
+  if (!Object.keys(r).length) delete doc.dispatch!.recheck;
+}
+
+/**
+ * A running entry learns where its runner is (its pid once adopted, its place, the session its host really
+ * started, its agent's group): only while the entry is still `still` (that very launch).
+ */
+export function noteRunner(doc: StateDoc, id: string, still: (r: RunnerInfo) => boolean, facts: Partial<Pick<RunnerInfo, 'pid' | 'place' | 'agent'>>): boolean {
+  const r = own(doc.dispatch?.running, id);
+  if (!r || !still(r)) return false;
+  Object.assign(r, facts);
+  return true;
+}
+
+/** A spec's work is on its branch here (`createdBy: 'dispatch'`: dispatch may move and remove it). */
+export function recordWorktree(doc: StateDoc, id: string, worktree: object): void {
+  (extra(doc).specs[id] ??= {}).worktree = worktree;
 }
 
 /** A place as an address (ssh host, port, project folder): equal keys are the same place whatever the config calls it. */
@@ -671,6 +704,5 @@ export function recordChecked(doc: StateDoc, id: string, ok: boolean, reason: st
 
 /** The runner started its agent: its process group is on record, for whoever finds the runner dead to stop it. */
 export function recordAgentGroup(doc: StateDoc, id: string, runnerPid: number, group: AgentGroup): void {
-  const r = own(doc.dispatch?.running, id);
-  if (r?.pid === runnerPid) r.agent = group;
+  noteRunner(doc, id, (r) => r.pid === runnerPid, { agent: group });
 }

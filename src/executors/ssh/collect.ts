@@ -10,7 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import type { ResolvedConfig } from '../../config/types.js';
 import { warn } from '../../errors.js';
 import { capture, type CaptureResult } from '../../proc/launch.js';
-import { bare, endOutlived, extra, failLaunch, own, recordVerdict, type AttemptRecord, type RunnerInfo, type StateDoc, type VerdictKind } from '../../state/doc.js';
+import { bare, endOutlived, extra, failLaunch, noteRunner, own, recheckDone, recordVerdict, recordWorktree, type AttemptRecord, type RunnerInfo, type StateDoc, type VerdictKind } from '../../state/doc.js';
 import { LockTimeoutError, lockState } from '../../state/lock.js';
 import { readState, withState } from '../../state/store.js';
 import { hostBranchOf, type PolledRun, type RunResult } from './wire.js';
@@ -208,10 +208,7 @@ async function collectOne(config: ResolvedConfig, ex: SshExecutor, t: Target, op
     const events = await collectHost(config, ex, t, answer, opts, back);
     // Answered, and what it held of attempts no longer current was stopped: no need to come back.
     if (own(readState(config.stateDir).dispatch?.recheck, t.key)) {
-      await withState(config.stateDir, { command: opts.command }, (d) => {
-        if (own(d.dispatch?.recheck, t.key)) delete d.dispatch!.recheck![t.key];
-        if (d.dispatch?.recheck && !Object.keys(d.dispatch.recheck).length) delete d.dispatch.recheck;
-      });
+      await withState(config.stateDir, { command: opts.command }, (d) => recheckDone(d, t.key));
     }
     return events;
   } finally {
@@ -430,8 +427,7 @@ async function collectHost(config: ResolvedConfig, ex: SshExecutor, t: Target, a
         // Adopted: the runner is on record with its pid on its host.
         const pid = run.pid;
         await withState(config.stateDir, { command: opts.command }, (d) => {
-          const cur = own(d.dispatch?.running, id);
-          if (sameRun(cur, r)) cur!.pid = pid;
+          noteRunner(d, id, (cur) => sameRun(cur, r), { pid });
         });
         events.push({ type: 'adopted', id, host: name, pid });
       }
@@ -469,7 +465,7 @@ async function closeOutlived(config: ResolvedConfig, ex: SshExecutor, t: Target,
   const { n: _n, startedAt: _s, ...rest } = entry;
   const closed = await withState(config.stateDir, { command: opts.command }, (d) => {
     // Where dispatch set the branch is kept: only from there will it move it again.
-    if (fetched) (extra(d).specs[id] ??= {}).worktree = { path: `${t.base}/worktrees/${id}`, branch: homeBranchOf(id), createdBy: 'dispatch', host: t.h.name, head: fetched };
+    if (fetched) recordWorktree(d, id, { path: `${t.base}/worktrees/${id}`, branch: homeBranchOf(id), createdBy: 'dispatch', host: t.h.name, head: fetched });
     return endOutlived(d, id, o.attempt, { ...rest, endedAt: entry.endedAt ?? res.endedAt, state: problem ? 'failed' : state, kind: problem ? 'lost' : (res.kind as VerdictKind), ...(reason ? { reason } : {}) } as Omit<AttemptRecord, 'n' | 'startedAt'>);
   });
   const list = ex.cleanups.get(t.name) ?? [];
@@ -513,8 +509,7 @@ async function recordPlace(config: ResolvedConfig, id: string, r: RunnerInfo, t:
     dispatch: c.dispatch as string | string[], dir: c.dir, base: t.base, label, session: sessionOf(label),
   };
   await withState(config.stateDir, { command: 'run' }, (d) => {
-    const cur = own(d.dispatch?.running, id);
-    if (sameRun(cur, r)) cur!.place = place;
+    noteRunner(d, id, (cur) => sameRun(cur, r), { place });
   });
   r.place = place;
 }
@@ -566,7 +561,7 @@ async function applyResult(config: ResolvedConfig, ex: SshExecutor, t: Target, e
   const wtPath = `${base}/worktrees/${id}`;
   const applied = await withState(config.stateDir, { command: 'run', ...(reason ? { reason } : {}) }, (doc) => {
     // Where dispatch set the branch is kept whatever else happens: only from there will it move it again.
-    if (fetched) (extra(doc).specs[id] ??= {}).worktree = { path: wtPath, branch: homeBranchOf(id), createdBy: 'dispatch', host: h.name, head: fetched };
+    if (fetched) recordWorktree(doc, id, { path: wtPath, branch: homeBranchOf(id), createdBy: 'dispatch', host: h.name, head: fetched });
     if (!sameRun(own(doc.dispatch?.running, id), entry0)) return false;
     const spec = config.specs.find((s) => s.id === id);
     const entry = (res.entry ?? {}) as Partial<AttemptRecord>;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { ResolvedConfig, ResolvedSpec } from '../../config/types.js';
 import { DispatchError } from '../../errors.js';
 import { capture, type Argv } from '../../proc/launch.js';
-import { own, stateOf, type RunnerInfo, type StateDoc } from '../../state/doc.js';
+import { noteRunner, own, stateOf, type RunnerInfo, type StateDoc } from '../../state/doc.js';
 import { readState, withState } from '../../state/store.js';
 import type { PolledRun, StartPayload } from './wire.js';
 import { AnswerError, parseAnswer, pollAnswerSchema, polledEntry, receiveAnswerSchema, startAnswerSchema, stopAnswerSchema } from './answers.js';
@@ -194,7 +194,7 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
         if (actual && actual !== w.session) {
           await withState(config.stateDir, { command: 'run' }, (d) => {
             const cur = own(d.dispatch?.running, req.spec!.id);
-            if (cur?.place && cur.attempt === req.attempt) cur.place.session = actual;
+            if (cur?.place) noteRunner(d, req.spec!.id, (x) => x.attempt === req.attempt, { place: { ...cur.place, session: actual } });
           });
         }
         return `${h.name}:${started.pane}`;
