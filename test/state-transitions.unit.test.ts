@@ -190,8 +190,8 @@ describe('what a running entry learns', () => {
   });
 
   it('isRemote: an entry naming its executor lives elsewhere', () => {
-    expect(isRemote({ pid: 1, startedAt: AT, executor: 'ssh' })).toBe(true);
-    expect(isRemote({ pid: 1, startedAt: AT })).toBe(false);
+    expect(isRemote({ pid: 1, host: 'h1', startedAt: AT, executor: 'ssh' })).toBe(true);
+    expect(isRemote({ pid: 1, host: 'here', startedAt: AT })).toBe(false);
     expect(isRemote(undefined)).toBe(false);
     expect(hasRemoteWork(running({ executor: 'ssh', place }))).toBe(true);
     expect(hasRemoteWork(running())).toBe(false);
