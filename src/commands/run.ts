@@ -3,29 +3,15 @@ import { DispatchError, UsageError, EXIT, noSuchWave } from '../errors.js';
 import type { RunEvent, RunOutcome } from '../run/engine.js';
 import type { WavePlan } from '../run/launch-plan.js';
 import type { Executor } from '../executors/types.js';
+import type { RunRequest } from '../services/run.js';
 import { showArgv } from '../proc/launch.js';
 import { palette, type Palette } from '../ui/style.js';
 import type { Check } from '../run/preflight.js';
 import { checkLine } from '../ui/checks.js';
 import { visible, visibleAll } from '../util/visible.js';
 
-export interface RunArgs {
-  wave?: number;
-  spec?: string[];
-  yes?: boolean;
-  plan?: boolean;
-  requirePlan?: boolean;
-  mux?: 'auto' | 'zellij' | 'tmux' | 'headless';
-  /** This run's schedule (default: the config's). */
-  schedule?: 'waves' | 'eager';
-  createSession?: boolean;
-  dryRun?: boolean;
-  wait?: boolean;
-  /** Token budget for this run (overrides budget.tokensPerRun once). */
-  budget?: number;
-  /** watch-handoff: wait this long for the previous run to release the lock. */
-  lockWaitSeconds?: number;
-}
+/** The service's request, and --yes (the confirmation is the command's). */
+export type RunArgs = RunRequest & { yes?: boolean };
 
 const secs = (n: number) => (n < 120 ? `${n} s` : `${Math.floor(n / 60)} min${n % 60 ? ` ${n % 60} s` : ''}`);
 
