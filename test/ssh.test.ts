@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { dispatch, dispatchAsync, readStateOf } from './helpers.js';
+import { dispatch, dispatchAsync, readStateOf, tempDir } from './helpers.js';
 import { engineProject, starts, trace } from './fixtures/engine.js';
 import { GIT_ENV, git } from './fixtures/git.js';
 import { baseOf, sshAvailable, startPool, type SshPool } from './fixtures/sshd.js';
@@ -79,6 +79,19 @@ describe.skipIf(!sshAvailable)('SSH host pool (real OpenSSH)', () => {
     // Logs came home; the runs left the hosts.
     expect(readFileSync(join(dir, '.codex', 'logs', '001.log'), 'utf8')).toMatch(/succeed: all done/);
     for (const h of pool.hosts) expect(readdirSync(join(baseOf(h.dir, 'sshp1'), 'runs'))).toEqual([]);
+  }, 120_000);
+
+  it("a verdict collected from a host runs its hook with what a local runner's gets: the evidence and the log, kept here with its verdict line", async () => {
+    const out = tempDir('ssh-hook-');
+    const dir = sshProject('sshph', [{ id: '001', name: 'a', wave: 1, cost: 1, body: 'write out/1.txt one\n' }], {
+      hooks: { onSpecDone: ['sh', '-c', `env | grep ^DISPATCH_ | sort > ${out}/env; cat "$DISPATCH_LOG" > ${out}/log`] },
+    });
+    const r = await run(dir);
+    expect(r.code, r.stderr).toBe(0);
+    const vars = readFileSync(join(out, 'env'), 'utf8');
+    for (const v of ['KIND=done', 'STATE=done', 'ATTEMPT=1', 'EXIT_CODE=0', 'SPEC_ID=001', `LOG=${join(dir, '.codex', 'logs', '001.attempt-1.log')}`]) expect(vars).toContain(`DISPATCH_${v}\n`);
+    expect(vars).toMatch(/^DISPATCH_HOST=h[12]$/m);
+    expect(readFileSync(join(out, 'log'), 'utf8')).toMatch(/── dispatch: 001 done/);
   }, 120_000);
 });
 

@@ -137,6 +137,11 @@ describe('executor config', () => {
     expect(await problemsOf({ specs: [{ id: '001', name: 'a', cost: 1, agent: 'codex', runOn: 'x' }] })).toEqual([expect.stringMatching(/^specs\[0\]\.runOn: "x" needs executor: \{ kind: 'ssh'/)]);
     expect(await problemsOf({ executor: { kind: 'ssh', hosts: HOSTS }, specs: [{ id: '001', name: 'a', cost: 1, agent: 'codex', runOn: 'build9' }] })).toEqual(['specs[0].runOn: no host "build9" — expected one of "build1", "dev@10.0.0.7:2222"']);
   });
+  it('a host name is at most 64 characters (it names files and branches); 64 is fine', async () => {
+    expect(await problemsOf({ executor: { kind: 'ssh', hosts: [{ host: 'a', name: 'x'.repeat(65), dir: '/d' }] } })).toEqual([expect.stringMatching(/^executor\.hosts\[0\]\.name: at most 64 characters/)]);
+    const c = await resolveConfig({ project: 'p', executor: { kind: 'ssh', hosts: [{ host: 'a', name: 'x'.repeat(64), dir: '/d' }] }, specs: [{ id: '001', name: 'a', cost: 1, agent: 'codex' }] }, '/proj/specs.config.ts');
+    expect(sshExecutor(c).hosts[0]!.name).toBe('x'.repeat(64));
+  });
   it('host names default to host[:port]', async () => {
     const c: ResolvedConfig = await config();
     expect(sshExecutor(c).hosts.map((h) => h.name)).toEqual(['build1', 'dev@10.0.0.7:2222']);

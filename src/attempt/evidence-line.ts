@@ -16,3 +16,19 @@ export function evidenceLine(e: Pick<AttemptRecord, 'exit' | 'verify' | 'git' | 
   return parts.join(' · ');
 }
 
+/** "passed 2" / "failed check 2: `npm test`". */
+export function verifySummary(ran: { argv: string[]; ok: boolean }[]): string {
+  const failed = ran.find((v) => !v.ok);
+  return failed ? `failed check ${ran.length}: ${showArgv(failed.argv)}` : `passed ${ran.length}`;
+}
+
+/**
+ * The evidence of an attempt as its verdict's hook sees it (DISPATCH_EXIT_CODE, _VERIFY, _FILES_CHANGED,
+ * _INSERTIONS, _DELETIONS, _TOKENS): the same from a local runner and from a run collected from a host.
+ */
+export function evidenceVars(e: Pick<AttemptRecord, 'exit' | 'verify' | 'git' | 'tokens'>): Record<string, string | number | undefined> {
+  return {
+    EXIT_CODE: e.exit?.code, VERIFY: e.verify ? verifySummary(e.verify) : undefined,
+    FILES_CHANGED: e.git?.files, INSERTIONS: e.git?.insertions, DELETIONS: e.git?.deletions, TOKENS: e.tokens?.total,
+  };
+}

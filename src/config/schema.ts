@@ -256,7 +256,7 @@ export const sshHostSchema = z.strictObject({
   /** What `ssh` is given: a name from ~/.ssh/config, `host`, or `user@host`. */
   host: z.string().check(z.minLength(1), z.refine((s) => !s.startsWith('-') && !/[\s\0]/.test(s), { message: 'a host name: no spaces, not starting with "-"' })),
   /** What dispatch calls it (in status and `runOn`); default: `host`, with `:port` when a port is set. */
-  name: z.optional(z.string().check(z.regex(SAFE_ID, SAFE_MSG))),
+  name: z.optional(z.string().check(z.regex(SAFE_ID, SAFE_MSG), z.maxLength(64, { message: 'at most 64 characters' }))),
   /** SSH port (default: what the ssh config says, usually 22). */
   port: z.optional(z.int().check(z.minimum(1), z.maximum(65535))),
   /** Agents this host runs at once. */

@@ -14,7 +14,7 @@ import { showArgv, spawnAgent } from '../proc/launch.js';
 import { specById } from '../config/spec-index.js';
 import { gitAfter, gitBefore, type GitBefore, type GitEvidence } from '../attempt/evidence.js';
 import { requireChangesOf, runVerify, verifyCommandsOf, type VerifyResult } from '../attempt/verify.js';
-import { evidenceLine } from '../attempt/evidence-line.js';
+import { evidenceLine, evidenceVars } from '../attempt/evidence-line.js';
 import { findSpec, locateSpec } from '../specs/lookup.js';
 import { extra, markRunning, own, recordAgentGroup, recordVerdict, stateOf, type AgentGroup, type AttemptRecord, type StateDoc, type VerdictKind, closeLaunch, nextLaunchNumber } from '../state/doc.js';
 import { AGENT_TOKEN_VAR, groupAlive, signalGroup, stopGroup } from '../proc/group.js';
@@ -85,12 +85,6 @@ function othersInTree(config: ResolvedConfig, doc: StateDoc, id: string, since: 
     if (rec.history?.some((h) => (h.endedAt ?? '9') >= since)) return true;
   }
   return false;
-}
-
-/** "passed 2 of 2" / "failed 2 of 3: `npm test`". */
-function verifySummary(ran: VerifyResult[]): string {
-  const failed = ran.find((v) => !v.ok);
-  return failed ? `failed check ${ran.length}: ${showArgv(failed.argv)}` : `passed ${ran.length}`;
 }
 
 /** A failed Codex turn reports no usage: what the earlier turns reported is then a lower bound. */
@@ -393,11 +387,7 @@ export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerO
     if (signalProblem) say(`── dispatch: ${signalProblem}\n`);
     // The verdict's line is in the log before its hook runs (a hook may read the log).
     say(`── dispatch: ${id} ${verdict}${reason ? `: ${reason}` : ''}${until ? ` — relaunch after ${until.toISOString()}` : ''}\n`);
-    const h = await verdictHook(config, id, told, {
-      ATTEMPT: attempt, EXIT_CODE: exitCode ?? undefined, VERIFY: verifyRan ? verifySummary(verifyRan) : undefined,
-      FILES_CHANGED: gitEv?.files, INSERTIONS: gitEv?.insertions, DELETIONS: gitEv?.deletions,
-      LOG: attemptLog, RETRY_AT: until?.toISOString(), TOKENS: events?.tokens?.total,
-    });
+    const h = await verdictHook(config, id, told, { ATTEMPT: attempt, ...evidenceVars({ ...evidence, ...tokensOf(events) }), LOG: attemptLog, RETRY_AT: until?.toISOString() });
     if (h && !h.ok) say(`── dispatch: hook ${h.hook} failed: ${h.error}\n`);
   }
   await new Promise<void>((res) => out.end(res));

@@ -252,6 +252,8 @@ export function shapeProblem(v: unknown): string | undefined {
   for (const [id, r] of Object.entries((d.outlived ?? {}) as object)) {
     const p = runnerProblem(field('dispatch.outlived', id), r);
     if (p) return p;
+    // Only a remote run outlives a decision by hand (decideByHand): one that names no executor is not one.
+    if ((r as { executor?: unknown }).executor === undefined) return `"${field('dispatch.outlived', id)}.executor" must be one of ${REMOTE_EXECUTORS.map((k) => `"${k}"`).join(', ')}`;
   }
   for (const [id, r] of Object.entries((d.specs ?? {}) as object)) {
     const p = specRecordProblem(field('dispatch.specs', id), r);
@@ -287,6 +289,8 @@ export function normalize(v: Record<string, unknown>): StateDoc {
     if (d.running) d.running = bare(d.running);
     if (d.specs) d.specs = bare(d.specs);
     if (d.waiting) d.waiting = bare(d.waiting);
+    if (d.outlived) d.outlived = bare(d.outlived);
+    if (d.recheck) d.recheck = bare(d.recheck);
     // Written before verdicts had kinds: inferred once, here.
     if (d.specs) {
       const state = stateIndex(doc);

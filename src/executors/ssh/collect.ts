@@ -19,6 +19,7 @@ import { HOST_ANSWER_MAX, sameRun, sshEntries, sshProblem, unreachable, type Ssh
 import { AnswerError, parseAnswer, pollAnswerSchema, polledEntry, type PolledEntry } from './answers.js';
 import { homeBranchOf, setByDispatch, setHomeBranch } from './branch.js';
 import { attemptLogPath, logPath } from '../../attempt/paths.js';
+import { evidenceVars } from '../../attempt/evidence-line.js';
 
 import type { CollectEvent, CollectOptions } from '../types.js';
 export type { CollectEvent, CollectOptions } from '../types.js';
@@ -171,7 +172,9 @@ const outlivedAt = (config: ResolvedConfig, ex: SshExecutor, doc: StateDoc, key:
 const entriesAt = (config: ResolvedConfig, ex: SshExecutor, doc: StateDoc, key: string) => targetsOf(config, ex, doc).targets.find((x) => x.key === key)?.entries ?? [];
 
 /** The lock of one host's collect (two dispatchers never fetch one host's runs at once). */
-const lockOf = (config: ResolvedConfig, name: string) => join(config.stateDir, `remote-collect-${name.replace(/[^A-Za-z0-9._-]/g, '_')}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`);
+// Named by a readable beginning of the place's name and a hash of all of it: a name of any length makes a
+// file name well under NAME_MAX, with the lock's own suffixes.
+const lockOf = (config: ResolvedConfig, name: string) => join(config.stateDir, `remote-collect-${name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 40)}-${createHash('sha256').update(name).digest('hex').slice(0, 12)}`);
 
 async function collectOne(config: ResolvedConfig, ex: SshExecutor, t: Target, opts: CollectOptions, now: number): Promise<CollectEvent[]> {
   const { h } = t;
@@ -559,13 +562,14 @@ async function applyResult(config: ResolvedConfig, ex: SshExecutor, t: Target, e
     } else fetched = f.head;
   }
   const wtPath = `${base}/worktrees/${id}`;
+  // The attempt's history entry as its runner wrote it there (times, evidence, tokens).
+  const entry = (res.entry ?? {}) as Partial<AttemptRecord>;
+  const { n: _n, startedAt: _s, state: _st, kind: _k, reason: _r, ...rest } = entry;
   const applied = await withState(config.stateDir, { command: 'run', ...(reason ? { reason } : {}) }, (doc) => {
     // Where dispatch set the branch is kept whatever else happens: only from there will it move it again.
     if (fetched) recordWorktree(doc, id, { path: wtPath, branch: homeBranchOf(id), createdBy: 'dispatch', host: h.name, head: fetched });
     if (!sameRun(own(doc.dispatch?.running, id), entry0)) return false;
     const spec = config.specs.find((s) => s.id === id);
-    const entry = (res.entry ?? {}) as Partial<AttemptRecord>;
-    const { n: _n, startedAt: _s, state: _st, kind: _k, reason: _r, ...rest } = entry;
     // Its work came home to dispatch/<id>: done waits for a merge, whatever the spec's mode.
     recordVerdict(doc, id, run.attempt, { state, kind, ...(reason ? { reason } : {}), ...(res.until ? { until: res.until } : {}), agent: spec?.agent ?? '', awaitingMerge: true }, { ...rest, endedAt: entry.endedAt ?? res.endedAt });
     return true;
@@ -574,7 +578,12 @@ async function applyResult(config: ResolvedConfig, ex: SshExecutor, t: Target, e
   const list = ex.cleanups.get(t.name) ?? [];
   list.push(`${fetched ? '+' : ''}${run.label}`);
   ex.cleanups.set(t.name, list);
-  if (applied) await tell(config, id, state === 'rate-limited' ? 'rate-limited' : state, kind, reason, { ATTEMPT: run.attempt, HOST: entry0.host, RETRY_AT: res.until });
+  // What a local runner's hook gets: the evidence, and the attempt's log (kept here now).
+  if (applied) {
+    await tell(config, id, state === 'rate-limited' ? 'rate-limited' : state, kind, reason, {
+      ATTEMPT: run.attempt, HOST: entry0.host, RETRY_AT: res.until, ...evidenceVars(rest), LOG: attemptLogPath(config, id, run.attempt),
+    });
+  }
   return { type: 'collected', id, host: t.name, state, ...(reason ? { reason } : {}) };
 }
 
