@@ -1,10 +1,11 @@
 // The named transitions every writer of the state goes through: a verdict
 // (local and remote alike), a failed launch that answers a stop asked meanwhile,
 // merges, hand checks, facts a running entry learns, places checked again.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
-  emptyState, extra, failLaunch, forgetWorktree, hasRemoteWork, isRemote, markRunning, noteRunner, recheckDone, recheckLater, recordAgentGroup,
-  recordChecked, recordMerge, recordMergeStop, recordVerdict, recordWorktree, requestStop, setState, stateOf, type RunnerInfo, type StateDoc,
+  claimLaunch, emptyState, extra, failLaunch, forgetWorktree, hasRemoteWork, isComplete, isRemote, launchBasis, markRateLimited, markRunning, noteRunner,
+  recheckDone, recheckLater, recordAgentGroup, recordChecked, recordMerge, recordMergeStop, recordVerdict, recordWorktree, requestStop, setState,
+  stallReason, stateOf, type RunnerInfo, type StateDoc,
 } from '../src/state/doc.js';
 
 const AT = '2026-12-07T10:00:00.000Z';
@@ -212,5 +213,150 @@ describe('what a running entry learns', () => {
     expect(doc.dispatch!.recheck).toBeUndefined();
     expect(hasRemoteWork(doc)).toBe(false);
     recheckDone(emptyState(), 'x');
+  });
+});
+
+describe('transitions on what is missing from the file', () => {
+  const nushell = (): StateDoc => ({ completed: ['001'], failed: ['002'], skipped: [] });
+
+  it("the original tool's file: a check by hand that changes nothing leaves it as it was; nothing to forget or learn", () => {
+    const doc = nushell();
+    recordChecked(doc, '001', true, undefined, true);
+    forgetWorktree(doc, '001');
+    expect(noteRunner(doc, '001', () => true, { pid: 1 })).toBe(false);
+    expect(doc).toEqual(nushell());
+  });
+
+  it('a failed launch answering a stop, for a spec with no record: its own reason and kind', () => {
+    const doc = nushell();
+    expect(failLaunch(doc, '003', 'launch failed: no pane', 'launch-error', { answerStop: true })).toEqual({ reason: 'launch failed: no pane', kind: 'launch-error' });
+    expect(stateOf(doc, '003')).toBe('failed');
+  });
+
+  it('recordWorktree puts the worktree on record, for a spec with or without one', () => {
+    const doc = running();
+    const wt = { path: '/w/001', branch: 'dispatch/001', createdBy: 'dispatch' };
+    recordWorktree(doc, '001', wt);
+    expect(rec(doc).worktree).toEqual(wt);
+    expect(rec(doc).history).toHaveLength(2);
+    recordWorktree(doc, '005', { path: '/w/005' });
+    expect(rec(doc, '005')).toEqual({ worktree: { path: '/w/005' } });
+  });
+
+  it('recordChecked: a pass is recorded as done, kind done', () => {
+    const doc = running();
+    recordChecked(doc, '001', true, 'checked by hand', false);
+    expect(rec(doc)).toMatchObject({ reason: 'checked by hand', kind: 'done' });
+  });
+
+  it('recordMerge turns only a failed merge into done: a spec the original tool skipped stays skipped', () => {
+    const doc: StateDoc = { completed: [], failed: [], skipped: ['001'], dispatch: { version: 1, running: {}, specs: { '001': { reason: 'conflict in a.txt', kind: 'merge-conflict' } } } };
+    recordMerge(doc, '001', 'dispatch/001', AT);
+    expect(stateOf(doc, '001')).toBe('skipped');
+    expect(doc.skipped).toEqual(['001']);
+  });
+});
+
+describe('recordVerdict: only a rate limit waits', () => {
+  it('a failure that names a reset time is a failure, not a wait', () => {
+    const doc = running();
+    recordVerdict(doc, '001', 2, { state: 'failed', kind: 'quota-exhausted', reason: 'quota', until: '2026-12-07T11:00:00.000Z', agent: 'codex' }, { endedAt: AT });
+    expect(stateOf(doc, '001')).toBe('failed');
+    expect(doc.dispatch!.waiting).toBeUndefined();
+    expect(rec(doc)).toMatchObject({ reason: 'quota', kind: 'quota-exhausted' });
+  });
+});
+
+describe('a long reason is cut on the launch on record too', () => {
+  const marker = (len: number) => `… [cut: ${len} characters in all]`;
+  it('failLaunch and recordVerdict keep at most REASON_MAX characters of it, in the record and in the history', () => {
+    const long = 'x'.repeat(9000);
+    const cut = 'x'.repeat(4096 - marker(9000).length) + marker(9000);
+    const a = running();
+    failLaunch(a, '001', long, 'lost');
+    expect(rec(a).reason).toBe(cut);
+    expect(rec(a).history![1]!.reason).toBe(cut);
+    const b = running();
+    recordVerdict(b, '001', 2, { state: 'failed', kind: 'agent-failed', reason: long }, { endedAt: AT });
+    expect(rec(b).history![1]!.reason).toBe(cut);
+  });
+});
+
+describe('requestStop without a test of the launch', () => {
+  it('asks the running spec to stop, keeping its record', () => {
+    const doc = running();
+    expect(requestStop(doc, '001', 'interrupted: stopped by hand (dispatch stop)', 'interrupted')).toBe(true);
+    expect(rec(doc)).toMatchObject({ stopReason: 'interrupted: stopped by hand (dispatch stop)', stopKind: 'interrupted' });
+    expect(rec(doc).history).toHaveLength(2);
+    expect(rec(doc).updatedAt).toBe(AT);
+  });
+
+  it('the stall reason says minutes from exactly two minutes on', () => {
+    expect(stallReason(120, false)).toBe('stalled: no output for 2 min');
+    expect(stallReason(119, true)).toBe('stalled: no output for 119 s (restarting)');
+  });
+});
+
+describe('recheckDone of a place not on record', () => {
+  it('changes nothing, an empty section included', () => {
+    const doc: StateDoc = { completed: [], failed: [], skipped: [], dispatch: { version: 1, running: {}, specs: {}, recheck: {} } };
+    recheckDone(doc, '["h",22,"/srv/p"]');
+    expect(doc.dispatch!.recheck).toEqual({});
+  });
+});
+
+describe('isComplete', () => {
+  it('a done spec with no record of its own is complete; one awaiting its merge is not', () => {
+    const doc: StateDoc = { completed: ['001', '002'], failed: [], skipped: ['003'], dispatch: { version: 1, running: {}, specs: { '002': { kind: 'done', awaitingMerge: true } } } };
+    expect(isComplete(doc, '001')).toBe(true);
+    expect(isComplete(doc, '002')).toBe(false);
+    expect(isComplete(doc, '003')).toBe(true);
+    expect(isComplete(doc, '004')).toBe(false);
+    expect(isComplete({ completed: ['001'], failed: [], skipped: [] }, '001')).toBe(true);
+  });
+});
+
+describe('claiming a launch: only the very state it was chosen in', () => {
+  const info = { pid: 0, host: 'h', startedAt: AT, attempt: 1, runId: 'R' };
+  const at = (iso: string) => vi.setSystemTime(new Date(iso));
+
+  it("a spec the original tool marked done meanwhile (no record of dispatch's) is refused; its failure on file is relaunched", () => {
+    const doc: StateDoc = { completed: [], failed: ['002'], skipped: [] };
+    const chosen = launchBasis(doc, '001');
+    doc.completed.push('001');
+    expect(claimLaunch(doc, '001', chosen, info, 0)).toBe('done');
+    expect(doc.dispatch).toBeUndefined();
+    expect(claimLaunch(doc, '002', launchBasis(doc, '002'), info, 0)).toBeUndefined();
+    expect(stateOf(doc, '002')).toBe('running');
+  });
+
+  it('a spec seen running is never claimed again, even by a basis taken from that very launch', () => {
+    const doc = emptyState();
+    expect(claimLaunch(doc, '001', launchBasis(doc, '001'), info, 0)).toBeUndefined();
+    expect(claimLaunch(doc, '001', launchBasis(doc, '001'), { ...info, attempt: 2 }, 0)).toBe('running');
+    expect(rec(doc).history).toHaveLength(1);
+  });
+
+  it('a failure recorded again since, or a wait that became a failure in the same millisecond, is refused', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      at('2026-12-07T10:00:00.000Z');
+      const doc = emptyState();
+      setState(doc, '001', 'failed', 'tests red', 'agent-failed');
+      const chosen = launchBasis(doc, '001');
+      at('2026-12-07T10:00:05.000Z');
+      setState(doc, '001', 'failed', 'tests red again', 'agent-failed');
+      expect(claimLaunch(doc, '001', chosen, info, 0)).toBe('failed');
+
+      at('2026-12-07T10:01:00.000Z');
+      const waiting = emptyState();
+      markRateLimited(waiting, '001', { until: '2026-12-07T11:00:00.000Z', agent: 'codex', reason: '429', at: AT });
+      const chosenWaiting = launchBasis(waiting, '001');
+      recordVerdict(waiting, '001', 1, { state: 'rate-limited', kind: 'rate-limited', reason: '429 again' }, {});
+      expect(stateOf(waiting, '001')).toBe('failed');
+      expect(claimLaunch(waiting, '001', chosenWaiting, info, 0)).toBe('failed');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
