@@ -339,7 +339,8 @@ async function drive(rc: RunCtx, d: DriveInput): Promise<string[]> {
   }
   // Followed specs still at work (running, rate-limited): a final one is looked at again only when dispatch acts on it.
   const live = new Set<string>();
-  for (const id of d.watched) if (['running', 'rate-limited'].includes(stateOf(start, id))) live.add(id);
+  // One put back to pending by hand since it was adopted (while its wave was planned): launched again, as below.
+  for (const id of d.watched) if (['running', 'rate-limited', 'pending'].includes(stateOf(start, id))) live.add(id);
   const recheck = new Set<string>();
   const last = new Map<string, string>();
   const batch = config.pacing.batch;
