@@ -10,12 +10,12 @@ import { DispatchError } from '../../errors.js';
 import { capture, type Argv } from '../../proc/launch.js';
 import { noteRunner, own, stateOf, type RunnerInfo, type StateDoc } from '../../state/doc.js';
 import { readState, withState } from '../../state/store.js';
-import type { PolledRun, StartPayload } from './wire.js';
+import { REMOTE_TMUX_SOCKET, type PolledRun, type StartPayload } from './wire.js';
 import { AnswerError, parseAnswer, pollAnswerSchema, polledEntry, receiveAnswerSchema, startAnswerSchema, stopAnswerSchema } from './answers.js';
 import type { HeldRun } from '../types.js';
 import { HOST_ANSWER_MAX, forwardedEnv, isSshRun, sshEntries, sshProblem, unreachable, type SshExecutor } from './pool.js';
 export { HOST_ANSWER_MAX, forwardedEnv, isSshRun, sameRun, sshEntries, sshProblem, unreachable, type SshExecutor, type HostCallOptions } from './pool.js';
-import { REMOTE_TMUX_SOCKET, hostKey, hostsOf, placeOf, remoteBase, remoteDispatch, runLabel, sessionName, sshArgv, whereOf, type SshHost } from './hosts.js';
+import { hostKey, hostsOf, placeOf, remoteBase, remoteDispatch, runLabel, sessionName, sshArgv, whereOf, type SshHost } from './hosts.js';
 import { HostHealth } from './health.js';
 
 /** Defaults for a project whose config no longer has a pool, but whose state still records SSH runs. */

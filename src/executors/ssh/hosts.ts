@@ -82,8 +82,6 @@ function checkoutKey(config: ResolvedConfig): string {
 /** The label of a run: its tmux session and its folder's name on the host. */
 export const runLabel = (config: ResolvedConfig, id: string, attempt: number) => `${config.project}-${id}-${attempt}`;
 
-/** The host's tmux server for dispatch's runners (its own socket: never the user's sessions). */
-export const REMOTE_TMUX_SOCKET = 'dispatch';
 
 /**
  * The session name versions before recorded places used: the label, as tmux keeps names ('.' and ':'

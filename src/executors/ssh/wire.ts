@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import type { ResolvedConfig } from '../../config/types.js';
 import type { SpecRecord } from '../../state/doc.js';
 
+/** The host's tmux server for dispatch's runners (its own socket: never the user's sessions); both sides name it. */
+export const REMOTE_TMUX_SOCKET = 'dispatch';
+
 export const runsDir = (base: string) => join(base, 'runs');
 export const runDir = (base: string, label: string) => join(runsDir(base), label);
 export const worktreeOf = (base: string, id: string) => join(base, 'worktrees', id);
