@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   boundReason, emptyState, endOutlived, decideByHand, hasRemoteWork, markRunning, placeKey, recheckDone, recheckLater,
-  REASON_MAX, setState, shapeProblem, type RunnerInfo,
+  normalize, REASON_MAX, setState, shapeProblem, type RunnerInfo,
 } from '../src/state/doc.js';
 
 const AT = '2026-12-07T10:00:00.000Z';
@@ -93,12 +93,30 @@ describe("a running SSH entry's place", () => {
   });
 });
 
+describe('maps read back from the file', () => {
+  it('have no prototype: an id __proto__ is a key of outlived and recheck like any other', () => {
+    const raw = JSON.parse(`{"completed":[],"failed":[],"skipped":[],"dispatch":{"version":1,"running":{},"specs":{},"outlived":{"__proto__":${JSON.stringify(sshRunner())}},"recheck":{"__proto__":{"host":"h1","place":${JSON.stringify(place())}}}}}`);
+    const doc = normalize(raw);
+    expect(Object.keys(doc.dispatch!.outlived!)).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(doc.dispatch!.outlived)).toBeNull();
+    expect(Object.keys(doc.dispatch!.recheck!)).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(doc.dispatch!.recheck)).toBeNull();
+    // A second run decided by hand is kept beside it.
+    markRunning(doc, '002', sshRunner() as RunnerInfo);
+    decideByHand(doc, '002', 'done');
+    expect(Object.keys(doc.dispatch!.outlived!).sort()).toEqual(['002', '__proto__']);
+  });
+});
+
 describe('a run outlived after a decision by hand', () => {
   it('is checked as a running entry is, under its own name', () => {
     expect(shapeProblem(withSections({ outlived: { '001': sshRunner() } }))).toBeUndefined();
     expect(shapeProblem(withSections({ outlived: { '001': 'gone' } }))).toBe('"dispatch.outlived.001" must be an object (a runner: pid, startedAt)');
     expect(shapeProblem(withSections({ outlived: { '001': { ...sshRunner(), startedAt: 5 } } }))).toBe('"dispatch.outlived.001.startedAt" must be a time string');
     expect(shapeProblem(withSections({ outlived: { '001': { ...sshRunner(), executor: 'tmux' } } }))).toBe('"dispatch.outlived.001.executor" must be one of "ssh"');
+    // Only a remote run outlives a decision by hand: one naming no executor is not taken for a local one.
+    const { executor: _e, ...local } = sshRunner();
+    expect(shapeProblem(withSections({ outlived: { 'a b': local } }))).toBe('"dispatch.outlived["a b"].executor" must be one of "ssh"');
     expect(shapeProblem(withSections({ outlived: { '001': sshRunner({ ...place(), port: 65536 }) } }))).toBe('"dispatch.outlived.001.place.port" must be a port number');
     expect(shapeProblem(withSections({ outlived: { 'a b': sshRunner({ ...place(), session: '' }) } }))).toBe('"dispatch.outlived["a b"].place.session" must be a string');
   });
