@@ -332,11 +332,13 @@ describe('tmux executor (real tmux, private socket)', () => {
     expect(realTmux('display-message', '-p', '-t', `=${mux.session}:`, '#{session_name}|#{session_path}').stdout).toBe(`${mux.session}|${root}\n`);
 
     const words = [hostile, 'ends;', ';', '#{pane_id}'];
-    const script = `require('fs').writeFileSync(process.argv[1], JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd() }))`;
+    // Written whole, then moved into place: the test never reads a half-written file.
+    const script = `const fs = require('fs'); fs.writeFileSync(process.argv[1] + '.tmp', JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd() })); fs.renameSync(process.argv[1] + '.tmp', process.argv[1])`;
     const name = `w ${hostile}`;
     const pane = await mux.open({ name, cwd, argv: [NODE, '-e', script, out, ...words] });
     expect(pane).toMatch(/^%\d+$/);
-    for (let i = 0; i < 200 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 10));
+    // Generous: a node starting in a pane on a loaded machine.
+    for (let i = 0; i < 1000 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 10));
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual({ argv: words, cwd });
     expect(existsSync(join(process.cwd(), 'pwned'))).toBe(false);
   });

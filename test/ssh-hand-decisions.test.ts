@@ -3,7 +3,7 @@
 // marked done or failed while its agent works lets it finish, and its work
 // and attempt still come home (as a local runner's do); a spec stopped while
 // its launch is still on its way to a slow host never starts an agent.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,8 +21,6 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => {
   pool?.stop();
-  const ls = spawnSync('tmux', ['-L', 'dispatch', 'list-sessions', '-F', '#{session_name}'], { encoding: 'utf8' });
-  for (const s of ls.stdout?.split('\n') ?? []) if (s.startsWith(TAG)) spawnSync('tmux', ['-L', 'dispatch', 'kill-session', '-t', `=${s}`]);
 });
 
 const sshProject = (project: string, specs: Parameters<typeof engineProject>[0]['specs'], host: Record<string, unknown> = pool.hosts[0]!.entry, timeoutSeconds = 10) => sshProjectOn(project, specs, [host], timeoutSeconds);
@@ -87,7 +85,7 @@ describe.skipIf(!sshAvailable)('decisions by hand while a spec runs on an SSH ho
     expect(dispatch(dir, ['logs', '001'], { env }).stdout).toMatch(/succeed: working on 001/);
     const at = dispatch(dir, ['attach', '001', '--print'], { env });
     expect(at.code, at.stderr).toBe(0);
-    expect(at.stdout).toMatch(/tmux -L dispatch attach-session/);
+    expect(at.stdout).toContain(`tmux -L ${pool.tmuxSocket} attach-session`);
     // A relaunch now would start a second agent beside it.
     const reset = dispatch(dir, ['reset', '--spec', '001'], { env });
     expect(reset.code).toBe(1);

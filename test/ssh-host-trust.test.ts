@@ -3,7 +3,7 @@
 // its answers. What a host answers that does not fit never reaches the state;
 // a host that hangs holds no other; the user's branches are never moved; a push
 // sends only what the host lacks.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,8 +21,6 @@ afterEach(() => {
 });
 afterAll(() => {
   for (const p of pools) p.stop();
-  const ls = spawnSync('tmux', ['-L', 'dispatch', 'list-sessions', '-F', '#{session_name}'], { encoding: 'utf8' });
-  for (const s of ls.stdout?.split('\n') ?? []) if (s.startsWith('sshtrust')) spawnSync('tmux', ['-L', 'dispatch', 'kill-session', '-t', `=${s}`]);
 });
 
 // The host's `dispatch`: runs the real one, then rewrites its answer as `modes.json` (beside it) says, by verb:

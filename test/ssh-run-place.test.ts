@@ -23,8 +23,6 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => {
   pool?.stop();
-  const ls = spawnSync('tmux', ['-L', 'dispatch', 'list-sessions', '-F', '#{session_name}'], { encoding: 'utf8' });
-  for (const s of ls.stdout?.split('\n') ?? []) if (s.startsWith(TAG)) spawnSync('tmux', ['-L', 'dispatch', 'kill-session', '-t', `=${s}`]);
 });
 
 function sshProject(project: string, specs: Parameters<typeof engineProject>[0]['specs'], hosts = pool.hosts.map((h) => h.entry)): string {
@@ -73,7 +71,7 @@ function within(dir: string, args: string[], ms: number): Promise<RunResult & { 
 
 const state = (dir: string) => (existsSync(statePathOf(dir)) ? readStateOf(dir) : undefined);
 const runnerUp = (dir: string, id: string) => (state(dir)?.dispatch?.running?.[id]?.pid ?? 0) > 0;
-const tmuxHas = (name: string) => spawnSync('tmux', ['-L', 'dispatch', 'has-session', '-t', `=${name}`]).status === 0;
+const tmuxHas = (name: string) => spawnSync('tmux', ['-L', pool.tmuxSocket, 'has-session', '-t', `=${name}`]).status === 0;
 
 /** Launches the specs with `run --no-wait` and waits until each one's agent works and its runner is on record. */
 async function launched(dir: string, ids: string[]): Promise<void> {
@@ -196,7 +194,7 @@ describe.skipIf(!sshAvailable)('tmux session names on a shared host', () => {
     mkdirSync(join(run, 'state'), { recursive: true });
     writeFileSync(join(run, 'job.json'), JSON.stringify({ label, id: '009', attempt: 1, host: 'h1', base: '0'.repeat(40), project, worktree: join(run, 'wt'), config: { stateDir: join(run, 'state') } }));
     // ... and someone else's healthy session under that very name.
-    expect(spawnSync('tmux', ['-L', 'dispatch', 'new-session', '-d', '-s', label, '--', 'sleep', '600']).status).toBe(0);
+    expect(spawnSync('tmux', ['-L', pool.tmuxSocket, 'new-session', '-d', '-s', label, '--', 'sleep', '600']).status).toBe(0);
     try {
       const r = await within(dir, ['run', '--yes', '--no-plan'], 90_000);
       expect(r.code, r.stderr).toBe(0);
@@ -204,7 +202,7 @@ describe.skipIf(!sshAvailable)('tmux session names on a shared host', () => {
       expect(existsSync(run)).toBe(false);
       expect(tmuxHas(label)).toBe(true);
     } finally {
-      spawnSync('tmux', ['-L', 'dispatch', 'kill-session', '-t', `=${label}`]);
+      spawnSync('tmux', ['-L', pool.tmuxSocket, 'kill-session', '-t', `=${label}`]);
     }
   }, 120_000);
 });
@@ -220,7 +218,7 @@ function asPreviousVersion(dir: string, id: string): string {
   delete r.place;
   writeFileSync(file, JSON.stringify(doc, null, 2));
   const legacy = place.label.replace(/[.:]/g, '_');
-  expect(spawnSync('tmux', ['-L', 'dispatch', 'rename-session', '-t', `=${place.session}`, legacy]).status).toBe(0);
+  expect(spawnSync('tmux', ['-L', pool.tmuxSocket, 'rename-session', '-t', `=${place.session}`, legacy]).status).toBe(0);
   rmSync(join(place.base, 'runs', place.label, 'session'), { force: true });
   // That version kept a project's runs in `.dispatch/<project>`: reached there (a link to where this one put them).
   const old = join(dirname(place.base), JSON.parse(readFileSync(configPathOf(dir), 'utf8')).project);

@@ -22,8 +22,6 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => {
   pool?.stop();
-  const ls = spawnSync('tmux', ['-L', 'dispatch', 'list-sessions', '-F', '#{session_name}'], { encoding: 'utf8' });
-  for (const s of ls.stdout?.split('\n') ?? []) if (s.startsWith(TAG)) spawnSync('tmux', ['-L', 'dispatch', 'kill-session', '-t', `=${s}`]);
 });
 
 const sshProject = (project: string, specs: Parameters<typeof engineProject>[0]['specs'], hosts = [pool.hosts[0]!.entry]) => sshProjectOn(project, specs, hosts, 3);

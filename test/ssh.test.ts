@@ -3,7 +3,6 @@
 // stand-in scripts; this machine stays the only writer of the state.
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch, dispatchAsync, readStateOf, tempDir } from './helpers.js';
@@ -24,9 +23,6 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => {
   pool?.stop();
-  // Only the sessions of our projects on the hosts' tmux server.
-  const ls = spawnSync('tmux', ['-L', 'dispatch', 'list-sessions', '-F', '#{session_name}'], { encoding: 'utf8' });
-  for (const s of ls.stdout?.split('\n') ?? []) if (s.startsWith('sshp')) spawnSync('tmux', ['-L', 'dispatch', 'kill-session', '-t', `=${s}`]);
 });
 
 /** A git project whose specs run on the pool. */
@@ -236,7 +232,7 @@ describe.skipIf(!sshAvailable)('SSH hosts and what travels to them', () => {
     await waitFor(() => pid() > 0, 60_000, 'the runner adopted');
     const a = dispatch(dir, ['attach', '001', '--print'], { env });
     expect(a.code, a.stderr).toBe(0);
-    expect(a.stdout).toMatch(/^ssh .*-t -- 127\.0\.0\.1 'tmux -L dispatch attach-session -t =sshp7-001-1-[0-9a-f]{12}'\n$/);
+    expect(a.stdout).toMatch(new RegExp(`^ssh .*-t -- 127\\.0\\.0\\.1 'tmux -L ${pool.tmuxSocket} attach-session -t =sshp7-001-1-[0-9a-f]{12}'\n$`));
     const l = await dispatchAsync(dir, ['logs', '001', '--follow'], { env });
     expect(l.code, l.stderr).toBe(0);
     expect(l.stdout).toMatch(/succeed: working on 001[\s\S]*succeed: all done/);

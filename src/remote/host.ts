@@ -16,7 +16,7 @@ import { readState, withState } from '../state/store.js';
 import { writeFileAtomic } from '../util/write-atomic.js';
 import { sessionOf } from '../executors/ssh/hosts.js';
 import { formatLiteral, tmuxArg } from '../executors/tmux.js';
-import { REMOTE_TMUX_SOCKET, hostBranchOf, jobFile, resultFile, runDir, runnerPidFile, runsDir, sessionFile, stopMarkOf, worktreeOf, type Job, type PolledRun, type RunResult, type StartPayload } from '../executors/ssh/wire.js';
+import { remoteTmuxSocket, hostBranchOf, jobFile, resultFile, runDir, runnerPidFile, runsDir, sessionFile, stopMarkOf, worktreeOf, type Job, type PolledRun, type RunResult, type StartPayload } from '../executors/ssh/wire.js';
 import { attemptLogPath, logsDirOf } from '../attempt/paths.js';
 
 const LABEL = /^[A-Za-z0-9._-]+$/;
@@ -99,7 +99,7 @@ function selfArgv(): Argv {
   return [process.execPath, script];
 }
 
-const tmux = (...args: string[]): Argv => ['tmux', '-L', REMOTE_TMUX_SOCKET, ...args];
+const tmux = (...args: string[]): Argv => ['tmux', '-L', remoteTmuxSocket(), ...args];
 
 /** Sets up a run (worktree at the base commit, its folder, the private state) and starts its runner. */
 export async function start(base: string, dir: string, p: StartPayload): Promise<{ label: string; pane: string; worktree: string } | { need: string[] }> {

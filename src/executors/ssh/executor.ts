@@ -10,7 +10,7 @@ import { DispatchError } from '../../errors.js';
 import { capture, type Argv } from '../../proc/launch.js';
 import { noteRunner, own, stateOf, type RunnerInfo, type StateDoc } from '../../state/doc.js';
 import { readState, withState } from '../../state/store.js';
-import { REMOTE_TMUX_SOCKET, type PolledRun, type StartPayload } from './wire.js';
+import { remoteTmuxSocket, type PolledRun, type StartPayload } from './wire.js';
 import { AnswerError, parseAnswer, pollAnswerSchema, polledEntry, receiveAnswerSchema, startAnswerSchema, stopAnswerSchema } from './answers.js';
 import type { HeldRun } from '../types.js';
 import { HOST_ANSWER_MAX, forwardedEnv, isSshRun, sshEntries, sshProblem, unreachable, type SshExecutor } from './pool.js';
@@ -114,7 +114,7 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
     // The runner's environment is what the host's dispatch is given (forwardEnv), sent with its start.
     needsRunnerEnv: false,
     describe: { launchesIn: 'on the SSH hosts', stillRunningIn: 'on their SSH hosts' },
-    session: REMOTE_TMUX_SOCKET,
+    session: remoteTmuxSocket(),
     hosts,
     health,
     opening,
@@ -136,7 +136,7 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
       const h = (req.host && byName(req.host)) || hosts[0]!;
       const label = runLabel(config, req.spec?.id ?? req.name, req.attempt ?? 1);
       const session = sessionName(config, req.spec?.id ?? req.name, req.attempt ?? 1);
-      return [sshArgv(h, [...remoteDispatch(h), 'remote', 'start', '--base', base(h), '--dir', h.cfg.dir]), sshArgv(h, ['tmux', '-L', REMOTE_TMUX_SOCKET, 'new-session', '-d', '-s', session, '--', ...remoteDispatch(h), 'remote-run', '--', `${base(h)}/runs/${label}`])];
+      return [sshArgv(h, [...remoteDispatch(h), 'remote', 'start', '--base', base(h), '--dir', h.cfg.dir]), sshArgv(h, ['tmux', '-L', remoteTmuxSocket(), 'new-session', '-d', '-s', session, '--', ...remoteDispatch(h), 'remote-run', '--', `${base(h)}/runs/${label}`])];
     },
     async probe() {
       return { installed: true, running: true };
@@ -238,7 +238,7 @@ export function sshExecutor(config: ResolvedConfig): SshExecutor {
     attach(id, r) {
       const w = where(id, r);
       if (!w) return { hint: unreachable(id, r).message };
-      return { argv: sshArgv(w.h, ['tmux', '-L', REMOTE_TMUX_SOCKET, 'attach-session', '-t', `=${w.session}`], { tty: true }) as Argv };
+      return { argv: sshArgv(w.h, ['tmux', '-L', remoteTmuxSocket(), 'attach-session', '-t', `=${w.session}`], { tty: true }) as Argv };
     },
     async list() {
       const out: HeldRun[] = [];

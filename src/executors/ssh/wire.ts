@@ -5,8 +5,15 @@ import { join } from 'node:path';
 import type { ResolvedConfig } from '../../config/types.js';
 import type { SpecRecord } from '../../state/doc.js';
 
-/** The host's tmux server for dispatch's runners (its own socket: never the user's sessions); both sides name it. */
-export const REMOTE_TMUX_SOCKET = 'dispatch';
+/**
+ * The host's tmux server for dispatch's runners: its own socket (`-L dispatch`), never the user's sessions.
+ * DISPATCH_REMOTE_TMUX_SOCKET names another, on the hosts (for their runners) and here (for `attach`) alike:
+ * two dispatchers whose runs must not see each other's sessions (two test suites on one machine).
+ */
+export function remoteTmuxSocket(env: NodeJS.ProcessEnv = process.env): string {
+  const s = env.DISPATCH_REMOTE_TMUX_SOCKET;
+  return s && /^[A-Za-z0-9._-]{1,64}$/.test(s) ? s : 'dispatch';
+}
 
 export const runsDir = (base: string) => join(base, 'runs');
 export const runDir = (base: string, label: string) => join(runsDir(base), label);
