@@ -53,7 +53,8 @@ describe('tmux: values reach tmux literally', () => {
     expect(await mux.ensureSession(true)).toEqual({ created: false, commands: [] });
 
     const args = [JOBS, QUOTES, '#{pane_id}', 'ends;', ';', 'back\\;', 'two\nlines', '', '-x', 'y'.repeat(250)];
-    const script = `require('fs').writeFileSync(process.argv[1], JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd() })); setTimeout(() => {}, 60000)`;
+    // Written whole, then moved into place: the test never reads a half-written file.
+    const script = `const fs = require('fs'); fs.writeFileSync(process.argv[1] + '.tmp', JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd() })); fs.renameSync(process.argv[1] + '.tmp', process.argv[1]); setTimeout(() => {}, 60000)`;
     const name = `w ${JOBS} ${QUOTES} ${'n'.repeat(250)};`;
     const pane = await mux.open({ name, cwd, argv: [NODE, '-e', script, out, ...args] });
     expect(pane).toMatch(/^%\d+$/);
