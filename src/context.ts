@@ -22,11 +22,13 @@ export interface Ctx {
   config(): Promise<ResolvedConfig>;
 }
 
-export function createCtx(opts: { config?: string; json?: boolean; color?: boolean }, signal: AbortSignal = new AbortController().signal): Ctx {
+export function createCtx(opts: { config?: string; json?: boolean; color?: boolean; cwd?: string }, signal: AbortSignal = new AbortController().signal): Ctx {
   let loaded: Promise<ResolvedConfig> | undefined;
+  // The folder the command is about: the process's, or the one a caller (an in-process test) gives.
+  const cwd = opts.cwd ?? process.cwd();
   const color = opts.color !== false && !process.env.NO_COLOR && (process.stdout.isTTY === true || !!process.env.FORCE_COLOR && process.env.FORCE_COLOR !== '0');
   return {
-    cwd: process.cwd(),
+    cwd,
     configPath: opts.config,
     json: !!opts.json,
     color,
@@ -37,7 +39,7 @@ export function createCtx(opts: { config?: string; json?: boolean; color?: boole
     outRaw: (b) => void process.stdout.write(b),
     err: (t) => void process.stderr.write(terminalSafe(t)),
     config() {
-      loaded ??= import('./config/load.js').then((m) => m.loadConfig({ cwd: process.cwd(), configPath: opts.config }));
+      loaded ??= import('./config/load.js').then((m) => m.loadConfig({ cwd, configPath: opts.config }));
       return loaded;
     },
   };
