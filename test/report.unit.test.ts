@@ -175,6 +175,15 @@ describe('report data', () => {
     expect(Buffer.byteLength(html)).toBeLessThan(50_000);
   });
 
+  it('its ratio is the makespan over the lower bound: a chain of 10 + 20 min that took 40 min is 1.33×', async () => {
+    const c = await config([{ id: 'a', wave: 0 }, { id: 'b', wave: 1, dependsOn: ['a'] }]);
+    const d = state({ a: [att(1, 0, 10, { state: 'done', kind: 'done' })], b: [att(1, 20, 40, { state: 'done', kind: 'done' })] }, { completed: ['a', 'b'] });
+    const r = buildReport(c, d, [{ time: at(0), event: 'run-start', run: 'r1', schedule: 'waves', specs: 2 }, { time: at(40), event: 'run-end', run: 'r1', outcome: 'done' }], { now: T0 + 50 * MIN });
+    expect(r.figures.makespanMs).toBe(40 * MIN);
+    expect(r.figures.lowerBoundMs).toBe(30 * MIN);
+    expect(renderReport(r)).toContain('1.33× the lower bound');
+  });
+
   it('the union of waits counts an overlap once, and clips to the run', () => {
     expect(unionMs([{ from: 0, until: 10 }, { from: 5, until: 12 }, { from: 20, until: 25 }])).toBe(17);
     expect(unionMs([{ from: 0, until: 10 }], 4, 8)).toBe(4);

@@ -10,7 +10,7 @@ import type { QaOutcome } from '../agents/auto-claude-qa.js';
 import { driverOf, findDriver } from '../agents/registry.js';
 import type { ResolvedConfig, ResolvedSpec } from '../config/types.js';
 import { DispatchError } from '../errors.js';
-import { showArgv, spawnAgent } from '../proc/launch.js';
+import { spawnAgent } from '../proc/launch.js';
 import { specById } from '../config/spec-index.js';
 import { gitAfter, gitBefore, type GitBefore, type GitEvidence } from '../attempt/evidence.js';
 import { requireChangesOf, runVerify, verifyCommandsOf, type VerifyResult } from '../attempt/verify.js';
@@ -24,6 +24,7 @@ import { isRunner, runnerPidFile } from '../attempt/liveness.js';
 import { takeRunnerEnv } from '../attempt/runner-env.js';
 import { agentToken, writeAgentFile } from '../attempt/agent-file.js';
 import { attemptLogPath, logPath, runDirOf, workDirOf } from '../attempt/paths.js';
+import { previousFailure } from '../attempt/previous-failure.js';
 import { usesDispatchWorktree } from '../agents/command.js';
 import { agentOutcome, blameLimit, judge, settle, type AgentExit, type Verdict } from '../attempt/verdict.js';
 
@@ -95,23 +96,6 @@ function tokensOf(events: AgentEvents | undefined): Pick<AttemptRecord, 'tokens'
     // What the agent itself says the work cost (Claude Code's total_cost_usd).
     ...(events.costUsd !== undefined ? { costUsd: events.costUsd } : {}),
   };
-}
-
-/** What the previous attempt left, for the prompt of an automatic relaunch. */
-function previousFailure(config: ResolvedConfig, id: string, history: AttemptRecord[]): { reason: string; logTail: string; check?: { command: string; tail: string } } | undefined {
-  const prev = history.at(-1);
-  if (!prev || prev.state !== 'failed' || !prev.reason) return undefined; // a rate limit is not the agent's failure
-  if (prev.kind === 'interrupted' || prev.kind === 'manual' || prev.kind === 'launch-error') return undefined;
-  let logTail = '';
-  try {
-    logTail = readFileSync(attemptLogPath(config, id, prev.n), 'utf8').trim().split('\n').slice(-40).join('\n');
-  } catch {
-    // no log kept
-  }
-  // A check that failed: its own output says more than the agent's log.
-  const failed = prev.kind === 'verify-failed' ? prev.verify?.find((v) => !v.ok) : undefined;
-  if (failed) return { reason: prev.reason, logTail: '', check: { command: showArgv(failed.argv), tail: failed.tail ?? '' } };
-  return { reason: prev.reason, logTail };
 }
 
 export async function execSpec(config: ResolvedConfig, id: string, opts: RunnerOptions): Promise<RunnerResult> {
