@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { dispatch, readStateOf } from './helpers.js';
+import { dispatch, readStateOf, tempDir } from './helpers.js';
 import { FAKE_CODEX, engineProject, snapshotTree, starts, type EngineSpec } from './fixtures/engine.js';
 import { GIT_ENV, git, gitOk, commitAll } from './fixtures/git.js';
 
@@ -266,6 +266,20 @@ describe('merge and verify --mark, attacked', () => {
     writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
     git(dir, 'commit', '-q', '-am', 'checks');
   }
+
+  it('a plain merge (no --verify) runs no check: the merge lands even where the check would fail', () => {
+    const dir = repoProject([{ id: '001', name: 'feature', wave: 1, agent: 'codex', mode: 'isolated', body: 'write feature.txt hello\n' }]);
+    const seen = join(tempDir('checks-'), 'ran.log');
+    // Passes in the worktree only, and notes each time it runs (in a folder of its own, outside the repository).
+    withChecks(dir, [[process.execPath, '-e', `require('fs').appendFileSync(${JSON.stringify(seen)}, process.cwd() + '\\n'); process.exit(process.cwd().includes('worktrees') ? 0 : 1)`]]);
+    expect(run(dir, 'run', '--yes', '--no-plan').code).toBe(0);
+    const afterRun = readFileSync(seen, 'utf8');
+    expect(afterRun.trim().split('\n')).toHaveLength(1);
+    const m = run(dir, 'merge', '001');
+    expect(m.code, m.stderr).toBe(0);
+    expect(readFileSync(seen, 'utf8')).toBe(afterRun);
+    expect(readFileSync(join(dir, 'feature.txt'), 'utf8')).toBe('hello\n');
+  });
 
   it('merge --verify of a branch with nothing new is merged, as plain merge is', () => {
     const dir = repoProject([{ id: '001', name: 'idle', wave: 1, agent: 'codex', mode: 'isolated' }]);
