@@ -71,14 +71,15 @@ export function findLost(doc: StateDoc, stateDir: string, startTimeoutSeconds: n
  * put a second agent in the same folder. Takes the state lock only when there
  * is something to mark.
  */
-export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: string): Promise<Lost[]> {
+export async function reapLost(config: ResolvedConfig, doc: StateDoc, command: string, opts: { stop?: typeof stopGroup } = {}): Promise<Lost[]> {
   const seen = findLost(doc, config.stateDir, config.startTimeoutSeconds);
   if (!seen.length) return [];
   const stuck = new Set<string>();
+  const stop = opts.stop ?? stopGroup;
   for (const l of seen) {
     const r = own(doc.dispatch?.running, l.id);
     const g = r && agentGroupOf(config, l.id, r);
-    if (g && !(await stopGroup(g))) stuck.add(l.id);
+    if (g && !(await stop(g))) stuck.add(l.id);
     removeRunnerEnv(config, l.id);
   }
   const lost = await withState(config.stateDir, { command }, (fresh) => {
