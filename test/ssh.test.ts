@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch, dispatchAsync, readStateOf, tempDir } from './helpers.js';
-import { engineProject, starts, trace } from './fixtures/engine.js';
+import { AGENTS, engineProject, starts, trace } from './fixtures/engine.js';
 import { GIT_ENV, git } from './fixtures/git.js';
 import { baseOf, sshAvailable, startPool, type SshPool } from './fixtures/sshd.js';
 
@@ -75,6 +75,20 @@ describe.skipIf(!sshAvailable)('SSH host pool (real OpenSSH)', () => {
     // Logs came home; the runs left the hosts.
     expect(readFileSync(join(dir, '.codex', 'logs', '001.log'), 'utf8')).toMatch(/succeed: all done/);
     for (const h of pool.hosts) expect(readdirSync(join(baseOf(h.dir, 'sshp1'), 'runs'))).toEqual([]);
+  }, 120_000);
+
+  it("a relaunch on a host is told what the attempt before it printed: its prompt quotes that attempt's failure", async () => {
+    const dir = sshProject('sshpr', [{ id: '001', name: 'a', wave: 1, cost: 1, agent: 'flaky' }], { retry: { maxAttempts: 2 } });
+    const cfgFile = join(dir, 'specs.config.json');
+    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
+    cfg.agents.flaky = { command: [process.execPath, join(AGENTS, 'fail-once.mjs'), join(dir, 'trace.jsonl')], prompt: 'stdin' };
+    writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
+    const r = await run(dir);
+    expect(r.code, r.stderr).toBe(0);
+    const [first, second] = starts(dir);
+    expect(first!.stdin).not.toContain('3 of 12 tests failed');
+    expect(second!.stdin).toContain('error: 3 of 12 tests failed (attempt 1)');
+    expect(readStateOf(dir).dispatch.specs['001'].history.map((h: { state: string }) => h.state)).toEqual(['failed', 'done']);
   }, 120_000);
 
   it("a verdict collected from a host runs its hook with what a local runner's gets: the evidence and the log, kept here with its verdict line", async () => {
