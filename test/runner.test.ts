@@ -1,10 +1,8 @@
-// Regression tests for the fixes from a review of the engine (see the commit
-// "From a review: ..."): a decision made by hand wins over the runner, --spec
-// across waves, the verdict taken at the agent's exit, stopping an agent's
-// whole process group, no endless relaunch of a runner that never starts,
-// resets that keep dispatch's worktree, a watch-handoff that does not spin,
-// the dispatcher's environment in tmux panes, tmux session names with '.',
-// and onSpecFailed for lost runners. Real processes, small configured times.
+// The runner (dispatch exec-spec) with real processes and small configured times: a decision made
+// by hand wins over the runner, --spec across waves, the verdict taken at the agent's exit,
+// stopping an agent's whole process group, no endless relaunch of a runner that never starts,
+// resets that keep dispatch's worktree, a watch-handoff that does not spin, the dispatcher's
+// environment in tmux panes, tmux session names with '.', and onSpecFailed for lost runners.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';

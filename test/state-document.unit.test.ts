@@ -1,6 +1,6 @@
-// The state document's shape checks, states and kinds, and the state lock, checked as a user
-// would notice them (issue 15): the exact message naming a wrong field, the exact state and kind
-// a spec is left in, the exact decision the lock makes about its holder.
+// The state document (src/state/doc.ts) and its lock (src/state/lock.ts), in-process, checked
+// as a user would notice them: the exact message naming a wrong field, the exact state and kind
+// a spec is left in, launch numbers, and the exact decision the lock makes about its holder.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';

@@ -1,5 +1,5 @@
 // The scheduler driven in-process on a simulated clock and world (as in
-// schedule.unit.test.ts), checked by what a user sees: the events the run
+// schedule-eager.unit.test.ts), checked by what a user sees: the events the run
 // reports, the hooks and journal lines it writes, exact launch times and the
 // outcome. Times are in minutes (or seconds) from the run's start.
 import { describe, expect, it } from 'vitest';

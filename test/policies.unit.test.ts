@@ -1,10 +1,10 @@
-// Behaviours that planted one-line bugs once slipped past every test (issue 15),
-// each checked here in-process, as a user would notice it:
+// The run's policies, in-process, as a user would notice them:
 //   a stale lock from a crash is broken (and a fresh one kept);
 //   a spec failed by hand is never relaunched by the retry policy;
 //   Codex's reasoning effort by cost is low, medium, high, xhigh;
 //   a run that used exactly its token budget launches no more;
-//   a launch that fails tells onSpecFailed its reason (DISPATCH_REASON).
+//   a launch that fails tells onSpecFailed its reason (DISPATCH_REASON);
+//   rate-limited specs come back when their limit resets.
 import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -193,7 +193,7 @@ describe('the retry policy', () => {
   });
 });
 
-describe('rate-limited specs coming back (found by mutation testing)', () => {
+describe('rate-limited specs coming back', () => {
   const simRun = async (c: ResolvedConfig, endOf: (id: string, n: number) => { state: 'done' } | { state: 'rate-limited'; waitMs: number }, doc?: import('../src/state/doc.js').StateDoc) => {
     const world = new SimWorld(c.specs, { start: 0, durationOf: () => MIN, endOf: (s, n) => endOf(s.id, n), ...(doc ? { doc } : {}) });
     await runSchedule(c, world, world, { schedule: 'waves', scope: c.specs, wait: true, signal: new AbortController().signal, rows: false });

@@ -1,6 +1,6 @@
 // Eager scheduling and `dispatch simulate` through the built CLI: real runners
 // and stand-in agents in headless mode, real git for merge: 'auto'. The exact
-// timing rules are tested on a simulated clock in schedule.unit.test.ts; these
+// timing rules are tested on a simulated clock in schedule-eager.unit.test.ts; these
 // check what a user sees: who started before whom, what blocked what, the exit code.
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';

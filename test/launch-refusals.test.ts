@@ -1,5 +1,6 @@
-// Issue 9, the parts about launching: launches that can never work fail once,
-// and a dry run of a later wave shows it (and what blocks it) instead of failing.
+// Launches that can never work fail once (not for ever), a dry run of a later wave shows it and
+// what blocks it instead of failing, watch-handoff says what it waits for, logs.keep, and reset
+// of running specs (with --discard).
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

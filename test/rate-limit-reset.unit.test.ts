@@ -1,7 +1,7 @@
-// Boundaries of reading a rate limit's reset time (issue 15: each case here
-// failed to notice a one-character change in src/agents/rate-limit.ts).
-// Local times are built with the local Date constructor; the one test that
-// needs a zone other than UTC sets TZ for itself and restores it.
+// Reading a rate limit and its reset time (src/agents/rate-limit.ts) at its boundaries: where the
+// message sits among the lines, clock times, dates, waits; and the waves a table makes
+// (src/config/waves.ts) at theirs. Local times are built with the local Date constructor; the one
+// test that needs a zone other than UTC sets TZ for itself and restores it.
 import { afterEach, describe, expect, it } from 'vitest';
 import { detectQuotaExhausted, detectRateLimit, parseResetTime } from '../src/agents/rate-limit.js';
 
@@ -135,7 +135,7 @@ describe('the specs of a wave', () => {
   });
 });
 
-describe('leftovers of the first mutation run', () => {
+describe('a table, an old state file and a failure with no limit, at their edges', () => {
   it('a spec on itself with an explicit wave is one problem, not two', async () => {
     const { computeWaves } = await import('../src/config/waves.js');
     expect(computeWaves([{ id: 'a', wave: 2, dependsOn: ['a'] }]).problems).toEqual(['spec a depends on itself']);
