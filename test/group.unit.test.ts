@@ -28,6 +28,24 @@ describe('agent process groups', () => {
     }
   });
 
+  it('a group of one whose leader has ended is gone; one whose leader ended but whose member lives is not', async () => {
+    const alone = sleeper();
+    const start = procStat(alone.pid!)!.start;
+    alone.kill('SIGKILL');
+    await new Promise((r) => alone.once('exit', r));
+    expect(groupAlive({ pgid: alone.pid!, start })).toBe(false);
+    // The leader (sh) leaves at once; its child sleep keeps the group.
+    const sh = spawn('sh', ['-c', 'sleep 30 & exit 0'], { detached: true, stdio: 'ignore' });
+    const g = { pgid: sh.pid!, start: procStat(sh.pid!)!.start };
+    await new Promise((r) => sh.once('exit', r));
+    try {
+      expect(groupAlive(g)).toBe(true);
+    } finally {
+      expect(await stopGroup(g)).toBe(true);
+    }
+    expect(groupAlive(g)).toBe(false);
+  });
+
   it('stopGroup ends the recorded group, members included', async () => {
     const c = spawn('sh', ['-c', 'sleep 30 & sleep 30'], { detached: true, stdio: 'ignore' });
     const start = procStat(c.pid!)!.start;
