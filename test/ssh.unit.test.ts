@@ -18,11 +18,13 @@ const HOSTILE = [
 
 describe('quoteRemote', () => {
   // Each shell must hand every word back as the bytes it was.
-  const shells = ['sh', 'bash', 'dash'].filter((s) => spawnSync(s, ['-c', 'true']).status === 0);
+  const shells = ['sh', 'bash', 'dash'].filter((s) => spawnSync(s, [...(s === 'bash' ? ['--norc', '--noprofile'] : []), '-c', 'true']).status === 0);
   for (const shell of shells) {
     it(`passes hostile words through ${shell} as themselves`, () => {
       const cmd = remoteCommand(['printf', '%s\\0', ...HOSTILE]);
-      const r = spawnSync(shell, ['-c', cmd], { encoding: 'utf8', cwd: '/tmp' });
+      // bash reads ~/.bashrc when its stdin looks like a network connection (node's pipes are socket pairs) and
+      // SHLVL is low: this machine's rc files must not decide the test (a stale pyenv lock held it 60 s).
+      const r = spawnSync(shell, [...(shell === 'bash' ? ['--norc', '--noprofile'] : []), '-c', cmd], { encoding: 'utf8', cwd: '/tmp' });
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout.split('\0').slice(0, -1)).toEqual(HOSTILE);
       expect(existsSync('/tmp/pwned')).toBe(false);
