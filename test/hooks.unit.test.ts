@@ -35,6 +35,15 @@ describe('hooks', () => {
     expect(env.DISPATCH_TOKENS).toBeUndefined();
   });
 
+  it('a spec no longer in the table (a run on record, its row removed) is still named by its id', async () => {
+    const out = join(tempDir('hk-out'), 'env.json');
+    const c = await config({ onSpecFailed: recorder(out) });
+    expect(await verdictHook(c, 'gone', { state: 'failed', kind: 'lost', reason: 'lost (runner died)' })).toEqual({ hook: 'onSpecFailed', ok: true });
+    const env = JSON.parse(readFileSync(out, 'utf8'));
+    expect(env).toMatchObject({ DISPATCH_SPEC_ID: 'gone', DISPATCH_KIND: 'lost' });
+    expect([env.DISPATCH_SPEC_NAME, env.DISPATCH_WAVE, env.DISPATCH_AGENT]).toEqual([undefined, undefined, undefined]);
+  });
+
   it('no hook configured: nothing runs, nothing to report', async () => {
     expect(await runHook(await config({}), 'onSpecDone', {})).toBeUndefined();
   });
