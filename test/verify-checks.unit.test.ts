@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/load.js';
-import { runVerify } from '../src/attempt/verify.js';
+import { endedAs, requireChangesOf, runVerify } from '../src/attempt/verify.js';
 import { tempDir } from './helpers.js';
 
 const NODE = process.execPath;
@@ -37,5 +37,40 @@ describe('runVerify', () => {
   it('a program that is not there fails, saying so', async () => {
     const { out } = await check([['/nonexistent/check']]);
     expect(out.failed).toMatchObject({ ok: false, error: "'/nonexistent/check' not found" });
+  });
+});
+
+describe("a failed check's output kept for the record and the retry prompt", () => {
+  it('its last 30 lines, carriage returns dropped, trailing blank lines trimmed', async () => {
+    const { out } = await check([[NODE, '-e', "for (let i = 1; i <= 100; i++) console.log('line ' + i + '\\r'); console.log('\\n\\n'); process.exit(1)"]]);
+    const lines = out.failed!.tail!.split('\n');
+    expect(lines).toHaveLength(30);
+    expect(lines[0]).toBe('line 71');
+    expect(lines.at(-1)).toBe('line 100');
+    expect(out.failed!.tail).not.toContain('\r');
+  });
+
+  it('at most 3,000 characters: the end of very long lines', async () => {
+    const { out } = await check([[NODE, '-e', "console.log('a'.repeat(5000) + 'END'); process.exit(1)"]]);
+    expect(out.failed!.tail).toHaveLength(3000);
+    expect(out.failed!.tail!.endsWith('aEND')).toBe(true);
+  });
+});
+
+describe('endedAs and requireChangesOf', () => {
+  const r = { argv: ['x'], ok: false, seconds: 1 };
+  it('says how a check ended, in words', () => {
+    expect(endedAs({ ...r, error: "'x' not found" }, 60)).toBe("could not start: 'x' not found");
+    expect(endedAs({ ...r, timedOut: true, signal: 'SIGKILL' }, 60)).toBe('timed out after 60 s');
+    expect(endedAs({ ...r, signal: 'SIGKILL' }, 60)).toBe('killed by SIGKILL');
+    expect(endedAs({ ...r, exitCode: 2 }, 60)).toBe('exited 2');
+    expect(endedAs(r, 60)).toBe('was stopped');
+  });
+  it("a spec's own requireChanges wins over the config's, either way", () => {
+    const spec = { id: '1', name: 'a', wave: 0, cost: 1 as const, agent: 'codex', mode: 'direct' as const, dependsOn: [] };
+    expect(requireChangesOf({ requireChanges: true }, spec)).toBe(true);
+    expect(requireChangesOf({ requireChanges: false }, spec)).toBe(false);
+    expect(requireChangesOf({ requireChanges: true }, { ...spec, requireChanges: false })).toBe(false);
+    expect(requireChangesOf({ requireChanges: false }, { ...spec, requireChanges: true })).toBe(true);
   });
 });
