@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { capture, EDGE_BYTES } from '../src/proc/launch.js';
 import { groupAlive } from '../src/proc/group.js';
-import { sshProblem } from '../src/executors/ssh/executor.js';
+import { sshProblem } from '../src/executors/ssh/pool.js';
 import { CodexEvents } from '../src/run/runner.js';
 import { BIN, dispatch, readStateOf, tempDir } from './helpers.js';
 import { NODE, engineProject } from './fixtures/engine.js';

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import { resolveConfig, type ResolvedConfig } from '../src/config/load.js';
 import { quoteRemote, remoteCommand } from '../src/executors/ssh/quote.js';
-import { forwardedEnv, sshExecutor } from '../src/executors/ssh/executor.js';
+import { sshExecutor } from '../src/executors/ssh/executor.js';
+import { forwardedEnv } from '../src/executors/ssh/pool.js';
 import { HostHealth } from '../src/executors/ssh/health.js';
 import type { StateDoc } from '../src/state/doc.js';
 

@@ -14,7 +14,6 @@ import { remoteTmuxSocket, type PolledRun, type StartPayload } from './wire.js';
 import { AnswerError, parseAnswer, pollAnswerSchema, polledEntry, receiveAnswerSchema, startAnswerSchema, stopAnswerSchema } from './answers.js';
 import type { HeldRun } from '../types.js';
 import { HOST_ANSWER_MAX, forwardedEnv, isSshRun, sshEntries, sshProblem, unreachable, type SshExecutor } from './pool.js';
-export { HOST_ANSWER_MAX, forwardedEnv, isSshRun, sameRun, sshEntries, sshProblem, unreachable, type SshExecutor, type HostCallOptions } from './pool.js';
 import { hostKey, hostsOf, placeOf, remoteBase, remoteDispatch, runLabel, sessionName, sshArgv, whereOf, type SshHost } from './hosts.js';
 import { HostHealth } from './health.js';
 
