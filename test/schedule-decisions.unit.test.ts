@@ -6,44 +6,24 @@
 import { describe, expect, it } from 'vitest';
 import type { ResolvedConfig, ResolvedSpec } from '../src/config/load.js';
 import { runSchedule, type ScheduleOptions } from '../src/schedule/loop.js';
-import { SimWorld, type SimEnd, type SimOptions } from '../src/schedule/sim.js';
+import type { SimEnd, SimOptions } from '../src/schedule/sim.js';
 import type { RunEvent } from '../src/schedule/events.js';
 import type { LaunchResult } from '../src/schedule/world.js';
 import { emptyState, markRunning, setState, stateOf, type LaunchBasis, type StateDoc } from '../src/state/doc.js';
 import { tableConfig, type Row } from './fixtures/table.js';
+import { HandWorldBase } from './fixtures/hand-world.js';
 
 const MIN = 60_000;
 
 const config = (rows: Row[], extra: Record<string, unknown> = {}): Promise<ResolvedConfig> => tableConfig(rows, extra, 'dec');
 
-interface HandAction {
-  at: number;
-  act: (doc: StateDoc) => void;
-  done?: boolean;
-}
-
 /** The simulated world with people acting on the state: at given times, while a wave is planned, or just before a launch is claimed. */
-class HandWorld extends SimWorld {
-  external?: boolean;
-  actions: HandAction[] = [];
+class HandWorld extends HandWorldBase {
   /** Pre-planning a wave takes a while: what a person does meanwhile. */
   whilePreparing?: (wave: number, doc: StateDoc) => void;
   /** Between the scheduler's look at the state and the launch's claim under the lock. */
   beforeClaim?: (spec: ResolvedSpec, doc: StateDoc) => void;
   settled: { ids: string[]; since: number; at: number; hooksBefore: number }[] = [];
-
-  async housekeep(): Promise<void> {
-    for (const a of this.actions) {
-      if (a.done || a.at > this.now()) continue;
-      a.done = true;
-      a.act(this.doc);
-    }
-  }
-
-  async wait(deadline: number): Promise<void> {
-    const next = Math.min(...this.actions.filter((a) => !a.done && a.at > this.now()).map((a) => a.at));
-    return super.wait(Math.min(deadline, next));
-  }
 
   async prepare(wave: number, specs: ResolvedSpec[]): Promise<void> {
     await super.prepare(wave, specs);

@@ -14,46 +14,20 @@ import { blockedRoots, blockerOf, blockersBefore, dependencyBlockers, tokensByWa
 import { bottomLevels, criticalPath, estimateDurations, lowerBound, median } from '../src/schedule/estimate.js';
 import { emptyState, markRateLimited, markRunning, setState, stateOf, type StateDoc } from '../src/state/doc.js';
 import { tableConfig, type Row } from './fixtures/table.js';
+import { HandWorldBase } from './fixtures/hand-world.js';
 
 const MIN = 60_000;
 const SEC = 1000;
 
 const config = (rows: Row[], extra: Record<string, unknown> = {}): Promise<ResolvedConfig> => tableConfig(rows, extra, 'mut');
 
-/** What a person (or a runner of an earlier run) does to the state while the run goes on, at a given time. */
-interface HandAction {
-  at: number;
-  /** Only once the scheduler follows this spec (housekeeping names what it follows). */
-  whenWatching?: string;
-  act: (doc: StateDoc, world: HandWorld) => void;
-  done?: boolean;
-}
-
 /** The simulated world, with people acting on the state, an executor's slots and a merge that may refuse. */
-class HandWorld extends SimWorld {
-  external?: boolean;
-  actions: HandAction[] = [];
-  housekept: { at: number; watched: string[] }[] = [];
+class HandWorld extends HandWorldBase {
   slots?: (spec: ResolvedSpec, doc: StateDoc) => string | undefined;
   mergeReplies?: MergeOutcome[];
   launchReason?: 'drop';
   /** A pane that takes this long to be on record, and as long again to answer. */
   launchDelayMs = 0;
-
-  async housekeep(watched?: ReadonlySet<string>): Promise<void> {
-    this.housekept.push({ at: this.now(), watched: [...(watched ?? [])] });
-    for (const a of this.actions) {
-      if (a.done || a.at > this.now()) continue;
-      if (a.whenWatching && !watched?.has(a.whenWatching)) continue;
-      a.done = true;
-      a.act(this.doc, this);
-    }
-  }
-
-  async wait(deadline: number): Promise<void> {
-    const next = Math.min(...this.actions.filter((a) => !a.done && a.at > this.now()).map((a) => a.at));
-    return super.wait(Math.min(deadline, next));
-  }
 
   slotWait(spec: ResolvedSpec, doc: StateDoc): string | undefined {
     return this.slots?.(spec, doc);
