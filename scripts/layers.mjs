@@ -26,6 +26,8 @@ export const FLOORS = [
   ['services'],
   ['context'],
   ['commands'],
+  // The command table (program), and the entries: the process's (cli), the library's (index), the code-cache loader (boot).
+  ['program'],
   ['cli', 'index', 'boot'],
 ];
 

@@ -1,6 +1,13 @@
 import type { ResolvedConfig } from './config/types.js';
 import { jsonVisible, terminalSafe } from './util/visible.js';
 
+/** Where a command's text goes: the process's streams, or an in-process caller's. */
+export interface Io {
+  /** Text, or bytes as they are (`logs --raw`, a host's answer to its dispatcher). */
+  out(chunk: string | Uint8Array): void;
+  err(text: string): void;
+}
+
 /** What every command gets: global flags, output streams and the lazily loaded config. */
 export interface Ctx {
   cwd: string;
@@ -22,7 +29,11 @@ export interface Ctx {
   config(): Promise<ResolvedConfig>;
 }
 
-export function createCtx(opts: { config?: string; json?: boolean; color?: boolean; cwd?: string }, signal: AbortSignal = new AbortController().signal): Ctx {
+export function createCtx(
+  opts: { config?: string; json?: boolean; color?: boolean; cwd?: string },
+  signal: AbortSignal = new AbortController().signal,
+  io: Io = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) },
+): Ctx {
   let loaded: Promise<ResolvedConfig> | undefined;
   // The folder the command is about: the process's, or the one a caller (an in-process test) gives.
   const cwd = opts.cwd ?? process.cwd();
@@ -34,10 +45,10 @@ export function createCtx(opts: { config?: string; json?: boolean; color?: boole
     color,
     interactive: !!process.stdin.isTTY && !!process.stdout.isTTY,
     signal,
-    out: (t) => void process.stdout.write(terminalSafe(t)),
-    outJson: (v) => void process.stdout.write(`${jsonVisible(JSON.stringify(v, null, 2))}\n`),
-    outRaw: (b) => void process.stdout.write(b),
-    err: (t) => void process.stderr.write(terminalSafe(t)),
+    out: (t) => io.out(terminalSafe(t)),
+    outJson: (v) => io.out(`${jsonVisible(JSON.stringify(v, null, 2))}\n`),
+    outRaw: (b) => io.out(b),
+    err: (t) => io.err(terminalSafe(t)),
     config() {
       loaded ??= import('./config/load.js').then((m) => m.loadConfig({ cwd, configPath: opts.config }));
       return loaded;

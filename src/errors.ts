@@ -89,9 +89,24 @@ export function isFsError(err: unknown): err is NodeJS.ErrnoException & { path: 
   return !!e && typeof e === 'object' && typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code) && typeof e.path === 'string';
 }
 
+// Where warnings go while a command runs: its stderr. One command runs at a time in a
+// process (an in-process caller awaits each), so a module-level sink is enough.
+let diagnostics: (s: string) => void = (s) => void process.stderr.write(s);
+
+/** Runs `fn` with warnings sent to `sink`, then puts the previous sink back. */
+export async function withDiagnostics<T>(sink: (s: string) => void, fn: () => Promise<T>): Promise<T> {
+  const before = diagnostics;
+  diagnostics = sink;
+  try {
+    return await fn();
+  } finally {
+    diagnostics = before;
+  }
+}
+
 /** A diagnostic that does not stop the command: one line on stderr. */
 export function warn(line: string): void {
-  process.stderr.write(`dispatch: warning: ${visible(line)}\n`);
+  diagnostics(`dispatch: warning: ${visible(line)}\n`);
 }
 
 /**

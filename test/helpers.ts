@@ -151,3 +151,30 @@ export async function until(ok: () => boolean, ms = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * Runs one command in this process (src/program.ts's runCli), for tests of what no real
+ * process is needed for: arguments, messages, exit codes, what the state file becomes.
+ * The environment is the one `dispatch()` gives a child, set for the call and put back after.
+ */
+export async function dispatchIn(cwd: string, args: string[], opts: { env?: Record<string, string | undefined> } = {}): Promise<RunResult> {
+  const { runCli } = await import('../src/program.js');
+  const wanted: Record<string, string | undefined> = { FORCE_COLOR: '0', NO_COLOR: '1', DISPATCH_DEBUG: undefined, OLLAMA_HOST: undefined, ZELLIJ: undefined, TMUX: undefined, ...opts.env };
+  const before = Object.fromEntries(Object.keys(wanted).map((k) => [k, process.env[k]]));
+  const set = (vars: Record<string, string | undefined>) => {
+    for (const [k, v] of Object.entries(vars)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+  let stdout = '';
+  let stderr = '';
+  const text = (c: string | Uint8Array) => (typeof c === 'string' ? c : Buffer.from(c).toString('utf8'));
+  set(wanted);
+  try {
+    const code = await runCli(args, { cwd, self: BIN, out: (c) => (stdout += text(c)), err: (c) => (stderr += text(c)) });
+    return { code, signal: null, stdout, stderr };
+  } finally {
+    set(before);
+  }
+}

@@ -42,6 +42,12 @@ export interface WavePlan {
 
 /** The runner command: this very dispatch, by absolute paths (not whatever `dispatch` is on PATH). */
 let ownScript: string | undefined;
+
+/** Names the script runners start, for a caller whose process is not dispatch (an in-process test). */
+export function useOwnScript(script: string): void {
+  ownScript = script;
+}
+
 export function runnerArgv(config: ResolvedConfig, id: string): Argv {
   if (ownScript === undefined) {
     ownScript = process.argv[1]!;
