@@ -4,10 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dispatch, dispatchAsync, readStateOf } from './helpers.js';
+import { dispatch, dispatchAsync, readStateOf, dispatchIn } from './helpers.js';
 import { AGENTS, configPathOf, engineProject, journal, NODE, starts, trace, tracePath, waitFor } from './fixtures/engine.js';
 
-const run = (dir: string, ...args: string[]) => dispatch(dir, args);
+const run = (dir: string, ...args: string[]) => dispatchIn(dir, args);
 
 /** A project whose `gate` agent works until the test writes gates/<id> (or gates/all). */
 function gatedProject(specs: Parameters<typeof engineProject>[0]['specs'], extra: Record<string, unknown> = {}) {
@@ -41,9 +41,9 @@ describe('decisions by hand during an eager run', () => {
     );
     const p = dispatchAsync(dir, ['run', '--yes', '--no-plan']);
     await agentStarted(dir, '001');
-    expect(run(dir, 'skip', '002').code).toBe(0);
-    expect(run(dir, 'mark-done', '003').code).toBe(0);
-    expect(run(dir, 'mark-failed', '004', '--reason', 'not wanted').code).toBe(0);
+    expect((await run(dir, 'skip', '002')).code).toBe(0);
+    expect((await run(dir, 'mark-done', '003')).code).toBe(0);
+    expect((await run(dir, 'mark-failed', '004', '--reason', 'not wanted')).code).toBe(0);
     open();
     const r = await p;
     // 006 waits on 004, failed by hand: the run ends blocked, naming it.
@@ -78,7 +78,7 @@ describe('decisions by hand during an eager run', () => {
     open('001');
     const p = dispatchAsync(dir, ['run', '--yes', '--no-plan']);
     await waitFor('001 to fail once', () => readStateOf(dir)?.failed?.includes('001'), 20_000);
-    expect(run(dir, 'mark-done', '001').code).toBe(0);
+    expect((await run(dir, 'mark-done', '001')).code).toBe(0);
     const r = await p;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('relaunching 001: retry 1 of 2');
@@ -127,7 +127,7 @@ describe('decisions by hand during a run by waves', () => {
     );
     const p = dispatchAsync(dir, ['run', '--yes', '--no-plan']);
     await agentStarted(dir, '001');
-    expect(run(dir, 'skip', '002').code).toBe(0);
+    expect((await run(dir, 'skip', '002')).code).toBe(0);
     open();
     const r = await p;
     expect(r.code, r.stderr).toBe(0);

@@ -5,19 +5,19 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, dispatch, dispatchAsync, makeProject, readStateOf, statePathOf, tempDir } from './helpers.js';
+import { BIN, dispatch, dispatchAsync, makeProject, readStateOf, statePathOf, tempDir, dispatchIn } from './helpers.js';
 import { NODE, deadPid, engineProject, expectUsageError, lockPath, starts, stateBytes, type EngineSpec } from './fixtures/engine.js';
 import { GIT_ENV, git, commitAll } from './fixtures/git.js';
 
-const run = (dir: string, ...args: string[]) => dispatch(dir, args);
+const run = (dir: string, ...args: string[]) => dispatchIn(dir, args);
 const errLines = (s: string) => s.trimEnd().split('\n');
 
 describe('lock: a lock without every field', () => {
-  it("shows 'unknown' for a missing start time, never 'undefined'", () => {
+  it("shows 'unknown' for a missing start time, never 'undefined'", async () => {
     const dir = makeProject();
     mkdirSync(join(dir, '.codex'), { recursive: true });
     writeFileSync(lockPath(dir), JSON.stringify({ pid: deadPid(), host: hostname(), command: 'run' }));
-    const r = run(dir, 'lock');
+    const r = await run(dir, 'lock');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ {2}started {2}unknown$/m);
     expect(r.stdout).not.toContain('undefined');
@@ -32,15 +32,15 @@ function repoProject(specs: EngineSpec[]): string {
 }
 
 describe('merge: merging twice', () => {
-  it('says the spec is already merged, exit 0, and changes nothing', () => {
+  it('says the spec is already merged, exit 0, and changes nothing', async () => {
     const dir = repoProject([{ id: '001', name: 'feature', wave: 1, mode: 'isolated', body: 'write feature.txt done\n' }]);
-    const r = dispatch(dir, ['run', '--yes', '--no-plan'], { env: GIT_ENV });
+    const r = await dispatchIn(dir, ['run', '--yes', '--no-plan'], { env: GIT_ENV });
     expect(r.code, r.stderr).toBe(0);
-    const first = dispatch(dir, ['merge', '001'], { env: GIT_ENV });
+    const first = await dispatchIn(dir, ['merge', '001'], { env: GIT_ENV });
     expect(first.code, first.stderr).toBe(0);
     const head = git(dir, 'rev-parse', 'HEAD');
     const state = stateBytes(dir);
-    const again = dispatch(dir, ['merge', '001'], { env: GIT_ENV });
+    const again = await dispatchIn(dir, ['merge', '001'], { env: GIT_ENV });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toBe('');
     expect(again.stderr).toBe('001 is already merged (dispatch/001); nothing to do\n');
@@ -48,9 +48,9 @@ describe('merge: merging twice', () => {
     expect(stateBytes(dir)).toBe(state);
   });
 
-  it('a done isolated spec with no worktree on record (merged by an older dispatch, or marked done) has nothing to merge: exit 0', () => {
+  it('a done isolated spec with no worktree on record (merged by an older dispatch, or marked done) has nothing to merge: exit 0', async () => {
     const dir = makeProject({ state: { completed: ['001', '003'], failed: [], skipped: [] } });
-    const r = run(dir, 'merge', '003');
+    const r = await run(dir, 'merge', '003');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe('003 has no worktree waiting to be merged (already merged, or done without one); nothing to do\n');
@@ -103,9 +103,9 @@ describe('--mux with the multiplexer not installed', () => {
   it.each([
     ['zellij', 'dispatch: zellij is not installed — install zellij, or use --mux tmux / --mux headless'],
     ['tmux', 'dispatch: tmux is not installed — install tmux (apt-get install -y tmux), or use --mux headless'],
-  ])('--mux %s says it is not installed, as doctor does, exit 1, launching nothing', (mux, line) => {
+  ])('--mux %s says it is not installed, as doctor does, exit 1, launching nothing', async (mux, line) => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }] });
-    const r = dispatch(dir, ['run', '--mux', mux, '--yes', '--no-plan'], { env: { PATH: tempDir() } });
+    const r = await dispatchIn(dir, ['run', '--mux', mux, '--yes', '--no-plan'], { env: { PATH: tempDir() } });
     expect(r.code).toBe(1);
     expect(errLines(r.stderr)).toContain(line);
     expect(r.stderr).not.toMatch(/ENOENT|spawn/);
@@ -116,15 +116,15 @@ describe('--mux with the multiplexer not installed', () => {
 describe('plan: sequential waves', () => {
   const project = () => makeProject({ extra: { waves: { '1': { sequential: true } } } });
 
-  it('marks a sequential wave in the text', () => {
-    const r = run(project(), 'plan');
+  it('marks a sequential wave in the text', async () => {
+    const r = await run(project(), 'plan');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^Wave 1 \(sequential\) {2}\(2 specs: 2 pending\)$/m);
     expect(r.stdout).toMatch(/^Wave 0 {2}\(1 spec: 1 pending\)$/m);
   });
 
-  it('--json gives each wave a sequential field', () => {
-    const r = run(project(), '--json', 'plan');
+  it('--json gives each wave a sequential field', async () => {
+    const r = await run(project(), '--json', 'plan');
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).waves.map((w: { wave: number; sequential: boolean }) => [w.wave, w.sequential])).toEqual([[0, false], [1, true]]);
   });
@@ -138,30 +138,30 @@ describe('init: what it finds and what it is given', () => {
     return dir;
   }
 
-  it('refuses --completed ids that have no spec (exit 2), naming them, and writes nothing', () => {
+  it('refuses --completed ids that have no spec (exit 2), naming them, and writes nothing', async () => {
     const dir = specFolders(['001-a', '002-b'], ['003-draft']);
-    const r = run(dir, 'init', '--completed', '001,003,009');
+    const r = await run(dir, 'init', '--completed', '001,003,009');
     expectUsageError(r, /--completed names ids with no spec in \.auto-claude\/specs: 003 \(003-draft has no spec\.md\), 009 — .*found: 001, 002/);
     expect(r.stdout).toBe('');
     expect(readdirSync(dir)).toEqual(['.auto-claude']);
   });
 
-  it('reports folders without spec.md on stderr and leaves them out of the table', () => {
+  it('reports folders without spec.md on stderr and leaves them out of the table', async () => {
     const dir = specFolders(['001-a', '002-b'], ['003-draft']);
-    const r = run(dir, 'init');
+    const r = await run(dir, 'init');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe('dispatch: warning: 1 folder in .auto-claude/specs has no spec.md and is left commented out in specs.config.ts: 003-draft\n');
     expect(r.stdout).toContain('(2 specs found in .auto-claude/specs)');
-    const list = JSON.parse(run(dir, '--json', 'list').stdout);
+    const list = JSON.parse((await run(dir, '--json', 'list')).stdout);
     expect(list.specs.map((s: { id: string }) => s.id)).toEqual(['001', '002']);
     expect(readFileSync(join(dir, 'specs.config.ts'), 'utf8')).toContain("    // { id: '003', name: 'draft',");
   });
 
-  it('an existing state file whose completed ids differ from --completed: says which differ, keeps what it holds', () => {
+  it('an existing state file whose completed ids differ from --completed: says which differ, keeps what it holds', async () => {
     const dir = specFolders(['001-a', '002-b', '003-c']);
     mkdirSync(join(dir, '.codex'));
     writeFileSync(statePathOf(dir), '{"completed": ["001"], "failed": [], "skipped": []}');
-    const r = run(dir, 'init', '--completed', '002');
+    const r = await run(dir, 'init', '--completed', '002');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe(
       "dispatch: warning: the existing state file's completed ids differ from --completed: kept 001 (done in the state file, not in --completed); marked 002 done (not done in the state file)\n",
@@ -170,12 +170,12 @@ describe('init: what it finds and what it is given', () => {
     expect(readStateOf(dir).completed).toEqual(['001', '002']);
   });
 
-  it('an existing state file that already holds --completed is kept byte for byte, said so', () => {
+  it('an existing state file that already holds --completed is kept byte for byte, said so', async () => {
     const dir = specFolders(['001-a', '002-b']);
     mkdirSync(join(dir, '.codex'));
     const before = '{"completed": ["001"], "failed": [], "skipped": []}';
     writeFileSync(statePathOf(dir), before);
-    const r = run(dir, 'init', '--completed', '001');
+    const r = await run(dir, 'init', '--completed', '001');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain(`kept the existing ${statePathOf(dir)} (completed: 001)\n`);
@@ -184,7 +184,7 @@ describe('init: what it finds and what it is given', () => {
 });
 
 describe('status: running specs', () => {
-  it('shows how long each has been running, not ISO times nor pane ids; --json keeps both', () => {
+  it('shows how long each has been running, not ISO times nor pane ids; --json keeps both', async () => {
     const dir = makeProject();
     // A stand-in runner: a live process whose command line ends in `exec-spec -- <id>`, as a runner's does.
     const fake = (id: string) => spawn(NODE, ['-e', 'setInterval(() => {}, 1e6)', 'exec-spec', '--', id], { stdio: 'ignore' });
@@ -198,12 +198,12 @@ describe('status: running specs', () => {
       };
       mkdirSync(join(dir, '.codex'), { recursive: true });
       writeFileSync(statePathOf(dir), JSON.stringify({ completed: [], failed: [], skipped: [], dispatch: { version: 1, running, specs: { '001': { attempts: 1 }, '002': { attempts: 1 } } } }));
-      const r = run(dir, 'status');
+      const r = await run(dir, 'status');
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^\s+001\s+alpha\s+running 3 min\s+pid \d+$/m);
       expect(r.stdout).toMatch(/^\s+002\s+beta\s+running 2 h 05 min\s+pid \d+\s+stalled/m);
       for (const raw of ['terminal_7', '%12', startedAt['001'], startedAt['002'], 'since']) expect(r.stdout).not.toContain(raw);
-      const j = JSON.parse(run(dir, '--json', 'status').stdout);
+      const j = JSON.parse((await run(dir, '--json', 'status')).stdout);
       expect(j.running.map((x: { id: string; pane: string; startedAt: string }) => [x.id, x.pane, x.startedAt])).toEqual([['001', 'terminal_7', startedAt['001']], ['002', '%12', startedAt['002']]]);
     } finally {
       for (const p of runners) p.kill('SIGKILL');
@@ -247,9 +247,9 @@ describe('run: planning before each wave', () => {
 });
 
 describe('plan: Auto-Claude specs', () => {
-  it('shows that an ac spec has no plan to read (Auto-Claude reads no plan.md)', () => {
+  it('shows that an ac spec has no plan to read (Auto-Claude reads no plan.md)', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 0, agent: 'ac' }, { id: '002', name: 'b', wave: 0 }] });
-    const r = run(dir, 'plan');
+    const r = await run(dir, 'plan');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ {2}001\s+a\s+ac\s+direct\s+cost 1\s+pending\s+plan n\/a \(ac\)$/m);
     expect(r.stdout).toMatch(/^ {2}002\s+b\s+ok\s+direct\s+cost 1\s+pending\s+plan missing$/m);

@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dispatch, makeProject, readStateOf, type RunResult } from './helpers.js';
+import { dispatch, makeProject, readStateOf, type RunResult, dispatchIn } from './helpers.js';
 import { NODE, track } from './fixtures/engine.js';
 
 const OSC = '\x1b]0;pwned\x07';
@@ -58,9 +58,9 @@ function hostileProject(): string {
 
 describe('terminal escapes from outside are shown, not obeyed', () => {
   for (const [label, env] of [['without colour', plain], ['with colour forced', colour]] as const) {
-    it(`status shows a hostile failure reason and spec name as escapes (${label})`, () => {
+    it(`status shows a hostile failure reason and spec name as escapes (${label})`, async () => {
       const dir = hostileProject();
-      const r = dispatch(dir, ['status'], { env });
+      const r = await dispatchIn(dir, ['status'], { env });
       expect(r.code).toBe(0);
       expectNothingRaw(r, { colour: env === colour });
       expect(r.stdout).toContain(NAME_SHOWN);
@@ -68,10 +68,10 @@ describe('terminal escapes from outside are shown, not obeyed', () => {
       expect(r.stdout).toContain('limit\\u202eevil\\x1b]0;pwned\\x07');
     });
 
-    it(`list and plan show a spec name holding escapes as escapes (${label})`, () => {
+    it(`list and plan show a spec name holding escapes as escapes (${label})`, async () => {
       const dir = hostileProject();
       for (const verb of ['list', 'plan']) {
-        const r = dispatch(dir, [verb], { env });
+        const r = await dispatchIn(dir, [verb], { env });
         expect(r.code, r.stderr).toBe(0);
         expectNothingRaw(r, { colour: env === colour });
         expect(r.stdout).toContain(NAME_SHOWN);
@@ -79,26 +79,26 @@ describe('terminal escapes from outside are shown, not obeyed', () => {
     });
   }
 
-  it('--no-color status, mark-failed --reason and the error handler: nothing raw', () => {
+  it('--no-color status, mark-failed --reason and the error handler: nothing raw', async () => {
     const dir = makeProject({ format: 'json' });
-    const marked = dispatch(dir, ['mark-failed', '001', '--reason', REASON]);
+    const marked = await dispatchIn(dir, ['mark-failed', '001', '--reason', REASON]);
     expect(marked.code).toBe(0);
     // The reason is kept as given: only its display changes.
     expect(readStateOf(dir).dispatch.specs['001'].reason).toBe(REASON);
-    const r = dispatch(dir, ['--no-color', 'status'], { env: colour });
+    const r = await dispatchIn(dir, ['--no-color', 'status'], { env: colour });
     expectNothingRaw(r, { colour: false });
     expect(r.stdout).toContain(SHOWN);
     // An unknown id quoted back by the one error handler.
-    const bad = dispatch(dir, ['logs', `x${OSC}\r\n`]);
+    const bad = await dispatchIn(dir, ['logs', `x${OSC}\r\n`]);
     expect(bad.code).toBe(2);
     expectNothingRaw(bad, { colour: false });
     expect(bad.stderr).toContain('x\\x1b]0;pwned\\x07\\r\\n');
     expect(bad.stderr.trimEnd().split('\n')).toHaveLength(1);
   });
 
-  it('--json keeps the reason exact and escapes C1 and bidi controls too', () => {
+  it('--json keeps the reason exact and escapes C1 and bidi controls too', async () => {
     const dir = hostileProject();
-    const r = dispatch(dir, ['--json', 'status'], { env: colour });
+    const r = await dispatchIn(dir, ['--json', 'status'], { env: colour });
     expect(r.code).toBe(0);
     expectNothingRaw(r, { colour: false });
     const s = JSON.parse(r.stdout);
@@ -109,13 +109,13 @@ describe('terminal escapes from outside are shown, not obeyed', () => {
   });
 
   for (const [label, env] of [['without colour', plain], ['with colour forced', colour]] as const) {
-    it(`run prints an agent's hostile failure line as escapes (${label})`, () => {
+    it(`run prints an agent's hostile failure line as escapes (${label})`, async () => {
       const dir = track(makeProject({
         format: 'json',
         specs: [{ id: '001', name: 'alpha', wave: 0, cost: 1, agent: 'evil' }],
         extra: { multiplexer: 'headless', startTimeoutSeconds: 20, retry: { maxAttempts: 1 }, pacing: { cooldownSeconds: { 1: 0, 2: 0, 3: 0, 4: 0 } }, agents: { evil: { command: [NODE, '-e', `process.stderr.write(${JSON.stringify(`boom ${OSC}${RED}red\r001  done  fake row\n`)}); process.exit(3)`], prompt: 'none' } } },
       }));
-      const r = dispatch(dir, ['run', '--yes', '--no-plan'], { env });
+      const r = await dispatchIn(dir, ['run', '--yes', '--no-plan'], { env });
       expect(r.code).toBe(1);
       expectNothingRaw(r, { colour: env === colour });
       // The summary on stdout and the event line on stderr both name it, escaped.
@@ -124,36 +124,36 @@ describe('terminal escapes from outside are shown, not obeyed', () => {
     });
   }
 
-  it('logs shows escapes and keeps lines; --raw prints the log as it is', () => {
+  it('logs shows escapes and keeps lines; --raw prints the log as it is', async () => {
     const dir = makeProject({ format: 'json' });
     mkdirSync(join(dir, '.codex', 'logs'), { recursive: true });
     const log = `line one ${OSC}\r\n${RED}red\x1b[0m line\r\nprogress\rdone \u202eevil\x9b2J\n`;
     writeFileSync(join(dir, '.codex', 'logs', '001.log'), log);
-    const r = dispatch(dir, ['logs', '001'], { env: colour });
+    const r = await dispatchIn(dir, ['logs', '001'], { env: colour });
     expect(r.code).toBe(0);
     expectNothingRaw(r, { colour: false });
     expect(r.stdout).toBe('line one \\x1b]0;pwned\\x07\n\\x1b[31mred\\x1b[0m line\nprogress\\rdone \\u202eevil\\u009b2J\n');
-    const raw = dispatch(dir, ['logs', '001', '--raw'], { env: colour });
+    const raw = await dispatchIn(dir, ['logs', '001', '--raw'], { env: colour });
     expect(raw.code).toBe(0);
     expect(raw.stdout).toBe(log);
   });
 
-  it('review shows a spec.md holding escapes as escapes, its lines kept', () => {
+  it('review shows a spec.md holding escapes as escapes, its lines kept', async () => {
     const dir = makeProject({ format: 'json' });
     writeFileSync(join(dir, '.auto-claude', 'specs', '001-alpha', 'spec.md'), `# title${OSC}\nbody\r\n`);
-    const r = dispatch(dir, ['review', '001']);
+    const r = await dispatchIn(dir, ['review', '001']);
     expect(r.code).toBe(0);
     expectNothingRaw(r, { colour: false });
     expect(r.stdout).toBe('# title\\x1b]0;pwned\\x07\nbody\n');
   });
 
-  it('a dry run quotes an argument holding escapes as $\'...\' and shows a hostile name as escapes', () => {
+  it('a dry run quotes an argument holding escapes as $\'...\' and shows a hostile name as escapes', async () => {
     const dir = makeProject({
       format: 'json',
       specs: [{ id: '001', name: NAME, wave: 0, cost: 1, agent: 'evil' }],
       extra: { multiplexer: 'headless', agents: { evil: { command: ['echo', `hi${OSC}`], prompt: 'none' } } },
     });
-    const r = dispatch(dir, ['run', '--dry-run', '--no-plan'], { env: colour });
+    const r = await dispatchIn(dir, ['run', '--dry-run', '--no-plan'], { env: colour });
     expectNothingRaw(r, { colour: true });
     expect(r.stdout).toContain(`001-${NAME_SHOWN}`);
     expect(r.stdout).toContain("echo $'hi\\x1b]0;pwned\\x07'");

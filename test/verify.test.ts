@@ -3,11 +3,11 @@
 import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, dispatch, readStateOf } from './helpers.js';
+import { ROOT, dispatch, readStateOf, dispatchIn } from './helpers.js';
 import { NODE, configPathOf, engineProject, pidAlive, starts, waitFor } from './fixtures/engine.js';
 import { GIT_ENV, commitAll, git } from './fixtures/git.js';
 
-const run = (dir: string, ...args: string[]) => dispatch(dir, args, { env: GIT_ENV });
+const run = (dir: string, ...args: string[]) => dispatchIn(dir, args, { env: GIT_ENV });
 const historyOf = (dir: string, id: string): any[] => readStateOf(dir).dispatch.specs[id].history;
 const logOf = (dir: string, id: string, n: number) => readFileSync(join(dir, '.codex', 'logs', `${id}.attempt-${n}.log`), 'utf8');
 
@@ -21,13 +21,13 @@ function setConfig(dir: string, change: (c: any) => void): void {
 }
 
 describe('verify commands', () => {
-  it('an agent that exits 0 but fails a check is verify-failed; the retry prompt holds the failing output; the retry passes', () => {
+  it('an agent that exits 0 but fails a check is verify-failed; the retry prompt holds the failing output; the retry passes', async () => {
     const dir = engineProject({
       // The stand-in does the work only from its second launch on.
       specs: [{ id: '001', name: 'feature', wave: 1, body: 'from-attempt 2\nwrite out/feature.txt done\n' }],
       extra: { verify: [needFile('out/feature.txt')], retry: { maxAttempts: 2 } },
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^failed 001: verify failed: `\S+ -e .*` exited 1: check: FAIL out\/feature\.txt is missing$/m);
     expect(r.stderr).toMatch(/^relaunching 001: retry 1 of 1 after: verify failed: /m);
@@ -47,14 +47,14 @@ describe('verify commands', () => {
     expect(log1).toMatch(/^── dispatch: evidence: exit 0 · verify exited 1: /m);
     expect(logOf(dir, '001', 2)).toMatch(/^── dispatch: evidence: exit 0 · verify: 1 passed$/m);
     // `logs` heads its output (on stderr) with the attempt's verdict and evidence.
-    const l1 = run(dir, 'logs', '001', '--attempt', '1');
+    const l1 = await run(dir, 'logs', '001', '--attempt', '1');
     expect(l1.stderr).toMatch(/^── 001 attempt 1: failed \(verify-failed\) · exit 0 · verify exited 1: \S+ -e /);
     expect(l1.stdout).toBe(logOf(dir, '001', 1));
-    expect(run(dir, 'logs', '001').stderr).toBe('── 001 attempt 2: done · exit 0 · verify: 1 passed\n');
+    expect((await run(dir, 'logs', '001')).stderr).toBe('── 001 attempt 2: done · exit 0 · verify: 1 passed\n');
     expect(readStateOf(dir).completed).toEqual(['001']);
   });
 
-  it('a spec\'s own verify replaces the config\'s, and [] turns the checks off for it', () => {
+  it('a spec\'s own verify replaces the config\'s, and [] turns the checks off for it', async () => {
     const dir = engineProject({
       specs: [
         { id: '001', name: 'own', wave: 1, verify: [needFile('own.txt')], body: 'write own.txt x\n' },
@@ -62,40 +62,40 @@ describe('verify commands', () => {
       ],
       extra: { verify: [needFile('never-there.txt')], retry: { maxAttempts: 1 } },
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(historyOf(dir, '001')[0].verify).toHaveLength(1);
     expect(historyOf(dir, '002')[0].verify).toBeUndefined();
   });
 
-  it('a check that hangs is stopped at verifyTimeoutSeconds, and that is its failure', () => {
+  it('a check that hangs is stopped at verifyTimeoutSeconds, and that is its failure', async () => {
     const dir = engineProject({
       specs: [{ id: '001', name: 'slow', wave: 1 }],
       extra: { verify: [[NODE, '-e', 'setInterval(() => {}, 1000)']], verifyTimeoutSeconds: 1, retry: { maxAttempts: 1 } },
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(readStateOf(dir).dispatch.specs['001'].reason).toMatch(/^verify failed: `.*` timed out after 1 s$/);
     expect(readStateOf(dir).dispatch.specs['001'].kind).toBe('verify-failed');
   });
 
-  it('a check whose program does not exist is named by the preflight, nothing launched; one gone by the time it runs fails the spec, saying so', () => {
+  it('a check whose program does not exist is named by the preflight, nothing launched; one gone by the time it runs fails the spec, saying so', async () => {
     const missing = engineProject({ specs: [{ id: '001', name: 'x', wave: 1 }], extra: { verify: [['no-such-checker-xyz', '{id}']] } });
-    const r = run(missing, 'run', '--yes', '--no-plan');
+    const r = await run(missing, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(r.stderr).toBe("dispatch: 'no-such-checker-xyz' is not on PATH (checks of 001) — install it, or fix the verify commands in the config\n");
     expect(readStateOf(missing)).toBeUndefined();
     // The agent itself removes the check script: found at the preflight, gone when the check runs.
     const gone = engineProject({ specs: [{ id: '001', name: 'x', wave: 1, body: 'remove checker.sh\n' }], extra: { verify: [['./checker.sh', '{id}']], retry: { maxAttempts: 1 } } });
     writeFileSync(join(gone, 'checker.sh'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
-    expect(run(gone, 'run', '--yes', '--no-plan').code).toBe(1);
+    expect((await run(gone, 'run', '--yes', '--no-plan')).code).toBe(1);
     expect(readStateOf(gone).dispatch.specs['001'].reason).toBe("verify failed: `./checker.sh 001` could not start: './checker.sh' not found");
   });
 
-  it('bad verify config: a string instead of an argument array is a config error (exit 2)', () => {
+  it('bad verify config: a string instead of an argument array is a config error (exit 2)', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'x', wave: 1 }] });
     setConfig(dir, (c) => (c.verify = ['npm test']));
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/verify/);
     expect(r.stderr).not.toMatch(/^\s+at /m);
@@ -103,7 +103,7 @@ describe('verify commands', () => {
 });
 
 describe('evidence kept per attempt', () => {
-  it('in a git project: the commit before and after and a diff summary; requireChanges makes an unchanged tree no-changes', () => {
+  it('in a git project: the commit before and after and a diff summary; requireChanges makes an unchanged tree no-changes', async () => {
     const dir = engineProject({
       specs: [
         { id: '001', name: 'writes', wave: 1, body: 'write src/a.txt one\nwrite src/b.txt two\n' },
@@ -113,7 +113,7 @@ describe('evidence kept per attempt', () => {
     });
     commitAll(dir);
     const head = git(dir, 'rev-parse', 'HEAD').trim();
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     const a = historyOf(dir, '001')[0];
     expect(a.git).toMatchObject({ before: head, after: head, files: 2, changed: true });
@@ -123,11 +123,11 @@ describe('evidence kept per attempt', () => {
     expect(b.reason).toMatch(/^no changes: the agent exited 0 but left the commit and the working tree as they were/);
     expect(logOf(dir, '002', 1)).toMatch(/^── dispatch: evidence: exit 0 · no changes$/m);
     // status --json shows the evidence with the attempts.
-    const j = JSON.parse(run(dir, '--json', 'status').stdout);
+    const j = JSON.parse((await run(dir, '--json', 'status')).stdout);
     expect(j.attempts['001'][0].git).toMatchObject({ files: 2 });
   });
 
-  it('direct specs running side by side in one tree are marked shared, and not judged no-changes', () => {
+  it('direct specs running side by side in one tree are marked shared, and not judged no-changes', async () => {
     const dir = engineProject({
       specs: [
         { id: '001', name: 'slow', wave: 1, body: 'sleep 1500\n' },
@@ -136,7 +136,7 @@ describe('evidence kept per attempt', () => {
       extra: { requireChanges: true, retry: { maxAttempts: 1 } },
     });
     commitAll(dir);
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     for (const id of ['001', '002']) expect(historyOf(dir, id)[0].git).toMatchObject({ changed: false, shared: true });
   });
@@ -145,7 +145,7 @@ describe('evidence kept per attempt', () => {
 describe('quota and reset times', () => {
   const sayAndFail = (line: string) => ({ command: [NODE, '-e', `console.log('working'); console.error(${JSON.stringify(line)}); process.exit(1)`], prompt: 'none' });
 
-  it('billing exhausted is quota-exhausted: never relaunched, and that agent launches nothing more in this run', () => {
+  it('billing exhausted is quota-exhausted: never relaunched, and that agent launches nothing more in this run', async () => {
     const dir = engineProject({
       specs: [{ id: '001', name: 'a', wave: 1, agent: 'broke' }, { id: '002', name: 'b', wave: 1, agent: 'broke' }, { id: '003', name: 'c', wave: 1 }],
       agents: { broke: sayAndFail('ERROR: Quota exceeded. Check your plan and billing details.') },
@@ -156,7 +156,7 @@ describe('quota and reset times', () => {
         hooks: { onSpecFailed: [NODE, '-e', "require('fs').appendFileSync('failed-hook.txt', process.env.DISPATCH_SPEC_ID + ' ' + process.env.DISPATCH_KIND + '\\n')"] },
       },
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(readFileSync(join(dir, 'failed-hook.txt'), 'utf8')).toBe('001 quota-exhausted\n');
     const said = r.stderr.split('\n').filter((l) => l.startsWith('quota exhausted'));
@@ -182,7 +182,7 @@ describe('quota and reset times', () => {
       specs: [{ id: '001', name: 'a', wave: 1, agent: 'limited' }],
       agents: { limited: sayAndFail(`You've hit your usage limit. Upgrade to Pro (https://chatgpt.com/explore/pro), visit https://chatgpt.com/codex/settings/usage to purchase more credits or try again at ${printed}.`) },
     });
-    expect(run(dir, 'run', '--yes', '--no-plan', '--no-wait').code).toBe(0);
+    expect((await run(dir, 'run', '--yes', '--no-plan', '--no-wait')).code).toBe(0);
     await waitFor('the rate limit on record', () => readStateOf(dir)?.dispatch?.waiting?.['001']);
     const until = Date.parse(readStateOf(dir).dispatch.waiting['001'].until);
     expect(until).toBe(at.getTime() + 60_000);
@@ -190,16 +190,16 @@ describe('quota and reset times', () => {
 });
 
 describe('dispatch verify', () => {
-  it('runs a spec\'s checks now: prints each result, exit 1 on a failure; --mark records done or verify-failed', () => {
+  it('runs a spec\'s checks now: prints each result, exit 1 on a failure; --mark records done or verify-failed', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }, { id: '002', name: 'b', wave: 1 }], extra: { verify: [needFile('fixed-{id}.txt')] } });
-    const before = run(dir, 'verify', '001');
+    const before = await run(dir, 'verify', '001');
     expect(before.code).toBe(1);
     expect(before.stdout).toMatch(/^001 {2}FAIL {2}\S+ -e .* — exited 1 \(\d+(\.\d)? s\)\n$/);
     expect(before.stderr).toContain('check: FAIL fixed-001.txt is missing');
     expect(readStateOf(dir)).toBeUndefined();
     // A fix by hand, then the check passes and --mark records it.
     writeFileSync(join(dir, 'fixed-001.txt'), 'ok\n');
-    const fixed = run(dir, 'verify', '001', '002', '--mark');
+    const fixed = await run(dir, 'verify', '001', '002', '--mark');
     expect(fixed.code).toBe(1);
     expect(fixed.stdout).toMatch(/^001 {2}ok {4}/m);
     expect(fixed.stdout).toMatch(/^002 {2}FAIL /m);
@@ -210,16 +210,16 @@ describe('dispatch verify', () => {
     expect(st.dispatch.specs['002'].reason).toMatch(/^verify failed: .* exited 1: check: FAIL fixed-002\.txt is missing$/);
   });
 
-  it('bad input: unknown id (exit 2), no checks configured (exit 2), nothing run or changed', () => {
+  it('bad input: unknown id (exit 2), no checks configured (exit 2), nothing run or changed', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }] });
-    const unknown = run(dir, 'verify', 'nope');
+    const unknown = await run(dir, 'verify', 'nope');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^dispatch: unknown spec id 'nope'/);
-    const none = run(dir, 'verify', '001', '--mark');
+    const none = await run(dir, 'verify', '001', '--mark');
     expect(none.code).toBe(2);
     expect(none.stderr).toBe("dispatch: no verify commands for 001 — add verify: [[...command]] to the config (or to the spec); nothing was run\n");
     expect(readStateOf(dir)).toBeUndefined();
-    const noArgs = run(dir, 'verify');
+    const noArgs = await run(dir, 'verify');
     expect(noArgs.code).toBe(2);
   });
 });
@@ -231,18 +231,18 @@ describe('verify commands under attack', () => {
       specs: [{ id: '001', name: 'a', wave: 1 }],
       extra: { verify: [[NODE, '-e', "require('fs').writeFileSync('check.pid', String(process.pid)); setInterval(() => {}, 1000)"]], verifyTimeoutSeconds: 300 },
     });
-    expect(run(dir, 'run', '--yes', '--no-plan', '--no-wait').code).toBe(0);
+    expect((await run(dir, 'run', '--yes', '--no-plan', '--no-wait')).code).toBe(0);
     const pid = Number(await waitFor('the check to start', () => existsSync(join(dir, 'check.pid')) && readFileSync(join(dir, 'check.pid'), 'utf8')));
     return { dir, pid };
   }
 
-  it('placeholders reach a check literally (quotes, $(), ;, backticks): no shell in between', () => {
+  it('placeholders reach a check literally (quotes, $(), ;, backticks): no shell in between', async () => {
     const nasty = `it's $(touch pwned); \`touch pwned2\` #{x}`;
     const dir = engineProject({
       specs: [{ id: '001', name: nasty, wave: 1 }],
       extra: { verify: [[NODE, '-e', "require('fs').writeFileSync('seen.txt', process.argv[1])", '{name}']] },
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(join(dir, 'seen.txt'), 'utf8')).toBe(nasty);
     expect(existsSync(join(dir, 'pwned'))).toBe(false);
@@ -255,7 +255,7 @@ describe('verify commands under attack', () => {
     process.kill(runner, 'SIGKILL');
     await waitFor('the runner to die', () => !pidAlive(runner));
     expect(pidAlive(pid)).toBe(true);
-    const st = run(dir, 'status');
+    const st = await run(dir, 'status');
     expect(st.stderr).toBe('dispatch: 001 was running but runner died: marked failed\n');
     await waitFor('the check to be stopped', () => !pidAlive(pid));
     expect(readStateOf(dir).dispatch.specs['001'].kind).toBe('lost');
@@ -264,7 +264,7 @@ describe('verify commands under attack', () => {
   it('a spec stopped while its check runs: recorded interrupted, and the check (with what it started) is stopped', async () => {
     const { dir, pid } = await checkAtWork();
     expect(pidAlive(pid)).toBe(true);
-    const s = run(dir, 'stop', '001');
+    const s = await run(dir, 'stop', '001');
     expect(s.code, s.stderr).toBe(0);
     await waitFor('the check to be gone', () => !pidAlive(pid));
     const rec = readStateOf(dir).dispatch.specs['001'];
@@ -274,7 +274,7 @@ describe('verify commands under attack', () => {
 });
 
 describe('evidence under attack (found by a fresh-eyes attacker)', () => {
-  it('an edit to a file that was already modified is a change; the summary counts only what the attempt changed', () => {
+  it('an edit to a file that was already modified is a change; the summary counts only what the attempt changed', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'edit', wave: 1, body: 'write notes.txt second version\n' }], extra: { requireChanges: true, retry: { maxAttempts: 1 } } });
     writeFileSync(join(dir, 'notes.txt'), 'committed\n');
     writeFileSync(join(dir, 'other.txt'), 'committed\n');
@@ -283,38 +283,38 @@ describe('evidence under attack (found by a fresh-eyes attacker)', () => {
     writeFileSync(join(dir, 'notes.txt'), 'first version\n');
     writeFileSync(join(dir, 'other.txt'), 'mine\n');
     writeFileSync(join(dir, 'scratch.txt'), 'mine too\n');
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(historyOf(dir, '001')[0].git).toMatchObject({ changed: true, files: 1, insertions: 1, deletions: 1 });
   });
 
-  it('a direct spec that ran while another started and ended beside it is marked shared', () => {
+  it('a direct spec that ran while another started and ended beside it is marked shared', async () => {
     const dir = engineProject({
       specs: [{ id: '001', name: 'long', wave: 1, body: 'sleep 2500\n' }, { id: '002', name: 'short', wave: 1, body: 'write b.txt b\n' }],
       extra: { requireChanges: true, retry: { maxAttempts: 1 }, pacing: { cooldownSeconds: { 1: 1, 2: 1, 3: 1, 4: 1 } } },
     });
     commitAll(dir);
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     // 002 started a second after 001 and ended long before it: 001's "changes" may be 002's.
     expect(historyOf(dir, '001')[0].git).toMatchObject({ shared: true });
     expect(readStateOf(dir).completed.sort()).toEqual(['001', '002']);
   });
 
-  it('checks get the same environment from `dispatch verify` as in a run (DISPATCH_SPEC_ID, DISPATCH_PROJECT, DISPATCH_ATTEMPT)', () => {
+  it('checks get the same environment from `dispatch verify` as in a run (DISPATCH_SPEC_ID, DISPATCH_PROJECT, DISPATCH_ATTEMPT)', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }], extra: { verify: [[NODE, '-e', "process.exit(process.env.DISPATCH_SPEC_ID === '001' && process.env.DISPATCH_PROJECT === 'demo' && process.env.DISPATCH_ATTEMPT ? 0 : 1)"]] } });
-    expect(run(dir, 'run', '--yes', '--no-plan').code).toBe(0);
-    expect(run(dir, 'verify', '001').code).toBe(0);
+    expect((await run(dir, 'run', '--yes', '--no-plan')).code).toBe(0);
+    expect((await run(dir, 'verify', '001')).code).toBe(0);
   });
 
-  it('a verifyTimeoutSeconds beyond what a timer can hold is a config error, not an instant timeout', () => {
+  it('a verifyTimeoutSeconds beyond what a timer can hold is a config error, not an instant timeout', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }], extra: { verifyTimeoutSeconds: 1e12 } });
-    const r = run(dir, 'list');
+    const r = await run(dir, 'list');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^ {2}verifyTimeoutSeconds: expected at most 2147483, got 1000000000000$/m);
   });
 
-  it("an Auto-Claude sign-off left from an earlier run is not this attempt's: verify-failed (stale)", () => {
+  it("an Auto-Claude sign-off left from an earlier run is not this attempt's: verify-failed (stale)", async () => {
     const dir = engineProject({
       specs: [{ id: '001', name: 'x', wave: 1, agent: 'ac' }],
       agents: { ac: { python: NODE, dir: join(ROOT, 'test', 'fixtures', 'auto-claude'), env: { AC_QA: 'none' } } },
@@ -324,7 +324,7 @@ describe('evidence under attack (found by a fresh-eyes attacker)', () => {
     writeFileSync(plan, JSON.stringify({ qa_signoff: { status: 'approved' } }));
     const old = new Date(Date.now() - 3600_000);
     utimesSync(plan, old, old);
-    expect(run(dir, 'run', '--yes', '--no-plan').code).toBe(1);
+    expect((await run(dir, 'run', '--yes', '--no-plan')).code).toBe(1);
     expect(readStateOf(dir).dispatch.specs['001']).toMatchObject({ kind: 'verify-failed', reason: "Auto-Claude's QA did not sign the work off (qa_signoff.status: stale): implementation_plan.json was not written by this attempt (its QA never ran)" });
   });
 });
