@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tmuxMux } from '../src/executors/tmux.js';
 import type { ResolvedConfig } from '../src/config/load.js';
-import { dispatch, dispatchAsync, readStateOf, ROOT, tempDir } from './helpers.js';
+import { dispatch, dispatchAsync, readStateOf, ROOT, tempDir, dispatchIn } from './helpers.js';
 import { NODE, STANDIN_BIN, engineProject, starts, waitFor } from './fixtures/engine.js';
 
 const SOCKET = `dispatch-literal-${process.pid}`;
@@ -99,18 +99,18 @@ describe('zellij: names starting with "-" and odd characters stay one argument',
   }
 
   for (const session of ['--help', '-s x', 'options', 'help', `it's "q" $(touch pwned)`]) {
-    it(`project '-p', session ${JSON.stringify(session)}: created, and the pane opens there, named and placed as asked`, () => {
+    it(`project '-p', session ${JSON.stringify(session)}: created, and the pane opens there, named and placed as asked`, async () => {
       const w = zellijWorld();
       const dir = join(tempDir(), `-dir ${QUOTES}`);
       mkdirSync(dir, { recursive: true });
       engineProject({ dir, specs: [{ id: '001', name: 'a', wave: 1 }, { id: '002', name: 'b', wave: 2 }], extra: { project: '-p', multiplexer: 'zellij', session } });
-      const r = dispatch(dir, ['run', '--wave', '1', '--yes', '--no-plan', '--create-session'], { env: w.env });
+      const r = await dispatchIn(dir, ['run', '--wave', '1', '--yes', '--no-plan', '--create-session'], { env: w.env });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toContain(`created zellij session '${session}' (detached)\n`);
       expect(r.stdout).toBe('1 launched · 1 done · 0 failed\n');
       expect(w.sessions()).toEqual([session]);
       // The next run finds that session (it may not create one) and opens its pane there.
-      const next = dispatch(dir, ['run', '--wave', '2', '--yes', '--no-plan'], { env: w.env });
+      const next = await dispatchIn(dir, ['run', '--wave', '2', '--yes', '--no-plan'], { env: w.env });
       expect(next.code, next.stderr).toBe(0);
       expect(w.panes(session).map((p) => ({ name: p.name, cwd: p.cwd })).sort((a, b) => a.name.localeCompare(b.name))).toEqual([
         { name: '-p-001', cwd: dir },

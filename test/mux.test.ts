@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dispatch, dispatchAsync, readStateOf, ROOT, tempDir } from './helpers.js';
+import { dispatch, dispatchAsync, readStateOf, ROOT, tempDir, dispatchIn } from './helpers.js';
 import {
   AGENTS,
   NODE,
@@ -51,7 +51,7 @@ function zellijWorld() {
 }
 
 describe('the zellij stand-in itself (guards the tests below)', () => {
-  it('accepts the real grammar and rejects what zellij 0.45 rejects', () => {
+  it('accepts the real grammar and rejects what zellij 0.45 rejects', async () => {
     const { z } = zellijWorld();
     expect(z('list-sessions', '-n').stderr).toBe('No active zellij sessions found.\n');
     expect(z('attach', 's', '--create-background').status).toBe(0);
@@ -75,7 +75,7 @@ describe('the zellij stand-in itself (guards the tests below)', () => {
 });
 
 describe('zellij', () => {
-  it('a missing session is an error that says how to create it; nothing is launched', () => {
+  it('a missing session is an error that says how to create it; nothing is launched', async () => {
     const w = zellijWorld();
     // Another session runs, and ours exists only as EXITED: neither will do.
     w.z('attach', 'other', '--create-background');
@@ -83,7 +83,7 @@ describe('zellij', () => {
     w.z('kill-session', 'demo');
     const before = w.calls().length;
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }], extra: { multiplexer: 'zellij' } });
-    const r = dispatch(dir, ['run', '--yes', '--no-plan'], { env: w.env });
+    const r = await dispatchIn(dir, ['run', '--yes', '--no-plan'], { env: w.env });
     expect(r.code).toBe(1);
     expect(errLines(r.stderr)).toEqual([
       "dispatch: zellij session 'demo' is not running — start it with 'zellij attach demo --create-background' (or open it: 'zellij -s demo'), or pass --create-session",
@@ -94,13 +94,13 @@ describe('zellij', () => {
     expect(trace(dir)).toEqual([]);
   });
 
-  it('--create-session creates it detached, then opens a pane per spec with the exact zellij grammar', () => {
+  it('--create-session creates it detached, then opens a pane per spec with the exact zellij grammar', async () => {
     const w = zellijWorld();
     const dir = engineProject({
       specs: [{ id: '001', name: 'a', wave: 1, body: 'write out/a.txt a\n' }, { id: '002', name: 'b', wave: 2, body: 'need out/a.txt\n' }],
       extra: { multiplexer: 'zellij' },
     });
-    const r = dispatch(dir, ['run', '--yes', '--no-plan', '--create-session'], { env: w.env });
+    const r = await dispatchIn(dir, ['run', '--yes', '--no-plan', '--create-session'], { env: w.env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("created zellij session 'demo' (detached)\n");
     expect(r.stderr).toMatch(/^launched 001 \(terminal_1\)$/m);
@@ -122,32 +122,32 @@ describe('zellij', () => {
     expect(readStateOf(dir).completed).toEqual(['001', '002']);
   });
 
-  it('uses a session that is already running, without creating one', () => {
+  it('uses a session that is already running, without creating one', async () => {
     const w = zellijWorld();
     expect(w.z('attach', 'work', '--create-background').status).toBe(0);
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }], extra: { multiplexer: 'zellij', session: 'work' } });
-    const r = dispatch(dir, ['run', '--yes', '--no-plan'], { env: w.env });
+    const r = await dispatchIn(dir, ['run', '--yes', '--no-plan'], { env: w.env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/created/);
     expect(w.calls().filter((c) => c[0] === 'attach')).toHaveLength(1); // only ours
     expect(w.panes('work').map((p) => p.name)).toEqual(['demo-001']);
   });
 
-  it('--dry-run prints the exact zellij and agent commands and only asks zellij for its sessions', () => {
+  it('--dry-run prints the exact zellij and agent commands and only asks zellij for its sessions', async () => {
     const w = zellijWorld();
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }], extra: { multiplexer: 'zellij' } });
     const before = snapshotTree(dir);
     // No session: the preflight check fails, so the dry run exits 1, naming it.
-    const missing = dispatch(dir, ['run', '--dry-run'], { env: w.env });
+    const missing = await dispatchIn(dir, ['run', '--dry-run'], { env: w.env });
     expect(missing.code).toBe(1);
     expect(missing.stdout).toMatch(/^ {2}FAIL {2}multiplexer {2}zellij session 'demo' is not running — start it with 'zellij attach demo --create-background'/m);
     expect(w.calls()).toEqual([['list-sessions', '-n']]);
-    const created = dispatch(dir, ['run', '--dry-run', '--create-session'], { env: w.env });
+    const created = await dispatchIn(dir, ['run', '--dry-run', '--create-session'], { env: w.env });
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).toMatch(/^ {2}ok {4}multiplexer {2}zellij session 'demo' will be created \(detached\)$/m);
     expect(w.calls()).toEqual([['list-sessions', '-n'], ['list-sessions', '-n']]);
     w.z('attach', 'demo', '--create-background');
-    const r = dispatch(dir, ['run', '--dry-run'], { env: w.env });
+    const r = await dispatchIn(dir, ['run', '--dry-run'], { env: w.env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`    zellij: ${shown(['zellij', '--session', 'demo', 'run', '--name', 'demo-001', '--close-on-exit', '--cwd', dir, '--', ...runnerArgv(dir, '001')])}\n`);
     expect(r.stdout).toContain(`    agent: ${shown([NODE, join(AGENTS, 'succeed.mjs'), tracePath(dir), join(dir, '.auto-claude/specs/001-a/spec.md')])}\n`);
@@ -155,10 +155,10 @@ describe('zellij', () => {
     expect(snapshotTree(dir)).toEqual(before);
   });
 
-  it('auto picks zellij when it is installed', () => {
+  it('auto picks zellij when it is installed', async () => {
     const w = zellijWorld();
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }], extra: { multiplexer: 'auto' } });
-    const r = dispatch(dir, ['run', '--dry-run'], { env: w.env });
+    const r = await dispatchIn(dir, ['run', '--dry-run'], { env: w.env });
     expect(r.stdout).toMatch(/^ {4}zellij: zellij --session demo run /m);
   });
 
@@ -171,7 +171,7 @@ describe('zellij', () => {
     await waitFor('the runner to report in', () => readStateOf(dir)?.dispatch?.running['001']?.pid > 0);
     // The pane as zellij names it, on record; `status` shows how long it has run instead.
     expect(readStateOf(dir).dispatch.running['001'].pane).toBe('terminal_1');
-    expect(dispatch(dir, ['status'], { env: w.env }).stdout).toMatch(/^\s+001\s+h\s+running \d+ (s|min)\s+pid \d+$/m);
+    expect((await dispatchIn(dir, ['status'], { env: w.env })).stdout).toMatch(/^\s+001\s+h\s+running \d+ (s|min)\s+pid \d+$/m);
     const close = w.z('--session', 'demo', 'action', 'close-pane', '-p', 'terminal_1');
     expect(close.status, close.stderr).toBe(0);
     const r = await p;
@@ -184,7 +184,7 @@ describe('zellij', () => {
     expect(trace(dir).some((e) => e.event === 'signal')).toBe(true);
   });
 
-  it('spec names with quotes, $() and ; reach the agent literally through zellij', () => {
+  it('spec names with quotes, $() and ; reach the agent literally through zellij', async () => {
     const w = zellijWorld();
     const dir = engineProject({
       dir: tempDir(`zj $(touch pwned); 'q" `),
@@ -192,7 +192,7 @@ describe('zellij', () => {
       extra: { multiplexer: 'zellij' },
       agents: { ok: { command: [NODE, join(AGENTS, 'succeed.mjs'), '{cwd}/trace.jsonl', '{specFile}', '{name}'], prompt: 'none' } },
     });
-    const r = dispatch(dir, ['run', '--yes', '--no-plan', '--create-session'], { env: w.env });
+    const r = await dispatchIn(dir, ['run', '--yes', '--no-plan', '--create-session'], { env: w.env });
     expect(r.code, r.stderr).toBe(0);
     expect(w.calls().at(-1)).toEqual(['--session', 'demo', 'run', '--name', 'demo-001', '--close-on-exit', '--cwd', dir, '--', ...runnerArgv(dir, '001')]);
     expect(starts(dir)[0]!.argv).toEqual([join(dir, 'trace.jsonl'), join(dir, '.auto-claude', 'specs', `001-${NASTY}`, 'spec.md'), NASTY]);
@@ -200,23 +200,23 @@ describe('zellij', () => {
     expectNoPwned(dir);
   });
 
-  it('zellij not installed: exit 1 saying so and what to use instead', () => {
+  it('zellij not installed: exit 1 saying so and what to use instead', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }], extra: { multiplexer: 'zellij' } });
-    const r = dispatch(dir, ['run', '--yes', '--no-plan'], { env: { PATH: tempDir() } });
+    const r = await dispatchIn(dir, ['run', '--yes', '--no-plan'], { env: { PATH: tempDir() } });
     expect(r.code).toBe(1);
     expect(errLines(r.stderr)).toHaveLength(1);
     expect(r.stderr).toMatch(/^dispatch: zellij is not installed — install zellij, or use --mux tmux \/ --mux headless$/m);
     expect(readStateOf(dir)).toBeUndefined();
   });
 
-  it('doctor reports the zellij session', () => {
+  it('doctor reports the zellij session', async () => {
     const w = zellijWorld();
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }], extra: { multiplexer: 'zellij', planner: { host: 'http://127.0.0.1:9' } } });
-    const missing = dispatch(dir, ['doctor'], { env: w.env });
+    const missing = await dispatchIn(dir, ['doctor'], { env: w.env });
     expect(missing.code).toBe(0);
     expect(missing.stdout).toMatch(/^warn\s+multiplexer\s+zellij session 'demo' is not running — start it with 'zellij attach demo --create-background'/m);
     w.z('attach', 'demo', '--create-background');
-    const ok = dispatch(dir, ['doctor'], { env: w.env });
+    const ok = await dispatchIn(dir, ['doctor'], { env: w.env });
     expect(ok.stdout).toMatch(/^ok\s+multiplexer\s+zellij session 'demo' is running$/m);
   });
 });
@@ -283,11 +283,11 @@ describe('tmux (real, private socket)', () => {
     });
   });
 
-  it('--dry-run prints the exact tmux and agent commands, starts no server and changes nothing', () => {
+  it('--dry-run prints the exact tmux and agent commands, starts no server and changes nothing', async () => {
     const session = 'never';
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }], extra: { multiplexer: 'tmux', tmuxSocket: `${SOCKET}-dry`, session } });
     const before = snapshotTree(dir);
-    const r = dispatch(dir, ['run', '--dry-run']);
+    const r = await dispatchIn(dir, ['run', '--dry-run']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(
       `    tmux: ${shown(['tmux', '-L', `${SOCKET}-dry`, 'new-window', '-d', '-t', '=never:', '-n', 'demo-001', '-c', dir, '-P', '-F', '#{pane_id}', '--', ...runnerArgv(dir, '001')])}\n`,
@@ -297,32 +297,32 @@ describe('tmux (real, private socket)', () => {
     expect(spawnSync('tmux', ['-L', `${SOCKET}-dry`, 'list-sessions'], { encoding: 'utf8' }).status).not.toBe(0);
   });
 
-  it('spec names with quotes, $() and ; reach the agent literally through tmux', () => {
+  it('spec names with quotes, $() and ; reach the agent literally through tmux', async () => {
     const parent = tempDir(`tm $(touch pwned); 'q" `);
     mkdirSync(parent, { recursive: true });
     const { dir } = tmuxProject([{ id: '001', name: NASTY, wave: 1 }], {
       dir: parent,
       agents: { ok: { command: [NODE, join(AGENTS, 'succeed.mjs'), '{cwd}/trace.jsonl', '{specFile}', '{name}'], prompt: 'stdin' } },
     });
-    const r = dispatch(dir, ['run', '--yes', '--no-plan']);
+    const r = await dispatchIn(dir, ['run', '--yes', '--no-plan']);
     expect(r.code, r.stderr).toBe(0);
     expect(starts(dir)[0]!.argv).toEqual([join(dir, 'trace.jsonl'), join(dir, '.auto-claude', 'specs', `001-${NASTY}`, 'spec.md'), NASTY]);
     expect(starts(dir)[0]!.cwd).toBe(dir);
     expectNoPwned(dir);
   });
 
-  it('doctor names the tmux session state', () => {
+  it('doctor names the tmux session state', async () => {
     const { session, dir } = tmuxProject([{ id: '001', name: 'a', wave: 1 }]);
-    const r = dispatch(dir, ['doctor']);
+    const r = await dispatchIn(dir, ['doctor']);
     expect(r.stdout).toContain(`ok    multiplexer  tmux session '${session}' will be created (detached)\n`);
   });
 
-  it('--mux on the command line overrides the config', () => {
+  it('--mux on the command line overrides the config', async () => {
     const { dir } = tmuxProject([{ id: '001', name: 'a', wave: 1 }]);
-    const r = dispatch(dir, ['run', '--dry-run', '--mux', 'headless']);
+    const r = await dispatchIn(dir, ['run', '--dry-run', '--mux', 'headless']);
     expect(r.stdout).toContain(`    headless: ${shown(runnerArgv(dir, '001'))}\n`);
     expect(r.stdout).not.toMatch(/tmux:/);
-    expectUsageError(dispatch(dir, ['run', '--dry-run', '--mux', 'screen']), /screen/);
+    expectUsageError(await dispatchIn(dir, ['run', '--dry-run', '--mux', 'screen']), /screen/);
     expect(stateBytes(dir)).toBeNull();
   });
 });

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import { homedir, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dispatch, dispatchAsync, makeProject, readStateOf, ROOT, tempDir } from './helpers.js';
+import { dispatch, dispatchAsync, makeProject, readStateOf, ROOT, tempDir, dispatchIn } from './helpers.js';
 import { commitAll } from './fixtures/git.js';
 import {
   AGENTS,
@@ -34,11 +34,11 @@ import {
   waitFor,
 } from './fixtures/engine.js';
 
-const run = (dir: string, ...args: string[]) => dispatch(dir, args);
+const run = (dir: string, ...args: string[]) => dispatchIn(dir, args);
 const errLines = (s: string) => s.trimEnd().split('\n');
 
 describe('run: a whole project', () => {
-  it('runs every wave in order with zero cooldowns; later waves see earlier waves\' work', () => {
+  it('runs every wave in order with zero cooldowns; later waves see earlier waves\' work', async () => {
     const dir = engineProject({
       specs: [
         { id: '001', name: 'models', wave: 1, body: 'write out/models.txt models v1\n' },
@@ -47,7 +47,7 @@ describe('run: a whole project', () => {
         { id: '004', name: 'ui', wave: 3, dependsOn: ['003'], body: 'need out/api.txt\nwrite out/ui.txt ui v1\n' },
       ],
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('4 launched · 4 done · 0 failed\n');
     // Waves announced in order, one line per launch and per verdict (not a terminal: no live table).
@@ -82,7 +82,7 @@ describe('run: a whole project', () => {
     expect(existsSync(lockPath(dir))).toBe(false);
   });
 
-  it('a failing spec fails the run (exit 1, listed with its reason) and the next wave is not started', () => {
+  it('a failing spec fails the run (exit 1, listed with its reason) and the next wave is not started', async () => {
     const dir = engineProject({
       specs: [
         { id: '001', name: 'good', wave: 1, body: 'write out/good.txt ok\n' },
@@ -90,7 +90,7 @@ describe('run: a whole project', () => {
         { id: '003', name: 'later', wave: 2, dependsOn: ['001'], body: 'write out/later.txt ok\n' },
       ],
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('2 launched · 1 done · 1 failed\n  failed 002: agent exited with code 3: fail: cannot build 002\n');
     expect(r.stderr).toMatch(/^failed 002: agent exited with code 3: fail: cannot build 002$/m);
@@ -114,9 +114,9 @@ describe('run: a whole project', () => {
     expect(readFileSync(logOf(dir, '002'), 'utf8')).toContain('fail: cannot build 002\n');
   });
 
-  it('a Codex-style agent whose turn failed is failed with the message even though it exited 0', () => {
+  it('a Codex-style agent whose turn failed is failed with the message even though it exited 0', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'tf', wave: 1, agent: 'tf' }] });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('  failed 001: turn.failed: stream disconnected before completion\n');
     const state = readStateOf(dir);
@@ -125,12 +125,12 @@ describe('run: a whole project', () => {
     expect(trace(dir).find((e) => e.event === 'end')!.code).toBe(0);
   });
 
-  it('the same output from an agent not declared codexEvents is not parsed: exit 0 means done', () => {
+  it('the same output from an agent not declared codexEvents is not parsed: exit 0 means done', async () => {
     const dir = engineProject({
       specs: [{ id: '001', name: 'plain', wave: 1, agent: 'plain' }],
       agents: { plain: standAgent('', 'turn-failed', ['ignored'], { codexEvents: false }) },
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(readStateOf(dir).completed).toEqual(['001']);
   });
@@ -150,13 +150,13 @@ describe('run: the codex agent', () => {
     return dir;
   };
 
-  it('gets exactly `exec -s workspace-write -m <model> -c model_reasoning_effort=<effort> --json -o <file> -` and the prompt on stdin', () => {
+  it('gets exactly `exec -s workspace-write -m <model> -c model_reasoning_effort=<effort> --json -o <file> -` and the prompt on stdin', async () => {
     const dir = withTrace(codexProject([
       { id: '001', name: 'one', cost: 1, body: 'write out/one.txt 1\n' },
       { id: '002', name: 'four', cost: 4, body: 'write out/four.txt 4\n' },
     ]));
     writeFileSync(join(dir, '.auto-claude/specs/002-four/plan.md'), '1. write the file\n');
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const calls = codexTrace(dir);
     const of = (id: string) => calls.find((c) => c.id === id)!;
@@ -172,17 +172,17 @@ describe('run: the codex agent', () => {
     expect(readFileSync(logOf(dir, '001'), 'utf8')).toContain('{"type":"turn.completed"');
   });
 
-  it('a failed turn (exit 1) keeps codex\'s message as the reason', () => {
+  it('a failed turn (exit 1) keeps codex\'s message as the reason', async () => {
     const dir = codexProject([{ id: '001', name: 'nomodel', body: 'codex-fail The model x does not exist\n' }]);
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('  failed 001: turn.failed: The model x does not exist\n');
     expect(readStateOf(dir).dispatch.specs['001'].reason).toBe('turn.failed: The model x does not exist');
   });
 
-  it('extraArgs reach codex; one it rejects (the removed --full-auto) fails the spec with codex\'s error', () => {
+  it('extraArgs reach codex; one it rejects (the removed --full-auto) fails the spec with codex\'s error', async () => {
     const dir = codexProject([{ id: '001', name: 'x', body: 'write out/x.txt x\n' }], { extraArgs: ['--full-auto'] });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     const reason = readStateOf(dir).dispatch.specs['001'].reason as string;
     // The error line, not clap's closing "For more information, try '--help'.".
@@ -190,10 +190,10 @@ describe('run: the codex agent', () => {
     expect(existsSync(join(dir, 'out/x.txt'))).toBe(false);
   });
 
-  it('a missing codex binary is named before anything launches, with how to install it', () => {
+  it('a missing codex binary is named before anything launches, with how to install it', async () => {
     const bin = join(tempDir(), 'no-codex-here');
     const dir = codexProject([{ id: '001', name: 'x' }], { bin });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(errLines(r.stderr)).toEqual([`dispatch: '${bin}' is not an executable file (used by 001) — npm install -g @openai/codex, or set agents.codex.bin`]);
     expect(readStateOf(dir)).toBeUndefined();
@@ -205,7 +205,7 @@ describe('run: the Auto-Claude agent', () => {
   const fakeAutoClaude = () => join(ROOT, 'test', 'fixtures', 'auto-claude');
   const acTrace = (dir: string) => readFileSync(join(dir, 'ac.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
-  it('runs run.py --spec <id> --project-dir <project> --auto-continue --direct|--isolated [extra] with stdin from /dev/null', () => {
+  it('runs run.py --spec <id> --project-dir <project> --auto-continue --direct|--isolated [extra] with stdin from /dev/null', async () => {
     const acDir = fakeAutoClaude();
     const dir = engineProject({
       specs: [{ id: '001', name: 'direct', wave: 1, agent: 'ac' }, { id: '002', name: 'iso', wave: 1, agent: 'ac', mode: 'isolated' }],
@@ -217,9 +217,9 @@ describe('run: the Auto-Claude agent', () => {
     // Auto-Claude's --isolated builds in a git worktree of its own: the project must have a commit.
     commitAll(dir, ['ac.jsonl']);
     const runPy = join(acDir, 'apps', 'backend', 'run.py');
-    const dry = run(dir, 'run', '--dry-run');
+    const dry = await run(dir, 'run', '--dry-run');
     expect(dry.stdout).toContain(`    agent: ${shown([NODE, runPy, '--spec', '001-direct', '--project-dir', dir, '--auto-continue', '--direct', '--force', '--model', 'opus'])}\n`);
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const calls = acTrace(dir).sort((a, b) => a.argv[1].localeCompare(b.argv[1]));
     expect(calls.map((c) => c.argv)).toEqual([
@@ -232,7 +232,7 @@ describe('run: the Auto-Claude agent', () => {
     expect(existsSync(join(dir, '.codex', 'worktrees'))).toBe(false);
   });
 
-  it('an isolated Auto-Claude spec awaits merge; `dispatch merge` calls its --merge, then the next wave may start', () => {
+  it('an isolated Auto-Claude spec awaits merge; `dispatch merge` calls its --merge, then the next wave may start', async () => {
     const acDir = fakeAutoClaude();
     const dir = engineProject({
       specs: [{ id: '001', name: 'iso', wave: 1, agent: 'ac', mode: 'isolated' }, { id: '002', name: 'next', wave: 2, dependsOn: ['001'] }],
@@ -242,40 +242,40 @@ describe('run: the Auto-Claude agent', () => {
     cfg.agents.ac.env.AC_TRACE = join(dir, 'ac.jsonl');
     writeFileSync(configPathOf(dir), JSON.stringify(cfg));
     commitAll(dir, ['ac.jsonl']);
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(errLines(r.stderr).at(-1)).toMatch(/^dispatch: wave 2 cannot start: 001 \(wave 1: awaiting merge\) — merge isolated specs with 'dispatch merge <id>'/);
     expect(starts(dir)).toEqual([]);
-    const m = run(dir, 'merge', '001');
+    const m = await run(dir, 'merge', '001');
     expect(m.code, m.stderr).toBe(0);
     expect(acTrace(dir).at(-1).argv).toEqual(['--spec', '001-iso', '--project-dir', dir, '--merge']);
     expect(readStateOf(dir).dispatch.specs['001'].awaitingMerge).toBeUndefined();
-    const next = run(dir, 'run', '--yes', '--no-plan');
+    const next = await run(dir, 'run', '--yes', '--no-plan');
     expect(next.code, next.stderr).toBe(0);
     expect(starts(dir).map((e) => e.id)).toEqual(['002']);
   });
 
-  it('a failing run.py fails the spec with its error line', () => {
+  it('a failing run.py fails the spec with its error line', async () => {
     const dir = engineProject({
       specs: [{ id: '001', name: 'x', wave: 1, agent: 'ac' }],
       agents: { ac: { python: NODE, dir: fakeAutoClaude(), env: { AC_FAIL: 'Error: No OAuth token found' } } },
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     // Auto-Claude prints its errors on stdout (print()): the reason comes from there.
     expect(readStateOf(dir).dispatch.specs['001'].reason).toBe('agent exited with code 1: Error: No OAuth token found');
   });
 
-  it('passes --force by default (the spec table is the approval); agents.ac.force false lets its review block the build', () => {
+  it('passes --force by default (the spec table is the approval); agents.ac.force false lets its review block the build', async () => {
     const specs = [{ id: '001', name: 'x', wave: 1, agent: 'ac' }];
     const ok = engineProject({ specs, agents: { ac: { python: NODE, dir: fakeAutoClaude() } } });
-    expect(run(ok, 'run', '--yes', '--no-plan').code).toBe(0);
+    expect((await run(ok, 'run', '--yes', '--no-plan')).code).toBe(0);
     const blocked = engineProject({ specs, agents: { ac: { python: NODE, dir: fakeAutoClaude(), force: false } }, extra: { retry: { maxAttempts: 1 } } });
-    expect(run(blocked, 'run', '--yes', '--no-plan').code).toBe(1);
+    expect((await run(blocked, 'run', '--yes', '--no-plan')).code).toBe(1);
     expect(readStateOf(blocked).dispatch.specs['001'].reason).toMatch(/^agent exited with code 1: .*--force/);
   });
 
-  it('--spec gets the exact folder: with 090-alpha and 090-zeta present, spec 090-zeta builds 090-zeta', () => {
+  it('--spec gets the exact folder: with 090-alpha and 090-zeta present, spec 090-zeta builds 090-zeta', async () => {
     const dir = engineProject({
       specs: [{ id: '090', name: 'zeta', wave: 1, agent: 'ac' }],
       agents: { ac: { python: NODE, dir: fakeAutoClaude(), env: { AC_TRACE: '' } } },
@@ -285,13 +285,13 @@ describe('run: the Auto-Claude agent', () => {
     const cfg = JSON.parse(readFileSync(configPathOf(dir), 'utf8'));
     cfg.agents.ac.env.AC_TRACE = join(dir, 'ac.jsonl');
     writeFileSync(configPathOf(dir), JSON.stringify(cfg));
-    expect(run(dir, 'run', '--yes', '--no-plan').code).toBe(0);
+    expect((await run(dir, 'run', '--yes', '--no-plan')).code).toBe(0);
     expect(acTrace(dir)[0].argv.slice(0, 2)).toEqual(['--spec', '090-zeta']);
     expect(existsSync(join(dir, '.auto-claude', 'specs', '090-zeta', 'implementation_plan.json'))).toBe(true);
     expect(existsSync(join(dir, '.auto-claude', 'specs', '090-alpha', 'implementation_plan.json'))).toBe(false);
   });
 
-  it("exits 0 without QA's sign-off: that is verify-failed, with QA's reason; a build whose QA never ran is too", () => {
+  it("exits 0 without QA's sign-off: that is verify-failed, with QA's reason; a build whose QA never ran is too", async () => {
     for (const [qa, expected] of [
       ['rejected', "Auto-Claude's QA did not sign the work off (qa_signoff.status: rejected): login form accepts an empty password"],
       ['none', "Auto-Claude's QA did not sign the work off (qa_signoff.status: missing)"],
@@ -301,7 +301,7 @@ describe('run: the Auto-Claude agent', () => {
         agents: { ac: { python: NODE, dir: fakeAutoClaude(), env: { AC_QA: qa, AC_QA_ISSUE: 'login form accepts an empty password' } } },
         extra: { retry: { maxAttempts: 1 } },
       });
-      const r = run(dir, 'run', '--yes', '--no-plan');
+      const r = await run(dir, 'run', '--yes', '--no-plan');
       expect(r.code, qa).toBe(1);
       const rec = readStateOf(dir).dispatch.specs['001'];
       expect(rec, qa).toMatchObject({ kind: 'verify-failed', reason: expected });
@@ -309,16 +309,16 @@ describe('run: the Auto-Claude agent', () => {
     }
   });
 
-  it('an ac spec with a specsDir other than .auto-claude/specs is a config error (exit 2)', () => {
+  it('an ac spec with a specsDir other than .auto-claude/specs is a config error (exit 2)', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'x', wave: 1, agent: 'ac' }], extra: { specsDir: 'specs' } });
-    const r = run(dir, 'list');
+    const r = await run(dir, 'list');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/"ac" reads its specs only from \.auto-claude\/specs, but specsDir is "specs"/);
   });
 });
 
 describe('run: pacing', () => {
-  it('waits the cooldown of each launched spec\'s cost before the next launch, in table order', () => {
+  it('waits the cooldown of each launched spec\'s cost before the next launch, in table order', async () => {
     const dir = engineProject({
       specs: [
         { id: '001', name: 'a', wave: 1, cost: 1 },
@@ -327,7 +327,7 @@ describe('run: pacing', () => {
       ],
       extra: { pacing: { cooldownSeconds: { 1: 1, 2: 0, 3: 0, 4: 0 } } },
     });
-    const r = run(dir, 'run', '--wave', '1', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--wave', '1', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     const l = launchTimes(dir);
     expect(l.map((x) => x.spec)).toEqual(['001', '002', '003']);
@@ -337,13 +337,13 @@ describe('run: pacing', () => {
     expect(starts(dir)).toHaveLength(3);
   });
 
-  it('pauses after every `every` launches from `fromWave` on', () => {
+  it('pauses after every `every` launches from `fromWave` on', async () => {
     const specs = ['001', '002', '003', '004'].map((id) => ({ id, name: `s${id}`, wave: 1 }));
     const dir = engineProject({ specs, extra: { pacing: { batch: { every: 2, pauseSeconds: 1, fromWave: 0 } } } });
-    const dry = run(dir, 'run', '--wave', '1', '--dry-run');
+    const dry = await run(dir, 'run', '--wave', '1', '--dry-run');
     expect(dry.stdout).toContain('wave 1 — 4 launches, pacing 1 s\n');
     expect(dry.stdout).toContain('  t+0 s  002-s002 (cost 1, ok) → wait 1 s incl. batch pause\n');
-    const r = run(dir, 'run', '--wave', '1', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--wave', '1', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     const l = launchTimes(dir);
     expect(l.map((x) => x.spec)).toEqual(['001', '002', '003', '004']);
@@ -353,36 +353,36 @@ describe('run: pacing', () => {
     expect(gaps[2], String(gaps)).toBeLessThan(1000);
   });
 
-  it('no batch pause on waves before fromWave', () => {
+  it('no batch pause on waves before fromWave', async () => {
     const specs = ['001', '002', '003'].map((id) => ({ id, name: `s${id}`, wave: 1 }));
     const dir = engineProject({ specs, extra: { pacing: { batch: { every: 1, pauseSeconds: 5, fromWave: 2 } } } });
     const started = Date.now();
-    const r = run(dir, 'run', '--wave', '1', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--wave', '1', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
-  it('maxParallel caps the specs running at once', () => {
+  it('maxParallel caps the specs running at once', async () => {
     const specs = ['001', '002', '003', '004', '005'].map((id) => ({ id, name: `s${id}`, wave: 1, body: 'sleep 1000\n' }));
     const dir = engineProject({ specs, extra: { pacing: { maxParallel: 2 } } });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(readStateOf(dir).completed).toHaveLength(5);
     expect(maxOverlap(dir)).toBe(2);
   });
 
-  it('without maxParallel the same wave runs side by side', () => {
+  it('without maxParallel the same wave runs side by side', async () => {
     const specs = ['001', '002', '003'].map((id) => ({ id, name: `s${id}`, wave: 1, body: 'sleep 1500\n' }));
     const dir = engineProject({ specs });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(maxOverlap(dir)).toBe(3);
   });
 
-  it('a sequential wave runs one spec at a time, in order', () => {
+  it('a sequential wave runs one spec at a time, in order', async () => {
     const specs = ['001', '002', '003'].map((id) => ({ id, name: `s${id}`, wave: 1, body: 'sleep 300\n' }));
     const dir = engineProject({ specs, extra: { waves: { '1': { sequential: true } } } });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('wave 1: launching 3 specs in headless (sequential)');
     expect(maxOverlap(dir)).toBe(1);
@@ -392,7 +392,7 @@ describe('run: pacing', () => {
 });
 
 describe('run: --dry-run', () => {
-  it('prints the exact runner and agent commands and the schedule, and changes nothing', () => {
+  it('prints the exact runner and agent commands and the schedule, and changes nothing', async () => {
     const dir = engineProject({
       specs: [
         { id: '001', name: 'a', wave: 1, cost: 2 },
@@ -406,7 +406,7 @@ describe('run: --dry-run', () => {
     const bin = tempDir('bin-');
     symlinkSync(FAKE_CODEX, join(bin, 'codex'));
     const before = snapshotTree(dir);
-    const r = dispatch(dir, ['run', '--dry-run'], { env: { PATH: `${bin}:${process.env.PATH}` } });
+    const r = await dispatchIn(dir, ['run', '--dry-run'], { env: { PATH: `${bin}:${process.env.PATH}` } });
     expect(r.code, r.stderr).toBe(0);
     const spec1 = join(dir, '.auto-claude/specs/001-a/spec.md');
     expect(r.stdout).toBe(
@@ -435,9 +435,9 @@ describe('run: --dry-run', () => {
     expect(trace(dir)).toEqual([]);
   });
 
-  it('--json dry run is machine-readable', () => {
+  it('--json dry run is machine-readable', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }] });
-    const r = run(dir, '--json', 'run', '--dry-run');
+    const r = await run(dir, '--json', 'run', '--dry-run');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.multiplexer).toBe('headless');
@@ -447,9 +447,9 @@ describe('run: --dry-run', () => {
 });
 
 describe('run: confirmation, lock, selection', () => {
-  it('refuses without --yes when not on a terminal (exit 2) and launches nothing', () => {
+  it('refuses without --yes when not on a terminal (exit 2) and launches nothing', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1, body: 'write out/a.txt a\n' }] });
-    const r = run(dir, 'run', '--no-plan');
+    const r = await run(dir, 'run', '--no-plan');
     expectUsageError(r, /refusing to launch agents without --yes when not on a terminal — add --yes/);
     expect(r.stdout).toBe('');
     expect(readStateOf(dir)).toBeUndefined();
@@ -463,7 +463,7 @@ describe('run: confirmation, lock, selection', () => {
     const lock = await waitFor('the run lock', () => existsSync(lockPath(dir)) && JSON.parse(readFileSync(lockPath(dir), 'utf8')));
     await waitFor('001 to start', () => starts(dir).length > 0);
     const before = stateBytes(dir);
-    const second = run(dir, 'run', '--yes', '--no-plan');
+    const second = await run(dir, 'run', '--yes', '--no-plan');
     expect(second.code).toBe(1);
     expect(errLines(second.stderr)).toHaveLength(1);
     expect(second.stderr).toContain(`dispatch: another dispatch holds the run lock: pid ${lock.pid} on ${hostname()}, 'run', since ${lock.started}`);
@@ -475,38 +475,38 @@ describe('run: confirmation, lock, selection', () => {
     expect(starts(dir).map((e) => e.id)).toEqual(['001', '002']);
   });
 
-  it('a lock left by a dead process is reported and taken over', () => {
+  it('a lock left by a dead process is reported and taken over', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }] });
     const pid = deadPid();
     mkdirSync(join(dir, '.codex'), { recursive: true });
     writeFileSync(lockPath(dir), JSON.stringify({ pid, host: hostname(), command: 'run --wave 1', wave: 1, started: '2026-01-01T00:00:00.000Z' }));
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(`dispatch: taking over a stale run lock (pid ${pid} is gone, 'run --wave 1' since 2026-01-01T00:00:00.000Z)\n`);
     expect(readStateOf(dir).completed).toEqual(['001']);
     expect(existsSync(lockPath(dir))).toBe(false);
   });
 
-  it('--spec ID launches just that spec', () => {
+  it('--spec ID launches just that spec', async () => {
     const dir = engineProject({ specs: ['001', '002', '003'].map((id) => ({ id, name: `s${id}`, wave: 1 })) });
-    const r = run(dir, 'run', '--spec', '002', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--spec', '002', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('1 launched · 1 done · 0 failed\n');
     expect(starts(dir).map((e) => e.id)).toEqual(['002']);
     expect(readStateOf(dir).completed).toEqual(['002']);
   });
 
-  it('--spec of a spec whose dependency is not done is blocked, naming the dependency', () => {
+  it('--spec of a spec whose dependency is not done is blocked, naming the dependency', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }, { id: '002', name: 'b', wave: 2, dependsOn: ['001'] }] });
-    const r = run(dir, 'run', '--spec', '002', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--spec', '002', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(errLines(r.stderr).at(-1)).toMatch(/^dispatch: wave 2 cannot start: 001 \(wave 1: pending\)/);
     expect(trace(dir)).toEqual([]);
   });
 
-  it('--wave N runs only that wave', () => {
+  it('--wave N runs only that wave', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }, { id: '002', name: 'b', wave: 2 }] });
-    const r = run(dir, 'run', '--wave', '1', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--wave', '1', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(starts(dir).map((e) => e.id)).toEqual(['001']);
     expect(readStateOf(dir).completed).toEqual(['001']);
@@ -514,7 +514,7 @@ describe('run: confirmation, lock, selection', () => {
 
   it('--no-wait returns after the last launch; the runner carries on and records the verdict', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1, body: 'sleep 1200\nwrite out/a.txt a\n' }] });
-    const r = run(dir, 'run', '--yes', '--no-wait', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-wait', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('1 launched · 0 done · 0 failed · 1 still running\n');
     expect(r.stderr).toMatch(/^not waiting: 001 still running in the background; follow them with 'dispatch status' or 'dispatch logs <id>'$/m);
@@ -524,10 +524,10 @@ describe('run: confirmation, lock, selection', () => {
     expect(readFileSync(join(dir, 'out/a.txt'), 'utf8')).toBe('a\n');
   });
 
-  it('nothing to launch is said, exit 0, no state written', () => {
+  it('nothing to launch is said, exit 0, no state written', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }], state: { completed: ['001'], failed: [], skipped: [] } });
     const before = stateBytes(dir);
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/nothing to launch/);
     expect(stateBytes(dir)).toBe(before);
@@ -555,7 +555,7 @@ describe('the runner dies or is stopped', () => {
 
   it('a runner SIGKILLed is found lost: `dispatch status` stops its orphaned agent and marks it failed "lost (runner died)"', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'h', wave: 1, agent: 'hang' }, { id: '002', name: 'n', wave: 2 }] });
-    const r = run(dir, 'run', '--wave', '1', '--yes', '--no-wait', '--no-plan');
+    const r = await run(dir, 'run', '--wave', '1', '--yes', '--no-wait', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     const runner = await waitFor('the runner pid', () => readStateOf(dir)?.dispatch?.running['001']?.pid);
     await waitFor('the agent to start', () => starts(dir).length > 0);
@@ -567,7 +567,7 @@ describe('the runner dies or is stopped', () => {
     await waitFor('the runner to die', () => !pidAlive(runner));
     // Orphaned, the agent still runs: nothing but dispatch knows it is there.
     expect(pidAlive(agent)).toBe(true);
-    const s = run(dir, 'status');
+    const s = await run(dir, 'status');
     expect(s.code).toBe(0);
     expect(s.stderr).toBe('dispatch: 001 was running but runner died: marked failed\n');
     // The orphan was stopped before the spec was marked (and so before anything could relaunch it).
@@ -582,19 +582,19 @@ describe('the runner dies or is stopped', () => {
     expect(state.dispatch.specs['001'].kind).toBe('lost');
     expect(readFileSync(join(dir, 'signals', 'demo-failed-001'), 'utf8')).toBe('lost (runner died)\n');
     // Said once: the next status has nothing more to reap.
-    expect(run(dir, 'status').stderr).toBe('');
+    expect((await run(dir, 'status')).stderr).toBe('');
   });
 
   it('`dispatch run` finds a lost runner, marks it failed and does not start the next wave', async () => {
     // maxAttempts 1: a lost runner is not relaunched (the retry policy is tested on its own).
     const dir = engineProject({ specs: [{ id: '001', name: 'h', wave: 1, agent: 'hang' }, { id: '002', name: 'n', wave: 2 }], extra: { retry: { maxAttempts: 1 } } });
-    expect(run(dir, 'run', '--wave', '1', '--yes', '--no-wait', '--no-plan').code).toBe(0);
+    expect((await run(dir, 'run', '--wave', '1', '--yes', '--no-wait', '--no-plan')).code).toBe(0);
     const runner = await waitFor('the runner pid', () => readStateOf(dir)?.dispatch?.running['001']?.pid);
     await waitFor('the agent to start', () => starts(dir).length > 0);
     process.kill(runner, 'SIGKILL');
     await waitFor('the runner to die', () => !pidAlive(runner));
     process.kill(starts(dir)[0]!.pid, 'SIGKILL');
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('lost 001: lost (runner died)\n');
     expect(errLines(r.stderr).at(-1)).toMatch(/^dispatch: wave 2 cannot start: 001 \(wave 1: failed — lost \(runner died\)\)/);
@@ -609,14 +609,14 @@ describe('the runner dies or is stopped', () => {
 describe('spec names reach the agent as literal strings, never through a shell', () => {
   const NASTY = `it's "quoted" $(touch pwned); echo owned > owned \`touch pwned\``;
 
-  it('a name with spaces, quotes, $() and ; in a folder whose path has them too', () => {
+  it('a name with spaces, quotes, $() and ; in a folder whose path has them too', async () => {
     const parent = tempDir(`dispatch test $(touch pwned); 'q" `);
     const dir = engineProject({
       dir: parent,
       specs: [{ id: '001', name: NASTY, wave: 1, agent: 'echo', body: 'write out/ok.txt fine\n' }],
       agents: { echo: { command: [NODE, join(AGENTS, 'succeed.mjs'), tracePath(parent), '{specFile}', '{name}', '{id}', '{cwd}', '{specDir}', 'x {name} y'], prompt: 'stdin' } },
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const s = starts(dir)[0]!;
     const specDir = join(dir, '.auto-claude', 'specs', `001-${NASTY}`);
@@ -629,9 +629,9 @@ describe('spec names reach the agent as literal strings, never through a shell',
     }
   });
 
-  it('an id with shell characters is refused by the config (exit 2) and runs nothing', () => {
+  it('an id with shell characters is refused by the config (exit 2) and runs nothing', async () => {
     const dir = track(makeProject({ format: 'json', specs: [{ id: '001;touch pwned', name: 'x', wave: 1, agent: 'codex' }], extra: { multiplexer: 'headless' } }));
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/specs\[0\]\.id/);
     expect(r.stderr).not.toMatch(/^\s+at /m);
@@ -652,11 +652,11 @@ describe('watch-handoff', () => {
 
   it('starts wave B within a second of wave A completing', async () => {
     const dir = handoffProject();
-    expect(run(dir, 'mark-done', '001').code).toBe(0);
+    expect((await run(dir, 'mark-done', '001')).code).toBe(0);
     const p = dispatchAsync(dir, ['watch-handoff', '--from-wave', '1', '--to-wave', '2', '--yes', '--no-plan']);
     await new Promise((r) => setTimeout(r, 1200));
     expect(starts(dir)).toEqual([]); // still waiting for 002
-    expect(run(dir, 'mark-done', '002').code).toBe(0);
+    expect((await run(dir, 'mark-done', '002')).code).toBe(0);
     const doneAt = Date.parse(journal(dir).find((e) => e.spec === '002' && e.to === 'done').time);
     const r = await p;
     expect(r.code, r.stderr).toBe(0);
@@ -670,12 +670,12 @@ describe('watch-handoff', () => {
 
   it('a failure in wave A is said once and it keeps waiting; a retry that ends done lets wave B start', async () => {
     const dir = handoffProject();
-    expect(run(dir, 'mark-done', '001').code).toBe(0);
+    expect((await run(dir, 'mark-done', '001')).code).toBe(0);
     const p = dispatchAsync(dir, ['watch-handoff', '--from-wave', '1', '--to-wave', '2', '--yes', '--no-plan']);
     await new Promise((r) => setTimeout(r, 400));
-    expect(run(dir, 'mark-failed', '002', '--reason', 'pane died').code).toBe(0);
+    expect((await run(dir, 'mark-failed', '002', '--reason', 'pane died')).code).toBe(0);
     await new Promise((r) => setTimeout(r, 900));
-    expect(run(dir, 'mark-done', '002').code).toBe(0);
+    expect((await run(dir, 'mark-done', '002')).code).toBe(0);
     const r = await p;
     expect(r.code, r.stderr).toBe(0);
     const said = r.stderr.split('\n').filter((l) => l.includes('002 failed (pane died)'));
@@ -688,7 +688,7 @@ describe('watch-handoff', () => {
     const dir = handoffProject();
     const p = dispatchAsync(dir, ['watch-handoff', '--from-wave', '1', '--to-wave', '2', '--yes', '--stop-on-failure', '--no-plan']);
     await new Promise((r) => setTimeout(r, 400));
-    expect(run(dir, 'mark-failed', '001').code).toBe(0);
+    expect((await run(dir, 'mark-failed', '001')).code).toBe(0);
     const r = await p;
     expect(r.code).toBe(1);
     expect(errLines(r.stderr).at(-1)).toMatch(/^dispatch: wave 1 has failed specs; not starting wave 2 — /);
@@ -712,26 +712,26 @@ describe('watch-handoff', () => {
 describe('logs and doctor', () => {
   it('`logs <id>` prints the spec\'s log; --follow follows a running spec to its end', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1, body: 'sleep 800\n' }, { id: '002', name: 'b', wave: 1 }] });
-    const none = run(dir, 'logs', '002');
+    const none = await run(dir, 'logs', '002');
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/^dispatch: no log for spec 002 yet/);
-    expect(run(dir, 'run', '--spec', '001', '--yes', '--no-wait', '--no-plan').code).toBe(0);
+    expect((await run(dir, 'run', '--spec', '001', '--yes', '--no-wait', '--no-plan')).code).toBe(0);
     const f = await dispatchAsync(dir, ['logs', '001', '--follow']);
     expect(f.code).toBe(0);
     expect(f.stdout).toMatch(/^── dispatch: demo 001-a · agent ok · attempt 1 · /);
     expect(f.stdout).toContain('succeed: all done\n── dispatch: 001 done\n');
-    const l = run(dir, 'logs', '001');
+    const l = await run(dir, 'logs', '001');
     expect(l.code).toBe(0);
     expect(l.stdout).toBe(readFileSync(logOf(dir, '001'), 'utf8'));
   });
 
-  it('doctor (headless): one line per check, exit 0 with only warnings', () => {
+  it('doctor (headless): one line per check, exit 0 with only warnings', async () => {
     const dir = engineProject({
       specs: [{ id: '001', name: 'a', wave: 1, agent: 'codex' }],
       agents: { codex: { bin: FAKE_CODEX } },
       extra: { planner: { host: 'http://127.0.0.1:9' } },
     });
-    const r = run(dir, 'doctor');
+    const r = await run(dir, 'doctor');
     expect(r.code, r.stdout).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^ok\s+node\s+v\d+/);
@@ -740,13 +740,13 @@ describe('logs and doctor', () => {
     expect(lines.find((l) => l.includes('ollama'))).toMatch(/^warn\s+ollama\s+cannot reach Ollama at http:\/\/127\.0\.0\.1:9 — run 'ollama serve'/);
   });
 
-  it('doctor fails (exit 1) naming the fix when an agent is missing', () => {
+  it('doctor fails (exit 1) naming the fix when an agent is missing', async () => {
     const dir = engineProject({
       specs: [{ id: '001', name: 'a', wave: 1, agent: 'codex' }, { id: '002', name: 'b', wave: 1, agent: 'ac' }],
       agents: { codex: { bin: join(tempDir(), 'nope-codex') }, ac: { dir: join(tempDir(), 'no-auto-claude') } },
       extra: { planner: { host: 'http://127.0.0.1:9' } },
     });
-    const r = run(dir, 'doctor');
+    const r = await run(dir, 'doctor');
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^FAIL\s+codex\s+'.*nope-codex' is not an executable file \(used by 001\) — npm install -g @openai\/codex, or set agents.codex.bin$/m);
     expect(r.stdout).toMatch(/^FAIL\s+auto-claude\s+no .*no-auto-claude\/apps\/backend\/run\.py \(used by 002\) — /m);
@@ -772,10 +772,10 @@ describe('bad inputs: exit 2, one line, no stack, nothing changed', () => {
     ['exec-spec of an unknown id', ['exec-spec', 'nope'], /unknown spec id 'nope'/],
   ];
   for (const [title, args, what] of cases) {
-    it(title, () => {
+    it(title, async () => {
       const dir = dirWithState();
       const before = snapshotTree(dir);
-      const r = run(dir, ...args);
+      const r = await run(dir, ...args);
       expectUsageError(r, what);
       expect(r.stdout).toBe('');
       expect(snapshotTree(dir)).toEqual(before);

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dispatch, dispatchAsync, readStateOf, tempDir } from './helpers.js';
+import { dispatch, dispatchAsync, readStateOf, tempDir, dispatchIn } from './helpers.js';
 import { GIT_ENV, git, commitAll } from './fixtures/git.js';
 import {
   live,
@@ -28,9 +28,9 @@ import {
   type EngineSpec,
 } from './fixtures/engine.js';
 
-const run = (dir: string, ...args: string[]) => dispatch(dir, args);
+const run = (dir: string, ...args: string[]) => dispatchIn(dir, args);
 const errLines = (s: string) => s.trimEnd().split('\n');
-const statusJson = (dir: string) => JSON.parse(run(dir, '--json', 'status').stdout);
+const statusJson = async (dir: string) => JSON.parse((await run(dir, '--json', 'status')).stdout);
 const launchesOf = (dir: string, id: string) => journal(dir).filter((e) => e.command === 'run' && e.spec === id && e.to === 'running');
 
 /** Alive and not a zombie (nobody may reap an orphan here: PID 1 is not an init). */
@@ -79,7 +79,7 @@ describe('the runner and decisions made by hand', () => {
     const p = dispatchAsync(dir, ['run', '--yes', '--no-plan']);
     await waitFor('the agent to start', () => starts(dir).length > 0);
     const runner = await waitFor('the runner to report in', () => readStateOf(dir)?.dispatch?.running['001']?.pid);
-    const m = run(dir, 'mark-done', '001');
+    const m = await run(dir, 'mark-done', '001');
     expect(m.code, m.stderr).toBe(0);
     expect(m.stdout).toBe('001: running → done\n');
     const r = await p;
@@ -98,15 +98,15 @@ describe('the runner and decisions made by hand', () => {
     expect(state.dispatch.specs['001'].reason).toBeUndefined();
     expect(existsSync(join(dir, 'signals', 'demo-failed-001'))).toBe(false);
     expect(existsSync(join(dir, 'signals', 'demo-done-001'))).toBe(true);
-    const [attempt, ...more] = statusJson(dir).attempts['001'];
+    const [attempt, ...more] = (await statusJson(dir)).attempts['001'];
     expect(more).toEqual([]);
     expect(attempt).toMatchObject({ n: 1, state: 'failed', reason: 'interrupted (SIGTERM)', endedAt: expect.any(String) });
-    expect(run(dir, 'status').stdout).toMatch(/^demo: 1 done · 0 failed · 0 running/);
+    expect((await run(dir, 'status')).stdout).toMatch(/^demo: 1 done · 0 failed · 0 running/);
   });
 });
 
 describe('run --spec', () => {
-  it('names specs of two waves (B depends on A): A runs, then B, both done', () => {
+  it('names specs of two waves (B depends on A): A runs, then B, both done', async () => {
     const dir = engineProject({
       specs: [
         { id: '001', name: 'a', wave: 1, body: 'write out/a.txt a\n' },
@@ -114,7 +114,7 @@ describe('run --spec', () => {
         { id: '003', name: 'b', wave: 2, dependsOn: ['001'], body: 'need out/a.txt\nwrite out/b.txt b\n' },
       ],
     });
-    const r = run(dir, 'run', '--spec', '001', '003', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--spec', '001', '003', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('2 launched · 2 done · 0 failed\n');
     expect(starts(dir).map((e) => e.id)).toEqual(['001', '003']);
@@ -124,7 +124,7 @@ describe('run --spec', () => {
 });
 
 describe('the verdict is taken when the agent exits', () => {
-  it('an agent that leaves a background process holding its output is done when it exits; what it left is ended after a short grace', () => {
+  it('an agent that leaves a background process holding its output is done when it exits; what it left is ended after a short grace', async () => {
     const dir = tempDir();
     const pidFile = join(dir, 'bg.pid');
     engineProject({
@@ -134,7 +134,7 @@ describe('the verdict is taken when the agent exits', () => {
     });
     try {
       const started = Date.now();
-      const r = run(dir, 'run', '--yes', '--no-plan');
+      const r = await run(dir, 'run', '--yes', '--no-plan');
       const took = Date.now() - started;
       const bg = Number(readFileSync(pidFile, 'utf8'));
       strays.add(bg);
@@ -162,7 +162,7 @@ describe('the verdict is taken when the agent exits', () => {
       extra: { stall: { minutes: { 1: 0.02 }, action: 'fail' } }, // 1.2 s
     });
     try {
-      const r = run(dir, 'run', '--yes', '--no-plan');
+      const r = await run(dir, 'run', '--yes', '--no-plan');
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/^1 launched · 0 done · 1 failed\n {2}failed 001: stalled: no output for \d+ s\n$/);
       const agentPid = starts(dir)[0]!.pid;
@@ -177,7 +177,7 @@ describe('the verdict is taken when the agent exits', () => {
 });
 
 describe('a runner that never starts', () => {
-  it('is relaunched by the retry policy, not for ever: run ends (exit 1) after retry.maxAttempts launches in all', () => {
+  it('is relaunched by the retry policy, not for ever: run ends (exit 1) after retry.maxAttempts launches in all', async () => {
     const at = new Date(Date.now() - 60_000).toISOString();
     const dir = engineProject({
       specs: [{ id: '001', name: 'fresh', wave: 1 }, { id: '002', name: 'retried', wave: 1 }, { id: '003', name: 'next', wave: 2 }],
@@ -209,14 +209,14 @@ describe('a runner that never starts', () => {
     expect(starts(dir)).toEqual([]);
   });
 
-  it('a relaunch whose spec folder became ambiguous meanwhile fails that spec, not the whole run', () => {
+  it('a relaunch whose spec folder became ambiguous meanwhile fails that spec, not the whole run', async () => {
     const dir = engineProject({
       specs: [{ id: '001', name: 'c', wave: 1, agent: 'spoil' }, { id: '002', name: 'slow', wave: 1, body: 'sleep 800\n' }],
       // On its first attempt the agent adds a second folder for 001 (its own is 001-a), then fails.
       agents: { spoil: { command: [NODE, '-e', "require('fs').mkdirSync('.auto-claude/specs/001-b', { recursive: true }); process.exit(3)"], prompt: 'none' } },
     });
     renameSync(join(dir, '.auto-claude', 'specs', '001-c'), join(dir, '.auto-claude', 'specs', '001-a'));
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     const why = `launch failed: spec 001: several folders match in ${join(dir, '.auto-claude', 'specs')}: 001-a, 001-b`;
     expect(r.stderr).toContain(`launch failed 001: ${why}\n`);
@@ -231,7 +231,7 @@ describe('a runner that never starts', () => {
 
 // ------------------------------------------------------------------ git ----
 
-const runGit = (dir: string, ...args: string[]) => dispatch(dir, args, { env: GIT_ENV });
+const runGit = (dir: string, ...args: string[]) => dispatchIn(dir, args, { env: GIT_ENV });
 
 /** A committed git repo holding the project (dispatch's own files ignored), its specs on the fake Codex. */
 function repoProject(specs: EngineSpec[], extra: Record<string, unknown> = {}): string {
@@ -241,7 +241,7 @@ function repoProject(specs: EngineSpec[], extra: Record<string, unknown> = {}): 
 }
 
 describe('resets keep the worktree dispatch made', () => {
-  it('`reset --spec` and `retry` of failed isolated specs: the next run reuses their worktrees, and merge works', () => {
+  it('`reset --spec` and `retry` of failed isolated specs: the next run reuses their worktrees, and merge works', async () => {
     const dir = repoProject(
       [
         { id: '001', name: 'one', wave: 1, agent: 'codex', mode: 'isolated', body: 'codex-fail the tests did not pass\n' },
@@ -250,7 +250,7 @@ describe('resets keep the worktree dispatch made', () => {
       { retry: { maxAttempts: 1 } },
     );
     const wt = (id: string) => join(dir, '.codex', 'worktrees', id);
-    const first = runGit(dir, 'run', '--yes', '--no-plan');
+    const first = await runGit(dir, 'run', '--yes', '--no-plan');
     expect(first.code).toBe(1);
     expect(readStateOf(dir).failed.sort()).toEqual(['001', '002']);
     expect(existsSync(wt('001')) && existsSync(wt('002'))).toBe(true);
@@ -260,20 +260,20 @@ describe('resets keep the worktree dispatch made', () => {
       writeFileSync(join(dir, '.auto-claude', 'specs', `${id}-${name}`, 'spec.md'), `write ${name}.txt from ${id}\n`);
     }
     git(dir, 'commit', '-q', '-am', 'clearer specs');
-    expect(runGit(dir, 'reset', '--spec', '001').stdout).toBe('001: failed → pending\n');
-    expect(runGit(dir, 'retry').stdout).toMatch(/^002: failed → pending\n/);
+    expect((await runGit(dir, 'reset', '--spec', '001')).stdout).toBe('001: failed → pending\n');
+    expect((await runGit(dir, 'retry')).stdout).toMatch(/^002: failed → pending\n/);
     for (const id of ['001', '002']) {
       expect(readStateOf(dir).dispatch.specs[id].worktree).toEqual({ path: wt(id), branch: `dispatch/${id}`, createdBy: 'dispatch' });
     }
 
-    const again = runGit(dir, 'run', '--yes', '--no-plan');
+    const again = await runGit(dir, 'run', '--yes', '--no-plan');
     expect(again.stderr).not.toMatch(/already exists/);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toBe('2 launched · 2 done · 0 failed · 30 tokens\n');
     expect(readFileSync(join(wt('001'), 'one.txt'), 'utf8')).toBe('from 001\n');
 
     for (const id of ['001', '002']) {
-      const m = runGit(dir, 'merge', id);
+      const m = await runGit(dir, 'merge', id);
       expect(m.code, m.stderr).toBe(0);
       expect(m.stdout).toBe(`merged dispatch/${id} into the current branch; removed ${wt(id)} and the branch\n`);
     }
@@ -364,7 +364,7 @@ describe('lost runners and hooks', () => {
       specs: [{ id: '001', name: 'h', wave: 1, agent: 'hang' }],
       extra: { retry: { maxAttempts: 1 }, hooks: { onSpecFailed: [NODE, '-e', RECORD, file], timeoutSeconds: 10 } },
     });
-    expect(run(dir, 'run', '--yes', '--no-wait', '--no-plan').code).toBe(0);
+    expect((await run(dir, 'run', '--yes', '--no-wait', '--no-plan')).code).toBe(0);
     const runner = await waitFor('the runner to report in', () => readStateOf(dir)?.dispatch?.running['001']?.pid);
     await waitFor('the agent to start', () => starts(dir).length > 0);
     process.kill(runner, 'SIGKILL');
@@ -374,7 +374,7 @@ describe('lost runners and hooks', () => {
     const seen = await Promise.all([0, 1, 2].map(() => dispatchAsync(dir, ['status'])));
     expect(seen.map((s) => s.code)).toEqual([0, 0, 0]);
     expect(seen.filter((s) => s.stderr.includes('runner died'))).toHaveLength(1);
-    expect(run(dir, 'status').code).toBe(0);
+    expect((await run(dir, 'status')).code).toBe(0);
     const fired = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(fired).toEqual([
       { DISPATCH_EVENT: 'onSpecFailed', DISPATCH_PROJECT: 'demo', DISPATCH_SPEC_ID: '001', DISPATCH_SPEC_NAME: 'h', DISPATCH_WAVE: '1', DISPATCH_AGENT: 'hang', DISPATCH_STATE: 'failed', DISPATCH_KIND: 'lost', DISPATCH_REASON: 'lost (runner died)' },
@@ -403,7 +403,7 @@ const windows = (session: string) => {
 };
 
 describe('tmux panes (real, private socket)', () => {
-  it("the dispatcher's environment reaches the agent, though the tmux server started without it; the env file is removed once read", () => {
+  it("the dispatcher's environment reaches the agent, though the tmux server started without it; the env file is removed once read", async () => {
     // The server runs before dispatch, started from an environment without the secret.
     const started = tmux('new-session', '-d', '-s', 'before-dispatch');
     expect(started.status, started.stderr).toBe(0);
@@ -420,7 +420,7 @@ describe('tmux panes (real, private socket)', () => {
         },
       },
     });
-    const r = dispatch(dir, ['run', '--yes', '--no-plan'], { env: { DISPATCH_TEST_SECRET: 'xyz' } });
+    const r = await dispatchIn(dir, ['run', '--yes', '--no-plan'], { env: { DISPATCH_TEST_SECRET: 'xyz' } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("created tmux session 'env-test' (detached)\n");
     const got = JSON.parse(readFileSync(seen, 'utf8'));

@@ -5,11 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dispatch, readStateOf } from './helpers.js';
+import { dispatch, readStateOf, dispatchIn } from './helpers.js';
 import { engineProject, journal, trace, configPathOf } from './fixtures/engine.js';
 import { commitAll, git, gitOk, GIT_ENV } from './fixtures/git.js';
 
-const run = (dir: string, ...args: string[]) => dispatch(dir, args);
+const run = (dir: string, ...args: string[]) => dispatchIn(dir, args);
 
 /** Two roots of very different lengths, each with a dependent in the next wave. */
 function skewedProject(extra: Record<string, unknown> = {}) {
@@ -27,9 +27,9 @@ function skewedProject(extra: Record<string, unknown> = {}) {
 const at = (dir: string, id: string, event: 'start' | 'end') => trace(dir).find((e) => e.id === id && e.event === event)?.t;
 
 describe('run --schedule eager', () => {
-  it("starts a spec when its own dependencies are done, not when its wave's slowest spec is", () => {
+  it("starts a spec when its own dependencies are done, not when its wave's slowest spec is", async () => {
     const dir = skewedProject();
-    const r = run(dir, 'run', '--yes', '--no-plan', '--schedule', 'eager');
+    const r = await run(dir, 'run', '--yes', '--no-plan', '--schedule', 'eager');
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('4 launched · 4 done · 0 failed\n');
     expect(r.stderr).toContain('eager: 4 specs in headless, each launched as soon as its dependencies are complete');
@@ -44,16 +44,16 @@ describe('run --schedule eager', () => {
     expect(ev.at(-1)).toMatchObject({ event: 'run-end', outcome: 'done', done: 4, failed: 0 });
   });
 
-  it('the config key schedule: eager does the same, and --schedule waves overrides it for one run', () => {
+  it('the config key schedule: eager does the same, and --schedule waves overrides it for one run', async () => {
     const dir = skewedProject({ schedule: 'waves' });
     const cfg = JSON.parse(readFileSync(configPathOf(dir), 'utf8'));
     writeFileSync(configPathOf(dir), JSON.stringify({ ...cfg, schedule: 'eager' }));
-    expect(run(dir, 'run', '--yes', '--no-plan', '--schedule', 'waves').code).toBe(0);
+    expect((await run(dir, 'run', '--yes', '--no-plan', '--schedule', 'waves')).code).toBe(0);
     // Waves: 003 waited for the whole of wave 0.
     expect(at(dir, '003', 'start')!).toBeGreaterThanOrEqual(at(dir, '001', 'end')!);
   });
 
-  it('a failure blocks only its dependents; the run ends naming them and what blocks them, exit 1', () => {
+  it('a failure blocks only its dependents; the run ends naming them and what blocks them, exit 1', async () => {
     const dir = engineProject({
       specs: [
         { id: '001', name: 'broken', wave: 0, agent: 'bad' },
@@ -64,7 +64,7 @@ describe('run --schedule eager', () => {
       ],
       extra: { retry: { maxAttempts: 1 }, schedule: 'eager' },
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('3 launched · 2 done · 1 failed\n');
     expect(r.stderr).toContain('dispatch: 2 specs blocked: 003 (waits for 001: failed — agent exited with code 3: fail: cannot build 001), 004 (waits for 001: failed — agent exited with code 3: fail: cannot build 001)');
@@ -76,9 +76,9 @@ describe('run --schedule eager', () => {
     expect(trace(dir).filter((e) => e.event === 'start').map((e) => e.id).sort()).toEqual(['001', '002', '005']);
   });
 
-  it('--dry-run prints the launch order and what each spec waits for, and changes nothing', () => {
+  it('--dry-run prints the launch order and what each spec waits for, and changes nothing', async () => {
     const dir = skewedProject();
-    const r = run(dir, 'run', '--dry-run', '--schedule', 'eager');
+    const r = await run(dir, 'run', '--dry-run', '--schedule', 'eager');
     expect(r.code).toBe(0);
     const order = r.stdout.split('\n').filter((l) => /^ {2}\d+\. t\+/.test(l));
     expect(order.map((l) => /(\d{3})-/.exec(l)?.[1])).toEqual(['001', '002', '003', '004']);
@@ -86,34 +86,34 @@ describe('run --schedule eager', () => {
     expect(order[0]).toContain('ready now');
     expect(r.stdout).toContain('eager launch order');
     expect(readStateOf(dir)).toBeUndefined();
-    const j = JSON.parse(run(dir, '--json', 'run', '--dry-run', '--schedule', 'eager').stdout);
+    const j = JSON.parse((await run(dir, '--json', 'run', '--dry-run', '--schedule', 'eager')).stdout);
     expect(j.schedule).toBe('eager');
     expect(j.eager.order.map((o: { id: string }) => o.id)).toEqual(['001', '002', '003', '004']);
     expect(j.eager.order[2]).toMatchObject({ id: '003', waitsFor: ['002'] });
   });
 
-  it('rejects a schedule it does not know, exit 2, nothing launched', () => {
+  it('rejects a schedule it does not know, exit 2, nothing launched', async () => {
     const dir = skewedProject();
-    const r = run(dir, 'run', '--yes', '--schedule', 'greedy');
+    const r = await run(dir, 'run', '--yes', '--schedule', 'greedy');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/argument 'greedy' is invalid\. Allowed choices are waves, eager/);
     expect(readStateOf(dir)).toBeUndefined();
     const bad = engineProject({ specs: [{ id: '001', name: 'x', wave: 0 }], extra: { schedule: 'fast' } });
-    const c = run(bad, 'run', '--yes');
+    const c = await run(bad, 'run', '--yes');
     expect(c.code).toBe(2);
     expect(c.stderr).toContain('schedule');
   });
 });
 
 describe('dispatch simulate', () => {
-  it('prints each spec\'s start and end, the makespan, the critical path and the lower bound; --json gives the same', () => {
+  it('prints each spec\'s start and end, the makespan, the critical path and the lower bound; --json gives the same', async () => {
     const dir = skewedProject({ estimateMinutes: { 1: 10 } });
-    const r = run(dir, 'simulate', '--schedule', 'eager', '--durations', 'cost');
+    const r = await run(dir, 'simulate', '--schedule', 'eager', '--durations', 'cost');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/makespan {5}20 min — 1\.00× the lower bound/);
     expect(r.stdout).toContain('lower bound  20 min (critical path)');
     expect(r.stdout).toContain('critical path 001 → 004 (20 min)');
-    const waves = run(dir, '--json', 'simulate', '--schedule', 'waves', '--durations', 'cost');
+    const waves = await run(dir, '--json', 'simulate', '--schedule', 'waves', '--durations', 'cost');
     const j = JSON.parse(waves.stdout);
     expect(j.schedule).toBe('waves');
     expect(j.makespanMs).toBe(20 * 60_000);
@@ -121,23 +121,23 @@ describe('dispatch simulate', () => {
     expect(readStateOf(dir)).toBeUndefined();
   });
 
-  it('after a run, takes durations from the history; a finished project says so, and --all replays it', () => {
+  it('after a run, takes durations from the history; a finished project says so, and --all replays it', async () => {
     const dir = skewedProject();
-    expect(run(dir, 'run', '--yes', '--no-plan').code).toBe(0);
-    const done = run(dir, 'simulate');
+    expect((await run(dir, 'run', '--yes', '--no-plan')).code).toBe(0);
+    const done = await run(dir, 'simulate');
     expect(done.code).toBe(0);
     expect(done.stderr).toContain('nothing to simulate: every spec is complete (--all replays the whole table)');
-    const all = JSON.parse(run(dir, '--json', 'simulate', '--all', '--schedule', 'eager').stdout);
+    const all = JSON.parse((await run(dir, '--json', 'simulate', '--all', '--schedule', 'eager')).stdout);
     expect(all.specs.every((s: { estimateFrom: string }) => s.estimateFrom === 'history')).toBe(true);
     // 001 slept 3 s: the critical path goes through it.
     expect(all.criticalPath.ids).toEqual(['001', '004']);
     expect(all.makespanMs).toBeGreaterThanOrEqual(3000);
   });
 
-  it('rejects bad options with exit 2', () => {
+  it('rejects bad options with exit 2', async () => {
     const dir = skewedProject();
     for (const args of [['simulate', '--durations', 'guess'], ['simulate', '--schedule', 'x'], ['simulate', 'extra']]) {
-      const r = run(dir, ...args);
+      const r = await run(dir, ...args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr.split('\n').filter(Boolean).length, r.stderr).toBeLessThanOrEqual(3);
     }
@@ -161,9 +161,9 @@ describe("merge: 'auto' with real git", () => {
     return dir;
   }
 
-  it('merges a done isolated spec as soon as it is done, and its dependent starts on the merged tree', () => {
+  it('merges a done isolated spec as soon as it is done, and its dependent starts on the merged tree', async () => {
     const dir = repo(false);
-    const r = dispatch(dir, ['run', '--yes', '--no-plan'], { env: GIT_ENV });
+    const r = await dispatchIn(dir, ['run', '--yes', '--no-plan'], { env: GIT_ENV });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('merged 001 into the project (merge: auto)');
     expect(readFileSync(join(dir, 'shared.txt'), 'utf8')).toBe('from-iso\n');
@@ -174,9 +174,9 @@ describe("merge: 'auto' with real git", () => {
     expect(gitOk(dir, 'rev-parse', '--verify', '--quiet', 'refs/heads/dispatch/001')).toBe(false);
   });
 
-  it('a conflict stops that spec as merge-conflict with its worktree and branch kept; only its dependent waits', () => {
+  it('a conflict stops that spec as merge-conflict with its worktree and branch kept; only its dependent waits', async () => {
     const dir = repo(true);
-    const r = dispatch(dir, ['run', '--yes', '--no-plan'], { env: GIT_ENV });
+    const r = await dispatchIn(dir, ['run', '--yes', '--no-plan'], { env: GIT_ENV });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('not merged 001: merging dispatch/001 conflicts in shared.txt');
     expect(r.stdout).toContain('2 launched · 1 done · 1 failed\n');

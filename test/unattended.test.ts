@@ -6,12 +6,12 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dispatch, readStateOf, tempDir } from './helpers.js';
+import { dispatch, readStateOf, tempDir, dispatchIn } from './helpers.js';
 import { AGENTS, NODE, configPathOf, engineProject, expectUsageError, journal, launchTimes, live, logOf, pidAlive, starts, trace, tracePath, waitFor } from './fixtures/engine.js';
 
-const run = (dir: string, ...args: string[]) => dispatch(dir, args);
+const run = (dir: string, ...args: string[]) => dispatchIn(dir, args);
 const errLines = (s: string) => s.trimEnd().split('\n');
-const statusJson = (dir: string) => JSON.parse(run(dir, '--json', 'status').stdout);
+const statusJson = async (dir: string) => JSON.parse((await run(dir, '--json', 'status')).stdout);
 const historyOf = (dir: string, id: string): any[] => readStateOf(dir).dispatch.specs[id].history;
 const attemptLog = (dir: string, id: string, n: number) => join(dir, '.codex', 'logs', `${id}.attempt-${n}.log`);
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -67,7 +67,7 @@ describe('rate limits', () => {
     // The agents hold their answer until every spec is launched: on a loaded machine a quick verdict
     // would otherwise reach the run while it still launches (and it would relaunch or count it).
     const gate = join(dir, 'agents-go');
-    const first = dispatch(dir, ['run', '--yes', '--no-wait', '--no-plan'], { env: { AGENT_GATE: gate } });
+    const first = await dispatchIn(dir, ['run', '--yes', '--no-wait', '--no-plan'], { env: { AGENT_GATE: gate } });
     expect(first.code, first.stderr).toBe(0);
     writeFileSync(gate, '');
     const state = await waitFor('every runner to give its verdict', () => {
@@ -97,7 +97,7 @@ describe('rate limits', () => {
     expect(w['007'].reason).toBe('rate-limited: error: provider says slow down, cowboy');
     expect(w['002'].agent).toBe('a002');
 
-    const s = run(dir, 'status');
+    const s = await run(dir, 'status');
     expect(s.code, s.stderr).toBe(0);
     expect(s.stdout.split('\n')[0]).toBe('demo: 0 done · 2 failed · 0 running · 8 rate-limited · 0 pending · 0 skipped  (10 specs)');
     const section = s.stdout.slice(s.stdout.indexOf('rate-limited:\n'));
@@ -106,14 +106,14 @@ describe('rate limits', () => {
       expect(section).toMatch(new RegExp(`^ {2}${id}\\s+${name}\\s+a${id}\\s+relaunch at ${esc(new Date(w[id].until).toLocaleString())}\\s+${esc(w[id].reason)}$`, 'm'));
     }
     expect(s.stdout).toMatch(/^ {2}009\s+codex-other\s+wave 1\s+agent-failed\s+turn\.failed: The model gpt-x does not exist$/m);
-    const j = statusJson(dir);
+    const j = await statusJson(dir);
     expect(j.counts['rate-limited']).toBe(8);
     expect(j.rateLimited.map((r: any) => r.id)).toEqual(limited);
     expect(j.rateLimited.find((r: any) => r.id === '005')).toEqual({ id: '005', name: 'claude-clock', wave: 1, agent: 'a005', until: clock.at.toISOString(), reason: `rate-limited: 5-hour limit reached ∙ resets ${clock.text}` });
 
     // Everything but the spec that resets hours from now.
     const again = limited.filter((id) => id !== '005');
-    const second = run(dir, 'run', '--yes', '--no-plan', '--spec', ...again);
+    const second = await run(dir, 'run', '--yes', '--no-plan', '--spec', ...again);
     expect(second.code, second.stderr).toBe(1);
     expect(second.stdout).toBe('7 launched · 6 done · 1 failed · 60 tokens\n  failed 008: rate-limited 2 times; last: exceeded retry limit, last status: 429 Too Many Requests\n');
     for (const id of again) expect(second.stderr).toContain(`relaunching ${id}: the rate limit has reset\n`);
@@ -171,28 +171,28 @@ describe('rate limits', () => {
 });
 
 describe('automatic retries', () => {
-  it('numbers every launch once: after a retry by hand the next launch is attempt 3 everywhere (agent, log, logs --attempt), and its relaunch is retry 1 of 1', () => {
+  it('numbers every launch once: after a retry by hand the next launch is attempt 3 everywhere (agent, log, logs --attempt), and its relaunch is retry 1 of 1', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'bad', wave: 1, agent: 'bad' }], extra: { retry: { maxAttempts: 2 } } });
-    const first = run(dir, 'run', '--yes', '--no-plan');
+    const first = await run(dir, 'run', '--yes', '--no-plan');
     expect(first.code).toBe(1);
     expect(first.stderr).toMatch(/^relaunching 001: retry 1 of 1 after: /m);
     expect(startsOf(dir, '001').map((e) => e.attempt)).toEqual(['1', '2']);
-    expect(run(dir, 'retry').code).toBe(0);
-    const second = run(dir, 'run', '--yes', '--no-plan');
+    expect((await run(dir, 'retry')).code).toBe(0);
+    const second = await run(dir, 'run', '--yes', '--no-plan');
     expect(second.code).toBe(1);
     // The retry count starts afresh after 'retry'; the launch numbers go on.
     expect(second.stderr).toMatch(/^relaunching 001: retry 1 of 1 after: /m);
     expect(startsOf(dir, '001').map((e) => e.attempt)).toEqual(['1', '2', '3', '4']);
     expect(historyOf(dir, '001').map((h) => h.n)).toEqual([1, 2, 3, 4]);
-    const l3 = run(dir, 'logs', '001', '--attempt', '3');
+    const l3 = await run(dir, 'logs', '001', '--attempt', '3');
     expect(l3.stdout).toMatch(/^── dispatch: demo 001-bad · agent bad · attempt 3 · \S+\n/);
-    expect(run(dir, 'logs', '001').stdout).toMatch(/^── dispatch: demo 001-bad · agent bad · attempt 4 · /);
+    expect((await run(dir, 'logs', '001')).stdout).toMatch(/^── dispatch: demo 001-bad · agent bad · attempt 4 · /);
     expect(readStateOf(dir).dispatch.specs['001'].attempts).toBe(2);
   });
 
-  it('fails once, then succeeds: relaunched with the reason and the log tail in its prompt; every attempt kept', () => {
+  it('fails once, then succeeds: relaunched with the reason and the log tail in its prompt; every attempt kept', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'flaky', wave: 1, agent: 'flaky', body: 'Make the parser tests pass.\n' }], agents: { flaky: agent('fail-once') } });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('1 launched · 1 done · 0 failed\n');
     expect(r.stderr).toContain('failed 001: agent exited with code 1: error: 3 of 12 tests failed (attempt 1)\n');
@@ -209,24 +209,24 @@ describe('automatic retries', () => {
     expect(state.dispatch.specs['001'].attempts).toBe(2);
 
     // Every attempt's log, and <id>.log the latest (the same file).
-    const l1 = run(dir, 'logs', '001', '--attempt', '1');
+    const l1 = await run(dir, 'logs', '001', '--attempt', '1');
     expect(l1.code, l1.stderr).toBe(0);
     expect(l1.stdout).toMatch(/^── dispatch: demo 001-flaky · agent flaky · attempt 1 · \S+\n/);
     expect(l1.stdout).toContain('error: 3 of 12 tests failed (attempt 1)\n');
     expect(l1.stdout.trimEnd().split('\n').at(-1)).toBe('── dispatch: 001 failed: agent exited with code 1: error: 3 of 12 tests failed (attempt 1)');
-    const l2 = run(dir, 'logs', '001', '--attempt', '2');
+    const l2 = await run(dir, 'logs', '001', '--attempt', '2');
     expect(l2.code, l2.stderr).toBe(0);
     expect(l2.stdout).toMatch(/^── dispatch: demo 001-flaky · agent flaky · attempt 2 · \S+\n/);
     expect(l2.stdout).toContain('fail-once: all 12 tests pass\n');
     expect(l2.stdout).not.toContain('tests failed');
     expect(l2.stdout.trimEnd().split('\n').at(-1)).toBe('── dispatch: 001 done');
-    expect(run(dir, 'logs', '001').stdout).toBe(l2.stdout);
+    expect((await run(dir, 'logs', '001')).stdout).toBe(l2.stdout);
     expect(statSync(logOf(dir, '001')).ino).toBe(statSync(attemptLog(dir, '001', 2)).ino);
-    const l9 = run(dir, 'logs', '001', '--attempt', '9');
+    const l9 = await run(dir, 'logs', '001', '--attempt', '9');
     expectUsageError(l9, /^dispatch: spec 001 has no attempt 9 — its attempts are 1, 2$/);
     expect(l9.stdout).toBe('');
 
-    const j = statusJson(dir);
+    const j = await statusJson(dir);
     const a = j.attempts['001'];
     expect(a).toHaveLength(2);
     expect(a[0]).toMatchObject({ n: 1, state: 'failed', reason: 'agent exited with code 1: error: 3 of 12 tests failed (attempt 1)' });
@@ -241,15 +241,15 @@ describe('automatic retries', () => {
     expect(a[0].runId).toBe(a[1].runId);
   });
 
-  it('retry.maxAttempts 1: a failure is not relaunched', () => {
+  it('retry.maxAttempts 1: a failure is not relaunched', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'flaky', wave: 1, agent: 'flaky' }], agents: { flaky: agent('fail-once') }, extra: { retry: { maxAttempts: 1 } } });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('1 launched · 0 done · 1 failed\n  failed 001: agent exited with code 1: error: 3 of 12 tests failed (attempt 1)\n');
     expect(r.stderr).not.toMatch(/relaunching/);
     expect(startsOf(dir, '001')).toHaveLength(1);
-    expect(statusJson(dir).attempts['001'].map((x: any) => x.n)).toEqual([1]);
-    expectUsageError(run(dir, 'logs', '001', '--attempt', '2'), /^dispatch: spec 001 has no attempt 2 — its attempts are 1$/);
+    expect((await statusJson(dir)).attempts['001'].map((x: any) => x.n)).toEqual([1]);
+    expectUsageError(await run(dir, 'logs', '001', '--attempt', '2'), /^dispatch: spec 001 has no attempt 2 — its attempts are 1$/);
   });
 });
 
@@ -268,10 +268,10 @@ describe('stalls (log not growing for stall.minutes)', () => {
     const dir = stallProject('warn');
     const p = live(dir, ['run', '--yes', '--no-plan']);
     await waitFor('run to say it is stalled', () => /^stalled 001: no output for \d+ s$/m.test(p.stderr()), 10_000);
-    const s = run(dir, 'status');
+    const s = await run(dir, 'status');
     expect(s.code, s.stderr).toBe(0);
     expect(s.stdout).toMatch(/^ {2}001\s+quiet\s+running \d+ (s|min)\s+pid \d+\s+stalled: no output for \d+ s$/m);
-    const j = statusJson(dir);
+    const j = await statusJson(dir);
     expect(j.running).toHaveLength(1);
     expect(j.running[0]).toMatchObject({ id: '001', stalled: true });
     expect(j.running[0].quietSeconds).toBeGreaterThanOrEqual(1);
@@ -285,9 +285,9 @@ describe('stalls (log not growing for stall.minutes)', () => {
     expect(readFileSync(logOf(dir, '001'), 'utf8')).toContain('silent-hang: released\n');
   });
 
-  it('restart: the agent is stopped and relaunched as a new attempt whose reason says it stalled', () => {
+  it('restart: the agent is stopped and relaunched as a new attempt whose reason says it stalled', async () => {
     const dir = stallProject('restart', '1');
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('1 launched · 1 done · 0 failed\n');
     expect(r.stderr).toMatch(/^stalled 001: no output for \d+ s — restarting it$/m);
@@ -301,9 +301,9 @@ describe('stalls (log not growing for stall.minutes)', () => {
     expect(readStateOf(dir).completed).toEqual(['001']);
   });
 
-  it('fail: the agent is stopped and the spec failed, not relaunched', () => {
+  it('fail: the agent is stopped and the spec failed, not relaunched', async () => {
     const dir = stallProject('fail');
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^1 launched · 0 done · 1 failed\n {2}failed 001: stalled: no output for \d+ s\n$/);
     expect(r.stderr).toMatch(/^stalled 001: no output for \d+ s — stopping it$/m);
@@ -417,27 +417,27 @@ describe('the dispatcher dies and is started again', () => {
 });
 
 describe('token usage and budgets', () => {
-  it('a failed Codex turn reports no usage: the earlier turns are kept, and status --usage says the figure is a lower bound', () => {
+  it('a failed Codex turn reports no usage: the earlier turns are kept, and status --usage says the figure is a lower bound', async () => {
     const dir = engineProject({
       specs: [{ id: '001', name: 'a', wave: 1, agent: 'ok120' }, { id: '002', name: 'b', wave: 1, agent: 'half' }],
       agents: { ok120: agent('usage', ['100', '20'], CODEX), half: agent('usage', ['20', '10', '1', '0', 'fail'], CODEX) },
       extra: { retry: { maxAttempts: 1 } },
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(readStateOf(dir).dispatch.specs['002'].history[0].tokens).toEqual({ input: 20, cachedInput: 10, output: 10, total: 30, lowerBound: true });
-    const j = statusJson(dir);
+    const j = await statusJson(dir);
     expect(j.usage.lowerBound).toEqual({ total: true, specs: ['002'], waves: ['1'] });
     expect(j.attempts['002'][0]).toMatchObject({ tokens: 30, tokensLowerBound: true });
     expect(j.attempts['001'][0].tokensLowerBound).toBeUndefined();
-    const usage = run(dir, 'status', '--usage').stdout;
+    const usage = (await run(dir, 'status', '--usage')).stdout;
     expect(usage).toMatch(/^token usage: ≥ 150 in total$/m);
     expect(usage).toMatch(/^ {2}001\s+120$/m);
     expect(usage).toMatch(/^ {2}002\s+≥ 30$/m);
     expect(usage).toContain('≥: a failed Codex turn reports no usage; those figures count only the turns before it');
   });
 
-  it('`status --usage` and `status --json` show the tokens Codex reported, per spec, wave and run', () => {
+  it('`status --usage` and `status --json` show the tokens Codex reported, per spec, wave and run', async () => {
     const dir = engineProject({
       specs: [
         { id: '001', name: 'a', wave: 1, agent: 'u120' },
@@ -450,16 +450,16 @@ describe('token usage and budgets', () => {
         u40: agent('usage', ['30', '10'], CODEX),
       },
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('3 launched · 3 done · 0 failed · 270 tokens\n');
-    const j = statusJson(dir);
+    const j = await statusJson(dir);
     const runId = j.attempts['001'][0].runId;
     expect(runId).toMatch(/^run-/);
     expect(j.usage).toEqual({ total: 270, bySpec: { '001': 120, '002': 110, '003': 40 }, byWave: { '1': 230, '2': 40 }, byRun: [{ runId, startedAt: expect.any(String), tokens: 270 }], lowerBound: { total: false, specs: [], waves: [] } });
     expect(j.attempts['002'][0].tokens).toBe(110);
     expect(readStateOf(dir).dispatch.specs['002'].history[0].tokens).toEqual({ input: 100, cachedInput: 50, output: 10, total: 110 });
-    const s = run(dir, 'status', '--usage');
+    const s = await run(dir, 'status', '--usage');
     expect(s.code).toBe(0);
     const usage = s.stdout.slice(s.stdout.indexOf('token usage'));
     expect(usage).toMatch(/^token usage: 270 in total\n/);
@@ -470,7 +470,7 @@ describe('token usage and budgets', () => {
     expect(usage).toMatch(/^ {2}2\s+40$/m);
     // The run's start to the minute, not a raw ISO time.
     expect(usage).toMatch(new RegExp(`^ {2}${runId}\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+270$`, 'm'));
-    expect(run(dir, 'status').stdout).not.toContain('token usage');
+    expect((await run(dir, 'status')).stdout).not.toContain('token usage');
   });
 
   it('a budget crossed mid-wave: nothing new launches, running specs finish, exit 1 naming the budget; --budget overrides it once', async () => {
@@ -485,7 +485,7 @@ describe('token usage and budgets', () => {
       // 002 (cost 1) holds the next launch back 3 s; 001's 150 tokens cross the budget well before.
       extra: { budget: { tokensPerRun: 100 }, pacing: { cooldownSeconds: { 1: 3, 2: 0, 3: 0, 4: 0 } } },
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('2 launched · 2 done · 0 failed · 165 tokens\n');
     expect(r.stderr).toContain('budget: token budget reached: 150 tokens used of 100 per run — no new specs launch; running ones finish\n');
@@ -499,15 +499,15 @@ describe('token usage and budgets', () => {
     expect(state.dispatch.specs['003']).toBeUndefined();
 
     // 300 tokens: over the configured 100, within --budget 1000.
-    const more = run(dir, 'run', '--yes', '--no-plan', '--budget', '1000');
+    const more = await run(dir, 'run', '--yes', '--no-plan', '--budget', '1000');
     expect(more.code, more.stderr).toBe(0);
     expect(more.stdout).toBe('2 launched · 2 done · 0 failed · 300 tokens\n');
     expect(more.stderr).not.toMatch(/budget/);
     expect(starts(dir).map((e) => e.id).sort()).toEqual(['001', '002', '003', '004']);
-    expect(statusJson(dir).usage.byRun.map((x: any) => x.tokens)).toEqual([165, 300]);
+    expect((await statusJson(dir)).usage.byRun.map((x: any) => x.tokens)).toEqual([165, 300]);
   });
 
-  it('a wave budget stops launches in that wave only once crossed, and the run stops there', () => {
+  it('a wave budget stops launches in that wave only once crossed, and the run stops there', async () => {
     const dir = engineProject({
       specs: [
         { id: '001', name: 'big', wave: 1, cost: 2, agent: 'u150' },
@@ -518,7 +518,7 @@ describe('token usage and budgets', () => {
       // 001 (cost 2) holds the next launch back 2 s; its 150 tokens cross the wave budget first.
       extra: { budget: { tokensPerWave: 100 }, pacing: { cooldownSeconds: { 1: 0, 2: 2, 3: 0, 4: 0 } } },
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('1 launched · 1 done · 0 failed · 150 tokens\n');
     expect(errLines(r.stderr).at(-1)).toMatch(/^dispatch: token budget reached: 150 tokens used of 100 for wave 1 — /);
@@ -547,7 +547,7 @@ describe('hooks', () => {
         hooks: { onSpecDone: hook, onSpecFailed: hook, onRateLimited: hook, onWaveComplete: hook, onRunComplete: hook, timeoutSeconds: 10 },
       },
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(1);
     expect(r.stderr).not.toMatch(/hook/);
     const fired = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
@@ -598,7 +598,7 @@ describe('hooks', () => {
       },
     });
     const started = Date.now();
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(r.stdout).toBe('1 launched · 1 done · 0 failed\n');
@@ -610,18 +610,18 @@ describe('hooks', () => {
     await waitFor('the hanging hook to be stopped', () => !pidAlive(pid), 5000);
   });
 
-  it('run returns after the runners: a slow onSpecDone hook has finished when run says the run is over', () => {
+  it('run returns after the runners: a slow onSpecDone hook has finished when run says the run is over', async () => {
     const dir = engineProject({
       specs: [{ id: '001', name: 'good', wave: 1 }, { id: '002', name: 'also', wave: 1 }],
       // The runner writes the verdict, then runs the hook: this one takes 1.5 s after the verdict is on record.
       extra: { hooks: { onSpecDone: ['sh', '-c', 'sleep 1.5; echo "$DISPATCH_SPEC_ID" >> hooked.txt'], timeoutSeconds: 10 } },
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(join(dir, 'hooked.txt'), 'utf8').split('\n').filter(Boolean).sort()).toEqual(['001', '002']);
   });
 
-  it("onRunComplete comes after the specs' own hooks, and a relaunch does not leave the first attempt's hook behind", () => {
+  it("onRunComplete comes after the specs' own hooks, and a relaunch does not leave the first attempt's hook behind", async () => {
     const dir = engineProject({
       specs: [{ id: '001', name: 'twice', wave: 1, agent: 'second' }],
       // Fails its first attempt, passes its second at once: the first runner is still in its slow hook then.
@@ -636,7 +636,7 @@ describe('hooks', () => {
         },
       },
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code, r.stderr).toBe(0);
     const lines = readFileSync(join(dir, 'hooked.txt'), 'utf8').split('\n').filter(Boolean);
     expect([...lines].sort()).toEqual(['done 2', 'failed 1', 'run done']);
@@ -658,9 +658,9 @@ describe('bad config for the new keys: exit 2, one line per field', () => {
     ['hooks.timeoutSeconds', { hooks: { timeoutSeconds: 0 } }, /^ {2}hooks\.timeoutSeconds: .*0/],
   ];
   for (const [what, extra, line] of cases) {
-    it(what, () => {
+    it(what, async () => {
       const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }], extra });
-      const r = run(dir, 'run', '--dry-run');
+      const r = await run(dir, 'run', '--dry-run');
       expect(r.code).toBe(2);
       expect(r.stdout).toBe('');
       const lines = errLines(r.stderr);
@@ -670,19 +670,19 @@ describe('bad config for the new keys: exit 2, one line per field', () => {
     });
   }
 
-  it('agents.<name>.rateLimitPatterns must be a list', () => {
+  it('agents.<name>.rateLimitPatterns must be a list', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }], agents: { codex: { rateLimitPatterns: 'quota' } } });
-    const r = run(dir, 'status');
+    const r = await run(dir, 'status');
     expect(r.code).toBe(2);
     expect(errLines(r.stderr).slice(1)).toEqual([expect.stringMatching(/^ {2}agents\.codex\.rateLimitPatterns: .*"quota"/)]);
   });
 
-  it('all four at once: four lines, nothing launched', () => {
+  it('all four at once: four lines, nothing launched', async () => {
     const dir = engineProject({
       specs: [{ id: '001', name: 'a', wave: 1 }],
       extra: { stall: { action: 'explode' }, retry: { maxAttempts: 0 }, budget: { tokensPerRun: -5 }, hooks: { onSpecDone: 'notify-send' } },
     });
-    const r = run(dir, 'run', '--yes', '--no-plan');
+    const r = await run(dir, 'run', '--yes', '--no-plan');
     expect(r.code).toBe(2);
     expect(r.stderr).not.toMatch(/^\s+at /m);
     const lines = errLines(r.stderr);
@@ -692,11 +692,11 @@ describe('bad config for the new keys: exit 2, one line per field', () => {
     expect(readStateOf(dir)).toBeUndefined();
   });
 
-  it('--budget and --attempt take whole numbers ≥ 1', () => {
+  it('--budget and --attempt take whole numbers ≥ 1', async () => {
     const dir = engineProject({ specs: [{ id: '001', name: 'a', wave: 1 }] });
-    expectUsageError(run(dir, 'run', '--yes', '--no-plan', '--budget', '0'), /--budget must be a whole number ≥ 1, got '0'/);
-    expectUsageError(run(dir, 'run', '--yes', '--no-plan', '--budget', 'lots'), /--budget/);
-    expectUsageError(run(dir, 'logs', '001', '--attempt', '0'), /--attempt must be a whole number ≥ 1, got '0'/);
+    expectUsageError(await run(dir, 'run', '--yes', '--no-plan', '--budget', '0'), /--budget must be a whole number ≥ 1, got '0'/);
+    expectUsageError(await run(dir, 'run', '--yes', '--no-plan', '--budget', 'lots'), /--budget/);
+    expectUsageError(await run(dir, 'logs', '001', '--attempt', '0'), /--attempt must be a whole number ≥ 1, got '0'/);
     expect(readdirSync(dir)).not.toContain('trace.jsonl');
   });
 });
