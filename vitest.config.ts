@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/slow/**', '**/node_modules/**'],
+    // The real-OpenSSH pool (`npm run test:ssh`) and the counted loops (`npm run test:slow`) are layers of their own.
+    exclude: ['test/slow/**', 'test/ssh/**', '**/node_modules/**'],
     // CLI tests spawn the built bin and real processes; 2 cores go a long way with threads.
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dispatch, makeProject, readStateOf, tempDir, dispatchIn } from './helpers.js';
+import { makeProject, readStateOf, tempDir, dispatchIn } from './helpers.js';
 import { FAKE_CODEX, engineProject, type EngineSpec } from './fixtures/engine.js';
 import { GIT_ENV, commitAll, git, gitOk } from './fixtures/git.js';
 

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tmuxMux } from '../src/executors/tmux.js';
 import type { ResolvedConfig } from '../src/config/load.js';
-import { dispatch, dispatchAsync, readStateOf, ROOT, tempDir, dispatchIn } from './helpers.js';
+import { dispatchAsync, readStateOf, ROOT, tempDir, dispatchIn } from './helpers.js';
 import { NODE, STANDIN_BIN, engineProject, starts, waitFor } from './fixtures/engine.js';
 
 const SOCKET = `dispatch-literal-${process.pid}`;

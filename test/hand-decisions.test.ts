@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dispatch, dispatchAsync, readStateOf, dispatchIn } from './helpers.js';
+import { dispatchAsync, readStateOf, dispatchIn } from './helpers.js';
 import { AGENTS, configPathOf, engineProject, journal, NODE, starts, trace, tracePath, waitFor } from './fixtures/engine.js';
 
 const run = (dir: string, ...args: string[]) => dispatchIn(dir, args);

@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dispatch, readStateOf, tempDir, dispatchIn } from './helpers.js';
+import { readStateOf, tempDir, dispatchIn } from './helpers.js';
 import { GIT_ENV, gitOk, commitAll } from './fixtures/git.js';
 import { AGENTS, NODE, engineProject, journal, live, pidAlive, starts, tracePath, waitFor } from './fixtures/engine.js';
 

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dispatch, dispatchAsync, readStateOf, ROOT, tempDir, dispatchIn } from './helpers.js';
+import { dispatchAsync, readStateOf, ROOT, tempDir, dispatchIn } from './helpers.js';
 import {
   AGENTS,
   NODE,

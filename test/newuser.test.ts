@@ -5,7 +5,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, dispatch, dispatchAsync, makeProject, readStateOf, statePathOf, tempDir, dispatchIn } from './helpers.js';
+import { BIN, dispatchAsync, makeProject, readStateOf, statePathOf, tempDir, dispatchIn } from './helpers.js';
 import { NODE, deadPid, engineProject, expectUsageError, lockPath, starts, stateBytes, type EngineSpec } from './fixtures/engine.js';
 import { GIT_ENV, git, commitAll } from './fixtures/git.js';
 

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GOOD_PLAN, startFakeOllama, type Behaviour, type ChatBody, type FakeOllama } from './fixtures/fake-ollama.mjs';
-import { BIN, dispatchAsync, freePort, makeProject, until, type RunResult, type SpecRowInput } from './helpers.js';
+import { BIN, dispatchIn, freePort, makeProject, until, type RunResult, type SpecRowInput } from './helpers.js';
 
 const MODEL = 'qwen3-coder:480b-cloud';
 const HINT = "is 'ollama serve' running? (or set planner.host / OLLAMA_HOST)";
@@ -44,9 +44,9 @@ const specFile = (dir: string, folder: string) => join(specDir(dir, folder), 'sp
 const readPlan = (dir: string, folder: string) => readFileSync(planFile(dir, folder), 'utf8');
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** Runs the built bin (async: the fake server lives in this process) and checks what must hold for every run. */
+/** Runs dispatch in-process (the fake server lives in this process too) and checks what must hold for every run. */
 async function run(cwd: string, args: string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
-  const r = await dispatchAsync(cwd, args, { env: { OLLAMA_API_KEY: undefined, ...env } });
+  const r = await dispatchIn(cwd, args, { env: { OLLAMA_API_KEY: undefined, ...env } });
   expect(`${r.stdout}${r.stderr}`).not.toMatch(/\n\s+at /);
   expect(r.stderr).not.toContain('this is a bug');
   return r;

@@ -3,7 +3,7 @@
 import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dispatch, makeProject, readStateOf, tempDir, dispatchIn } from './helpers.js';
+import { makeProject, readStateOf, tempDir, dispatchIn } from './helpers.js';
 import { engineProject, journalPath, starts, waitFor } from './fixtures/engine.js';
 import { GIT_ENV } from './fixtures/git.js';
 

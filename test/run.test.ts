@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import { homedir, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dispatch, dispatchAsync, makeProject, readStateOf, ROOT, tempDir, dispatchIn } from './helpers.js';
+import { dispatchAsync, makeProject, readStateOf, ROOT, tempDir, dispatchIn } from './helpers.js';
 import { commitAll } from './fixtures/git.js';
 import {
   AGENTS,

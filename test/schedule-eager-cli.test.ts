@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dispatch, readStateOf, dispatchIn } from './helpers.js';
+import { readStateOf, dispatchIn } from './helpers.js';
 import { engineProject, journal, trace, configPathOf } from './fixtures/engine.js';
 import { commitAll, git, gitOk, GIT_ENV } from './fixtures/git.js';
 

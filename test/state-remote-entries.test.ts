@@ -3,7 +3,7 @@
 // Real CLI processes on seeded state files; no host is reachable (port 1), which is what a removed pool looks like.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { dispatch, statePathOf, dispatchIn } from './helpers.js';
+import { statePathOf, dispatchIn } from './helpers.js';
 import { engineProject } from './fixtures/engine.js';
 
 const T = '2026-01-01T00:00:00.000Z';

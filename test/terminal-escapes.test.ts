@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dispatch, makeProject, readStateOf, type RunResult, dispatchIn } from './helpers.js';
+import { makeProject, readStateOf, type RunResult, dispatchIn } from './helpers.js';
 import { NODE, track } from './fixtures/engine.js';
 
 const OSC = '\x1b]0;pwned\x07';

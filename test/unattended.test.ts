@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dispatch, readStateOf, tempDir, dispatchIn } from './helpers.js';
+import { readStateOf, tempDir, dispatchIn } from './helpers.js';
 import { AGENTS, NODE, configPathOf, engineProject, expectUsageError, journal, launchTimes, live, logOf, pidAlive, starts, trace, tracePath, waitFor } from './fixtures/engine.js';
 
 const run = (dir: string, ...args: string[]) => dispatchIn(dir, args);

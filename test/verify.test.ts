@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, dispatch, readStateOf, dispatchIn } from './helpers.js';
+import { ROOT, readStateOf, dispatchIn } from './helpers.js';
 import { NODE, configPathOf, engineProject, pidAlive, starts, waitFor } from './fixtures/engine.js';
 import { GIT_ENV, commitAll, git } from './fixtures/git.js';
 

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { dispatch, readStateOf, tempDir, dispatchIn } from './helpers.js';
+import { readStateOf, tempDir, dispatchIn } from './helpers.js';
 import { FAKE_CODEX, engineProject, snapshotTree, starts, type EngineSpec } from './fixtures/engine.js';
 import { GIT_ENV, git, gitOk, commitAll } from './fixtures/git.js';
 

@@ -8,11 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dispatch, dispatchAsync, tempDir } from './helpers.js';
-import { pidAlive, type engineProject } from './fixtures/engine.js';
-import { git } from './fixtures/git.js';
-import { gated, launched, sshEnv as env, sshProject as sshProjectOn, stateIn as state, waitFor } from './fixtures/ssh-project.js';
-import { sshAvailable, startPool, type SshPool } from './fixtures/sshd.js';
+import { dispatch, dispatchAsync, tempDir } from '../helpers.js';
+import { pidAlive, type engineProject } from '../fixtures/engine.js';
+import { git } from '../fixtures/git.js';
+import { gated, launched, sshEnv as env, sshProject as sshProjectOn, stateIn as state, waitFor } from '../fixtures/ssh-project.js';
+import { sshAvailable, startPool, type SshPool } from '../fixtures/sshd.js';
 
 let pool: SshPool;
 const TAG = `sss${Math.random().toString(36).slice(2, 7)}`;

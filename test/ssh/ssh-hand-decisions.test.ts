@@ -7,11 +7,11 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, dispatch, dispatchAsync, tempDir } from './helpers.js';
-import { engineProject, pidAlive, starts } from './fixtures/engine.js';
-import { git } from './fixtures/git.js';
-import { gated as gatedOn, launched, sshEnv as env, sshProject as sshProjectOn, stateIn as state, waitFor } from './fixtures/ssh-project.js';
-import { processesIn, sshAvailable, startPool, type SshPool } from './fixtures/sshd.js';
+import { BIN, dispatch, dispatchAsync, tempDir } from '../helpers.js';
+import { engineProject, pidAlive, starts } from '../fixtures/engine.js';
+import { git } from '../fixtures/git.js';
+import { gated as gatedOn, launched, sshEnv as env, sshProject as sshProjectOn, stateIn as state, waitFor } from '../fixtures/ssh-project.js';
+import { processesIn, sshAvailable, startPool, type SshPool } from '../fixtures/sshd.js';
 
 let pool: SshPool;
 const TAG = `shd${Math.random().toString(36).slice(2, 7)}`;

@@ -5,10 +5,10 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { dispatch, dispatchAsync, readStateOf, tempDir } from './helpers.js';
-import { AGENTS, engineProject, starts, trace } from './fixtures/engine.js';
-import { GIT_ENV, git } from './fixtures/git.js';
-import { baseOf, sshAvailable, startPool, type SshPool } from './fixtures/sshd.js';
+import { dispatch, dispatchAsync, readStateOf, tempDir } from '../helpers.js';
+import { AGENTS, engineProject, starts, trace } from '../fixtures/engine.js';
+import { GIT_ENV, git } from '../fixtures/git.js';
+import { baseOf, sshAvailable, startPool, type SshPool } from '../fixtures/sshd.js';
 
 const env = { ...GIT_ENV };
 let pool: SshPool;
@@ -125,7 +125,7 @@ describe.skipIf(!sshAvailable)('SSH hosts that fail', () => {
     h1.crash();
     onExit.push(() => h1.restart());
     // What ran there dies with it.
-    const { processesIn } = await import('./fixtures/sshd.js');
+    const { processesIn } = await import('../fixtures/sshd.js');
     for (const p of processesIn(h1.dir)) {
       try {
         process.kill(p, 'SIGKILL');
@@ -180,7 +180,7 @@ describe.skipIf(!sshAvailable)('SSH hosts that fail', () => {
       { id: '002', name: 'b', wave: 1, cost: 1, body: 'sleep 4000\nwrite out/b.txt b\n' },
     ]);
     const { spawn } = await import('node:child_process');
-    const { BIN } = await import('./helpers.js');
+    const { BIN } = await import('../helpers.js');
     const first = spawn(process.execPath, [BIN, 'run', '--yes', '--no-plan'], { cwd: dir, env: { ...process.env, ...env, FORCE_COLOR: '0' }, stdio: 'ignore' });
     await waitFor(() => starts(dir).length === 2, 60_000, 'both agents');
     first.kill('SIGKILL');
@@ -286,7 +286,7 @@ describe.skipIf(!sshAvailable)('stopping SSH runs', () => {
     expect(st.failed).toEqual(['001']);
     expect(st.dispatch.specs['001'].kind).toBe('interrupted');
     expect(st.dispatch.specs['001'].history[0]).toMatchObject({ state: 'failed', kind: 'interrupted' });
-    const { pidAlive } = await import('./fixtures/engine.js');
+    const { pidAlive } = await import('../fixtures/engine.js');
     await waitFor(() => !pidAlive(starts(dir)[0]!.pid), 20_000, 'the agent to end');
     expect(readFileSync(join(dir, '.codex', 'logs', '001.log'), 'utf8')).toMatch(/succeed: working on 001/);
   }, 120_000);

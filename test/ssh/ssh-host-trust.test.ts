@@ -8,10 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { BIN, dispatch, dispatchAsync, readStateOf, statePathOf } from './helpers.js';
-import { engineProject, starts, trace } from './fixtures/engine.js';
-import { GIT_ENV, git } from './fixtures/git.js';
-import { baseOf, sshAvailable, startPool, type SshPool, type TestHost } from './fixtures/sshd.js';
+import { BIN, dispatch, dispatchAsync, readStateOf, statePathOf } from '../helpers.js';
+import { engineProject, starts, trace } from '../fixtures/engine.js';
+import { GIT_ENV, git } from '../fixtures/git.js';
+import { baseOf, sshAvailable, startPool, type SshPool, type TestHost } from '../fixtures/sshd.js';
 
 const env = { ...GIT_ENV };
 const pools: SshPool[] = [];
@@ -77,7 +77,7 @@ async function proxiedPool(n: number, slots: number[]): Promise<SshPool> {
     const proxy = join(h.dir, '..', 'proxy.mjs');
     mkdirSync(join(h.dir, '..'), { recursive: true });
     writeFileSync(proxy, PROXY);
-    h.entry.dispatch = [process.execPath, proxy, join(__dirname, '..', 'dist', 'cli.js')];
+    h.entry.dispatch = [process.execPath, proxy, join(__dirname, '..', '..', 'dist', 'cli.js')];
   }
   return pool;
 }

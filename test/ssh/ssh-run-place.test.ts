@@ -8,10 +8,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, dispatch, dispatchAsync, readStateOf, statePathOf, tempDir, type RunResult } from './helpers.js';
-import { configPathOf, engineProject, pidAlive, starts } from './fixtures/engine.js';
-import { GIT_ENV, git } from './fixtures/git.js';
-import { hostBase, sshAvailable, startPool, type SshPool } from './fixtures/sshd.js';
+import { BIN, dispatch, dispatchAsync, readStateOf, statePathOf, tempDir, type RunResult } from '../helpers.js';
+import { configPathOf, engineProject, pidAlive, starts } from '../fixtures/engine.js';
+import { GIT_ENV, git } from '../fixtures/git.js';
+import { hostBase, sshAvailable, startPool, type SshPool } from '../fixtures/sshd.js';
 
 const env = { ...GIT_ENV };
 let pool: SshPool;
