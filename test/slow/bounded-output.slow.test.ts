@@ -5,13 +5,13 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { capture, EDGE_BYTES } from '../src/proc/launch.js';
-import { groupAlive } from '../src/proc/group.js';
-import { sshProblem } from '../src/executors/ssh/pool.js';
-import { CodexEvents } from '../src/run/runner.js';
-import { BIN, dispatch, readStateOf, tempDir } from './helpers.js';
-import { NODE, engineProject } from './fixtures/engine.js';
-import { GIT_ENV, git } from './fixtures/git.js';
+import { capture, EDGE_BYTES } from '../../src/proc/launch.js';
+import { groupAlive } from '../../src/proc/group.js';
+import { sshProblem } from '../../src/executors/ssh/pool.js';
+import { CodexEvents } from '../../src/run/runner.js';
+import { BIN, dispatch, readStateOf, tempDir } from '../helpers.js';
+import { NODE, engineProject } from '../fixtures/engine.js';
+import { GIT_ENV, git } from '../fixtures/git.js';
 
 const MB = 1024 * 1024;
 /** A node one-liner that writes `mb` megabytes of 'x' to `fd` between a first and a last line, then exits `code`. */
