@@ -11,6 +11,6 @@ export default defineConfig({
     pool: 'forks',
     // Most files wait on processes they started, not on the CPU: three at once on 2 cores
     // take the suite from about 5 minutes to under 3 (vitest's default would be one).
-    maxWorkers: 3,
+    maxWorkers: 4,
   },
 });

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, dispatch, dispatchAsync, makeProject, statePathOf, type RunResult } from './helpers.js';
+import { BIN, dispatch, dispatchAsync, makeProject, statePathOf, type RunResult } from '../helpers.js';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => String(i + 1).padStart(3, '0'));
 const tableOf = (list: string[]) => list.map((id) => ({ id, name: `spec-${id}` }));
