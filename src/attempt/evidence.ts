@@ -7,7 +7,7 @@
 // that was already modified, and the summary leaves out what was there before.
 // (The snapshot writes unreferenced blobs into the object store; git's own gc
 // prunes them.)
-import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { capture } from '../proc/launch.js';
@@ -46,7 +46,13 @@ async function snapshot(cwd: string, exclude: string[]): Promise<string | undefi
   try {
     // Seeded from the real index, `add` only rehashes what changed (a big repository stays fast).
     try {
-      copyFileSync(isAbsolute(real) ? real : join(cwd, real), tmp);
+      const from = isAbsolute(real) ? real : join(cwd, real);
+      copyFileSync(from, tmp);
+      // With the original's time: git rehashes a file whose time is not older than the index's (a "racily
+      // clean" entry). A copy made now would vouch for a file edited within the same second as the last
+      // `git add`, and an edit of the same size there would be missed.
+      const st = statSync(from);
+      utimesSync(tmp, st.atime, st.mtime);
     } catch {
       // no index yet (a fresh repository): start empty
     }
