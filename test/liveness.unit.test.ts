@@ -48,6 +48,12 @@ describe('isRunner', () => {
   });
 });
 
+describe('runnerPidFile', () => {
+  it('is runs/<id>/runner.pid in the state folder (where runners of every version write it)', () => {
+    expect(runnerPidFile('/p/.codex', '001')).toBe('/p/.codex/runs/001/runner.pid');
+  });
+});
+
 describe('runnerPidOf', () => {
   it('reads "<pid> <time>"; nothing, a pid of 0, a negative or a fraction is no runner', () => {
     const dir = tempDir('pidfile-');
@@ -74,6 +80,10 @@ describe('findLost', () => {
     expect(findLost(doc, stateDir, 60, now)).toEqual([{ id: '001', why: 'runner died', reason: 'lost (runner died)' }]);
   });
 
+  it('a state without a dispatch section has nothing lost', () => {
+    expect(findLost({ completed: [], failed: [], skipped: [] } as StateDoc, stateDir, 60, now)).toEqual([]);
+  });
+
   it("another machine's entries and remote runs are never judged here", () => {
     const doc = docWith({ '001': { pid: deadPid(), host: 'elsewhere' }, '002': { pid: deadPid(), executor: 'ssh' } as Partial<RunnerInfo> });
     expect(findLost(doc, stateDir, 60, now)).toEqual([]);
@@ -95,6 +105,8 @@ describe('findLost', () => {
     const doc = docWith({ '001': { pid: 0, startedAt: iso(launched) } });
     // Written within a second before the launch time (clocks of two processes): still this launch's runner.
     writePid(dir, '001', `${live.pid} ${iso(launched - 900)}`);
+    expect(findLost(doc, dir, 60, now)).toEqual([]);
+    writePid(dir, '001', `${live.pid} ${iso(launched - 1000)}`);
     expect(findLost(doc, dir, 60, now)).toEqual([]);
     // A pid file from an earlier launch does not count.
     writePid(dir, '001', `${live.pid} ${iso(launched - 5000)}`);
@@ -126,6 +138,18 @@ describe('settleRunners', () => {
     expect(waited).toBeGreaterThan(150);
     expect(waited).toBeLessThan(5000);
     expect(isRunner(r.pid!, '001')).toBe(false);
+  });
+
+  it('an attempt that ended at the very moment the run began is waited for', async () => {
+    const r = runner('001', 400);
+    await new Promise((res) => setTimeout(res, 100));
+    const since = Date.now();
+    await settleRunners(docOf([{ n: 1, runner: r.pid, endedAt: iso(since) }]), ['001'], since, 10_000);
+    expect(isRunner(r.pid!, '001')).toBe(false);
+  });
+
+  it('a state without a dispatch section waits for nothing', async () => {
+    await settleRunners({ completed: [], failed: [], skipped: [] } as StateDoc, ['001'], 0, 5000);
   });
 
   it('gives up after its time limit', async () => {

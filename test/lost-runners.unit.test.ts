@@ -3,6 +3,7 @@
 // cannot be stopped keeps the spec running (a relaunch would put a second
 // agent in the same folder). Real processes; the stop can be refused by hand.
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,13 +17,16 @@ import { tempDir } from './helpers.js';
 /** A pid that was a process and is gone. */
 const deadPid = () => Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
 
-async function project(agent: AgentGroup) {
+async function project(agent?: AgentGroup, opts: { ids?: string[]; hooks?: Record<string, unknown> } = {}) {
   const dir = tempDir('lost');
-  const config = await resolveConfig({ project: 'lost', hooks: {}, specs: [{ id: '001', name: 'a', cost: 1, agent: 'codex' }] }, join(dir, 'specs.config.ts'));
+  const ids = opts.ids ?? ['001'];
+  const config = await resolveConfig({ project: 'lost', hooks: opts.hooks ?? {}, specs: ids.map((id) => ({ id, name: `s${id}`, cost: 1, agent: 'codex' })) }, join(dir, 'specs.config.ts'));
   await withState(config.stateDir, { command: 'test' }, (d) => {
     Object.assign(d, emptyState());
-    markRunning(d, '001', { pid: deadPid(), host: hostname(), startedAt: new Date().toISOString(), attempt: 1, agent });
-    extra(d).specs['001']!.history = [{ n: 1, startedAt: new Date().toISOString() }];
+    for (const id of ids) {
+      markRunning(d, id, { pid: deadPid(), host: hostname(), startedAt: new Date().toISOString(), attempt: 1, ...(agent ? { agent } : {}) });
+      extra(d).specs[id]!.history = [{ n: 1, startedAt: new Date().toISOString() }];
+    }
   });
   return config;
 }
@@ -63,5 +67,29 @@ describe('reapLost', () => {
     } finally {
       await stopGroup(group);
     }
+  });
+
+  it('with nothing lost: an empty answer, and the state is not written', async () => {
+    const config = await resolveConfig({ project: 'lost', hooks: {}, specs: [{ id: '001', name: 'a', cost: 1, agent: 'codex' }] }, join(tempDir('lost'), 'specs.config.ts'));
+    expect(await reapLost(config, emptyState(), 'status')).toEqual([]);
+    expect(existsSync(join(config.stateDir, 'dispatch-state.json'))).toBe(false);
+  });
+
+  it('marks only what it saw lost, even when the state under the lock has more (seen later, judged later)', async () => {
+    const config = await project(undefined, { ids: ['001', '002'] });
+    const seen = readState(config.stateDir);
+    delete extra(seen).running['002'];
+    const lost = await reapLost(config, seen, 'status');
+    expect(lost.map((l) => l.id)).toEqual(['001']);
+    const doc = readState(config.stateDir);
+    expect([stateOf(doc, '001'), stateOf(doc, '002')]).toEqual(['failed', 'running']);
+  });
+
+  it("tells the spec's onSpecFailed hook, as the dead runner would have: kind lost, its reason", async () => {
+    const out = join(tempDir('lost-hook'), 'hook.txt');
+    const hook = [process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(out)}, [process.env.DISPATCH_SPEC_ID, process.env.DISPATCH_STATE, process.env.DISPATCH_REASON].join('|'))`];
+    const config = await project(undefined, { hooks: { onSpecFailed: hook } });
+    await reapLost(config, readState(config.stateDir), 'status');
+    expect(readFileSync(out, 'utf8')).toBe('001|failed|lost (runner died)');
   });
 });
