@@ -8,11 +8,11 @@ import { endedAs, requireChangesOf, runVerify } from '../src/attempt/verify.js';
 import { tempDir } from './helpers.js';
 
 const NODE = process.execPath;
-async function check(verify: string[][]) {
+async function check(verify: string[][], opts: { env?: Record<string, string> } = {}) {
   const dir = tempDir('vc');
   const c = await resolveConfig({ project: 'vc', verify, specs: [{ id: '001', name: 'a', cost: 1, agent: 'codex' }] }, join(dir, 'specs.config.ts'));
   const said: string[] = [];
-  const out = await runVerify(c, c.specs[0]!, { paths: { specDir: dir, specFile: join(dir, 'spec.md'), planFile: join(dir, 'plan.md'), runDir: dir, cwd: dir }, attempt: 1, say: (t) => void said.push(t) });
+  const out = await runVerify(c, c.specs[0]!, { paths: { specDir: dir, specFile: join(dir, 'spec.md'), planFile: join(dir, 'plan.md'), runDir: dir, cwd: dir }, attempt: 1, ...(opts.env ? { env: opts.env } : {}), say: (t) => void said.push(t) });
   return { out, said: said.join('') };
 }
 
@@ -72,5 +72,54 @@ describe('endedAs and requireChangesOf', () => {
     expect(requireChangesOf({ requireChanges: false }, spec)).toBe(false);
     expect(requireChangesOf({ requireChanges: true }, { ...spec, requireChanges: false })).toBe(false);
     expect(requireChangesOf({ requireChanges: false }, { ...spec, requireChanges: true })).toBe(true);
+  });
+
+  it('says each check before it runs, with its number and command; output without a final newline gets one before the verdict', async () => {
+    const { said } = await check([[NODE, '-e', 'process.exit(0)'], [NODE, '-e', "process.stdout.write('no newline'); process.exit(3)"]]);
+    expect(said).toContain(`── dispatch: verify 1 of 2: ${NODE} -e 'process.exit(0)'\n`);
+    expect(said).toMatch(/── dispatch: verify 1 of 2 passed \(\d+(\.\d)? s\)\n── dispatch: verify 2 of 2: /);
+    expect(said).toMatch(/no newline\n── dispatch: verify 2 of 2 FAILED: exited 3 \(/);
+  });
+
+  it('times each check in seconds to a tenth', async () => {
+    const { out } = await check([[NODE, '-e', 'setTimeout(() => process.exit(1), 400)']]);
+    const s = out.failed!.seconds;
+    expect(s).toBeGreaterThanOrEqual(0.3);
+    expect(s).toBeLessThan(5);
+    expect(Math.round(s * 10)).toBe(s * 10);
+  });
+
+  it("runs with the process's environment, the caller's and the spec's own variables", async () => {
+    process.env.DISPATCH_TEST_FROM_PROCESS = 'p';
+    try {
+      const { out } = await check([[NODE, '-e', "console.log([process.env.DISPATCH_TEST_FROM_PROCESS, process.env.FROM_CALLER, process.env.DISPATCH_SPEC_ID, process.env.DISPATCH_PROJECT, process.env.DISPATCH_ATTEMPT].join(',')); process.exit(1)"]], { env: { FROM_CALLER: 'c' } });
+      expect(out.reason).toMatch(/: p,c,001,vc,1$/);
+    } finally {
+      delete process.env.DISPATCH_TEST_FROM_PROCESS;
+    }
+  });
+
+  it('the reason quotes the last line that has text, cut at 200 characters', async () => {
+    const { out } = await check([[NODE, '-e', "console.log('one'); console.log('two'); console.log('three is the one'); console.log('   '); process.exit(1)"]]);
+    expect(out.reason).toMatch(/exited 1: three is the one$/);
+    const long = await check([[NODE, '-e', "console.log('x'.repeat(300)); process.exit(1)"]]);
+    expect(long.out.reason).toMatch(new RegExp(`exited 1: ${'x'.repeat(200)}$`));
+  });
+
+  it('a check that printed nothing: the reason ends with how it ended', async () => {
+    const { out } = await check([[NODE, '-e', 'process.exit(4)']]);
+    expect(out.reason).toBe(`verify failed: \`${NODE} -e 'process.exit(4)'\` exited 4`);
+  });
+
+  it('a check killed by a signal has no exit code', async () => {
+    const { out } = await check([[NODE, '-e', "process.kill(process.pid, 'SIGKILL')"]]);
+    expect(out.failed).toMatchObject({ signal: 'SIGKILL', ok: false });
+    expect(Object.keys(out.failed!)).not.toContain('exitCode');
+  });
+
+  it('15,000 characters at once still leave a tail of the last 3,000', async () => {
+    const { out } = await check([[NODE, '-e', "process.stdout.write(Array.from({ length: 100 }, (_, i) => String(i).padStart(149, '.')).join('\\n') + '\\nEND\\n'); process.exit(1)"]]);
+    expect(out.failed!.tail!.length).toBe(3000);
+    expect(out.failed!.tail!.endsWith('END')).toBe(true);
   });
 });
