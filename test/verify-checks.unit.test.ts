@@ -8,11 +8,11 @@ import { endedAs, requireChangesOf, runVerify } from '../src/attempt/verify.js';
 import { tempDir } from './helpers.js';
 
 const NODE = process.execPath;
-async function check(verify: string[][], opts: { env?: Record<string, string> } = {}) {
+async function check(verify: string[][], opts: { env?: Record<string, string>; extra?: Record<string, unknown>; signal?: AbortSignal; onGroup?: (g: unknown) => void } = {}) {
   const dir = tempDir('vc');
-  const c = await resolveConfig({ project: 'vc', verify, specs: [{ id: '001', name: 'a', cost: 1, agent: 'codex' }] }, join(dir, 'specs.config.ts'));
+  const c = await resolveConfig({ project: 'vc', verify, ...opts.extra, specs: [{ id: '001', name: 'a', cost: 1, agent: 'codex' }] }, join(dir, 'specs.config.ts'));
   const said: string[] = [];
-  const out = await runVerify(c, c.specs[0]!, { paths: { specDir: dir, specFile: join(dir, 'spec.md'), planFile: join(dir, 'plan.md'), runDir: dir, cwd: dir }, attempt: 1, ...(opts.env ? { env: opts.env } : {}), say: (t) => void said.push(t) });
+  const out = await runVerify(c, c.specs[0]!, { paths: { specDir: dir, specFile: join(dir, 'spec.md'), planFile: join(dir, 'plan.md'), runDir: dir, cwd: dir }, attempt: 1, ...(opts.env ? { env: opts.env } : {}), ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onGroup ? { onGroup: opts.onGroup } : {}), say: (t) => void said.push(t) });
   return { out, said: said.join('') };
 }
 
@@ -121,5 +121,29 @@ describe('endedAs and requireChangesOf', () => {
     const { out } = await check([[NODE, '-e', "process.stdout.write(Array.from({ length: 100 }, (_, i) => String(i).padStart(149, '.')).join('\\n') + '\\nEND\\n'); process.exit(1)"]]);
     expect(out.failed!.tail!.length).toBe(3000);
     expect(out.failed!.tail!.endsWith('END')).toBe(true);
+  });
+
+  it('output that ends its own line gets no blank line before the verdict; the reason trims the line it quotes', async () => {
+    const { out, said } = await check([[NODE, '-e', "console.log('   padded reason'); process.exit(1)"]]);
+    expect(said).toContain('   padded reason\n── dispatch: verify 1 of 1 FAILED');
+    expect(out.reason).toMatch(/exited 1: padded reason$/);
+  });
+
+  it('a check past verifyTimeoutSeconds is stopped and failed as timed out', async () => {
+    const { out } = await check([[NODE, '-e', 'setTimeout(() => {}, 20000)']], { extra: { verifyTimeoutSeconds: 0.5 } });
+    expect(out.failed).toMatchObject({ timedOut: true, ok: false });
+    expect(out.reason).toMatch(/timed out after 0\.5 s$/);
+    expect(out.failed!.seconds).toBeLessThan(10);
+  });
+
+  it("stops a check when the caller's signal aborts, and tells the caller each check's process group", async () => {
+    const groups: unknown[] = [];
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 300);
+    const t0 = Date.now();
+    const { out } = await check([[NODE, '-e', 'setTimeout(() => {}, 20000)']], { signal: ac.signal, onGroup: (g) => groups.push(g) });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(out.failed?.ok).toBe(false);
+    expect(groups).toHaveLength(1);
   });
 });
