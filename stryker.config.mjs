@@ -1,4 +1,4 @@
-// `npm run test:mutation`: Stryker mutates the core modules and runs the
+// `npm run test:mutation`: Stryker mutates the core modules and five beyond them and runs the
 // in-process tests against each mutant (see vitest.mutation.config.ts).
 // MUTATE=src/attempt/policy.ts narrows it to one file.
 // Away from UTC for the whole run: a test can tell local time from UTC only in a zone that differs,
@@ -32,6 +32,12 @@ export default {
     'src/executors/zellij.ts',
     'src/executors/ssh/quote.ts',
     'src/executors/ssh/hosts.ts',
+    // beyond the core (issue 24): liveness, checks, what an attempt changed, the report
+    'src/attempt/liveness.ts',
+    'src/attempt/verify.ts',
+    'src/attempt/evidence.ts',
+    'src/report/layout.ts',
+    'src/report/data.ts',
   ],
   coverageAnalysis: 'perTest',
   concurrency: 2,
