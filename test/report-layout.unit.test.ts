@@ -95,6 +95,9 @@ describe('crossings', () => {
   it('leaves out edges that skip a column, and counts each pair of columns on its own', () => {
     const skip = [node('a', 0, 0), node('b', 0, 1), node('c', 2, 0), node('d', 1, 0)];
     expect(crossings(layout(skip, [[1, 2], [0, 3]]))).toBe(0);
+    // An edge two columns long would cross this one if it were counted with it.
+    const across = [node('a', 0, 1), node('b', 0, 0), node('c', 1, 0), node('d', 2, 1)];
+    expect(crossings(layout(across, [[0, 2], [1, 3]]))).toBe(0);
     const two = [node('a', 0, 0), node('b', 0, 1), node('c', 1, 0), node('d', 1, 1), node('e', 2, 0), node('f', 2, 1)];
     expect(crossings(layout(two, [[0, 3], [1, 2], [2, 5], [3, 4]]))).toBe(2);
   });
