@@ -4,16 +4,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readStateOf, tempDir } from './helpers.js';
-import { AGENTS, NODE, configPathOf, engineProject, journal, live, pidAlive, starts, waitFor } from './fixtures/engine.js';
-
-const historyOf = (dir: string, id: string): any[] => readStateOf(dir).dispatch.specs[id].history;
+import { configPathOf, engineProject, journal, live, pidAlive, starts, waitFor } from './fixtures/engine.js';
+import { agent, historyOf, startsOf } from './fixtures/unattended.js';
 
 /** A custom agent running a stand-in script; the trace goes to the project's trace.jsonl (agents run in the project). */
-const agent = (script: string, args: string[] = [], opts: { codexEvents?: boolean; rateLimitPatterns?: string[] } = {}) => ({
-  command: [NODE, join(AGENTS, `${script}.mjs`), 'trace.jsonl', ...args],
-  prompt: 'stdin',
-  ...opts,
-});
 
 /** Changes the project's JSON config in place. */
 function setConfig(dir: string, change: (config: any) => void) {
@@ -21,7 +15,6 @@ function setConfig(dir: string, change: (config: any) => void) {
   change(config);
   writeFileSync(configPathOf(dir), JSON.stringify(config, null, 2));
 }
-const startsOf = (dir: string, id: string) => starts(dir).filter((e) => e.id === id);
 
 describe('the dispatcher dies and is started again', () => {
   const resumeProject = (specs: { id: string; name: string; wave: number; cost?: number; agent?: string }[]) => {

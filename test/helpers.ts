@@ -87,13 +87,13 @@ export interface RunResult {
   stderr: string;
 }
 
+/** What every test's dispatch sees over the process's environment: no colours, no debug, no user's Ollama or multiplexer. */
+const TEST_ENV: Record<string, string | undefined> = { FORCE_COLOR: '0', NO_COLOR: '1', DISPATCH_DEBUG: undefined, OLLAMA_HOST: undefined, ZELLIJ: undefined, TMUX: undefined };
+
 const baseEnv = () => {
-  const env: Record<string, string> = { ...(process.env as Record<string, string>), FORCE_COLOR: '0', NO_COLOR: '1' };
-  delete env.DISPATCH_DEBUG;
-  delete env.OLLAMA_HOST;
-  delete env.ZELLIJ;
-  delete env.TMUX;
-  return env;
+  const env: Record<string, string | undefined> = { ...process.env, ...TEST_ENV };
+  for (const k of Object.keys(TEST_ENV)) if (env[k] === undefined) delete env[k];
+  return env as Record<string, string>;
 };
 
 /** Runs the built bin synchronously in `cwd`. */
@@ -159,7 +159,7 @@ export async function until(ok: () => boolean, ms = 5000): Promise<void> {
  */
 export async function dispatchIn(cwd: string, args: string[], opts: { env?: Record<string, string | undefined> } = {}): Promise<RunResult> {
   const { runCli } = await import('../src/program.js');
-  const wanted: Record<string, string | undefined> = { FORCE_COLOR: '0', NO_COLOR: '1', DISPATCH_DEBUG: undefined, OLLAMA_HOST: undefined, ZELLIJ: undefined, TMUX: undefined, ...opts.env };
+  const wanted: Record<string, string | undefined> = { ...TEST_ENV, ...opts.env };
   const before = Object.fromEntries(Object.keys(wanted).map((k) => [k, process.env[k]]));
   const set = (vars: Record<string, string | undefined>) => {
     for (const [k, v] of Object.entries(vars)) {

@@ -4,19 +4,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readStateOf, tempDir, dispatchIn } from './helpers.js';
-import { AGENTS, NODE, engineProject, logOf, pidAlive, waitFor } from './fixtures/engine.js';
+import { NODE, engineProject, logOf, pidAlive, waitFor } from './fixtures/engine.js';
+import { agent, historyOf, attemptLog, esc } from './fixtures/unattended.js';
 
 const run = (dir: string, ...args: string[]) => dispatchIn(dir, args);
-const historyOf = (dir: string, id: string): any[] => readStateOf(dir).dispatch.specs[id].history;
-const attemptLog = (dir: string, id: string, n: number) => join(dir, '.codex', 'logs', `${id}.attempt-${n}.log`);
-const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A custom agent running a stand-in script; the trace goes to the project's trace.jsonl (agents run in the project). */
-const agent = (script: string, args: string[] = [], opts: { codexEvents?: boolean; rateLimitPatterns?: string[] } = {}) => ({
-  command: [NODE, join(AGENTS, `${script}.mjs`), 'trace.jsonl', ...args],
-  prompt: 'stdin',
-  ...opts,
-});
 
 describe('hooks', () => {
   // Writes the DISPATCH_* part of its environment as one JSON line to the file it is given.

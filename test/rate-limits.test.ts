@@ -4,22 +4,12 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readStateOf, dispatchIn } from './helpers.js';
-import { AGENTS, NODE, engineProject, launchTimes, live, starts, waitFor } from './fixtures/engine.js';
+import { engineProject, launchTimes, live, waitFor } from './fixtures/engine.js';
+import { agent, CODEX, statusJson, historyOf, startsOf, esc } from './fixtures/unattended.js';
 
 const run = (dir: string, ...args: string[]) => dispatchIn(dir, args);
-const statusJson = async (dir: string) => JSON.parse((await run(dir, '--json', 'status')).stdout);
-const historyOf = (dir: string, id: string): any[] => readStateOf(dir).dispatch.specs[id].history;
-const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A custom agent running a stand-in script; the trace goes to the project's trace.jsonl (agents run in the project). */
-const agent = (script: string, args: string[] = [], opts: { codexEvents?: boolean; rateLimitPatterns?: string[] } = {}) => ({
-  command: [NODE, join(AGENTS, `${script}.mjs`), 'trace.jsonl', ...args],
-  prompt: 'stdin',
-  ...opts,
-});
-const CODEX = { codexEvents: true };
-
-const startsOf = (dir: string, id: string) => starts(dir).filter((e) => e.id === id);
 
 describe('rate limits', () => {
   /** A clock time 1–2 hours ahead, as Claude prints it ("10pm"), and the moment it means. */

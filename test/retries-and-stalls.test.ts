@@ -4,21 +4,12 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readStateOf, tempDir, dispatchIn } from './helpers.js';
-import { AGENTS, NODE, engineProject, expectUsageError, live, logOf, starts, trace, waitFor } from './fixtures/engine.js';
+import { engineProject, expectUsageError, live, logOf, trace, waitFor } from './fixtures/engine.js';
+import { agent, statusJson, historyOf, attemptLog, startsOf } from './fixtures/unattended.js';
 
 const run = (dir: string, ...args: string[]) => dispatchIn(dir, args);
-const statusJson = async (dir: string) => JSON.parse((await run(dir, '--json', 'status')).stdout);
-const historyOf = (dir: string, id: string): any[] => readStateOf(dir).dispatch.specs[id].history;
-const attemptLog = (dir: string, id: string, n: number) => join(dir, '.codex', 'logs', `${id}.attempt-${n}.log`);
 
 /** A custom agent running a stand-in script; the trace goes to the project's trace.jsonl (agents run in the project). */
-const agent = (script: string, args: string[] = [], opts: { codexEvents?: boolean; rateLimitPatterns?: string[] } = {}) => ({
-  command: [NODE, join(AGENTS, `${script}.mjs`), 'trace.jsonl', ...args],
-  prompt: 'stdin',
-  ...opts,
-});
-
-const startsOf = (dir: string, id: string) => starts(dir).filter((e) => e.id === id);
 
 describe('automatic retries', () => {
   it('numbers every launch once: after a retry by hand the next launch is attempt 3 everywhere (agent, log, logs --attempt), and its relaunch is retry 1 of 1', async () => {

@@ -1,20 +1,13 @@
 // Token usage Codex reports (status --usage, --json) and the budgets that stop launches.
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readStateOf, dispatchIn } from './helpers.js';
-import { AGENTS, NODE, engineProject, starts, trace } from './fixtures/engine.js';
+import { engineProject, starts, trace } from './fixtures/engine.js';
+import { agent, CODEX, statusJson } from './fixtures/unattended.js';
 
 const run = (dir: string, ...args: string[]) => dispatchIn(dir, args);
 const errLines = (s: string) => s.trimEnd().split('\n');
-const statusJson = async (dir: string) => JSON.parse((await run(dir, '--json', 'status')).stdout);
 
 /** A custom agent running a stand-in script; the trace goes to the project's trace.jsonl (agents run in the project). */
-const agent = (script: string, args: string[] = [], opts: { codexEvents?: boolean; rateLimitPatterns?: string[] } = {}) => ({
-  command: [NODE, join(AGENTS, `${script}.mjs`), 'trace.jsonl', ...args],
-  prompt: 'stdin',
-  ...opts,
-});
-const CODEX = { codexEvents: true };
 
 describe('token usage and budgets', () => {
   it('a failed Codex turn reports no usage: the earlier turns are kept, and status --usage says the figure is a lower bound', async () => {
